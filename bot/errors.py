@@ -1,0 +1,128 @@
+"""imagebot's small, named error tree.
+
+    ImagebotError
+    ├── SettingsError            a missing or contradictory setting (names the variable)
+    ├── UserInputError           something the user typed or attached; the message is for them
+    │   ├── InvalidOption        an option or value /image does not accept (lists the valid ones)
+    │   ├── PromptTooLong        the prompt is over the model's limit
+    │   └── AttachmentError      an attachment that is not an image, too large, corrupt or unreachable
+    └── ImageAPIError            the image API said no (or never answered)
+        ├── ModerationBlocked    the safety system refused the prompt or the output
+        ├── RateLimited          too many requests right now (retry_after seconds, if known)
+        ├── QuotaExhausted       the account is out of credit or over its spend limit
+        ├── AuthenticationFailed the API key is wrong, missing or revoked
+        ├── OrganizationNotVerified  OpenAI requires organisation verification for this model
+        ├── PermissionDenied     any other 403 (region, resource blocked, model access)
+        ├── InvalidRequest       the API rejected a field (param names it)
+        └── ServerError          5xx, timeouts, connection failures, unreadable answers
+
+Each class carries what the Slack edge needs to write one clear message; turning them into
+words happens in one place (handlers/messages.py), never here.
+"""
+
+from __future__ import annotations
+
+
+class ImagebotError(Exception):
+    """Base of every error imagebot raises on purpose."""
+
+
+class SettingsError(ImagebotError):
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+        self.problem = problem
+
+
+class UserInputError(ImagebotError):
+    """The user can fix this; str(error) is written for them."""
+
+
+class InvalidOption(UserInputError):
+    def __init__(self, message: str, *, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+class PromptTooLong(UserInputError):
+    def __init__(self, length: int, limit: int) -> None:
+        super().__init__(f"The prompt is {length:,} characters; the limit is {limit:,}.")
+        self.length = length
+        self.limit = limit
+
+
+class AttachmentError(UserInputError):
+    def __init__(self, message: str, *, filename: str | None = None) -> None:
+        super().__init__(message)
+        self.filename = filename
+
+
+class ImageAPIError(ImagebotError):
+    """The image API refused or failed. `request_id` is the API's own id, for support tickets."""
+
+    code = "api_error"
+
+    def __init__(self, message: str, *, status: int | None = None, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.request_id = request_id
+
+
+class ModerationBlocked(ImageAPIError):
+    code = "moderation_blocked"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        stage: str | None = None,
+        categories: tuple[str, ...] = (),
+        status: int | None = 400,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, request_id=request_id)
+        self.stage = stage
+        self.categories = categories
+
+
+class RateLimited(ImageAPIError):
+    code = "rate_limited"
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status: int | None = 429,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, request_id=request_id)
+        self.retry_after = retry_after
+
+
+class QuotaExhausted(ImageAPIError):
+    code = "quota_exhausted"
+
+
+class AuthenticationFailed(ImageAPIError):
+    code = "authentication_failed"
+
+
+class OrganizationNotVerified(ImageAPIError):
+    code = "organization_not_verified"
+
+
+class PermissionDenied(ImageAPIError):
+    code = "permission_denied"
+
+
+class InvalidRequest(ImageAPIError):
+    code = "invalid_request"
+
+    def __init__(
+        self, message: str, *, param: str | None = None, api_code: str | None = None,
+        status: int | None = 400, request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, request_id=request_id)
+        self.param = param
+        self.api_code = api_code
+
+
+class ServerError(ImageAPIError):
+    code = "server_error"

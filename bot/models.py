@@ -1,0 +1,66 @@
+"""Plain request and result objects passed between the Slack edge, the core and the image API clients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.pricing import Usage
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    model: str
+    size: str = "1024x1024"
+    quality: str = "medium"
+    n: int = 1
+    transparent: bool = False
+    output_format: str = "png"
+
+    @property
+    def background(self) -> str | None:
+        return "transparent" if self.transparent else None
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    prompt: str
+    options: ImageOptions
+    user: str | None = None  # a stable, anonymous end-user id for the API's abuse monitoring
+
+
+@dataclass(frozen=True)
+class InputImage:
+    data: bytes
+    format: str  # "png" | "jpeg" | "webp"
+    width: int
+    height: int
+    name: str = "image.png"
+
+
+@dataclass(frozen=True)
+class EditRequest:
+    prompt: str
+    options: ImageOptions
+    images: tuple[InputImage, ...]  # the base image first, then references (1..16)
+    mask: bytes | None = None
+    user: str | None = None
+
+
+@dataclass(frozen=True)
+class OutputImage:
+    data: bytes  # exactly as the API returned them (C2PA provenance is in these bytes)
+    format: str
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    images: tuple[OutputImage, ...]
+    usage: Usage | None  # None when the API reported none: cost is then unknown, never guessed
+    model: str
+    size: str
+    quality: str
+    output_format: str
+    background: str | None
+    provider: str  # "openai" | "azure" | "offline"
+    request_id: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)

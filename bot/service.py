@@ -1,0 +1,196 @@
+"""The core: turn a request into images, a stored thread context and a ledger row. Knows nothing of Slack.
+
+Storage work (SQLite rows, fsync'd image files) runs on one dedicated worker thread, so the event loop —
+and with it every ack — never waits on the disk, and SQLite sees one writer at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, TypeVar
+
+from bot import imaging
+from bot.errors import AttachmentError, ImageAPIError, InvalidOption, ServerError, UserInputError
+from bot.image_api import end_user_id
+from bot.models import EditRequest, GenerateRequest, ImageOptions, ImageResult, InputImage
+from bot.options import CLASSIC_SIZES, KNOWN_MODELS
+from bot.pricing import PriceTable
+from bot.settings import Settings
+from bot.tokens import is_gpt_image_2
+from storage.store import ImageRecord, LedgerEntry, Spend, Store, ThreadKey, ThreadRecord
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_INPUTS = 16
+
+
+class ImageProvider(Protocol):
+    provider: str
+
+    async def generate(self, request: GenerateRequest) -> ImageResult: ...
+
+    async def edit(self, request: EditRequest) -> ImageResult: ...
+
+
+class NoImageYet(UserInputError):
+    def __init__(self) -> None:
+        super().__init__("This thread has no image yet. Attach an image to edit, or start with `/image <prompt>`.")
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """What one successful call produced, ready for the Slack edge to show."""
+
+    kind: str  # generate | edit
+    result: ImageResult
+    images: tuple[ImageRecord, ...]
+    cost_micro: int | None
+    thread_spend: Spend
+    input_count: int
+    converted: tuple[str, ...] = ()  # names of attachments converted to PNG on the way
+
+
+class ImageService:
+    def __init__(self, provider: ImageProvider, store: Store, prices: PriceTable, settings: Settings) -> None:
+        self.provider = provider
+        self.store = store
+        self.prices = prices
+        self.settings = settings
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imagebot-storage")
+
+    async def close(self) -> None:
+        await self.io(self.store.close)
+        self._io.shutdown(wait=True)
+
+    async def io(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a storage call on the storage thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._io, functools.partial(fn, *args, **kwargs))
+
+    # settings ---------------------------------------------------------------------------------------
+    @property
+    def default_options(self) -> ImageOptions:
+        return ImageOptions(model=self.settings.model, size=self.settings.size, quality=self.settings.quality)
+
+    @property
+    def allowed_models(self) -> tuple[str, ...]:
+        if self.settings.provider == "azure":
+            return (self.settings.model,)  # an Azure deployment serves exactly one model
+        return tuple(dict.fromkeys((*KNOWN_MODELS, self.settings.model)))
+
+    # threads ----------------------------------------------------------------------------------------
+    async def start_thread(self, key: ThreadKey, *, user_id: str, prompt: str | None) -> ThreadRecord:
+        return await self.io(self.store.start_thread, key, created_by=user_id, prompt=prompt)
+
+    async def get_thread(self, key: ThreadKey) -> ThreadRecord | None:
+        return await self.io(self.store.get_thread, key)
+
+    async def image_bytes(self, image_id: str) -> bytes:
+        return await self.io(self.store.image_bytes, image_id)
+
+    # attachments ------------------------------------------------------------------------------------
+    async def prepare_attachment(self, data: bytes, name: str) -> tuple[InputImage, bool]:
+        return await asyncio.to_thread(imaging.prepare_input, data, name)
+
+    # the two calls ----------------------------------------------------------------------------------
+    async def generate(self, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions) -> Delivered:
+        request = GenerateRequest(prompt=prompt, options=options, user=end_user_id(key.team_id, user_id))
+        result, images = await self._call("generate", key, user_id, prompt, options, 0,
+                                          lambda: self.provider.generate(request), origin="generated",
+                                          parent_id=None)
+        return await self._delivered("generate", key, result, images, 0)
+
+    async def edit(self, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions | None,
+                   attachments: Sequence[tuple[InputImage, bool]] = ()) -> Delivered:
+        """Edit the thread's last image; attached images join as references (or become the base)."""
+        thread = await self.get_thread(key)
+        inputs: list[InputImage] = []
+        parent_id = thread.last_image_id if thread else None
+        if parent_id:
+            record = await self.io(self.store.get_image, parent_id)
+            data = await self.image_bytes(parent_id)
+            inputs.append(InputImage(data=data, format=record.format, width=record.width or 0,
+                                     height=record.height or 0, name=f"v-last.{record.format}"))
+        inputs.extend(image for image, _ in attachments)
+        if not inputs:
+            raise NoImageYet()
+        if len(inputs) > MAX_INPUTS:
+            raise InvalidOption(f"An edit takes at most {MAX_INPUTS} images (the thread's image and "
+                                f"{MAX_INPUTS - 1} attachments); this one has {len(inputs)}.", option="image")
+        uploads = []
+        for image, _ in attachments:  # keep what users attached, so the lineage can be shown later
+            uploads.append(await self.io(self.store.save_image, image.data, image.format, origin="upload", key=key,
+                                         width=image.width, height=image.height))
+        if parent_id is None:
+            parent_id = uploads[0].id
+        if options is None:
+            options = self.edit_options(inputs[0])
+        request = EditRequest(prompt=prompt, options=options, images=tuple(inputs),
+                              user=end_user_id(key.team_id, user_id))
+        result, images = await self._call("edit", key, user_id, prompt, options, len(inputs),
+                                          lambda: self.provider.edit(request), origin="edited",
+                                          parent_id=parent_id)
+        converted = tuple(image.name for image, was_converted in attachments if was_converted)
+        return await self._delivered("edit", key, result, images, len(inputs), converted)
+
+    def edit_options(self, base: InputImage) -> ImageOptions:
+        """Defaults for an edit: the base image's own size when the model makes it, else auto."""
+        options = self.default_options
+        own = f"{base.width}x{base.height}"
+        if own in CLASSIC_SIZES or is_gpt_image_2(options.model):
+            return replace(options, size=own if base.width and base.height else "auto")
+        return replace(options, size="auto")
+
+    # internals ---------------------------------------------------------------------------------------
+    async def _call(self, kind: str, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions,
+                    input_count: int, call: Callable[[], Any], *, origin: str,
+                    parent_id: str | None) -> tuple[ImageResult, tuple[ImageRecord, ...]]:
+        """Call the API, keep its images, and write exactly one ledger row whatever happens."""
+        started = time.perf_counter()
+        entry = LedgerEntry(key=key, user_id=user_id, kind=kind, provider=self.provider.provider,
+                            model=options.model, size=options.size, quality=options.quality, n=options.n,
+                            prompt=prompt, input_images=input_count)
+        try:
+            result: ImageResult = await call()
+        except ImageAPIError as error:
+            entry.status, entry.error_code, entry.request_id = "error", error.code, error.request_id
+            entry.error_message = str(error)[:2000]
+            entry.latency_ms = round((time.perf_counter() - started) * 1000)
+            await self.io(self.store.record_call, entry)
+            raise
+        entry.latency_ms = round((time.perf_counter() - started) * 1000)
+        entry.size, entry.quality, entry.request_id = result.size, result.quality, result.request_id
+        if result.usage is not None:
+            entry.input_text_tokens = result.usage.input_text_tokens
+            entry.input_image_tokens = result.usage.input_image_tokens
+            entry.output_image_tokens = result.usage.output_image_tokens
+            entry.output_text_tokens = result.usage.output_text_tokens
+            entry.cost_micro = self.prices.cost(options.model, result.usage)
+        try:
+            infos = [await asyncio.to_thread(imaging.inspect, image.data) for image in result.images]
+        except AttachmentError as exc:
+            # Billed, but unusable: the ledger keeps the cost, the user is told the call failed.
+            entry.status, entry.error_code = "error", "unreadable_output"
+            entry.error_message = "The image API returned an image that cannot be read."
+            await self.io(self.store.record_call, entry)
+            raise ServerError(entry.error_message, request_id=result.request_id) from exc
+        records = []
+        for image, info in zip(result.images, infos, strict=True):
+            records.append(await self.io(self.store.save_image, image.data, image.format, origin=origin, key=key,
+                                         parent_id=parent_id, width=info.width, height=info.height))
+        entry.image_ids = tuple(r.id for r in records)
+        await self.io(self.store.record_call, entry)
+        await self.io(self.store.set_last_image, key, records[-1].id)
+        return result, tuple(records)
+
+    async def _delivered(self, kind: str, key: ThreadKey, result: ImageResult, images: tuple[ImageRecord, ...],
+                         input_count: int, converted: tuple[str, ...] = ()) -> Delivered:
+        spend = await self.io(self.store.thread_spend, key)
+        cost = self.prices.cost(result.model, result.usage) if result.usage is not None else None
+        return Delivered(kind=kind, result=result, images=images, cost_micro=cost, thread_spend=spend,
+                         input_count=input_count, converted=converted)

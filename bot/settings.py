@@ -1,0 +1,190 @@
+"""Settings: read once from the environment (and an optional `.env` file) into one frozen object.
+
+This is the only module that reads configuration. Everything else receives a `Settings`.
+The variable names are a public contract (deployments and scripts set them): add, never rename.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from bot.errors import SettingsError
+
+PROVIDERS = ("openai", "azure", "offline")
+QUALITIES = ("low", "medium", "high", "auto")
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_AZURE_API_VERSION = "2025-04-01-preview"
+
+_SIZE_RE = re.compile(r"^(auto|\d{2,5}x\d{2,5})$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Slack
+    slack_bot_token: str | None = None
+    slack_app_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    # OpenAI
+    openai_api_key: str | None = None
+    openai_base_url: str = DEFAULT_OPENAI_BASE_URL
+    # Azure OpenAI
+    azure_endpoint: str | None = None
+    azure_api_key: str | None = None
+    azure_deployment: str | None = None
+    azure_api_version: str = DEFAULT_AZURE_API_VERSION
+    # imagebot
+    data_dir: Path = Path("data")
+    model: str = "gpt-image-1"
+    size: str = "1024x1024"
+    quality: str = "medium"
+    provider: str = "offline"
+    admins: tuple[str, ...] = ()
+    prices_path: Path | None = None
+    # Where the values came from, for `doctor`-style explanations; not configuration itself.
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def has_slack_credentials(self) -> bool:
+        return bool(self.slack_bot_token)
+
+    def require_slack(self, *, http: bool) -> None:
+        """Check the Slack settings a `serve` in the given mode needs; raise naming the variable."""
+        if not self.slack_bot_token:
+            raise SettingsError("SLACK_BOT_TOKEN", "is required to serve Slack (xoxb-…)")
+        if http:
+            if not self.slack_signing_secret:
+                raise SettingsError("SLACK_SIGNING_SECRET", "is required in HTTP mode to verify requests")
+        elif not self.slack_app_token:
+            raise SettingsError("SLACK_APP_TOKEN", "is required for Socket Mode (xapp-…); or use --http")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], *, dotenv: Path | None = None) -> Settings:
+        """Build settings from `environ`, falling back to `dotenv` (a `.env` file) for unset names."""
+        values: dict[str, str] = {}
+        sources: dict[str, str] = {}
+        if dotenv is not None and dotenv.is_file():
+            for key, value in parse_dotenv(dotenv.read_text(encoding="utf-8")).items():
+                values[key] = value
+                sources[key] = str(dotenv)
+        for key, value in environ.items():
+            values[key] = value
+            sources[key] = "environment"
+
+        def get(name: str) -> str | None:
+            value = values.get(name, "").strip()
+            return value or None
+
+        slack_api_url = _url(get("SLACK_API_URL") or DEFAULT_SLACK_API_URL, "SLACK_API_URL")
+        if not slack_api_url.endswith("/"):
+            slack_api_url += "/"
+        openai_base_url = _url(get("OPENAI_BASE_URL") or DEFAULT_OPENAI_BASE_URL, "OPENAI_BASE_URL").rstrip("/")
+        azure_endpoint = get("AZURE_OPENAI_ENDPOINT")
+        if azure_endpoint:
+            azure_endpoint = _url(azure_endpoint, "AZURE_OPENAI_ENDPOINT").rstrip("/")
+
+        provider = _provider(get, azure_endpoint)
+
+        quality = (get("IMAGEBOT_QUALITY") or "medium").lower()
+        if quality not in QUALITIES:
+            raise SettingsError("IMAGEBOT_QUALITY", f"must be one of {', '.join(QUALITIES)} (got {quality!r})")
+        size = (get("IMAGEBOT_SIZE") or "1024x1024").lower()
+        if not _SIZE_RE.match(size):
+            raise SettingsError("IMAGEBOT_SIZE", f"must be auto or WIDTHxHEIGHT such as 1024x1024 (got {size!r})")
+
+        prices = get("IMAGEBOT_PRICES")
+        prices_path = Path(prices) if prices else None
+        if prices_path is not None and not prices_path.is_file():
+            raise SettingsError("IMAGEBOT_PRICES", f"file not found: {prices_path}")
+
+        admins = tuple(a.strip() for a in (get("IMAGEBOT_ADMINS") or "").split(",") if a.strip())
+        for admin in admins:
+            if not re.fullmatch(r"[UW][A-Z0-9]{2,}", admin):
+                raise SettingsError("IMAGEBOT_ADMINS", f"{admin!r} is not a Slack user id (like U012ABCDEF)")
+
+        for name, prefix in (("SLACK_BOT_TOKEN", "xoxb-"), ("SLACK_APP_TOKEN", "xapp-")):
+            token = get(name)
+            if token and not token.startswith(prefix):
+                raise SettingsError(name, f"should start with {prefix} (is it the right token?)")
+
+        return cls(
+            slack_bot_token=get("SLACK_BOT_TOKEN"),
+            slack_app_token=get("SLACK_APP_TOKEN"),
+            slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+            slack_api_url=slack_api_url,
+            openai_api_key=get("OPENAI_API_KEY"),
+            openai_base_url=openai_base_url,
+            azure_endpoint=azure_endpoint,
+            azure_api_key=get("AZURE_OPENAI_API_KEY"),
+            azure_deployment=get("AZURE_OPENAI_DEPLOYMENT"),
+            azure_api_version=get("AZURE_OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION,
+            data_dir=Path(get("IMAGEBOT_DATA_DIR") or "data"),
+            model=get("IMAGEBOT_MODEL") or "gpt-image-1",
+            size=size,
+            quality=quality,
+            provider=provider,
+            admins=admins,
+            prices_path=prices_path,
+            sources=sources,
+        )
+
+
+def _provider(get: Callable[[str], str | None], azure_endpoint: str | None) -> str:
+    explicit = get("IMAGEBOT_PROVIDER")
+    if explicit:
+        provider = explicit.lower()
+        if provider not in PROVIDERS:
+            raise SettingsError("IMAGEBOT_PROVIDER", f"must be one of {', '.join(PROVIDERS)} (got {explicit!r})")
+    elif azure_endpoint:
+        provider = "azure"
+    elif get("OPENAI_API_KEY"):
+        provider = "openai"
+    else:
+        provider = "offline"
+
+    if provider == "openai" and not get("OPENAI_API_KEY"):
+        raise SettingsError("OPENAI_API_KEY", "is required when IMAGEBOT_PROVIDER=openai")
+    if provider == "azure":
+        if not azure_endpoint:
+            raise SettingsError("AZURE_OPENAI_ENDPOINT", "is required when IMAGEBOT_PROVIDER=azure")
+        if not get("AZURE_OPENAI_API_KEY"):
+            raise SettingsError("AZURE_OPENAI_API_KEY", "is required when AZURE_OPENAI_ENDPOINT is set")
+        if not get("AZURE_OPENAI_DEPLOYMENT"):
+            raise SettingsError(
+                "AZURE_OPENAI_DEPLOYMENT", "is required when AZURE_OPENAI_ENDPOINT is set (the image deployment name)"
+            )
+    return provider
+
+
+def _url(value: str, name: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(name, f"must be an http(s) URL (got {value!r})")
+    return value
+
+
+def parse_dotenv(text: str) -> dict[str, str]:
+    """Parse the common `.env` subset: KEY=value lines, `export` prefixes, quotes, # comments."""
+    result: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :].lstrip()
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        result[key] = value
+    return result

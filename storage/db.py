@@ -1,0 +1,105 @@
+"""The SQLite database: opening it and its schema, created and migrated by one entry point.
+
+Tables
+- images:  every image imagebot has kept (generated, edited, or uploaded by a user as an input), keyed by
+           the SHA-256 of its bytes; the bytes live on disk (storage/files.py).
+- threads: which Slack threads are image threads, and which image the next edit starts from.
+- ledger:  one row per image API call, failed calls included: who, where, what, tokens, cost, outcome.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("imagebot")
+
+
+@migrations(name="0001_core_loop")
+def _core_loop(db: Database) -> None:
+    db["images"].create(
+        {
+            "id": str,  # sha256 hex of the bytes
+            "path": str,  # relative to the images folder
+            "bytes": int,
+            "format": str,
+            "width": int,
+            "height": int,
+            "origin": str,  # generated | edited | upload
+            "parent_id": str,  # the image an edit started from
+            "team_id": str,
+            "channel_id": str,
+            "thread_ts": str,
+            "created_at": str,
+        },
+        pk="id",
+    )
+    db["threads"].create(
+        {
+            "team_id": str,
+            "channel_id": str,
+            "thread_ts": str,
+            "created_by": str,
+            "prompt": str,
+            "last_image_id": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk=("team_id", "channel_id", "thread_ts"),
+    )
+    db["ledger"].create(
+        {
+            "id": int,
+            "created_at": str,
+            "team_id": str,
+            "user_id": str,
+            "channel_id": str,
+            "thread_ts": str,
+            "kind": str,  # generate | edit
+            "provider": str,  # openai | azure | offline
+            "model": str,
+            "size": str,
+            "quality": str,
+            "n": int,
+            "prompt": str,
+            "input_images": int,
+            "input_text_tokens": int,
+            "input_image_tokens": int,
+            "output_image_tokens": int,
+            "output_text_tokens": int,
+            "total_tokens": int,
+            "cost_micro": int,  # NULL when the price is unknown
+            "status": str,  # ok | error
+            "error_code": str,
+            "error_message": str,
+            "latency_ms": int,
+            "request_id": str,
+            "image_ids": str,  # JSON list of the images this call produced
+        },
+        pk="id",
+    )
+    db["ledger"].create_index(["team_id", "channel_id", "thread_ts"], index_name="ledger_thread")
+    db["ledger"].create_index(["team_id", "created_at"], index_name="ledger_team_time")
+    db["ledger"].create_index(["team_id", "user_id", "created_at"], index_name="ledger_user_time")
+
+
+def open_db(path: Path | str | None) -> Database:
+    """Open (or create) the database at `path`, or an in-memory one for None, with the schema applied."""
+    if path is None:
+        conn = sqlite3.connect(":memory:", check_same_thread=False)
+    else:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # check_same_thread=False: storage calls may run in a worker thread; SQLite serialises them itself.
+        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=10.0)
+    db = Database(conn)
+    if path is not None:
+        db.enable_wal()
+    db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable at checkpoints, never corrupt
+    ensure_schema(db)
+    return db
+
+
+def ensure_schema(db: Database) -> None:
+    migrations.apply(db)

@@ -1,0 +1,185 @@
+"""The one place that reads and writes imagebot's data: SQLite rows and image files."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.db import NotFoundError
+
+from storage.db import open_db
+from storage.files import ImageFiles
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class ThreadKey:
+    team_id: str
+    channel_id: str
+    thread_ts: str
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    id: str
+    path: str
+    bytes: int
+    format: str
+    width: int | None
+    height: int | None
+    origin: str
+    parent_id: str | None
+
+
+@dataclass(frozen=True)
+class ThreadRecord:
+    key: ThreadKey
+    created_by: str | None
+    prompt: str | None
+    last_image_id: str | None
+
+
+@dataclass(frozen=True)
+class Spend:
+    micro: int  # sum of the calls whose cost is known
+    calls: int
+    unknown: int  # calls whose price was unknown (not in `micro`)
+
+
+@dataclass
+class LedgerEntry:
+    key: ThreadKey
+    user_id: str
+    kind: str
+    provider: str
+    model: str
+    size: str
+    quality: str
+    n: int
+    prompt: str
+    input_images: int = 0
+    input_text_tokens: int | None = None
+    input_image_tokens: int | None = None
+    output_image_tokens: int | None = None
+    output_text_tokens: int | None = None
+    cost_micro: int | None = None
+    status: str = "ok"
+    error_code: str | None = None
+    error_message: str | None = None
+    latency_ms: int | None = None
+    request_id: str | None = None
+    image_ids: tuple[str, ...] = ()
+
+
+class Store:
+    def __init__(self, db: Database, files: ImageFiles) -> None:
+        self.db = db
+        self.files = files
+
+    @classmethod
+    def open(cls, data_dir: Path) -> Store:
+        return cls(open_db(data_dir / "imagebot.db"), ImageFiles(data_dir / "images"))
+
+    def close(self) -> None:
+        self.db.close()
+
+    # images -----------------------------------------------------------------------------------------
+    def save_image(self, data: bytes, fmt: str, *, origin: str, key: ThreadKey, parent_id: str | None = None,
+                   width: int | None = None, height: int | None = None) -> ImageRecord:
+        """Write the bytes (atomically, content-addressed) and record them; an existing image is kept."""
+        digest, relative = self.files.put(data, fmt)
+        row = {
+            "id": digest, "path": relative, "bytes": len(data), "format": fmt, "width": width, "height": height,
+            "origin": origin, "parent_id": parent_id, "team_id": key.team_id, "channel_id": key.channel_id,
+            "thread_ts": key.thread_ts, "created_at": utcnow(),
+        }
+        self.db["images"].insert(row, ignore=True)
+        return self.get_image(digest)
+
+    def get_image(self, image_id: str) -> ImageRecord:
+        row = self.db["images"].get(image_id)
+        return ImageRecord(id=row["id"], path=row["path"], bytes=row["bytes"], format=row["format"],
+                           width=row["width"], height=row["height"], origin=row["origin"],
+                           parent_id=row["parent_id"])
+
+    def image_bytes(self, image_id: str) -> bytes:
+        return self.files.get(self.get_image(image_id).path)
+
+    # threads ----------------------------------------------------------------------------------------
+    def start_thread(self, key: ThreadKey, *, created_by: str, prompt: str | None) -> ThreadRecord:
+        now = utcnow()
+        self.db["threads"].insert(
+            {"team_id": key.team_id, "channel_id": key.channel_id, "thread_ts": key.thread_ts,
+             "created_by": created_by, "prompt": prompt, "last_image_id": None, "created_at": now,
+             "updated_at": now},
+            ignore=True,
+        )
+        thread = self.get_thread(key)
+        assert thread is not None
+        return thread
+
+    def get_thread(self, key: ThreadKey) -> ThreadRecord | None:
+        try:
+            row = self.db["threads"].get((key.team_id, key.channel_id, key.thread_ts))
+        except NotFoundError:
+            return None
+        return ThreadRecord(key=key, created_by=row["created_by"], prompt=row["prompt"],
+                            last_image_id=row["last_image_id"])
+
+    def set_last_image(self, key: ThreadKey, image_id: str) -> None:
+        self.db["threads"].update((key.team_id, key.channel_id, key.thread_ts),
+                                  {"last_image_id": image_id, "updated_at": utcnow()})
+
+    # ledger -----------------------------------------------------------------------------------------
+    def record_call(self, entry: LedgerEntry) -> int:
+        tokens = [entry.input_text_tokens, entry.input_image_tokens, entry.output_image_tokens,
+                  entry.output_text_tokens]
+        row: dict[str, Any] = {
+            "created_at": utcnow(),
+            "team_id": entry.key.team_id,
+            "user_id": entry.user_id,
+            "channel_id": entry.key.channel_id,
+            "thread_ts": entry.key.thread_ts,
+            "kind": entry.kind,
+            "provider": entry.provider,
+            "model": entry.model,
+            "size": entry.size,
+            "quality": entry.quality,
+            "n": entry.n,
+            "prompt": entry.prompt,
+            "input_images": entry.input_images,
+            "input_text_tokens": entry.input_text_tokens,
+            "input_image_tokens": entry.input_image_tokens,
+            "output_image_tokens": entry.output_image_tokens,
+            "output_text_tokens": entry.output_text_tokens,
+            "total_tokens": None if all(t is None for t in tokens) else sum(t or 0 for t in tokens),
+            "cost_micro": entry.cost_micro,
+            "status": entry.status,
+            "error_code": entry.error_code,
+            "error_message": entry.error_message,
+            "latency_ms": entry.latency_ms,
+            "request_id": entry.request_id,
+            "image_ids": json.dumps(list(entry.image_ids)),
+        }
+        return int(self.db["ledger"].insert(row).last_pk)
+
+    def thread_spend(self, key: ThreadKey) -> Spend:
+        """What the thread's calls have cost so far. Refused calls carry no cost; a call that was billed but
+        failed afterwards (an unreadable image) keeps its cost. `unknown` counts successes with no price."""
+        row = self.db.execute(
+            "SELECT COALESCE(SUM(cost_micro), 0), SUM(status = 'ok'), SUM(status = 'ok' AND cost_micro IS NULL) "
+            "FROM ledger WHERE team_id = ? AND channel_id = ? AND thread_ts = ?",
+            [key.team_id, key.channel_id, key.thread_ts],
+        ).fetchone()
+        return Spend(micro=int(row[0]), calls=int(row[1] or 0), unknown=int(row[2] or 0))
+
+    def ledger_rows(self, **where: Any) -> list[dict[str, Any]]:
+        clauses = " AND ".join(f"{name} = :{name}" for name in where) or "1"
+        return list(self.db.query(f"SELECT * FROM ledger WHERE {clauses} ORDER BY id", where))
