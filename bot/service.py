@@ -129,7 +129,7 @@ class ImageService:
         if parent_id is None:
             parent_id = uploads[0].id
         if options is None:
-            options = self.edit_options(inputs[0])
+            options = await self.edit_defaults(key, inputs[0])
         request = EditRequest(prompt=prompt, options=options, images=tuple(inputs),
                               user=end_user_id(key.team_id, user_id))
         result, images = await self._call("edit", key, user_id, prompt, options, len(inputs),
@@ -138,13 +138,28 @@ class ImageService:
         converted = tuple(image.name for image, was_converted in attachments if was_converted)
         return await self._delivered("edit", key, result, images, len(inputs), converted)
 
-    def edit_options(self, base: InputImage) -> ImageOptions:
-        """Defaults for an edit: the base image's own size when the model makes it, else auto."""
+    async def edit_defaults(self, key: ThreadKey, fallback: InputImage | None = None) -> ImageOptions:
+        """Options for an edit: the base image's own size when the model makes it, else auto."""
         options = self.default_options
-        own = f"{base.width}x{base.height}"
-        if own in CLASSIC_SIZES or is_gpt_image_2(options.model):
-            return replace(options, size=own if base.width and base.height else "auto")
+        thread = await self.get_thread(key)
+        if thread is not None and thread.last_image_id:
+            record = await self.io(self.store.get_image, thread.last_image_id)
+            width, height = record.width, record.height
+        elif fallback is not None:
+            width, height = fallback.width, fallback.height
+        else:
+            return options
+        own = f"{width}x{height}"
+        if width and height and (own in CLASSIC_SIZES or is_gpt_image_2(options.model)):
+            return replace(options, size=own)
         return replace(options, size="auto")
+
+    async def use_upload(self, key: ThreadKey, image: InputImage) -> ImageRecord:
+        """Make an uploaded image the thread's context for the next edit (no API call, nothing billed)."""
+        record = await self.io(self.store.save_image, image.data, image.format, origin="upload", key=key,
+                               width=image.width, height=image.height)
+        await self.io(self.store.set_last_image, key, record.id)
+        return record
 
     # internals ---------------------------------------------------------------------------------------
     async def _call(self, kind: str, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions,

@@ -1,0 +1,16 @@
+"""The Slack edge. One module per Slack surface; this is the routing table."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.services import Services
+from handlers import commands, middleware, threads
+from handlers.flows import Flows
+
+
+def register_all(app: AsyncApp, services: Services) -> None:
+    flows = Flows(services)
+    middleware.register(app)
+    commands.register(app, services, flows)
+    threads.register(app, services, flows)

@@ -1,0 +1,52 @@
+"""The core's services, built once from settings and handed to the Slack edge (dependency injection)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from bot.image_api import DEFAULT_TIMEOUT, AzureTarget, ImageAPI, OpenAITarget
+from bot.jobs import JobRunner
+from bot.offline import OfflineImageAPI
+from bot.pricing import PriceTable
+from bot.service import ImageProvider, ImageService
+from bot.settings import Settings
+from bot.slack_files import SlackFiles
+from storage.store import Store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    images: ImageService
+    jobs: JobRunner
+    files: SlackFiles
+    http: httpx.AsyncClient
+
+    async def close(self, grace: float = 10.0) -> None:
+        await self.jobs.shutdown(grace)
+        await self.images.close()
+        await self.http.aclose()
+
+
+def make_provider(settings: Settings, http: httpx.AsyncClient) -> ImageProvider:
+    if settings.provider == "openai":
+        assert settings.openai_api_key
+        return ImageAPI(http, OpenAITarget(settings.openai_base_url, settings.openai_api_key))
+    if settings.provider == "azure":
+        assert settings.azure_endpoint and settings.azure_api_key and settings.azure_deployment
+        return ImageAPI(http, AzureTarget(settings.azure_endpoint, settings.azure_api_key,
+                                          settings.azure_deployment, settings.azure_api_version))
+    return OfflineImageAPI()
+
+
+def build_services(settings: Settings, *, provider: ImageProvider | None = None) -> Services:
+    """Open storage and HTTP clients. Call inside the running event loop; `close()` releases them."""
+    # trust_env=False: proxies and netrc from the environment are not settings imagebot reads.
+    http = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, trust_env=False)
+    store = Store.open(settings.data_dir)
+    prices = PriceTable.load(settings.prices_path)
+    images = ImageService(provider or make_provider(settings, http), store, prices, settings)
+    files = SlackFiles(http, settings.slack_bot_token, settings.slack_api_url)
+    return Services(settings=settings, images=images, jobs=JobRunner(), files=files, http=http)

@@ -1,0 +1,112 @@
+"""Block Kit and message text, built by pure functions that return plain dicts and strings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.models import ImageOptions
+from bot.options import MAX_N
+from bot.pricing import format_usd
+from storage.store import Spend
+
+# Slack limits (shared/reference/slack-platform.md §6): section text ≤ 3000, fallback text ≤ 40,000.
+SECTION_LIMIT = 3000
+
+
+@dataclass(frozen=True)
+class Footnote:
+    """Everything a cost footnote shows; built from the core's `Delivered`."""
+
+    provider: str
+    model: str
+    size: str
+    quality: str
+    images: int
+    input_text_tokens: int | None
+    input_image_tokens: int | None
+    output_tokens: int | None
+    cost_micro: int | None
+    thread: Spend
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def settings_line(options: ImageOptions) -> str:
+    parts = [options.model, options.size, options.quality]
+    if options.n > 1:
+        parts.append(f"{options.n} images")
+    if options.transparent:
+        parts.append("transparent")
+    if options.output_format != "png":
+        parts.append(options.output_format)
+    return " · ".join(parts)
+
+
+def build_card(user_id: str, prompt: str, options: ImageOptions, status: str) -> tuple[str, list[dict[str, Any]]]:
+    """The visible card a /image request posts in the channel; its thread holds the images."""
+    quoted = "\n".join(f"> {line}" if line else ">" for line in prompt.splitlines()) or ">"
+    head = f"*<@{user_id}> asked for an image*\n"
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(head + quoted, SECTION_LIMIT)}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": settings_line(options)}]},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(status, SECTION_LIMIT)}]},
+    ]
+    return _clip(f"<@{user_id}> asked for an image: {prompt}", 3000), blocks
+
+
+def status_working(kind: str = "generate") -> str:
+    return ":hourglass_flowing_sand: Generating…" if kind == "generate" else ":hourglass_flowing_sand: Editing…"
+
+
+def status_done(images: int, cost_micro: int | None, provider: str) -> str:
+    noun = "image" if images == 1 else "images"
+    cost = format_usd(cost_micro)
+    billed = f"{cost} (offline: nothing billed)" if provider == "offline" else cost
+    return f":white_check_mark: Done: {images} {noun} in the thread, {billed}. Reply in the thread to edit it."
+
+
+def status_failed(reason: str) -> str:
+    return f":warning: {_clip(reason, 400)}"
+
+
+def footnote_text(note: Footnote) -> str:
+    """The cost footnote under each result: model, size, quality, tokens, this call, the thread so far."""
+    parts = [note.model, note.size, note.quality]
+    if note.output_tokens is None:
+        parts.append("usage not reported")
+    else:
+        inputs = [f"{note.input_text_tokens or 0:,} text"]
+        if note.input_image_tokens:
+            inputs.append(f"{note.input_image_tokens:,} image")
+        parts.append(f"tokens: {' + '.join(inputs)} in, {note.output_tokens:,} out")
+    label = "this image" if note.images == 1 else f"these {note.images} images"
+    if note.provider == "offline":
+        label += f" at {note.model} prices"
+    parts.append(f"{label}: {format_usd(note.cost_micro)}")
+    thread = format_usd(note.thread.micro)
+    if note.thread.unknown:
+        thread = f"≥ {thread} ({note.thread.unknown} call{'s' if note.thread.unknown > 1 else ''} price unknown)"
+    parts.append(f"thread so far: {thread}")
+    line = " · ".join(parts)
+    if note.provider == "offline":
+        line = "offline render, nothing billed · " + line
+    return f"_{line}_"
+
+
+def help_text(command: str = "/image") -> str:
+    return (
+        f"*{command} <prompt> [options]* makes an image; I post it in a thread with what it cost.\n"
+        "Reply in that thread to edit the latest image (\"make the sky purple\"); attach images to a reply "
+        "to use them as references.\n"
+        "*Options*\n"
+        "• `--size square|portrait|landscape|1024x1024|1536x1024|1024x1536|auto`\n"
+        "• `--quality low|medium|high|auto`\n"
+        f"• `--n 1-{MAX_N}` (how many images)\n"
+        "• `--transparent` (transparent background; png or webp)\n"
+        "• `--format png|jpeg|webp`\n"
+        "• `--model NAME`\n"
+        f"Example: `{command} a lighthouse at dusk --size landscape --quality high`"
+    )

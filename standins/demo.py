@@ -1,0 +1,164 @@
+"""`imagebot demo`: a scripted conversation through the real app, offline.
+
+It starts the Slack stand-in and the real imagebot app (HTTP mode, signed requests, the offline image
+renderer), then plays what people would do in Slack: a /image request, an edit by thread reply, an edit
+with an attached reference image, and a mistyped option. It prints the channel as a user would see it
+and writes the images and an HTML transcript to a folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import io
+import re
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageDraw
+
+from bot.settings import Settings
+from standins.slack import SlackStandIn
+from standins.workspace import LocalWorkspace, settings_for
+
+CHANNEL = "C0GENERAL"
+
+
+def _reference_image() -> bytes:
+    """A red balloon on white, the reference image the demo attaches to a reply."""
+    image = Image.new("RGB", (512, 512), "white")
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((156, 60, 356, 300), fill=(220, 30, 40), outline=(120, 0, 0), width=6)
+    draw.line((256, 300, 236, 480), fill=(60, 60, 60), width=4)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _fresh_folder(out: Path) -> None:
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "images").mkdir(parents=True)
+
+
+async def run_demo(settings: Settings, out: Path) -> int:
+    await asyncio.to_thread(_fresh_folder, out)
+    slack = SlackStandIn(signing_secret=secrets.token_hex(16))
+    await slack.start()
+    demo_settings = settings_for(slack, out / "data", settings, provider="offline")
+    workspace = LocalWorkspace(demo_settings, slack)
+    try:
+        await workspace.start()
+        print(f"imagebot demo: the real app on {slack.app_request_url}, a local Slack stand-in, offline images.\n")
+
+        await slack.send_command("U0ALICE", CHANNEL, "a lighthouse at dusk, oil painting --size landscape")
+        await workspace.settle()
+        card = _first_bot_card(slack)
+        thread_ts = card["ts"]
+
+        await slack.post_message("U0ALICE", CHANNEL, "make the sky purple", thread_ts=thread_ts)
+        await workspace.settle()
+
+        await slack.post_message("U0BOB", CHANNEL, "add this red balloon above the lighthouse", thread_ts=thread_ts,
+                                 files=[("balloon.png", _reference_image(), "image/png")])
+        await workspace.settle()
+
+        await slack.send_command("U0BOB", CHANNEL, "a cat --size enormous")
+        await workspace.settle()
+
+        lines, html_body = _transcript(slack, out)
+        print("\n".join(lines))
+        (out / "transcript.html").write_text(_page(html_body), encoding="utf-8")
+        print(f"\nWrote the images to {out / 'images'} and the transcript to {out / 'transcript.html'}")
+        print(f"imagebot's own data (SQLite ledger, stored images) is in {out / 'data'}")
+        return 0
+    finally:
+        await workspace.stop()
+        await slack.stop()
+
+
+def _first_bot_card(slack: SlackStandIn) -> dict[str, Any]:
+    for message in slack.messages(CHANNEL):
+        if message.get("bot_id") and message.get("thread_ts", message["ts"]) == message["ts"]:
+            return message
+    raise RuntimeError("imagebot posted no card: see the log above")
+
+
+def _name(slack: SlackStandIn, message: dict[str, Any]) -> str:
+    if message.get("bot_id"):
+        return "imagebot"
+    user = slack.users.get(message.get("user", ""), {})
+    return str(user.get("name") or message.get("user") or "someone")
+
+
+def _plain(text: str, slack: SlackStandIn | None = None) -> str:
+    users = slack.users if slack else {}
+    text = re.sub(r"<@([A-Z0-9]+)>", lambda m: "@" + str(users.get(m.group(1), {}).get("name", m.group(1))), text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _message_text(message: dict[str, Any], slack: SlackStandIn) -> str:
+    """What Slack shows: the blocks' text when there are blocks, otherwise the text."""
+    parts = []
+    for block in message.get("blocks") or []:
+        if block.get("type") == "section":
+            parts.append(block["text"]["text"])
+        elif block.get("type") == "context":
+            parts.extend(element.get("text", "") for element in block.get("elements", []))
+    return _plain("\n".join(parts) if parts else message.get("text", ""), slack)
+
+
+def _transcript(slack: SlackStandIn, out: Path) -> tuple[list[str], str]:
+    """The channel in order: each command, then its private answer or its card with the thread under it."""
+    lines = ["#general, as people see it:"]
+    chunks: list[str] = []
+    cards = [m for m in slack.messages(CHANNEL) if m.get("bot_id") and m.get("thread_ts", m["ts"]) == m["ts"]]
+    for command in (d for d in slack.deliveries if d.kind == "command"):
+        user = slack.users[command.payload["user_id"]]["name"]
+        typed = f"{command.payload['command']} {command.payload['text']}"
+        lines += ["", f"{user}: {typed}"]
+        chunks.append(f"<p class='cmd'><b>{html.escape(user)}</b>: <code>{html.escape(typed)}</code></p>")
+        reply = _plain(command.response_text.strip(), slack)
+        if reply:
+            lines.append(f"  (only {user} sees this) imagebot: {reply}")
+            chunks.append(f"<p class='eph'>Only visible to {html.escape(user)}: {html.escape(reply)}</p>")
+            continue
+        if not cards:
+            continue
+        card = cards.pop(0)
+        lines.append("imagebot: " + _message_text(card, slack).replace("\n", "\n          "))
+        chunks.append(f"<div class='card'><b>imagebot</b><pre>{html.escape(_message_text(card, slack))}</pre>")
+        for reply_message in slack.thread(CHANNEL, card["ts"])[1:]:
+            text = _message_text(reply_message, slack)
+            name = _name(slack, reply_message)
+            lines.append(f"  └ {name}: {text}")
+            chunks.append(f"<div class='reply'><b>{html.escape(name)}</b>: {html.escape(text)}")
+            for file in reply_message.get("files") or []:
+                target = out / "images" / file["name"]
+                target.write_bytes(slack.file_bytes(file["id"]))
+                with Image.open(target) as image:
+                    size = f"{image.width}x{image.height}"
+                lines.append(f"      [image {size}] {target.relative_to(out)}")
+                chunks.append(f"<br><img src='images/{html.escape(file['name'])}' alt='{html.escape(file['title'])}'>")
+            chunks.append("</div>")
+        chunks.append("</div>")
+    return lines, "\n".join(chunks)
+
+
+def _page(body: str) -> str:
+    return f"""<!doctype html>
+<html lang="en"><meta charset="utf-8"><title>imagebot demo transcript</title>
+<style>
+body {{ font: 15px/1.45 system-ui, sans-serif; max-width: 900px; margin: 2em auto; color: #1d1c1d; }}
+.card {{ border: 1px solid #ddd; border-radius: 8px; padding: .5em 1em; margin: 1em 0; }}
+.reply {{ margin: .8em 0 .8em 1.5em; border-left: 3px solid #e8e8e8; padding-left: .8em; }}
+.eph {{ color: #616061; font-style: italic; }}
+img {{ max-width: 100%; border-radius: 6px; margin-top: .4em; }}
+pre {{ white-space: pre-wrap; font: inherit; }}
+</style>
+<h1>imagebot demo: #general</h1>
+{body}
+</html>
+"""

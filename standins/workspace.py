@@ -1,0 +1,69 @@
+"""The real imagebot app served over HTTP on loopback and wired to the Slack stand-in.
+
+Used by the offline demo and by the scenario tests: the app is built exactly as `imagebot serve --http`
+builds it, and the stand-in delivers signed requests to its /slack/events endpoint as Slack would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot.service import ImageProvider
+from bot.services import Services, build_services
+from bot.settings import Settings
+from handlers.app import EVENTS_PATH, build_app, start_http
+from standins.slack import SlackStandIn
+
+
+def settings_for(slack: SlackStandIn, data_dir: Path, base: Settings | None = None, **overrides: Any) -> Settings:
+    """Settings that point imagebot at the stand-in (and keep everything else from `base`)."""
+    return dataclasses.replace(
+        base or Settings(),
+        slack_bot_token=slack.bot_token,
+        slack_signing_secret=slack.signing_secret,
+        slack_app_token=None,
+        slack_api_url=slack.api_url,
+        data_dir=data_dir,
+        **overrides,
+    )
+
+
+class LocalWorkspace:
+    def __init__(self, settings: Settings, slack: SlackStandIn, *, provider: ImageProvider | None = None) -> None:
+        self.settings = settings
+        self.slack = slack
+        self._provider = provider
+        self.services: Services | None = None
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> LocalWorkspace:
+        self.services = build_services(self.settings, provider=self._provider)
+        app = build_app(self.settings, self.services)
+        self._runner, port = await start_http(app, host="127.0.0.1", port=0)
+        self.slack.app_request_url = f"http://127.0.0.1:{port}{EVENTS_PATH}"
+        return self
+
+    async def settle(self, timeout: float = 60.0) -> None:
+        """Wait until every job the app accepted has finished and Slack has delivered its echoes."""
+        assert self.services is not None
+        if not await self.services.jobs.wait_idle(timeout):
+            raise TimeoutError(f"imagebot jobs still running after {timeout}s")
+        await self.slack.drain()
+
+    async def stop(self, grace: float = 10.0) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.services is not None:
+            await self.services.close(grace=grace)
+            self.services = None
+
+    async def __aenter__(self) -> LocalWorkspace:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
