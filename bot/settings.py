@@ -59,7 +59,10 @@ class Settings:
             raise SettingsError("SLACK_BOT_TOKEN", "is required to serve Slack (xoxb-…)")
         if http:
             if not self.slack_signing_secret:
-                raise SettingsError("SLACK_SIGNING_SECRET", "is required in HTTP mode to verify requests")
+                raise SettingsError(
+                    "SLACK_SIGNING_SECRET",
+                    "is required in HTTP mode to verify requests (or set SLACK_APP_TOKEN for Socket Mode)",
+                )
         elif not self.slack_app_token:
             raise SettingsError("SLACK_APP_TOKEN", "is required for Socket Mode (xapp-…); or use --http")
 

@@ -1,0 +1,108 @@
+"""Process-level tests: the real `imagebot` command, as a deployment or a newcomer runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from standins.slack import SlackStandIn
+
+IMAGEBOT = [sys.executable, "-m", "bot"]
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """Only what a fresh shell has: no Slack or OpenAI credentials, a fresh working directory."""
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "PYTHONPATH": str(Path.cwd())}
+    env.update(extra)
+    return env
+
+
+def test_demo_runs_offline_and_writes_images_and_transcript(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    done = subprocess.run([*IMAGEBOT, "demo", "--out", str(out)], cwd=tmp_path, env=clean_env(tmp_path),
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    for expected in ("/image a lighthouse at dusk", "make the sky purple", "add this red balloon",
+                     "offline render, nothing billed", "thread so far", "is not valid"):
+        assert expected in text
+    images = sorted((out / "images").glob("*.png"))
+    assert len(images) == 4  # three results and the attached reference
+    html = (out / "transcript.html").read_text(encoding="utf-8")
+    assert html.count("<img") == 4 and "make the sky purple" in html
+    assert (out / "data" / "imagebot.db").is_file()
+
+
+def test_bare_command_without_credentials_runs_the_demo(tmp_path: Path) -> None:
+    done = subprocess.run(IMAGEBOT, cwd=tmp_path, env=clean_env(tmp_path), capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert "imagebot demo" in done.stdout and (tmp_path / "imagebot-demo" / "transcript.html").is_file()
+
+
+@pytest.mark.parametrize(("args", "env", "variable"), [
+    (["serve"], {}, "SLACK_BOT_TOKEN"),
+    (["serve", "--http"], {"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
+    (["serve"], {"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_APP_TOKEN for Socket Mode"),
+    (["serve"], {"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN"),
+    (["demo"], {"IMAGEBOT_PROVIDER": "openai"}, "OPENAI_API_KEY"),
+    (["demo"], {"AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com", "AZURE_OPENAI_API_KEY": "k"},
+     "AZURE_OPENAI_DEPLOYMENT"),
+    (["demo"], {"IMAGEBOT_QUALITY": "ultra"}, "IMAGEBOT_QUALITY"),
+])
+def test_bad_settings_stop_startup_with_one_line_naming_the_variable(tmp_path: Path, args: list[str],
+                                                                     env: dict[str, str], variable: str) -> None:
+    done = subprocess.run([*IMAGEBOT, *args], cwd=tmp_path, env=clean_env(tmp_path, **env), capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and variable in lines[0] and "configuration error" in lines[0]
+
+
+def test_dotenv_file_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("IMAGEBOT_QUALITY=ultra\n", encoding="utf-8")
+    done = subprocess.run([*IMAGEBOT, "demo"], cwd=tmp_path, env=clean_env(tmp_path), capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and "IMAGEBOT_QUALITY" in done.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.anyio
+async def test_serve_http_answers_slack_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    async with SlackStandIn() as slack:
+        port = _free_port()
+        env = clean_env(tmp_path, SLACK_BOT_TOKEN=slack.bot_token, SLACK_SIGNING_SECRET=slack.signing_secret,
+                        SLACK_API_URL=slack.api_url, IMAGEBOT_DATA_DIR=str(tmp_path / "data"))
+        process = await asyncio.create_subprocess_exec(
+            *IMAGEBOT, "serve", "--http", "--host", "127.0.0.1", "--port", str(port), cwd=tmp_path, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        try:
+            assert process.stdout is not None
+            while b"serving Slack over HTTP" not in await asyncio.wait_for(process.stdout.readline(), 60):
+                pass
+            slack.app_request_url = f"http://127.0.0.1:{port}/slack/events"
+            delivery = await slack.send_command("U0ALICE", "C0GENERAL", "a lighthouse")
+            assert delivery.status == 200
+            card = await slack.wait_for(lambda: next((m for m in slack.messages("C0GENERAL")
+                                                      if "Done" in str(m.get("blocks"))), None), timeout=60)
+            assert card and any(m.get("files") for m in slack.thread("C0GENERAL", card["ts"]))
+            process.send_signal(signal.SIGTERM)
+            rest = await asyncio.wait_for(process.stdout.read(), 60)
+            assert await asyncio.wait_for(process.wait(), 60) == 0
+            assert b"stopped" in rest and b"Traceback" not in rest
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
