@@ -96,10 +96,11 @@ def draw_scene(prompt: str, size: str, *, variant: int = 0, transparent: bool = 
     width, height = (int(v) for v in size.split("x"))
     colors = _palette(prompt, variant)
     gradient = Image.linear_gradient("L").resize((width, height))
-    image = ImageOps.colorize(gradient, colors[0], colors[1]).convert("RGBA")
     if transparent:
         image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
-    draw = ImageDraw.Draw(image)
+    else:
+        image = ImageOps.colorize(gradient, colors[0], colors[1])  # RGB: an opaque result has no alpha at all
+    draw = ImageDraw.Draw(image, "RGBA")  # "RGBA" blends the translucent caption band instead of copying alpha
     unit = min(width, height)
     for i, color in enumerate(colors[2:8]):
         x = (color[0] * width) // 256
@@ -117,15 +118,14 @@ def draw_edit(base: InputImage, references: tuple[InputImage, ...], prompt: str,
     """The base image, visibly changed by the prompt; reference images shown along the bottom edge."""
     width, height = (int(v) for v in size.split("x"))
     with Image.open(io.BytesIO(base.data)) as opened:
-        source = ImageOps.fit(opened.convert("RGBA"), (width, height))
+        source = ImageOps.fit(opened.convert("RGB"), (width, height))
     tint = _palette(prompt, variant)[0]
-    overlay = Image.new("RGBA", (width, height), (*tint, 255))
-    image = Image.blend(source, overlay, 0.35)
-    draw = ImageDraw.Draw(image)
+    image = Image.blend(source, Image.new("RGB", (width, height), tint), 0.35)
+    draw = ImageDraw.Draw(image, "RGBA")
     thumb = min(width, height) // 5
     for i, ref in enumerate(references[:6]):
         with Image.open(io.BytesIO(ref.data)) as opened:
-            small = ImageOps.fit(opened.convert("RGBA"), (thumb, thumb))
+            small = ImageOps.fit(opened.convert("RGB"), (thumb, thumb))
         x = 16 + i * (thumb + 12)
         image.paste(small, (x, height - thumb - 16))
         draw.rectangle((x, height - thumb - 16, x + thumb, height - 16), outline=(255, 255, 255, 255), width=3)

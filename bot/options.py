@@ -170,7 +170,7 @@ def _check_free_size(size: str) -> None:
 
 
 def _n(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= MAX_N:
+    if not re.fullmatch(r"[0-9]{1,3}", value) or not 1 <= int(value) <= MAX_N:
         raise InvalidOption(f"`--n {value}` is not valid: a whole number from 1 to {MAX_N}.", option="n")
     return int(value)
 
@@ -198,11 +198,11 @@ def slack_to_plain(text: str) -> str:
     def visible(match: re.Match[str]) -> str:
         sigil, target, label = match.groups()
         if sigil == "@":
-            return f"@{label or target}"
+            return "@" + (label or target).lstrip("@")
         if sigil == "#":
-            return f"#{label or target}"
-        if sigil == "!":
-            return f"@{(label or target).split('^')[0]}"
+            return "#" + (label or target).lstrip("#")
+        if sigil == "!":  # <!here>, <!channel>, <!subteam^S123|@devs>
+            return "@" + (label or target.split("^")[0]).lstrip("@")
         return target
 
     return html.unescape(_SLACK_LINK_RE.sub(visible, text))

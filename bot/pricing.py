@@ -186,6 +186,8 @@ def _micro_per_million(value: Any, source: str, model: str) -> int | None:
     except InvalidOperation as exc:
         problem = f"{source}: {model} has a price that is not a number: {value!r}"
         raise SettingsError("IMAGEBOT_PRICES", problem) from exc
+    if not dollars.is_finite():
+        raise SettingsError("IMAGEBOT_PRICES", f"{source}: {model} price {value!r} is not a finite number")
     micro = dollars * MICRO
     if dollars < 0 or micro != micro.to_integral_value():
         raise SettingsError("IMAGEBOT_PRICES", f"{source}: {model} price {value!r} must be ≥ 0 with at most 6 decimals")

@@ -185,8 +185,8 @@ def parse_dotenv(text: str) -> dict[str, str]:
         if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
             continue
         value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
+        if value[:1] in ("'", '"') and value.find(value[0], 1) > 0:
+            value = value[1 : value.find(value[0], 1)]  # what follows the closing quote is a comment
         elif " #" in value:
             value = value.split(" #", 1)[0].rstrip()
         result[key] = value

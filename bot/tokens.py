@@ -48,9 +48,10 @@ def output_image_tokens(model: str, size: str, quality: str) -> int:
 
 def input_image_tokens(width: int, height: int, *, fidelity: str = "low", model: str = "gpt-image-1") -> int:
     """Tokens for one input image (§5d): shortest side scaled to 512 px, 65 + 129 per 512-px tile."""
-    scale = 512 / min(width, height)
-    w, h = math.ceil(width * scale), math.ceil(height * scale)
-    tiles = math.ceil(w / 512) * math.ceil(h / 512)
+    short = min(width, height)
+    # Integer arithmetic: floats turn an exact 1536 into 1536.0000000000002 and a fourth tile.
+    w, h = -(-width * 512 // short), -(-height * 512 // short)
+    tiles = -(-w // 512) * -(-h // 512)
     tokens = 65 + 129 * tiles
     if fidelity == "high" or is_gpt_image_2(model):
         tokens += 4160 if width == height else 6240

@@ -30,6 +30,11 @@ class Footnote:
     thread: Spend
 
 
+def escape(text: str) -> str:
+    """Slack's escaping for text an app posts: user text must not become a mention, a link or markup."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -47,14 +52,14 @@ def settings_line(options: ImageOptions) -> str:
 
 def build_card(user_id: str, prompt: str, options: ImageOptions, status: str) -> tuple[str, list[dict[str, Any]]]:
     """The visible card a /image request posts in the channel; its thread holds the images."""
-    quoted = "\n".join(f"> {line}" if line else ">" for line in prompt.splitlines()) or ">"
+    quoted = "\n".join(f"> {escape(line)}" if line else ">" for line in prompt.splitlines()) or ">"
     head = f"*<@{user_id}> asked for an image*\n"
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": _clip(head + quoted, SECTION_LIMIT)}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": settings_line(options)}]},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(status, SECTION_LIMIT)}]},
     ]
-    return _clip(f"<@{user_id}> asked for an image: {prompt}", 3000), blocks
+    return _clip(f"<@{user_id}> asked for an image: {escape(prompt)}", 3000), blocks
 
 
 def status_working(kind: str = "generate") -> str:

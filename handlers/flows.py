@@ -119,7 +119,8 @@ class Flows:
             image, converted = attachments[-1]
             await self.images.use_upload(key, image)
             note = " (converted to PNG)" if converted else ""
-            await self._say(client, key, f":frame_with_picture: Got {image.name}{note}. Reply with what to change "
+            await self._say(client, key, f":frame_with_picture: Got {blocks.escape(image.name)}{note}. "
+                                         "Reply with what to change "
                                          "and I will edit it.")
             return
         defaults = await self.images.edit_defaults(key, attachments[0][0] if attachments and not has_image else None)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 from bot import errors
 from bot.imaging import ACCEPTED_TEXT
+from handlers.blocks import escape
 
 
 def explain(error: errors.ImagebotError, *, model: str | None = None) -> str:
@@ -16,13 +19,16 @@ def explain(error: errors.ImagebotError, *, model: str | None = None) -> str:
 
 
 def _explain(error: errors.ImagebotError, model: str | None) -> str:
+    # Error texts can carry what a user typed or a file name: escaped, they cannot ping a channel or hide a link.
+    detail = escape(str(error))
     if isinstance(error, errors.ModerationBlocked):
         what = "the result" if error.stage == "output" else "this request"
         categories = f" (flagged: {', '.join(error.categories)})" if error.categories else ""
         return (f":no_entry: The image API's safety system blocked {what}{categories}. "
                 "Try rephrasing the prompt, leaving out what might be read as unsafe.")
     if isinstance(error, errors.RateLimited):
-        wait = f"in about {round(error.retry_after)} seconds" if error.retry_after else "in a minute"
+        seconds = math.ceil(error.retry_after) if error.retry_after else 0
+        wait = f"in about {seconds} second{'s' if seconds != 1 else ''}" if seconds else "in a minute"
         return f":hourglass: The image API is busy with too many requests. Try again {wait}."
     if isinstance(error, errors.QuotaExhausted):
         return (":credit_card: The image API account is out of quota or credit. An admin must check its plan, "
@@ -36,17 +42,20 @@ def _explain(error: errors.ImagebotError, model: str | None) -> str:
                 "must verify it at https://platform.openai.com/settings/organization/general "
                 "(it can take 15 minutes to apply).")
     if isinstance(error, errors.PermissionDenied):
-        return f":lock: The image API refused access: {error}. An admin must check the account's access."
+        return f":lock: The image API refused access: {detail}. An admin must check the account's access."
     if isinstance(error, errors.InvalidRequest):
         field = f" `{error.param}`" if error.param else ""
-        return f":warning: The image API rejected the request{field}: {error}"
+        return f":warning: The image API rejected the request{field}: {detail}"
     if isinstance(error, errors.ServerError):
-        return f":warning: The image API failed: {error} Nothing was delivered; try again in a moment."
+        detail = detail.rstrip()
+        if detail and detail[-1] not in ".!?":
+            detail += "."
+        return f":warning: The image API failed: {detail} Nothing was delivered; try again in a moment."
     if isinstance(error, errors.AttachmentError):
-        return f":frame_with_picture: {error}"
+        return f":frame_with_picture: {detail}"
     if isinstance(error, errors.UserInputError):
-        return str(error)
-    return f":warning: {error}"
+        return detail
+    return f":warning: {detail}"
 
 
 def not_an_image(name: str) -> str:

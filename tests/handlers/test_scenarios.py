@@ -210,7 +210,8 @@ async def test_reply_with_attachment_adds_reference_after_last_image(
     thread_ts = await generate(slack, workspace, "a lighthouse")
     last = slack.file_bytes(image_replies(slack, thread_ts)[-1]["files"][0]["id"])
     balloon = png("red")
-    await reply(slack, workspace, thread_ts, "add this balloon", user=BOB, files=[("balloon.png", balloon, "image/png")])
+    await reply(slack, workspace, thread_ts, "add this balloon", user=BOB,
+                files=[("balloon.png", balloon, "image/png")])
 
     sent = [data for _, _, data in image_api.requests[-1].files["image[]"]]
     assert [sha(d) for d in sent] == [sha(last), sha(balloon)]
