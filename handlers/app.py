@@ -1,16 +1,19 @@
 """The app factory and the two ways of serving it (HTTP on /slack/events, or Socket Mode).
 
-Nothing here runs at import. `build_app` makes no network call: Bolt's AsyncApp checks the token with
-auth.test lazily, on the first request.
+Nothing here runs at import. `build_app` makes no network call: the token is checked with auth.test
+lazily, once, on the first request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -26,10 +29,10 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 
 
-def make_client(settings: Settings) -> AsyncWebClient:
+def make_client(settings: Settings, *, token: str | None = None) -> AsyncWebClient:
     """The Web API client every listener gets a copy of (Bolt copies base_url and retry handlers)."""
     return AsyncWebClient(
-        token=settings.slack_bot_token,
+        token=token,
         base_url=settings.slack_api_url,
         timeout=30,
         retry_handlers=[
@@ -40,9 +43,35 @@ def make_client(settings: Settings) -> AsyncWebClient:
     )
 
 
+def single_workspace_authorize(settings: Settings) -> Callable[..., Awaitable[AuthorizeResult]]:
+    """Authorize every request with the one bot token, checking it with auth.test once.
+
+    Bolt's default single-team authorization calls auth.test on each request until the first answer is in, so
+    a burst of N requests at start-up (Slack redelivering after a restart) made N calls to a rate-limited
+    method and made each ack wait for one. Here concurrent first requests share one call; a failed call is
+    not cached, so the next request tries again.
+    """
+    client = make_client(settings, token=settings.slack_bot_token)
+    lock = asyncio.Lock()
+    cached: list[AuthorizeResult] = []
+
+    async def authorize(enterprise_id: str | None, team_id: str | None, logger: logging.Logger) -> AuthorizeResult:
+        if not cached:
+            async with lock:
+                if not cached:
+                    response = await client.auth_test()
+                    cached.append(AuthorizeResult.from_auth_test_response(
+                        bot_token=settings.slack_bot_token, auth_test_response=response))
+        return cached[0]
+
+    return authorize
+
+
 def build_app(settings: Settings, services: Services, *, socket_mode: bool = False) -> AsyncApp:
     app = AsyncApp(
+        # No token on the shared client: each request's client gets the token from `authorize`.
         client=make_client(settings),
+        authorize=single_workspace_authorize(settings),
         signing_secret=settings.slack_signing_secret or "",
         # Listeners only parse, ack and hand work to the job runner, so they finish in microseconds; running
         # them before responding saves Bolt's 10 ms ack polling and means a job exists before Slack hears 200.

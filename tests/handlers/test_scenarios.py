@@ -3,6 +3,7 @@ the Slack stand-in and the image API stand-in. Nothing of imagebot's own is fake
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
@@ -409,3 +410,9 @@ async def test_offline_provider_labels_results(slack: SlackStandIn, image_api: I
     assert "offline" in image_replies(slack, thread_ts)[0]["text"]
     assert "offline" in card_text(cards(slack)[0])
 
+
+
+async def test_a_cold_burst_checks_the_token_once(slack: SlackStandIn, workspace: LocalWorkspace) -> None:
+    deliveries = await asyncio.gather(*(slack.send_command(ALICE, CHANNEL, "help") for _ in range(20)))
+    assert all(d.status == 200 for d in deliveries)
+    assert len(slack.calls_to("auth.test")) == 1
