@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.errors import SettingsError
@@ -75,25 +76,22 @@ async def serve(settings: Settings, *, http: bool, host: str, port: int) -> int:
         loop.add_signal_handler(signum, stop.set)
     log.info("imagebot %s mode, image provider %s, model %s, data in %s", "HTTP" if http else "Socket Mode",
              settings.provider, settings.model, settings.data_dir)
+    stop_transport: Callable[[], Awaitable[None]]
     if http:
         runner, _ = await start_http(app, host=host, port=port)
-        try:
-            await stop.wait()
-        finally:
-            log.info("stopping: no new requests; waiting up to %.0fs for running jobs", DEFAULT_GRACE_SECONDS)
-            await runner.cleanup()
-            await services.close(grace=DEFAULT_GRACE_SECONDS)
+        stop_transport = runner.cleanup
     else:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
         handler = AsyncSocketModeHandler(app, settings.slack_app_token)
         await handler.connect_async()
-        try:
-            await stop.wait()
-        finally:
-            log.info("stopping: no new requests; waiting up to %.0fs for running jobs", DEFAULT_GRACE_SECONDS)
-            await handler.close_async()
-            await services.close(grace=DEFAULT_GRACE_SECONDS)
+        stop_transport = handler.close_async
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping: no new requests; waiting up to %.0fs for running jobs", DEFAULT_GRACE_SECONDS)
+        await stop_transport()
+        await services.close(grace=DEFAULT_GRACE_SECONDS)
     log.info("stopped")
     return 0
 
