@@ -74,7 +74,7 @@ async def serve(settings: Settings, *, http: bool, host: str, port: int) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    log.info("imagebot %s mode, image provider %s, model %s, data in %s", "HTTP" if http else "Socket Mode",
+    log.info("imagebot serving over %s, image provider %s, model %s, data in %s", "HTTP" if http else "Socket Mode",
              settings.provider, settings.model, settings.data_dir)
     stop_transport: Callable[[], Awaitable[None]]
     if http:

@@ -10,6 +10,14 @@
   ``response_url`` of slash commands (``/response/<id>``).
 * **Slack calling the app**: slash commands, Events API envelopes and interactions are POSTed to
   ``app_request_url``, signed with the signing secret exactly as Slack does (Bolt verifies them).
+* **Socket Mode**: ``apps.connections.open`` (app-level token only) hands out a single-use
+  ``ws://…/link/?ticket=…`` URL; the WebSocket there greets with ``hello``, and while an app is connected
+  (or with ``transport = "socket"``) the same commands, events and interactions travel as envelopes
+  (``{"envelope_id", "type": "slash_commands" | "events_api" | "interactive", "payload", ...}``) that the
+  app acks with ``{"envelope_id", "payload"?}``. The ``Delivery`` records look the same either way:
+  status 200 once acked, ``response_text`` the ack's payload as JSON. ``wait_for_socket()`` waits for a
+  connection; ``disconnect_sockets()`` acts out Slack's connection refresh; ``stop()`` says
+  ``disconnect`` before closing.
 
 Slack quirks reproduced on purpose, because the app has to cope with them:
 
@@ -21,10 +29,14 @@ Slack quirks reproduced on purpose, because the app has to cope with them:
 * Text over 40,000 characters is truncated with a ``message_truncated`` warning.
 * A ``response_url`` works at most 5 times.
 * Slash-command ack bodies become an ephemeral reply (or a channel message with ``response_type: in_channel``).
+* Socket Mode: first Events API deliveries already carry ``retry_attempt: 0, retry_reason: ""`` (Bolt turns
+  them into an ``x-slack-retry-num: 0`` header); the app token works only for ``apps.connections.open`` and
+  the bot token does not work there; a WebSocket URL works once.
 
 What it does not do: real retries of failed event deliveries (use ``deliver_event(..., retry_num=1)``),
-the 3-second ack timeout (``Delivery.elapsed_ms`` is recorded instead), Block Kit validation beyond a few
-limits, pagination, thumbnails, ``replace_original``/``delete_original``.
+the 3-second ack timeout (``Delivery.elapsed_ms`` is recorded instead; a Socket Mode delivery gives up after
+``ack_timeout``), Block Kit validation beyond a few limits, pagination, thumbnails,
+``replace_original``/``delete_original``, expiry of Socket Mode URLs, the 10-connection limit.
 
 Nothing here imports the app: it is a fake Slack, not part of imagebot.
 """
@@ -44,12 +56,12 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
-from aiohttp import web
+from aiohttp import WSCloseCode, WSMsgType, web
 from slack_sdk.signature import SignatureVerifier
 
 BOT_SCOPES = (
@@ -61,6 +73,14 @@ MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
 RESPONSE_URL_MAX_USES = 5
 DELIVERY_TIMEOUT = 30.0  # generous on purpose; Slack's own 3 s limit shows up in Delivery.elapsed_ms
+SOCKET_ACK_TIMEOUT = 10.0  # how long a Socket Mode delivery waits for its ack (also generous)
+APP_TOKEN_SCOPES = "connections:write"
+SOCKET_HOST = "applink-standin"  # what hello and disconnect messages name in debug_info.host
+# Socket Mode envelope type per delivery kind; only Slack's own names are used on the wire.
+_ENVELOPE_TYPES = {"command": "slash_commands", "event": "events_api", "interaction": "interactive"}
+# Interactions whose HTTP response body means something (response_action, options) accept an ack payload;
+# block_actions and shortcuts do not (python-slack-sdk's recorded envelopes have false for a shortcut).
+_INTERACTIONS_WITH_RESPONSE = frozenset({"view_submission", "block_suggestion"})
 LOGIN_PAGE = (
     "<!DOCTYPE html><html><head><title>Slack</title></head>"
     "<body><h1>Sign in to Slack</h1><form action='/signin'>…</form></body></html>"
@@ -91,20 +111,38 @@ class RecordedCall:
 
 @dataclass
 class Delivery:
-    """One signed request the stand-in sent to the app, and how the app answered."""
+    """One request the stand-in sent to the app (a signed POST or a Socket Mode envelope), and the answer."""
 
     kind: str  # "command" | "event" | "interaction"
-    body: str  # the raw body, exactly as signed
+    body: str  # the raw body, exactly as signed (or the envelope's JSON, exactly as sent)
     payload: dict  # the same, decoded (form fields, event envelope, or the interaction payload)
     headers: dict[str, str]
-    status: int  # the app's HTTP status; 0 if the app could not be reached
+    status: int  # the app's HTTP status (200 for an acked envelope); 0 if the app could not be reached
     response_text: str
     response_headers: dict[str, str]
     elapsed_ms: float
-    error: str | None = None  # connection error, if any
+    error: str | None = None  # connection error (or, over a socket, a missing ack), if any
+    transport: str = "http"  # "http" (signed POST) or "socket" (a Socket Mode envelope; headers are empty)
+    envelope_id: str | None = None  # Socket Mode only
 
     def response_json(self) -> Any:
         return json.loads(self.response_text) if self.response_text.strip() else None
+
+
+@dataclass
+class SocketConnection:
+    """One Socket Mode WebSocket the app opened with a ticket from apps.connections.open, and how it ended."""
+
+    ticket: str
+    ws: web.WebSocketResponse = field(repr=False)
+    opened: float
+    closed: float | None = None
+    close_code: int | None = None  # the code the app sent (it closed) or answered (the stand-in closed)
+    closed_by: str | None = None  # "app" | "stand-in"
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed is None and not self.ws.closed
 
 
 class _ApiError(Exception):
@@ -118,18 +156,25 @@ class _ApiError(Exception):
 class SlackStandIn:
     def __init__(self, *, bot_token: str = "xoxb-standin-token", signing_secret: str = "standin-signing-secret",
                  team_id: str = "T0STANDIN", team_domain: str = "standin", app_id: str = "A0IMAGEBOT",
-                 bot_user_id: str = "U0IMAGEBOT", bot_id: str = "B0IMAGEBOT", echo_bot_messages: bool = True) -> None:
-        self.bot_token, self.signing_secret = bot_token, signing_secret
+                 bot_user_id: str = "U0IMAGEBOT", bot_id: str = "B0IMAGEBOT", echo_bot_messages: bool = True,
+                 app_token: str = "xapp-1-standin") -> None:
+        self.bot_token, self.signing_secret, self.app_token = bot_token, signing_secret, app_token
         self.team_id, self.team_domain, self.app_id = team_id, team_domain, app_id
         self.bot_user_id, self.bot_id = bot_user_id, bot_id
         self.echo_bot_messages = echo_bot_messages
         self.verification_token = "standin-verification-token"  # the legacy `token` field in payloads
         self.app_request_url: str | None = None
+        # "auto": Socket Mode envelopes while an app is connected, else signed HTTP to app_request_url;
+        # "socket": always Socket Mode, like Slack once Socket Mode is switched on; "http": always HTTP.
+        self.transport = "auto"
+        self.ack_timeout = SOCKET_ACK_TIMEOUT
 
         self.users: dict[str, dict] = {}
         self.channels: dict[str, dict] = {}
         self.calls: list[RecordedCall] = []
         self.deliveries: list[Delivery] = []
+        self.connections: list[SocketConnection] = []  # every Socket Mode connection, open or closed
+        self.acks: list[dict] = []  # every Socket Mode ack the app sent, as received
         self._messages: dict[str, dict[str, dict]] = {}  # channel id -> ts -> message
         self._ephemerals: list[dict] = []
         self._files: dict[str, dict] = {}
@@ -137,6 +182,10 @@ class SlackStandIn:
         self._uploads: dict[str, dict] = {}  # file id -> pending upload (getUploadURLExternal until complete)
         self._response_urls: dict[str, dict] = {}
         self._faults: dict[str, list[dict]] = {}
+        self._tickets: set[str] = set()  # issued by apps.connections.open, not used yet
+        self._pending_acks: dict[str, asyncio.Future[dict | None]] = {}  # envelope id -> its ack
+        self._socket_turn = itertools.count()
+        self._stopping = False
         self._open_channels: set[str] = set()  # channels every (later) user joins
         self._ids = itertools.count(1)
         self._last_ts_us = 0
@@ -177,6 +226,8 @@ class SlackStandIn:
         app.router.add_get("/files-pri/{team_file}/{name}", self._handle_download)
         app.router.add_get("/files-pri/{team_file}/download/{name}", self._handle_download)
         app.router.add_post("/response/{response_id}", self._handle_response_url)
+        app.router.add_get("/link/", self._handle_link)
+        self._stopping = False
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
@@ -185,10 +236,15 @@ class SlackStandIn:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=DELIVERY_TIMEOUT))
 
     async def stop(self) -> None:
-        """Cancel pending background deliveries, close the client session and the server."""
+        """Cancel pending background deliveries, say goodbye to Socket Mode apps, close the session and server."""
+        self._stopping = True
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for pending in self._pending_acks.values():  # a test still awaiting an ack gets an answer now
+            if not pending.done():
+                pending.set_result(None)
+        await self.disconnect_sockets(grace=0)
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -338,6 +394,8 @@ class SlackStandIn:
     def _api_response(self, method: str, params: dict, token: str | None) -> web.Response:
         if token is None:
             return web.json_response({"ok": False, "error": "not_authed"})
+        if method == "apps.connections.open":  # the one method that takes the app-level token
+            return self._connections_open(token)
         if token != self.bot_token:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         handler = self._methods.get(method)
@@ -349,6 +407,17 @@ class SlackStandIn:
             body = {"ok": False, "error": e.error, **e.extra}
         # Slack reports the token's scopes on every answer (Bolt reads them from auth.test's).
         return web.json_response(body, headers={"x-oauth-scopes": BOT_SCOPES})
+
+    def _connections_open(self, token: str) -> web.Response:
+        # Only the app-level token works here. Slack is said to answer a bot token with
+        # not_allowed_token_type; unconfirmed, so the stand-in says invalid_auth as for any wrong token.
+        if token != self.app_token:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        ticket = secrets.token_hex(16)
+        self._tickets.add(ticket)
+        host = self.base_url.removeprefix("http://").rstrip("/")
+        url = f"ws://{host}/link/?ticket={ticket}&app_id={self.app_id}"  # Slack: wss://wss-….slack.com/link/?…
+        return web.json_response({"ok": True, "url": url}, headers={"x-oauth-scopes": APP_TOKEN_SCOPES})
 
     def _record(self, method: str, params: dict, request: web.Request, token: str | None, status: int) -> None:
         self.calls.append(RecordedCall(method, params, dict(request.headers), token, status))
@@ -726,7 +795,7 @@ class SlackStandIn:
 
     def _echo(self, event: dict) -> None:
         """Deliver an event about the bot's own action in the background, like Slack does."""
-        if self.echo_bot_messages and self.app_request_url and self._session is not None:
+        if self.echo_bot_messages and self._session is not None and (self.app_request_url or self._socket_mode()):
             task = asyncio.get_running_loop().create_task(self.deliver_event(event))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -759,8 +828,9 @@ class SlackStandIn:
         channel = self.channels[channel_id]
         if user_id not in self.users:
             raise KeyError(f"unknown user {user_id}")
-        if not self.app_request_url:
-            raise RuntimeError("set app_request_url before post_message (it delivers the event to the app)")
+        if not self.app_request_url and not self._socket_mode():
+            raise RuntimeError("set app_request_url (or connect a Socket Mode app) before post_message: "
+                               "it delivers the event to the app")
         if thread_ts and self._find(channel_id, thread_ts) is None:
             raise ValueError(f"no message {thread_ts} in {channel_id} to reply to")
         root = self._thread_root(channel_id, thread_ts)
@@ -813,6 +883,8 @@ class SlackStandIn:
     async def _deliver(self, kind: str, body: str, content_type: str, payload: dict, *,
                        retry_num: int | None = None, retry_reason: str = "http_timeout",
                        extra_headers: dict | None = None) -> Delivery:
+        if self._socket_mode():  # no signature there: the connection itself is authenticated (extra_headers unused)
+            return await self._deliver_over_socket(kind, payload, retry_num=retry_num, retry_reason=retry_reason)
         if not self.app_request_url or self._session is None:
             raise RuntimeError("start() the stand-in and set app_request_url before sending to the app")
         timestamp = str(int(time.time()))
@@ -834,6 +906,119 @@ class SlackStandIn:
         self.deliveries.append(delivery)
         self._changed()
         return delivery
+
+    # ------------------------------------------------------------------ Socket Mode
+
+    def open_connections(self) -> list[SocketConnection]:
+        return [c for c in self.connections if c.is_open]
+
+    async def wait_for_socket(self, timeout: float = 30.0) -> SocketConnection:
+        """The newest open Socket Mode connection, once an app has connected (waiting up to `timeout` s)."""
+        return await self.wait_for(lambda: next(reversed(self.open_connections()), None), timeout)
+
+    async def disconnect_sockets(self, reason: str = "refresh_requested", *, grace: float = 10.0) -> None:
+        """Ask every connected app to go away, as Slack does when it recycles connections, then close.
+
+        Each app gets ``{"type": "disconnect", "reason": ...}`` (Slack's reasons: ``warning`` some seconds
+        ahead, ``refresh_requested``, ``link_disabled``). Sockets the app has not closed itself within
+        `grace` seconds are closed here with 1001 (going away)."""
+        connections = self.open_connections()
+        notice = json.dumps({"type": "disconnect", "reason": reason, "debug_info": {"host": SOCKET_HOST}})
+        for connection in connections:
+            with contextlib.suppress(ConnectionError, RuntimeError):  # it may be closing already
+                await connection.ws.send_str(notice)
+        with contextlib.suppress(TimeoutError):
+            await self.wait_for(lambda: not any(c.is_open for c in connections), grace)
+        for connection in connections:
+            if connection.is_open:
+                connection.closed_by = "stand-in"
+                await connection.ws.close(code=WSCloseCode.GOING_AWAY, message=reason.encode())
+
+    async def _handle_link(self, request: web.Request) -> web.StreamResponse:
+        """The WebSocket behind apps.connections.open's URL: one app connection per (single-use) ticket."""
+        if self._stopping:
+            return web.Response(status=503, text="Service Unavailable")
+        ticket = request.query.get("ticket", "")
+        if ticket not in self._tickets:
+            # A used or made-up ticket. Slack's exact answer is not verified; the handshake fails either way.
+            return web.Response(status=401, text="invalid_ticket")
+        self._tickets.discard(ticket)
+        ws = web.WebSocketResponse()  # autoping: the app's pings get pongs, as from Slack
+        await ws.prepare(request)
+        await ws.send_str(json.dumps(self._hello(len(self.open_connections()) + 1)))
+        connection = SocketConnection(ticket, ws, time.time())
+        self.connections.append(connection)  # only now: nothing is delivered before the hello
+        self._changed()
+        try:
+            async for message in ws:  # ends when either side closes
+                if message.type == WSMsgType.TEXT:
+                    self._receive_ack(message.data)
+        finally:
+            connection.closed, connection.close_code = time.time(), ws.close_code
+            connection.closed_by = connection.closed_by or "app"
+            self._changed()
+        return ws
+
+    def _hello(self, num_connections: int) -> dict:
+        # approximate_connection_time: seconds until Slack will refresh this connection (about 5 hours).
+        return {"type": "hello", "num_connections": num_connections,
+                "debug_info": {"host": SOCKET_HOST, "build_number": 1, "approximate_connection_time": 18060},
+                "connection_info": {"app_id": self.app_id}}
+
+    def _receive_ack(self, raw: str) -> None:
+        message = _decode_json(raw)
+        if not isinstance(message, dict) or not message.get("envelope_id"):
+            return  # only acks mean anything to Slack
+        self.acks.append(message)
+        pending = self._pending_acks.get(message["envelope_id"])
+        if pending is not None and not pending.done():
+            pending.set_result(message)
+        self._changed()
+
+    def _socket_mode(self) -> bool:
+        return self.transport == "socket" or (self.transport == "auto" and bool(self.open_connections()))
+
+    def _envelope(self, kind: str, payload: dict, retry_num: int | None, retry_reason: str) -> dict:
+        accepts = kind == "command" or (kind == "interaction" and payload.get("type") in _INTERACTIONS_WITH_RESPONSE)
+        envelope = {"envelope_id": str(uuid.uuid4()), "payload": payload, "type": _ENVELOPE_TYPES[kind],
+                    "accepts_response_payload": accepts}
+        if kind == "event":  # even a first delivery says so: retry_attempt 0, retry_reason ""
+            envelope.update(retry_attempt=retry_num or 0, retry_reason=retry_reason if retry_num else "")
+        return envelope
+
+    async def _deliver_over_socket(self, kind: str, payload: dict, *, retry_num: int | None,
+                                   retry_reason: str) -> Delivery:
+        envelope = self._envelope(kind, payload, retry_num, retry_reason)
+        body = json.dumps(envelope)
+        started = time.perf_counter()
+        ack, error = await self._send_envelope(envelope["envelope_id"], body)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        reply = ack.get("payload") if ack else None  # Bolt sends a text ack as {"text": ...}, JSON as is
+        delivery = Delivery(kind, body, payload, {}, 200 if ack else 0, "" if reply is None else json.dumps(reply),
+                            {}, elapsed_ms, error, transport="socket", envelope_id=envelope["envelope_id"])
+        self.deliveries.append(delivery)
+        self._changed()
+        return delivery
+
+    async def _send_envelope(self, envelope_id: str, body: str) -> tuple[dict | None, str | None]:
+        """Send on one open connection and wait for the ack; (ack, None) or (None, what went wrong)."""
+        connections = self.open_connections()
+        if not connections:
+            return None, "no Socket Mode connection"  # Slack tells the user of a command "dispatch_failed"
+        # Slack spreads envelopes over an app's connections; here, in turn. The ack may come on any of them.
+        connection = connections[next(self._socket_turn) % len(connections)]
+        acked: asyncio.Future[dict | None] = asyncio.get_running_loop().create_future()
+        self._pending_acks[envelope_id] = acked
+        try:
+            await connection.ws.send_str(body)
+            ack = await asyncio.wait_for(acked, self.ack_timeout)
+        except TimeoutError:
+            return None, f"TimeoutError: no ack for envelope {envelope_id} within {self.ack_timeout}s"
+        except (ConnectionError, RuntimeError) as e:
+            return None, f"{type(e).__name__}: {e}"
+        finally:
+            self._pending_acks.pop(envelope_id, None)
+        return (ack, None) if ack is not None else (None, "the stand-in stopped before the ack")
 
 
 # ---------------------------------------------------------------------- module helpers
@@ -879,6 +1064,9 @@ async def _read_upload(request: web.Request) -> bytes:
 def _ack_payload(delivery: Delivery) -> dict | None:
     if delivery.status != 200 or not delivery.response_text.strip():
         return None
+    if delivery.transport == "socket":  # the ack's payload, always an object
+        decoded = _decode_json(delivery.response_text)
+        return decoded if isinstance(decoded, dict) else None
     content_type = next((v for k, v in delivery.response_headers.items() if k.lower() == "content-type"), "")
     if content_type.startswith("application/json"):
         decoded = _decode_json(delivery.response_text)
