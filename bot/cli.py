@@ -24,7 +24,6 @@ from bot.errors import SettingsError
 from bot.settings import Settings
 
 log = logging.getLogger("imagebot")
-DEFAULT_GRACE_SECONDS = 60.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -86,12 +85,15 @@ async def serve(settings: Settings, *, http: bool, host: str, port: int) -> int:
         handler = AsyncSocketModeHandler(app, settings.slack_app_token)
         await handler.connect_async()
         stop_transport = handler.close_async
+    await services.jobs.recover()
     try:
         await stop.wait()
     finally:
-        log.info("stopping: no new requests; waiting up to %.0fs for running jobs", DEFAULT_GRACE_SECONDS)
+        log.info("stopping: no new requests; running jobs get up to %.0fs", settings.shutdown_grace_seconds)
         await stop_transport()
-        await services.close(grace=DEFAULT_GRACE_SECONDS)
+        cut = await services.close()
+        if cut:
+            log.info("%d job(s) interrupted; their users were told", cut)
     log.info("stopped")
     return 0
 

@@ -1,70 +1,313 @@
-"""Background work after the ack: a small registry of asyncio tasks that can be waited for and shut down.
+"""Requests as durable jobs: admitted once, run within limits, never lost, never silently re-run.
 
-Handlers ack first and hand the slow part (image API calls, uploads) to `JobRunner.submit`, so the HTTP
-response to Slack never waits for it. Every task is tracked: `wait_idle` and `shutdown` take a timeout.
+A request becomes a row in `jobs` before the ack (storage does the dedupe: one row per event, command or
+button press, across restarts). Each job then lives in one asyncio task:
+
+    announce (card or reaction, at once) → wait for a slot → run (image API, upload) → done | failed
+
+Slots: at most `max_concurrent` jobs run at once and at most `max_concurrent_per_user` per user; waiting jobs
+start in arrival order, skipping only those whose user is at their own limit. At most `max_queue` jobs wait;
+a user may start `user_requests_per_minute` jobs a minute.
+
+After a crash, jobs still `queued` run on start-up; jobs that were `running` are marked `interrupted` and
+their users are told (the first attempt may already have been billed, so nothing is re-run on its own).
+On shutdown: no new jobs; running ones get a grace period; the rest are interrupted and their users told.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Coroutine
-from typing import Any
+from collections import Counter
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from storage.store import JobRecord, Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
-class JobRunner:
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[None]] = set()
+class DbThread:
+    """All SQLite work on one dedicated thread: the event loop never waits on the database, and SQLite sees
+    one writer at a time. Image files are written elsewhere (they are large); rows here are small and quick."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imagebot-db")
+
+    async def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    async def close(self) -> None:
+        await self(self.store.close)
+        self._executor.shutdown(wait=True)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_concurrent: int = 16
+    max_concurrent_per_user: int = 2
+    max_queue: int = 500
+    user_requests_per_minute: int = 10
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # done | failed
+    error_code: str | None = None
+    error_message: str | None = None
+    result: dict[str, Any] | None = None
+
+
+class JobHandler(Protocol):
+    """What the Slack edge does for a job; the queue decides when."""
+
+    async def announce(self, job: JobRecord, ahead: int | None) -> JobRecord | None:
+        """Show the request was heard: `ahead` jobs wait before it (None: it starts now). None: cannot go on."""
+
+    async def run(self, job: JobRecord) -> Outcome: ...
+
+    async def interrupted(self, job: JobRecord) -> None:
+        """Tell the user the job was cut short and offer to run it again."""
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The answer to a submitted request."""
+
+    status: str  # accepted | duplicate | queue_full | rate_limited | shutting_down
+    job: JobRecord | None = None
+    ahead: int | None = None
+    retry_in: int | None = None  # rate_limited: seconds until the user may ask again
+
+
+class ShuttingDown(RuntimeError):
+    pass
+
+
+@dataclass
+class _Slots:
+    running: int = 0
+    by_user: Counter[str] = field(default_factory=Counter)
+    waiting: list[JobRecord] = field(default_factory=list)
+
+
+class JobQueue:
+    def __init__(self, db: DbThread, limits: Limits) -> None:
+        self._db = db
+        self._store = db.store
+        self.limits = limits
+        self._handler: JobHandler | None = None
+        self._slots = _Slots()
+        self._cond = asyncio.Condition()
+        self._tasks: set[asyncio.Task[Any]] = set()  # every task: jobs and background work
+        self._job_tasks: dict[int, asyncio.Task[Any]] = {}  # each job's lifecycle
+        self._running_tasks: dict[int, asyncio.Task[Any]] = {}  # the jobs past their slot
         self._idle = asyncio.Event()
         self._idle.set()
         self.accepting = True
 
+    def bind(self, handler: JobHandler) -> None:
+        self._handler = handler
+
+    # admission ---------------------------------------------------------------------------------------
+    async def submit(self, *, dedupe_key: str, kind: str, team_id: str, channel_id: str, user_id: str,
+                     payload: dict[str, Any], thread_ts: str | None = None, message_ts: str | None = None,
+                     response_url: str | None = None, retry_of: int | None = None) -> Admission:
+        """Admit a request: write its job row (or find it, for a redelivery) and start it. Never raises for
+        a refusal; the Admission says why."""
+        if not self.accepting:
+            return Admission("shutting_down")
+        existing = await self._db(self._store.job_by_key, dedupe_key)
+        if existing is not None:
+            return Admission("duplicate", job=existing)
+        if len(self._slots.waiting) >= self.limits.max_queue:
+            return Admission("queue_full")
+        since = datetime.now(UTC) - timedelta(minutes=1)
+        recent, oldest = await self._db(self._store.count_recent_jobs, team_id, user_id,
+                                        since.isoformat(timespec="milliseconds"))
+        if recent >= self.limits.user_requests_per_minute:
+            age = (datetime.now(UTC) - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0.0
+            return Admission("rate_limited", retry_in=max(1, round(60 - age)))
+        job, created = await self._db(
+            self._store.create_job, dedupe_key=dedupe_key, kind=kind, team_id=team_id, channel_id=channel_id,
+            user_id=user_id, payload=payload, thread_ts=thread_ts, message_ts=message_ts, response_url=response_url,
+            retry_of=retry_of)
+        if not created:  # a concurrent redelivery won the insert
+            return Admission("duplicate", job=job)
+        ahead = self._start(job)
+        return Admission("accepted", job=job, ahead=ahead)
+
+    def _start(self, job: JobRecord) -> int | None:
+        ahead = self._enqueue(job)
+        self._job_tasks[job.id] = self._spawn(self._lifecycle(job, ahead), name=f"job-{job.id}")
+        return ahead
+
+    def _enqueue(self, job: JobRecord) -> int | None:
+        """Put the job in line; return how many wait before it, or None if it can start at once."""
+        slots = self._slots
+        slots.waiting.append(job)
+        if self._is_next(job):
+            return None
+        return sum(1 for waiting in slots.waiting if waiting.id < job.id)
+
+    # the life of a job -------------------------------------------------------------------------------
+    async def _lifecycle(self, job: JobRecord, ahead: int | None) -> None:
+        assert self._handler is not None, "bind() a handler before submitting jobs"
+        handler = self._handler
+        acquired = False
+        try:
+            announced = await handler.announce(job, ahead)
+            if announced is None:
+                self._leave_line(job)
+                await self._db(self._store.finish_job, job.id, "failed", error_code="not_announced",
+                               error_message="could not show the request in Slack")
+                return
+            job = announced
+            await self._acquire(job)
+            acquired = True
+            self._running_tasks[job.id] = asyncio.current_task()  # type: ignore[assignment]
+            await self._db(self._store.start_job, job.id)
+            outcome = await handler.run(job)
+            await self._db(self._store.finish_job, job.id, outcome.status, error_code=outcome.error_code,
+                           error_message=outcome.error_message, result=outcome.result)
+        except asyncio.CancelledError:
+            if acquired:
+                # Cut short while running (shutdown after the grace period): maybe billed, so never re-run
+                # silently; tell the user, who may run it again. Tracked, so shutdown waits for it.
+                self.background(self._interrupt(job), name=f"interrupted-{job.id}")
+            else:
+                self._leave_line(job)  # still queued in the database: it runs on the next start
+            raise
+        except Exception as exc:
+            log.exception("job %s failed unexpectedly", job.id)
+            await self._db(self._store.finish_job, job.id, "failed", error_code="internal_error",
+                           error_message=f"{type(exc).__name__}: {exc}"[:500])
+        finally:
+            self._running_tasks.pop(job.id, None)
+            self._job_tasks.pop(job.id, None)
+            if acquired:
+                await self._release(job)
+
+    async def _interrupt(self, job: JobRecord) -> None:
+        assert self._handler is not None
+        await self._db(self._store.finish_job, job.id, "interrupted", error_code="interrupted",
+                       error_message="imagebot stopped while this request was running")
+        try:
+            await asyncio.wait_for(self._handler.interrupted(job), 15)
+        except Exception:
+            log.exception("could not tell the user about interrupted job %s", job.id)
+
+    def _first_startable(self) -> JobRecord | None:
+        slots = self._slots
+        if slots.running >= self.limits.max_concurrent:
+            return None
+        for waiting in slots.waiting:
+            if slots.by_user[waiting.user_id] < self.limits.max_concurrent_per_user:
+                return waiting
+        return None
+
+    def _is_next(self, job: JobRecord) -> bool:
+        first = self._first_startable()
+        return first is not None and first.id == job.id  # by id: announce may return an updated record
+
+    async def _acquire(self, job: JobRecord) -> None:
+        async with self._cond:
+            await self._cond.wait_for(lambda: self._is_next(job))
+            self._leave_line(job)
+            self._slots.running += 1
+            self._slots.by_user[job.user_id] += 1
+            self._cond.notify_all()  # the next in line may fit too
+
+    async def _release(self, job: JobRecord) -> None:
+        async with self._cond:
+            self._slots.running -= 1
+            self._slots.by_user[job.user_id] -= 1
+            self._cond.notify_all()
+
+    def _leave_line(self, job: JobRecord) -> None:
+        self._slots.waiting[:] = [waiting for waiting in self._slots.waiting if waiting.id != job.id]
+
+    def position(self, job_id: int) -> int | None:
+        """How many jobs wait before this one (None if it is not waiting)."""
+        ids = [j.id for j in self._slots.waiting]
+        return ids.index(job_id) if job_id in ids else None
+
+    @property
+    def waiting(self) -> int:
+        return len(self._slots.waiting)
+
     @property
     def running(self) -> int:
-        return len(self._tasks)
+        return self._slots.running
 
-    def submit(self, job: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
-        if not self.accepting:
-            job.close()
-            raise RuntimeError("imagebot is shutting down and takes no new work")
-        task = asyncio.get_running_loop().create_task(self._guard(job, name), name=name)
+    # tasks -------------------------------------------------------------------------------------------
+    def background(self, work: Coroutine[Any, Any, None], *, name: str) -> None:
+        """Run a small piece of Slack work after the ack (a refusal message, a re-upload), tracked."""
+        self._spawn(self._guard(work, name), name=name)
+
+    async def _guard(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        try:
+            await work
+        except Exception:
+            log.exception("background task %s failed", name)
+
+    def _spawn(self, work: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(work, name=name)
         self._tasks.add(task)
         self._idle.clear()
         task.add_done_callback(self._done)
         return task
 
-    async def _guard(self, job: Coroutine[Any, Any, None], name: str) -> None:
-        try:
-            await job
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # Flows turn every expected error into a message for the user; anything reaching here is a bug,
-            # logged with its traceback rather than lost in an un-awaited task.
-            log.exception("job %s failed unexpectedly", name)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
+    def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not self._tasks:
             self._idle.set()
 
     async def wait_idle(self, timeout: float) -> bool:
-        """Wait until no job runs (True), or `timeout` seconds (False)."""
+        """Wait until no job or background task is left (True), or `timeout` seconds (False)."""
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
         except TimeoutError:
             return False
         return True
 
+    # start-up and shutdown ---------------------------------------------------------------------------
+    async def recover(self) -> tuple[int, int]:
+        """After a restart: tell the users of jobs that died running; run the jobs still queued."""
+        assert self._handler is not None
+        interrupted = await self._db(self._store.interrupt_running_jobs)
+        for job in interrupted:
+            self.background(self._handler.interrupted(job), name=f"interrupted-{job.id}")
+        queued = await self._db(self._store.jobs_with_status, "queued")
+        for job in queued:
+            self._start(job)
+        if interrupted or queued:
+            log.info("recovered jobs: %d interrupted (users told), %d queued (running now)", len(interrupted),
+                     len(queued))
+        return len(interrupted), len(queued)
+
     async def shutdown(self, grace: float) -> int:
-        """Stop taking work, let running jobs finish for `grace` seconds, cancel the rest; return how many."""
+        """Take no new jobs; give running ones `grace` seconds; interrupt the rest. Returns how many were cut."""
         self.accepting = False
-        if await self.wait_idle(grace):
-            return 0
-        remaining = list(self._tasks)
-        for task in remaining:
+        waiting = [task for job_id, task in self._job_tasks.items() if job_id not in self._running_tasks]
+        for task in waiting:  # not started: they stay queued in the database and run on the next start
             task.cancel()
-        await asyncio.gather(*remaining, return_exceptions=True)
-        return len(remaining)
+        await asyncio.gather(*waiting, return_exceptions=True)
+        running = list(self._running_tasks.values())
+        cut = 0
+        if running:
+            log.info("waiting up to %.0fs for %d running job(s)", grace, len(running))
+            _, pending = await asyncio.wait(running, timeout=grace) if grace > 0 else (set(), set(running))
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            cut = len(pending)
+        # Background work (refusal messages, interruption notices) is small: let it finish, boundedly.
+        await self.wait_idle(timeout=15)
+        return cut

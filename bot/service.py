@@ -1,29 +1,28 @@
 """The core: turn a request into images, a stored thread context and a ledger row. Knows nothing of Slack.
 
-Storage work (SQLite rows, fsync'd image files) runs on one dedicated worker thread, so the event loop —
-and with it every ack — never waits on the disk, and SQLite sees one writer at a time.
+SQLite work runs on the database thread (bot/jobs.py `DbThread`) and image files are written on worker
+threads, so the event loop — and with it every ack — never waits on the disk.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
 from bot import imaging
 from bot.errors import AttachmentError, ImageAPIError, InvalidOption, ServerError, UserInputError
 from bot.image_api import end_user_id
+from bot.jobs import DbThread
 from bot.models import EditRequest, GenerateRequest, ImageOptions, ImageResult, InputImage
 from bot.options import CLASSIC_SIZES, KNOWN_MODELS
 from bot.pricing import PriceTable
 from bot.settings import Settings
 from bot.tokens import is_gpt_image_2
-from storage.store import ImageRecord, LedgerEntry, Spend, Store, ThreadKey, ThreadRecord
+from storage.store import ImageRecord, LedgerEntry, Spend, ThreadKey, ThreadRecord
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -57,20 +56,17 @@ class Delivered:
 
 
 class ImageService:
-    def __init__(self, provider: ImageProvider, store: Store, prices: PriceTable, settings: Settings) -> None:
+    def __init__(self, provider: ImageProvider, db: DbThread, prices: PriceTable, settings: Settings) -> None:
         self.provider = provider
-        self.store = store
+        self.store = db.store
+        self.io = db
         self.prices = prices
         self.settings = settings
-        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imagebot-storage")
 
-    async def close(self) -> None:
-        await self.io(self.store.close)
-        self._io.shutdown(wait=True)
-
-    async def io(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a storage call on the storage thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._io, functools.partial(fn, *args, **kwargs))
+    async def save_image(self, data: bytes, fmt: str, **fields: Any) -> ImageRecord:
+        """Write the file on a worker thread (it can be megabytes, fsync'd), then record it on the db thread."""
+        digest, relative = await asyncio.to_thread(self.store.files.put, data, fmt)
+        return await self.io(self.store.record_image, digest, relative, len(data), fmt, **fields)
 
     # settings ---------------------------------------------------------------------------------------
     @property
@@ -98,15 +94,16 @@ class ImageService:
         return await asyncio.to_thread(imaging.prepare_input, data, name)
 
     # the two calls ----------------------------------------------------------------------------------
-    async def generate(self, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions) -> Delivered:
+    async def generate(self, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions, *,
+                       job_id: int | None = None) -> Delivered:
         request = GenerateRequest(prompt=prompt, options=options, user=end_user_id(key.team_id, user_id))
         result, images = await self._call("generate", key, user_id, prompt, options, 0,
                                           lambda: self.provider.generate(request), origin="generated",
-                                          parent_id=None)
+                                          parent_id=None, job_id=job_id)
         return await self._delivered("generate", key, result, images, 0)
 
     async def edit(self, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions | None,
-                   attachments: Sequence[tuple[InputImage, bool]] = ()) -> Delivered:
+                   attachments: Sequence[tuple[InputImage, bool]] = (), *, job_id: int | None = None) -> Delivered:
         """Edit the thread's last image; attached images join as references (or become the base)."""
         thread = await self.get_thread(key)
         inputs: list[InputImage] = []
@@ -124,8 +121,8 @@ class ImageService:
                                 f"{MAX_INPUTS - 1} attachments); this one has {len(inputs)}.", option="image")
         uploads = []
         for image, _ in attachments:  # keep what users attached, so the lineage can be shown later
-            uploads.append(await self.io(self.store.save_image, image.data, image.format, origin="upload", key=key,
-                                         width=image.width, height=image.height))
+            uploads.append(await self.save_image(image.data, image.format, origin="upload", key=key,
+                                                 width=image.width, height=image.height))
         if parent_id is None:
             parent_id = uploads[0].id
         if options is None:
@@ -134,7 +131,7 @@ class ImageService:
                               user=end_user_id(key.team_id, user_id))
         result, images = await self._call("edit", key, user_id, prompt, options, len(inputs),
                                           lambda: self.provider.edit(request), origin="edited",
-                                          parent_id=parent_id)
+                                          parent_id=parent_id, job_id=job_id)
         converted = tuple(image.name for image, was_converted in attachments if was_converted)
         return await self._delivered("edit", key, result, images, len(inputs), converted)
 
@@ -156,20 +153,20 @@ class ImageService:
 
     async def use_upload(self, key: ThreadKey, image: InputImage) -> ImageRecord:
         """Make an uploaded image the thread's context for the next edit (no API call, nothing billed)."""
-        record = await self.io(self.store.save_image, image.data, image.format, origin="upload", key=key,
-                               width=image.width, height=image.height)
+        record = await self.save_image(image.data, image.format, origin="upload", key=key, width=image.width,
+                                       height=image.height)
         await self.io(self.store.set_last_image, key, record.id)
         return record
 
     # internals ---------------------------------------------------------------------------------------
     async def _call(self, kind: str, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions,
-                    input_count: int, call: Callable[[], Any], *, origin: str,
-                    parent_id: str | None) -> tuple[ImageResult, tuple[ImageRecord, ...]]:
+                    input_count: int, call: Callable[[], Any], *, origin: str, parent_id: str | None,
+                    job_id: int | None) -> tuple[ImageResult, tuple[ImageRecord, ...]]:
         """Call the API, keep its images, and write exactly one ledger row whatever happens."""
         started = time.perf_counter()
         entry = LedgerEntry(key=key, user_id=user_id, kind=kind, provider=self.provider.provider,
                             model=options.model, size=options.size, quality=options.quality, n=options.n,
-                            prompt=prompt, input_images=input_count)
+                            prompt=prompt, input_images=input_count, job_id=job_id)
         try:
             result: ImageResult = await call()
         except ImageAPIError as error:
@@ -196,8 +193,8 @@ class ImageService:
             raise ServerError(entry.error_message, request_id=result.request_id) from exc
         records = []
         for image, info in zip(result.images, infos, strict=True):
-            records.append(await self.io(self.store.save_image, image.data, image.format, origin=origin, key=key,
-                                         parent_id=parent_id, width=info.width, height=info.height))
+            records.append(await self.save_image(image.data, image.format, origin=origin, key=key,
+                                                 parent_id=parent_id, width=info.width, height=info.height))
         entry.image_ids = tuple(r.id for r in records)
         await self.io(self.store.record_call, entry)
         await self.io(self.store.set_last_image, key, records[-1].id)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import httpx
 
 from bot.image_api import DEFAULT_TIMEOUT, AzureTarget, ImageAPI, OpenAITarget
-from bot.jobs import JobRunner
+from bot.jobs import DbThread, JobQueue, Limits
 from bot.offline import OfflineImageAPI
 from bot.pricing import PriceTable
 from bot.service import ImageProvider, ImageService
@@ -20,14 +20,17 @@ from storage.store import Store
 class Services:
     settings: Settings
     images: ImageService
-    jobs: JobRunner
+    jobs: JobQueue
     files: SlackFiles
     http: httpx.AsyncClient
+    db: DbThread
 
-    async def close(self, grace: float = 10.0) -> None:
-        await self.jobs.shutdown(grace)
-        await self.images.close()
+    async def close(self, grace: float | None = None) -> int:
+        """Stop: running jobs get `grace` seconds (default: the setting), the rest are interrupted."""
+        cut = await self.jobs.shutdown(self.settings.shutdown_grace_seconds if grace is None else grace)
+        await self.db.close()
         await self.http.aclose()
+        return cut
 
 
 def make_provider(settings: Settings, http: httpx.AsyncClient) -> ImageProvider:
@@ -45,8 +48,10 @@ def build_services(settings: Settings, *, provider: ImageProvider | None = None)
     """Open storage and HTTP clients. Call inside the running event loop; `close()` releases them."""
     # trust_env=False: proxies and netrc from the environment are not settings imagebot reads.
     http = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, trust_env=False)
-    store = Store.open(settings.data_dir)
+    db = DbThread(Store.open(settings.data_dir))
     prices = PriceTable.load(settings.prices_path)
-    images = ImageService(provider or make_provider(settings, http), store, prices, settings)
+    images = ImageService(provider or make_provider(settings, http), db, prices, settings)
     files = SlackFiles(http, settings.slack_bot_token, settings.slack_api_url)
-    return Services(settings=settings, images=images, jobs=JobRunner(), files=files, http=http)
+    limits = Limits(max_concurrent=settings.max_concurrent, max_concurrent_per_user=settings.max_concurrent_per_user,
+                    max_queue=settings.max_queue, user_requests_per_minute=settings.user_requests_per_minute)
+    return Services(settings=settings, images=images, jobs=JobQueue(db, limits), files=files, http=http, db=db)

@@ -46,6 +46,15 @@ class Settings:
     provider: str = "offline"
     admins: tuple[str, ...] = ()
     prices_path: Path | None = None
+    # Limits and fairness
+    max_concurrent: int = 16
+    max_concurrent_per_user: int = 2
+    max_queue: int = 500
+    user_requests_per_minute: int = 10
+    shutdown_grace_seconds: float = 60.0
+    # Channel allow-list / deny-list (channel ids); an empty allow-list allows every channel
+    allowed_channels: frozenset[str] = frozenset()
+    denied_channels: frozenset[str] = frozenset()
     # Where the values came from, for `doctor`-style explanations; not configuration itself.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -116,6 +125,13 @@ class Settings:
                 raise SettingsError(name, f"should start with {prefix} (is it the right token?)")
 
         return cls(
+            max_concurrent=_int(get, "IMAGEBOT_MAX_CONCURRENT", 16),
+            max_concurrent_per_user=_int(get, "IMAGEBOT_MAX_CONCURRENT_PER_USER", 2),
+            max_queue=_int(get, "IMAGEBOT_MAX_QUEUE", 500),
+            user_requests_per_minute=_int(get, "IMAGEBOT_USER_REQUESTS_PER_MINUTE", 10),
+            shutdown_grace_seconds=float(_int(get, "IMAGEBOT_SHUTDOWN_GRACE_SECONDS", 60, minimum=0)),
+            allowed_channels=_channels(get, "IMAGEBOT_ALLOWED_CHANNELS"),
+            denied_channels=_channels(get, "IMAGEBOT_DENIED_CHANNELS"),
             slack_bot_token=get("SLACK_BOT_TOKEN"),
             slack_app_token=get("SLACK_APP_TOKEN"),
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
@@ -162,6 +178,23 @@ def _provider(get: Callable[[str], str | None], azure_endpoint: str | None) -> s
                 "AZURE_OPENAI_DEPLOYMENT", "is required when AZURE_OPENAI_ENDPOINT is set (the image deployment name)"
             )
     return provider
+
+
+def _int(get: Callable[[str], str | None], name: str, default: int, *, minimum: int = 1) -> int:
+    raw = get(name)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"[0-9]{1,9}", raw) or int(raw) < minimum:
+        raise SettingsError(name, f"must be a whole number ≥ {minimum} (got {raw!r})")
+    return int(raw)
+
+
+def _channels(get: Callable[[str], str | None], name: str) -> frozenset[str]:
+    ids = frozenset(c.strip() for c in (get(name) or "").split(",") if c.strip())
+    for channel in ids:
+        if not re.fullmatch(r"[CGD][A-Z0-9]{2,}", channel):
+            raise SettingsError(name, f"{channel!r} is not a Slack channel id (like C012ABCDEF)")
+    return ids
 
 
 def _url(value: str, name: str) -> str:

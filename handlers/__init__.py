@@ -5,12 +5,12 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.services import Services
-from handlers import commands, middleware, threads
+from handlers import actions, commands, middleware, threads
 from handlers.flows import Flows
 
 
-def register_all(app: AsyncApp, services: Services) -> None:
-    flows = Flows(services)
-    middleware.register(app)
+def register_all(app: AsyncApp, services: Services, flows: Flows) -> None:
+    middleware.register(app, services, flows)
     commands.register(app, services, flows)
     threads.register(app, services, flows)
+    actions.register(app, services, flows)

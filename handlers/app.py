@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.services import Services
 from bot.settings import Settings
 from handlers import register_all
+from handlers.flows import Flows
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
@@ -80,7 +81,11 @@ def build_app(settings: Settings, services: Services, *, socket_mode: bool = Fal
         request_verification_enabled=not socket_mode,
         ignoring_self_events_enabled=True,
     )
-    register_all(app, services)
+    # Jobs talk to Slack through their own client: they outlive the request that admitted them, and the ones
+    # resumed after a restart have no request at all.
+    flows = Flows(services, make_client(settings, token=settings.slack_bot_token))
+    services.jobs.bind(flows)
+    register_all(app, services, flows)
     return app
 
 

@@ -66,6 +66,11 @@ def status_working(kind: str = "generate") -> str:
     return ":hourglass_flowing_sand: Generating…" if kind == "generate" else ":hourglass_flowing_sand: Editing…"
 
 
+def status_queued(ahead: int) -> str:
+    requests = "request" if ahead == 1 else "requests"
+    return f":hourglass: Queued: {ahead} {requests} ahead of yours."
+
+
 def status_done(images: int, cost_micro: int | None, provider: str) -> str:
     noun = "image" if images == 1 else "images"
     cost = format_usd(cost_micro)
@@ -115,3 +120,14 @@ def help_text(command: str = "/image") -> str:
         "• `--model NAME`\n"
         f"Example: `{command} a lighthouse at dusk --size landscape --quality high`"
     )
+
+
+def build_notice(text: str, *, button: tuple[str, str, str] | None = None) -> list[dict[str, Any]]:
+    """A message with an optional button: (label, action_id, value)."""
+    notice: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}}]
+    if button is not None:
+        label, action_id, value = button
+        notice.append({"type": "actions", "elements": [
+            {"type": "button", "text": {"type": "plain_text", "text": label}, "action_id": action_id, "value": value},
+        ]})
+    return notice

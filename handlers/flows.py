@@ -1,42 +1,38 @@
-"""What happens in Slack after the ack: the card, the work, the images in the thread, the footnote.
+"""What happens in Slack for a job: the card, the work, the images in the thread, the footnote.
 
-Each flow runs as a background job (bot/jobs.py). Every request ends in an image or in a message that
-says why not; expected errors (the error tree) are explained where the user will see them, unexpected
-ones still tell the user something went wrong before they propagate to the job runner's log.
+`Flows` is the job queue's handler (bot/jobs.py `JobHandler`): it announces a job at once (a card for
+/image, a reaction for a reply), runs it when the queue gives it a slot, and tells the user when a restart
+cut it short. Every request ends in an image or in a message that says why not: expected errors (the error
+tree) are explained where the user will see them; unexpected ones still tell the user something went wrong.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.errors import AttachmentError, ImagebotError
+from bot.jobs import Outcome
 from bot.models import ImageOptions, InputImage
 from bot.options import parse_command
 from bot.service import Delivered
 from bot.services import Services
 from handlers import blocks
 from handlers.messages import explain
-from storage.store import ThreadKey
+from storage.store import JobRecord, ThreadKey
 
 log = logging.getLogger(__name__)
-Respond = Callable[..., Awaitable[Any]]
 WORKING_REACTION = "hourglass_flowing_sand"
-
-
-@dataclass(frozen=True)
-class CommandRequest:
-    team_id: str
-    channel_id: str
-    user_id: str
-    prompt: str
-    options: ImageOptions
+RUN_AGAIN_ACTION = "imagebot_run_again"
+UPLOAD_AGAIN_ACTION = "imagebot_upload_again"
 
 
 @dataclass(frozen=True)
@@ -48,86 +44,105 @@ class Attachment:
     mimetype: str
 
 
-@dataclass(frozen=True)
-class ReplyRequest:
-    team_id: str
-    channel_id: str
-    thread_ts: str
-    message_ts: str
-    user_id: str
-    text: str
-    attachments: tuple[Attachment, ...] = ()
+def generate_payload(prompt: str, options: ImageOptions) -> dict[str, Any]:
+    return {"prompt": prompt, "options": dataclasses.asdict(options)}
+
+
+def edit_payload(text: str, attachments: Sequence[Attachment]) -> dict[str, Any]:
+    return {"text": text, "attachments": [dataclasses.asdict(a) for a in attachments]}
+
+
+def _key(job: JobRecord) -> ThreadKey:
+    assert job.thread_ts, f"job {job.id} has no thread yet"
+    return ThreadKey(job.team_id, job.channel_id, job.thread_ts)
 
 
 class Flows:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, client: AsyncWebClient) -> None:
         self.services = services
         self.images = services.images
+        self.client = client
 
-    # /image ------------------------------------------------------------------------------------------
-    async def generate(self, client: AsyncWebClient, request: CommandRequest, respond: Respond) -> None:
-        text, card = blocks.build_card(request.user_id, request.prompt, request.options, blocks.status_working())
+    # announce ----------------------------------------------------------------------------------------
+    async def announce(self, job: JobRecord, ahead: int | None) -> JobRecord | None:
+        if job.kind == "generate":
+            return await self._announce_card(job, ahead)
+        await self._react(job, add=True)
+        if ahead:
+            await self._say(_key(job), blocks.status_queued(ahead))
+        return job
+
+    async def _announce_card(self, job: JobRecord, ahead: int | None) -> JobRecord | None:
+        status = blocks.status_working() if ahead is None else blocks.status_queued(ahead)
+        if job.thread_ts:  # run again, or a queued job resumed after a restart: the card is there already
+            await self._update_card(job, status)
+            return job
+        text, card = blocks.build_card(job.user_id, job.payload["prompt"], self._options(job), status)
         try:
-            posted = await client.chat_postMessage(channel=request.channel_id, text=text, blocks=card)
+            posted = await self.client.chat_postMessage(channel=job.channel_id, text=text, blocks=card)
         except SlackApiError as error:
             code = error.response.get("error", "unknown_error")
             hint = " Invite me with `/invite @imagebot` and try again." if code in (
                 "not_in_channel", "channel_not_found") else ""
-            await respond(text=f":warning: I could not post in this channel (`{code}`).{hint}",
-                          response_type="ephemeral")
-            return
-        key = ThreadKey(request.team_id, request.channel_id, posted["ts"])
-        await self.images.start_thread(key, user_id=request.user_id, prompt=request.prompt)
-        try:
-            delivered = await self.images.generate(key, request.user_id, request.prompt, request.options)
-        except ImagebotError as error:
-            reason = explain(error, model=request.options.model)
-            await self._say(client, key, reason)
-            await self._update_card(client, key, request, blocks.status_failed(reason))
-            return
-        except Exception:
-            await self._say(client, key, ":warning: Something went wrong on my side; the error is logged.")
-            await self._update_card(client, key, request, blocks.status_failed("Failed: an internal error."))
-            raise
-        uploaded = await self._deliver(client, key, delivered, title=request.prompt)
-        status = (blocks.status_done(len(delivered.images), delivered.cost_micro, delivered.result.provider)
-                  if uploaded else blocks.status_failed("Made, but Slack refused the upload: see the thread."))
-        await self._update_card(client, key, request, status)
+            await self._tell_privately(job, f":warning: I could not post in this channel (`{code}`).{hint}")
+            return None
+        job = dataclasses.replace(job, thread_ts=posted["ts"])
+        await self.images.io(self.images.store.update_job, job.id, thread_ts=job.thread_ts)
+        await self.images.start_thread(_key(job), user_id=job.user_id, prompt=job.payload["prompt"])
+        return job
 
-    # replies in image threads ------------------------------------------------------------------------
-    async def edit(self, client: AsyncWebClient, reply: ReplyRequest) -> None:
-        key = ThreadKey(reply.team_id, reply.channel_id, reply.thread_ts)
-        thread = await self.images.get_thread(key)
-        if thread is None:
-            return  # not an image thread: not ours to answer
-        await self._react(client, reply, add=True)
+    # run ---------------------------------------------------------------------------------------------
+    async def run(self, job: JobRecord) -> Outcome:
         try:
-            await self._edit(client, key, reply, has_image=thread.last_image_id is not None)
+            if job.kind == "generate":
+                return await self._generate(job)
+            return await self._edit(job)
         except ImagebotError as error:
-            await self._say(client, key, explain(error))
+            reason = explain(error, model=self._options(job).model if job.kind == "generate" else None)
+            await self._say(_key(job), reason)
+            if job.kind == "generate":
+                await self._update_card(job, blocks.status_failed(reason))
+            return Outcome("failed", error_code=getattr(error, "code", type(error).__name__), error_message=reason)
         except Exception:
-            await self._say(client, key, ":warning: Something went wrong on my side; the error is logged.")
+            await self._say(_key(job), ":warning: Something went wrong on my side; the error is logged.")
+            if job.kind == "generate":
+                await self._update_card(job, blocks.status_failed("Failed: an internal error."))
             raise
         finally:
-            await self._react(client, reply, add=False)
+            if job.kind == "edit":
+                await self._react(job, add=False)
 
-    async def _edit(self, client: AsyncWebClient, key: ThreadKey, reply: ReplyRequest, *, has_image: bool) -> None:
-        attachments = await self._fetch(reply.attachments)
-        prompt_text = reply.text.strip()
+    async def _generate(self, job: JobRecord) -> Outcome:
+        options = self._options(job)
+        await self._update_card(job, blocks.status_working())
+        delivered = await self.images.generate(_key(job), job.user_id, job.payload["prompt"], options, job_id=job.id)
+        outcome = await self._deliver(job, delivered, title=job.payload["prompt"])
+        status = (blocks.status_done(len(delivered.images), delivered.cost_micro, delivered.result.provider)
+                  if outcome.status == "done"
+                  else blocks.status_failed("Made, but Slack refused the upload: see the thread."))
+        await self._update_card(job, status)
+        return outcome
+
+    async def _edit(self, job: JobRecord) -> Outcome:
+        key = _key(job)
+        thread = await self.images.get_thread(key)
+        attachments = await self._fetch([Attachment(**a) for a in job.payload.get("attachments", [])])
+        prompt_text = job.payload.get("text", "").strip()
         if not prompt_text and attachments:
             # An image with no words: it becomes the picture the next edit starts from; nothing is billed.
             image, converted = attachments[-1]
             await self.images.use_upload(key, image)
             note = " (converted to PNG)" if converted else ""
-            await self._say(client, key, f":frame_with_picture: Got {blocks.escape(image.name)}{note}. "
-                                         "Reply with what to change "
-                                         "and I will edit it.")
-            return
+            await self._say(key, f":frame_with_picture: Got {blocks.escape(image.name)}{note}. "
+                                 "Reply with what to change and I will edit it.")
+            return Outcome("done", result={"context_image": image.name})
+        has_image = thread is not None and thread.last_image_id is not None
         defaults = await self.images.edit_defaults(key, attachments[0][0] if attachments and not has_image else None)
         parsed = parse_command(prompt_text, defaults, allowed_models=self.images.allowed_models,
                                provider=self.services.settings.provider)
-        delivered = await self.images.edit(key, reply.user_id, parsed.prompt, parsed.options, attachments)
-        await self._deliver(client, key, delivered, title=parsed.prompt)
+        delivered = await self.images.edit(key, job.user_id, parsed.prompt, parsed.options, attachments,
+                                           job_id=job.id)
+        return await self._deliver(job, delivered, title=parsed.prompt)
 
     async def _fetch(self, attachments: Sequence[Attachment]) -> list[tuple[InputImage, bool]]:
         prepared = []
@@ -138,9 +153,57 @@ class Flows:
             prepared.append(await self.images.prepare_attachment(data, item.name))
         return prepared
 
+    # interrupted -------------------------------------------------------------------------------------
+    async def interrupted(self, job: JobRecord) -> None:
+        text = (":warning: This request was interrupted by a restart before it finished. It may already have "
+                "been billed, so I have not run it again on my own.")
+        notice = blocks.build_notice(text, button=("Run it again", RUN_AGAIN_ACTION, str(job.id)))
+        if job.thread_ts:
+            await self._post(job, text, notice, thread=True)
+            if job.kind == "generate":
+                await self._update_card(job, blocks.status_failed("Interrupted by a restart: see the thread."))
+            if job.kind == "edit":
+                await self._react(job, add=False)
+        else:
+            await self._tell_privately(job, text, notice)
+
     # Slack output ------------------------------------------------------------------------------------
-    async def _deliver(self, client: AsyncWebClient, key: ThreadKey, delivered: Delivered, *, title: str) -> bool:
-        """Upload the images into the thread with the cost footnote as their comment. False if Slack refused."""
+    async def _deliver(self, job: JobRecord, delivered: Delivered, *, title: str) -> Outcome:
+        """Upload the images into the thread with the cost footnote as their comment."""
+        result = {"image_ids": [r.id for r in delivered.images], "cost_micro": delivered.cost_micro,
+                  "comment": self._comment(delivered), "title": title}
+        if await self.upload(_key(job), result):
+            return Outcome("done", result=result)
+        text = (":warning: I made the image but Slack refused the upload. It is kept: press the button to try "
+                "the upload again.")
+        await self._post(job, text, blocks.build_notice(text, button=("Upload again", UPLOAD_AGAIN_ACTION,
+                                                                      str(job.id))), thread=True)
+        return Outcome("failed", error_code="upload_failed", error_message="Slack refused the upload",
+                       result=result)
+
+    async def upload(self, key: ThreadKey, result: dict[str, Any]) -> bool:
+        """Upload stored images (by id) into the thread. False if Slack refused."""
+        ids = result["image_ids"]
+        uploads = []
+        for index, image_id in enumerate(ids, start=1):
+            record = await self.images.io(self.images.store.get_image, image_id)
+            suffix = "jpg" if record.format == "jpeg" else record.format
+            uploads.append({
+                "file": await self.images.image_bytes(image_id),
+                "filename": f"imagebot-{image_id[:12]}.{suffix}",
+                "title": _title(result["title"], index, len(ids)),
+                "alt_txt": result["title"][:1000],
+            })
+        try:
+            await self.client.files_upload_v2(file_uploads=uploads, channel=key.channel_id, thread_ts=key.thread_ts,
+                                              initial_comment=result["comment"])
+        except (SlackApiError, OSError, ValueError) as error:
+            # SlackApiError: a method said no; the byte upload itself raises a request error (an OSError kind).
+            log.warning("upload refused by Slack: %s", getattr(error, "response", None) or error)
+            return False
+        return True
+
+    def _comment(self, delivered: Delivered) -> str:
         usage = delivered.result.usage
         note = blocks.Footnote(
             provider=delivered.result.provider,
@@ -156,48 +219,68 @@ class Flows:
         )
         comment = blocks.footnote_text(note)
         if delivered.converted:
-            comment += f"\n_Converted to PNG for the image API: {', '.join(delivered.converted)}_"
-        uploads = []
-        for index, record in enumerate(delivered.images, start=1):
-            data = await self.images.image_bytes(record.id)
-            suffix = "jpg" if record.format == "jpeg" else record.format
-            uploads.append({
-                "file": data,
-                "filename": f"imagebot-{record.id[:12]}.{suffix}",
-                "title": _title(title, index, len(delivered.images)),
-                "alt_txt": title[:1000],
-            })
-        try:
-            await client.files_upload_v2(file_uploads=uploads, channel=key.channel_id, thread_ts=key.thread_ts,
-                                         initial_comment=comment)
-        except SlackApiError as error:
-            code = error.response.get("error", "unknown_error")
-            log.warning("upload refused by Slack: %s", code)
-            await self._say(client, key, f":warning: I made the image but Slack refused the upload (`{code}`). "
-                                         "It is kept; reply `retry upload` later or ask an admin.\n" + comment)
-            return False
-        return True
+            names = ", ".join(blocks.escape(name) for name in delivered.converted)
+            comment += f"\n_Converted to PNG for the image API: {names}_"
+        return comment
 
-    async def _say(self, client: AsyncWebClient, key: ThreadKey, text: str) -> None:
+    async def _say(self, key: ThreadKey, text: str) -> None:
         try:
-            await client.chat_postMessage(channel=key.channel_id, thread_ts=key.thread_ts, text=text)
+            await self.client.chat_postMessage(channel=key.channel_id, thread_ts=key.thread_ts, text=text)
         except SlackApiError as error:
             log.warning("could not post in %s/%s: %s", key.channel_id, key.thread_ts, error.response.get("error"))
 
-    async def _update_card(self, client: AsyncWebClient, key: ThreadKey, request: CommandRequest,
-                           status: str) -> None:
-        text, card = blocks.build_card(request.user_id, request.prompt, request.options, status)
+    async def _post(self, job: JobRecord, text: str, notice: list[dict[str, Any]], *, thread: bool) -> None:
         try:
-            await client.chat_update(channel=key.channel_id, ts=key.thread_ts, text=text, blocks=card)
+            await self.client.chat_postMessage(channel=job.channel_id, thread_ts=job.thread_ts if thread else None,
+                                               text=text, blocks=notice)
         except SlackApiError as error:
-            log.warning("could not update the card %s: %s", key.thread_ts, error.response.get("error"))
+            log.warning("could not post a notice for job %s: %s", job.id, error.response.get("error"))
 
-    async def _react(self, client: AsyncWebClient, reply: ReplyRequest, *, add: bool) -> None:
-        method = client.reactions_add if add else client.reactions_remove
+    async def tell(self, job_or_place: JobRecord | tuple[str, str, str | None], text: str) -> None:
+        """A private message to a user (a refusal) where they asked: (channel, user, thread_ts) or a job."""
+        if isinstance(job_or_place, JobRecord):
+            await self._tell_privately(job_or_place, text)
+            return
+        channel, user, thread_ts = job_or_place
         try:
-            await method(channel=reply.channel_id, timestamp=reply.message_ts, name=WORKING_REACTION)
+            await self.client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
+        except SlackApiError as error:
+            log.warning("could not tell %s privately: %s", user, error.response.get("error"))
+
+    async def _tell_privately(self, job: JobRecord, text: str, notice: list[dict[str, Any]] | None = None) -> None:
+        """Ephemeral: through the command's response_url when there is one (it works even where the bot may
+        not post), else chat.postEphemeral."""
+        if job.response_url:
+            try:
+                webhook = AsyncWebhookClient(job.response_url, timeout=30)
+                response = await webhook.send(text=text, blocks=notice, response_type="ephemeral")
+                if response.status_code == 200:
+                    return
+            except OSError as error:
+                log.warning("response_url failed for job %s: %s", job.id, error)
+        try:
+            await self.client.chat_postEphemeral(channel=job.channel_id, user=job.user_id, text=text, blocks=notice,
+                                                 thread_ts=job.thread_ts)
+        except SlackApiError as error:
+            log.warning("could not tell %s privately: %s", job.user_id, error.response.get("error"))
+
+    async def _update_card(self, job: JobRecord, status: str) -> None:
+        text, card = blocks.build_card(job.user_id, job.payload["prompt"], self._options(job), status)
+        try:
+            await self.client.chat_update(channel=job.channel_id, ts=job.thread_ts, text=text, blocks=card)
+        except SlackApiError as error:
+            log.warning("could not update the card %s: %s", job.thread_ts, error.response.get("error"))
+
+    async def _react(self, job: JobRecord, *, add: bool) -> None:
+        method = self.client.reactions_add if add else self.client.reactions_remove
+        try:
+            await method(channel=job.channel_id, timestamp=job.message_ts, name=WORKING_REACTION)
         except SlackApiError as error:  # a missing reaction is cosmetic, never a reason to fail the edit
             log.info("reaction %s failed: %s", "add" if add else "remove", error.response.get("error"))
+
+    @staticmethod
+    def _options(job: JobRecord) -> ImageOptions:
+        return ImageOptions(**job.payload["options"])
 
 
 def _title(prompt: str, index: int, count: int) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 from bot import errors
-from bot.imaging import ACCEPTED_TEXT
 from handlers.blocks import escape
 
 
@@ -58,5 +57,18 @@ def _explain(error: errors.ImagebotError, model: str | None) -> str:
     return f":warning: {detail}"
 
 
-def not_an_image(name: str) -> str:
-    return f":frame_with_picture: {name} is not an image I can use. Send {ACCEPTED_TEXT}."
+
+def refusal(status: str, *, retry_in: int | None = None, limit: int | None = None) -> str | None:
+    """Why a request was not taken (bot/jobs.py Admission status), or None if it was."""
+    if status == "queue_full":
+        return ":hourglass: imagebot has too many requests waiting right now. Please try again in a few minutes."
+    if status == "rate_limited":
+        per_minute = f" ({limit} a minute)" if limit else ""
+        return (f":hourglass: You have made as many requests as you can for now{per_minute}. "
+                f"Try again in {retry_in} seconds.")
+    if status == "shutting_down":
+        return ":hourglass: imagebot is restarting; try again in a minute."
+    return None
+
+
+CHANNEL_REFUSED = ":no_entry_sign: imagebot is not enabled in this channel. Ask a workspace admin if you need it here."

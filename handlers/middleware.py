@@ -1,4 +1,4 @@
-"""Cross-cutting rules, as global middleware: what imagebot ignores before any listener runs."""
+"""Cross-cutting rules, as global middleware: what imagebot ignores or refuses before any listener runs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,12 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
+
+from bot.services import Services
+from bot.settings import Settings
+from handlers.flows import Flows
+from handlers.messages import CHANNEL_REFUSED
+from storage.store import ThreadKey
 
 # Message subtypes that are never a request: edits, deletions, joins and other bots' posts.
 # (A user's plain message has no subtype; a reply with an attachment is "file_share"; a reply also sent to
@@ -26,10 +32,58 @@ def is_noise(body: dict[str, Any]) -> bool:
     return bool(event.get("bot_id")) or event.get("subtype") not in REQUEST_SUBTYPES
 
 
-def register(app: AsyncApp) -> None:
+def channel_of(body: dict[str, Any]) -> str | None:
+    """The channel a command, event or button press happened in."""
+    if "command" in body:
+        return body.get("channel_id")
+    if body.get("type") == "event_callback":
+        return (body.get("event") or {}).get("channel")
+    if body.get("type") == "block_actions":
+        return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    return None
+
+
+def channel_allowed(settings: Settings, channel_id: str | None) -> bool:
+    if channel_id is None:
+        return True
+    if channel_id in settings.denied_channels:
+        return False
+    return not settings.allowed_channels or channel_id in settings.allowed_channels
+
+
+def register(app: AsyncApp, services: Services, flows: Flows) -> None:
+    settings = services.settings
+
     @app.middleware
     async def ignore_noise(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
         if is_noise(body):
             return BoltResponse(status=200, body="")
         await next()
         return None
+
+    @app.middleware
+    async def channel_policy(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
+        """IMAGEBOT_ALLOWED_CHANNELS / IMAGEBOT_DENIED_CHANNELS: a refused channel gets a private message."""
+        channel = channel_of(body)
+        if channel_allowed(settings, channel):
+            await next()
+            return None
+        if "command" in body:
+            return BoltResponse(status=200, body=CHANNEL_REFUSED)  # the ack body: shown only to the asker
+        if body.get("type") == "block_actions":
+            services.jobs.background(flows.tell((channel or "", body["user"]["id"], None), CHANNEL_REFUSED),
+                                     name="channel-refused")
+        elif body.get("type") == "event_callback":
+            services.jobs.background(_refuse_reply(services, flows, body), name="channel-refused")
+        return BoltResponse(status=200, body="")
+
+
+async def _refuse_reply(services: Services, flows: Flows, body: dict[str, Any]) -> None:
+    """A reply in an image thread of a channel that is no longer allowed: tell the user, privately."""
+    event = body.get("event") or {}
+    thread_ts, user = event.get("thread_ts"), event.get("user")
+    if not thread_ts or not user or thread_ts == event.get("ts"):
+        return
+    key = ThreadKey(body.get("team_id") or "", event["channel"], thread_ts)
+    if await services.images.get_thread(key) is not None:
+        await flows.tell((event["channel"], user, thread_ts), CHANNEL_REFUSED)

@@ -45,6 +45,7 @@ class LocalWorkspace:
         app = build_app(self.settings, self.services)
         self._runner, port = await start_http(app, host="127.0.0.1", port=0)
         self.slack.app_request_url = f"http://127.0.0.1:{port}{EVENTS_PATH}"
+        await self.services.jobs.recover()
         return self
 
     async def settle(self, timeout: float = 60.0) -> None:
@@ -55,6 +56,7 @@ class LocalWorkspace:
         await self.slack.drain()
 
     async def stop(self, grace: float = 10.0) -> None:
+        """Stop as SIGTERM does: no new requests, running jobs get `grace` seconds, the rest are interrupted."""
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

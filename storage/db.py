@@ -5,6 +5,9 @@ Tables
            the SHA-256 of its bytes; the bytes live on disk (storage/files.py).
 - threads: which Slack threads are image threads, and which image the next edit starts from.
 - ledger:  one row per image API call, failed calls included: who, where, what, tokens, cost, outcome.
+- jobs:    every request a user made, written before any image API call: its lifecycle
+           (queued → running → done | failed | interrupted), the Slack coordinates to answer it, and a
+           unique dedupe key so a redelivered event or command never becomes a second job.
 """
 
 from __future__ import annotations
@@ -83,6 +86,37 @@ def _core_loop(db: Database) -> None:
     db["ledger"].create_index(["team_id", "channel_id", "thread_ts"], index_name="ledger_thread")
     db["ledger"].create_index(["team_id", "created_at"], index_name="ledger_team_time")
     db["ledger"].create_index(["team_id", "user_id", "created_at"], index_name="ledger_user_time")
+
+
+@migrations(name="0002_jobs")
+def _jobs(db: Database) -> None:
+    db["jobs"].create(
+        {
+            "id": int,
+            "dedupe_key": str,  # event/command/action identity: one job per request, across restarts
+            "kind": str,  # generate | edit
+            "status": str,  # queued | running | done | failed | interrupted
+            "team_id": str,
+            "channel_id": str,
+            "user_id": str,
+            "thread_ts": str,  # the image thread (the card's ts), once known
+            "message_ts": str,  # the user's reply that asked for an edit
+            "response_url": str,  # a slash command's private reply channel (valid 30 minutes)
+            "payload": str,  # JSON: what was asked (prompt, options, attachments)
+            "result": str,  # JSON: what came of it (image ids, cost), for a later re-upload
+            "error_code": str,
+            "error_message": str,
+            "retry_of": int,  # the interrupted job this one runs again
+            "created_at": str,
+            "started_at": str,
+            "finished_at": str,
+        },
+        pk="id",
+    )
+    db["jobs"].create_index(["dedupe_key"], unique=True, index_name="jobs_dedupe")
+    db["jobs"].create_index(["status", "id"], index_name="jobs_status")
+    db["jobs"].create_index(["team_id", "user_id", "created_at"], index_name="jobs_user_time")
+    db["ledger"].add_column("job_id", int)
 
 
 def open_db(path: Path | str | None) -> Database:

@@ -53,6 +53,36 @@ class Spend:
     unknown: int  # calls whose price was unknown (not in `micro`)
 
 
+@dataclass(frozen=True)
+class JobRecord:
+    id: int
+    dedupe_key: str
+    kind: str
+    status: str
+    team_id: str
+    channel_id: str
+    user_id: str
+    thread_ts: str | None
+    message_ts: str | None
+    response_url: str | None
+    payload: dict[str, Any]
+    result: dict[str, Any] | None
+    error_code: str | None
+    retry_of: int | None
+    created_at: str
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> JobRecord:
+        return cls(
+            id=row["id"], dedupe_key=row["dedupe_key"], kind=row["kind"], status=row["status"],
+            team_id=row["team_id"], channel_id=row["channel_id"], user_id=row["user_id"],
+            thread_ts=row["thread_ts"], message_ts=row["message_ts"], response_url=row["response_url"],
+            payload=json.loads(row["payload"] or "{}"),
+            result=json.loads(row["result"]) if row["result"] else None,
+            error_code=row["error_code"], retry_of=row["retry_of"], created_at=row["created_at"],
+        )
+
+
 @dataclass
 class LedgerEntry:
     key: ThreadKey
@@ -76,6 +106,7 @@ class LedgerEntry:
     latency_ms: int | None = None
     request_id: str | None = None
     image_ids: tuple[str, ...] = ()
+    job_id: int | None = None
 
 
 class Store:
@@ -95,8 +126,15 @@ class Store:
                    width: int | None = None, height: int | None = None) -> ImageRecord:
         """Write the bytes (atomically, content-addressed) and record them; an existing image is kept."""
         digest, relative = self.files.put(data, fmt)
+        return self.record_image(digest, relative, len(data), fmt, origin=origin, key=key, parent_id=parent_id,
+                                 width=width, height=height)
+
+    def record_image(self, digest: str, relative: str, size: int, fmt: str, *, origin: str, key: ThreadKey,
+                     parent_id: str | None = None, width: int | None = None,
+                     height: int | None = None) -> ImageRecord:
+        """Record an image whose bytes `files.put` already wrote (the two halves can run on different threads)."""
         row = {
-            "id": digest, "path": relative, "bytes": len(data), "format": fmt, "width": width, "height": height,
+            "id": digest, "path": relative, "bytes": size, "format": fmt, "width": width, "height": height,
             "origin": origin, "parent_id": parent_id, "team_id": key.team_id, "channel_id": key.channel_id,
             "thread_ts": key.thread_ts, "created_at": utcnow(),
         }
@@ -167,6 +205,7 @@ class Store:
             "latency_ms": entry.latency_ms,
             "request_id": entry.request_id,
             "image_ids": json.dumps(list(entry.image_ids)),
+            "job_id": entry.job_id,
         }
         return int(self.db["ledger"].insert(row).last_pk)
 
@@ -183,3 +222,65 @@ class Store:
     def ledger_rows(self, **where: Any) -> list[dict[str, Any]]:
         clauses = " AND ".join(f"{name} = :{name}" for name in where) or "1"
         return list(self.db.query(f"SELECT * FROM ledger WHERE {clauses} ORDER BY id", where))
+
+    # jobs -------------------------------------------------------------------------------------------
+    def create_job(self, *, dedupe_key: str, kind: str, team_id: str, channel_id: str, user_id: str,
+                   payload: dict[str, Any], thread_ts: str | None = None, message_ts: str | None = None,
+                   response_url: str | None = None, retry_of: int | None = None) -> tuple[JobRecord, bool]:
+        """Insert a queued job; if its dedupe key exists, return that job instead. (job, created)."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO jobs (dedupe_key, kind, status, team_id, channel_id, user_id, thread_ts, "
+            "message_ts, response_url, payload, retry_of, created_at) "
+            "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [dedupe_key, kind, team_id, channel_id, user_id, thread_ts, message_ts, response_url,
+             json.dumps(payload), retry_of, utcnow()],
+        )
+        self.db.conn.commit()
+        created = cursor.rowcount == 1
+        row = next(self.db.query("SELECT * FROM jobs WHERE dedupe_key = ?", [dedupe_key]))
+        return JobRecord.from_row(row), created
+
+    def job_by_key(self, dedupe_key: str) -> JobRecord | None:
+        rows = list(self.db.query("SELECT * FROM jobs WHERE dedupe_key = ?", [dedupe_key]))
+        return JobRecord.from_row(rows[0]) if rows else None
+
+    def get_job(self, job_id: int) -> JobRecord | None:
+        rows = list(self.db.query("SELECT * FROM jobs WHERE id = ?", [job_id]))
+        return JobRecord.from_row(rows[0]) if rows else None
+
+    def jobs_with_status(self, status: str) -> list[JobRecord]:
+        return [JobRecord.from_row(r) for r in self.db.query("SELECT * FROM jobs WHERE status = ? ORDER BY id",
+                                                              [status])]
+
+    def count_jobs(self, status: str) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM jobs WHERE status = ?", [status]).fetchone()[0])
+
+    def count_recent_jobs(self, team_id: str, user_id: str, since: str) -> tuple[int, str | None]:
+        """How many jobs the user created since `since` (ISO time), and the oldest one's time."""
+        row = self.db.execute(
+            "SELECT COUNT(*), MIN(created_at) FROM jobs WHERE team_id = ? AND user_id = ? AND created_at >= ?",
+            [team_id, user_id, since],
+        ).fetchone()
+        return int(row[0]), row[1]
+
+    def update_job(self, job_id: int, **fields: Any) -> None:
+        for name in ("payload", "result"):
+            if name in fields and fields[name] is not None:
+                fields[name] = json.dumps(fields[name])
+        self.db["jobs"].update(job_id, fields)
+
+    def start_job(self, job_id: int) -> None:
+        self.update_job(job_id, status="running", started_at=utcnow())
+
+    def finish_job(self, job_id: int, status: str, *, error_code: str | None = None,
+                   error_message: str | None = None, result: dict[str, Any] | None = None) -> None:
+        self.update_job(job_id, status=status, error_code=error_code, error_message=error_message, result=result,
+                        finished_at=utcnow())
+
+    def interrupt_running_jobs(self) -> list[JobRecord]:
+        """Mark every job left `running` (by a process that died) as interrupted; return them."""
+        jobs = self.jobs_with_status("running")
+        for job in jobs:
+            self.finish_job(job.id, "interrupted", error_code="interrupted",
+                            error_message="imagebot stopped while this request was running")
+        return jobs

@@ -16,7 +16,7 @@ from handlers.blocks import (
     status_failed,
     status_working,
 )
-from handlers.messages import explain, not_an_image
+from handlers.messages import explain
 from storage.store import Spend
 
 OPTIONS = ImageOptions(model="gpt-image-1")
@@ -306,10 +306,3 @@ def test_request_id_is_appended_to_api_errors(name: str) -> None:
 
 def test_no_request_id_no_suffix() -> None:
     assert "request id" not in explain(errors.ServerError("boom."))
-
-
-def test_not_an_image_lists_accepted_formats() -> None:
-    assert not_an_image("notes.txt") == (
-        ":frame_with_picture: notes.txt is not an image I can use. "
-        "Send PNG, JPEG or WEBP (GIF, BMP and TIFF are converted to PNG), under 50 MB."
-    )
