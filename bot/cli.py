@@ -46,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per HTTP request is noise at INFO
     try:
         settings = Settings.from_env(os.environ, dotenv=Path(".env"))
+        from bot.logs import install_redaction  # every log record, from any library, loses these from here on
+
+        install_redaction([settings.slack_bot_token, settings.slack_app_token, settings.slack_signing_secret,
+                           settings.openai_api_key, settings.azure_api_key])
         command = args.command or ("serve" if settings.has_slack_credentials else "demo")
         if command == "serve":
             http = getattr(args, "http", False) or not settings.slack_app_token

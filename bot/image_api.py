@@ -21,7 +21,7 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -50,7 +50,7 @@ _MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 @dataclass(frozen=True)
 class OpenAITarget:
     base_url: str
-    api_key: str
+    api_key: str = field(repr=False)
     provider = "openai"
 
     def url(self, operation: str) -> str:
@@ -67,7 +67,7 @@ class OpenAITarget:
 @dataclass(frozen=True)
 class AzureTarget:
     endpoint: str
-    api_key: str
+    api_key: str = field(repr=False)
     deployment: str
     api_version: str
     provider = "azure"

@@ -17,6 +17,7 @@ from bot import imaging
 from bot.errors import AttachmentError, ImageAPIError, InvalidOption, ServerError, UserInputError
 from bot.image_api import end_user_id
 from bot.jobs import DbThread
+from bot.logs import redact
 from bot.models import EditRequest, GenerateRequest, ImageOptions, ImageResult, InputImage
 from bot.options import CLASSIC_SIZES, KNOWN_MODELS
 from bot.pricing import PriceTable
@@ -171,7 +172,7 @@ class ImageService:
             result: ImageResult = await call()
         except ImageAPIError as error:
             entry.status, entry.error_code, entry.request_id = "error", error.code, error.request_id
-            entry.error_message = str(error)[:2000]
+            entry.error_message = redact(str(error))[:2000]  # a 401's text quotes part of the API key
             entry.latency_ms = round((time.perf_counter() - started) * 1000)
             await self.io(self.store.record_call, entry)
             raise

@@ -26,16 +26,16 @@ _SIZE_RE = re.compile(r"^(auto|\d{2,5}x\d{2,5})$")
 @dataclass(frozen=True)
 class Settings:
     # Slack
-    slack_bot_token: str | None = None
-    slack_app_token: str | None = None
-    slack_signing_secret: str | None = None
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
     slack_api_url: str = DEFAULT_SLACK_API_URL
     # OpenAI
-    openai_api_key: str | None = None
+    openai_api_key: str | None = field(default=None, repr=False)
     openai_base_url: str = DEFAULT_OPENAI_BASE_URL
     # Azure OpenAI
     azure_endpoint: str | None = None
-    azure_api_key: str | None = None
+    azure_api_key: str | None = field(default=None, repr=False)
     azure_deployment: str | None = None
     azure_api_version: str = DEFAULT_AZURE_API_VERSION
     # imagebot

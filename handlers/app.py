@@ -93,6 +93,9 @@ def web_app(app: AsyncApp) -> web.Application:
     """Events, slash commands and interactivity all arrive at POST /slack/events, signed by Slack."""
 
     async def slack_events(request: web.Request) -> web.StreamResponse:
+        if not request.headers.get("X-Slack-Request-Timestamp", "").isdigit():
+            # slack_sdk's verifier would int() it unguarded and answer 500; a request Slack did not sign is a 401.
+            return web.json_response({"error": "invalid request"}, status=401)
         bolt_response = await app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(bolt_response)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from bot import errors
+from bot.logs import redact
 from handlers.blocks import escape
 
 
@@ -18,8 +19,9 @@ def explain(error: errors.ImagebotError, *, model: str | None = None) -> str:
 
 
 def _explain(error: errors.ImagebotError, model: str | None) -> str:
-    # Error texts can carry what a user typed or a file name: escaped, they cannot ping a channel or hide a link.
-    detail = escape(str(error))
+    # Error texts can carry what a user typed or a file name: escaped, they cannot ping a channel or hide a link;
+    # and an API's error text can quote part of a key: redacted.
+    detail = escape(redact(str(error)))
     if isinstance(error, errors.ModerationBlocked):
         what = "the result" if error.stage == "output" else "this request"
         categories = f" (flagged: {', '.join(error.categories)})" if error.categories else ""

@@ -1,0 +1,141 @@
+"""Keeping secrets out of the logs, whichever library writes the line.
+
+`install_redaction(secrets)` is called once by the command line, right after settings are read. From then on
+every log record, from any logger (imagebot's, Bolt's, slack_sdk's, httpx's, aiohttp's), has each of the
+given secrets, and anything shaped like a Slack token (xoxb-…, xoxp-…, xapp-…) or an OpenAI key (sk-…,
+including the half-starred "sk-abcd***wxyz" OpenAI echoes back in its 401 answers), replaced with
+"[redacted]" in its message and in its formatted traceback, before any handler sees it.
+
+Two hooks, because each misses something the other catches:
+
+* a record factory wrapper (`logging.setLogRecordFactory`) redacts every record when it is made, whatever
+  logger made it and whatever handler it goes to, including handlers added later;
+* a `logging.Filter` on each handler of the root logger redacts records the factory never saw (made with
+  `logging.makeLogRecord` or by code that builds `LogRecord`s itself), and anything `extra=` or another
+  filter put into the message after the record was made.
+
+The returned `Redaction` undoes both (`uninstall()`, or use it as a context manager): for tests.
+
+`redact(text)` applies the same rules (the installed secrets, if any, and the token shapes) to any other text
+that leaves the process or is kept, such as an API error message about to be stored or shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+REDACTED = "[redacted]"
+# Shorter values cannot be real credentials, and replacing them everywhere would garble every line.
+MIN_SECRET_LENGTH = 8
+# Slack tokens: bot xoxb-, user xoxp-, app-level xapp-, and the rest of the xox?- family (also rotated
+# "xoxe.xoxb-1-…" ones). OpenAI keys: sk-…, sk-proj-…, sk-svcacct-…, and the masked "sk-abcd****wxyz".
+TOKEN_SHAPES = re.compile(
+    r"\b(?:xox[a-z](?:\.xox[a-z])?|xapp)-[A-Za-z0-9-]{4,}"
+    r"|\bsk-[A-Za-z0-9_*-]{6,}"
+)
+
+
+class Redactor:
+    """Replaces the known secrets and the well-known token shapes in a string."""
+
+    def __init__(self, secrets: Iterable[str | None]) -> None:
+        unique = {s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}
+        # Longest first, so a secret that contains another is replaced whole.
+        ordered = sorted(unique, key=len, reverse=True)
+        self._secrets = re.compile("|".join(re.escape(s) for s in ordered)) if ordered else None
+
+    def __call__(self, text: str) -> str:
+        if self._secrets is not None:
+            text = self._secrets.sub(REDACTED, text)
+        return TOKEN_SHAPES.sub(REDACTED, text)
+
+    def record(self, record: logging.LogRecord) -> None:
+        """Redact a record in place: its message (formatted with its args) and its traceback text."""
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: leave it for the handler to report as logging always does
+            message = None
+        if message is not None:
+            cleaned = self(message)
+            if cleaned != message:
+                record.msg, record.args = cleaned, ()
+        if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+            # Formatters reuse exc_text when it is set, so the unredacted traceback is never formatted again.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self(record.stack_info)
+
+
+_active: list[Redactor] = []  # the redactors of installed Redactions, for `redact`
+
+
+def redact(text: str) -> str:
+    """`text` without the installed secrets and without anything shaped like a Slack token or an OpenAI key."""
+    for redactor in list(_active):
+        text = redactor(text)
+    return TOKEN_SHAPES.sub(REDACTED, text)
+
+
+class RedactingFilter(logging.Filter):
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.redactor.record(record)
+        return True
+
+
+class Redaction:
+    """What `install_redaction` put in place; `uninstall()` takes it away again."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+        self.filter = RedactingFilter(redactor)
+        self._previous_factory: Callable[..., logging.LogRecord] | None = None
+        self._factory: Callable[..., logging.LogRecord] | None = None
+        self._handlers: list[logging.Handler] = []
+
+    def install(self) -> Redaction:
+        previous = logging.getLogRecordFactory()
+        redactor = self.redactor
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = previous(*args, **kwargs)
+            if self._factory is factory:  # inert once uninstalled, even if another factory now wraps this one
+                redactor.record(record)
+            return record
+
+        self._previous_factory, self._factory = previous, factory
+        logging.setLogRecordFactory(factory)
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(self.filter)
+            self._handlers.append(handler)
+        _active.append(self.redactor)
+        return self
+
+    def uninstall(self) -> None:
+        if self.redactor in _active:
+            _active.remove(self.redactor)
+        for handler in self._handlers:
+            handler.removeFilter(self.filter)
+        self._handlers.clear()
+        if self._factory is not None and logging.getLogRecordFactory() is self._factory:
+            logging.setLogRecordFactory(self._previous_factory or logging.LogRecord)
+        self._factory = None
+
+    def __enter__(self) -> Redaction:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.uninstall()
+
+
+def install_redaction(secrets: Iterable[str | None]) -> Redaction:
+    """Redact `secrets` (None and empty values are skipped) and token-shaped strings from every log record."""
+    return Redaction(Redactor(secrets)).install()
