@@ -47,7 +47,7 @@ def is_help(text: str) -> bool:
 def parse_command(text: str, defaults: ImageOptions, *, allowed_models: tuple[str, ...] = KNOWN_MODELS,
                   provider: str = "openai") -> ParsedCommand:
     """Split `text` into prompt and options; apply them over `defaults`; validate for the model."""
-    tokens = slack_to_plain(text).split()
+    tokens = [_dashes(token) for token in slack_to_plain(text).split()]
     words: list[str] = []
     values: dict[str, str] = {}
     flags: set[str] = set()
@@ -135,6 +135,15 @@ def check_options(options: ImageOptions, *, provider: str = "openai") -> None:
                             option="format")
 
 
+def _dashes(token: str) -> str:
+    """Slack on macOS and phones turns a typed "--" into "—" (or "–"): read "—size" as "--size"."""
+    if token[:1] in ("—", "–") and _OPTION_RE.match("--" + token[1:]):
+        name = token[1:].split("=", 1)[0].lower()
+        if name in VALUE_OPTIONS or name in FLAG_OPTIONS:
+            return "--" + token[1:]
+    return token
+
+
 def _model(value: str, allowed: tuple[str, ...]) -> str:
     model = value.strip().lower()
     if model not in allowed:
@@ -145,7 +154,7 @@ def _model(value: str, allowed: tuple[str, ...]) -> str:
 def _size(value: str) -> str:
     size = value.strip().lower()
     size = SIZE_ALIASES.get(size, size)
-    if size == "auto" or re.fullmatch(r"\d{2,5}x\d{2,5}", size):
+    if size == "auto" or re.fullmatch(r"[0-9]{2,5}x[0-9]{2,5}", size):  # ASCII digits: \d takes "１０２４" too
         return size
     raise InvalidOption(f"`--size {value}` is not valid: {_valid_values('size')}.", option="size")
 

@@ -53,7 +53,7 @@ class Delivered:
     cost_micro: int | None
     thread_spend: Spend
     input_count: int
-    converted: tuple[str, ...] = ()  # names of attachments converted to PNG on the way
+    converted: tuple[str, ...] = ()  # "name: what was done" for attachments changed to suit the API
 
 
 class ImageService:
@@ -91,8 +91,9 @@ class ImageService:
         return await self.io(self.store.image_bytes, image_id)
 
     # attachments ------------------------------------------------------------------------------------
-    async def prepare_attachment(self, data: bytes, name: str) -> tuple[InputImage, bool]:
-        return await asyncio.to_thread(imaging.prepare_input, data, name)
+    async def prepare_attachment(self, data: bytes, name: str) -> tuple[InputImage, str | None]:
+        """The attachment as the API will take it, and a note of what was changed (None: sent as it is)."""
+        return await asyncio.to_thread(imaging.prepare_input_with_note, data, name)
 
     # the two calls ----------------------------------------------------------------------------------
     async def generate(self, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions, *,
@@ -104,7 +105,8 @@ class ImageService:
         return await self._delivered("generate", key, result, images, 0)
 
     async def edit(self, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions | None,
-                   attachments: Sequence[tuple[InputImage, bool]] = (), *, job_id: int | None = None) -> Delivered:
+                   attachments: Sequence[tuple[InputImage, str | None]] = (), *,
+                   job_id: int | None = None) -> Delivered:
         """Edit the thread's last image; attached images join as references (or become the base)."""
         thread = await self.get_thread(key)
         inputs: list[InputImage] = []
@@ -133,7 +135,7 @@ class ImageService:
         result, images = await self._call("edit", key, user_id, prompt, options, len(inputs),
                                           lambda: self.provider.edit(request), origin="edited",
                                           parent_id=parent_id, job_id=job_id)
-        converted = tuple(image.name for image, was_converted in attachments if was_converted)
+        converted = tuple(f"{image.name}: {note}" for image, note in attachments if note)
         return await self._delivered("edit", key, result, images, len(inputs), converted)
 
     async def edit_defaults(self, key: ThreadKey, fallback: InputImage | None = None) -> ImageOptions:

@@ -20,7 +20,7 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_AZURE_API_VERSION = "2025-04-01-preview"
 
-_SIZE_RE = re.compile(r"^(auto|\d{2,5}x\d{2,5})$")
+_SIZE_RE = re.compile(r"^(auto|[0-9]{2,5}x[0-9]{2,5})$")
 
 
 @dataclass(frozen=True)

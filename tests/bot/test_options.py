@@ -326,3 +326,15 @@ def test_is_help_for_empty_text_and_help_words(text: str) -> None:
 @pytest.mark.parametrize("text", ["a cat", "help me draw a cat", "helpful robot"])
 def test_is_help_false_for_prompts(text: str) -> None:
     assert not is_help(text)
+
+
+@pytest.mark.parametrize("dash", ["—", "–"])
+def test_autocorrected_dashes_still_read_as_options(dash: str) -> None:
+    parsed = parse_command(f"a fox {dash}size portrait {dash}transparent", ImageOptions(model="gpt-image-1"))
+    assert parsed.prompt == "a fox"
+    assert parsed.options.size == "1024x1536" and parsed.options.transparent
+
+
+def test_a_dash_word_that_is_not_an_option_stays_in_the_prompt() -> None:
+    parsed = parse_command("a sign saying —hello", ImageOptions(model="gpt-image-1"))
+    assert parsed.prompt == "a sign saying —hello"
