@@ -130,9 +130,9 @@ class Flows:
         prompt_text = job.payload.get("text", "").strip()
         if not prompt_text and attachments:
             # An image with no words: it becomes the picture the next edit starts from; nothing is billed.
-            image, converted = attachments[-1]
+            image, change = attachments[-1]
             await self.images.use_upload(key, image)
-            note = " (converted to PNG)" if converted else ""
+            note = f" ({blocks.escape(change)})" if change else ""
             await self._say(key, f":frame_with_picture: Got {blocks.escape(image.name)}{note}. "
                                  "Reply with what to change and I will edit it.")
             return Outcome("done", result={"context_image": image.name})
@@ -144,7 +144,7 @@ class Flows:
                                            job_id=job.id)
         return await self._deliver(job, delivered, title=parsed.prompt)
 
-    async def _fetch(self, attachments: Sequence[Attachment]) -> list[tuple[InputImage, bool]]:
+    async def _fetch(self, attachments: Sequence[Attachment]) -> list[tuple[InputImage, str | None]]:
         prepared = []
         for item in attachments:
             if item.size is not None and item.size > 50 * 1024 * 1024:
@@ -219,8 +219,8 @@ class Flows:
         )
         comment = blocks.footnote_text(note)
         if delivered.converted:
-            names = ", ".join(blocks.escape(name) for name in delivered.converted)
-            comment += f"\n_Converted to PNG for the image API: {names}_"
+            changes = "; ".join(blocks.escape(change) for change in delivered.converted)
+            comment += f"\n_To suit the image API: {changes}_"
         return comment
 
     async def _say(self, key: ThreadKey, text: str) -> None:
