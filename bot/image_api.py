@@ -118,7 +118,8 @@ class ImageAPI:
         if request.user:
             body["user"] = request.user
         response = await self._send("generations", json=body)
-        return self._parse(response, request.options)
+        # Decoding megabytes of JSON and base64 is CPU work: off the event loop, so acks never wait on it.
+        return await asyncio.to_thread(self._parse, response, request.options)
 
     async def edit(self, request: EditRequest) -> ImageResult:
         if not 1 <= len(request.images) <= 16:
@@ -134,7 +135,7 @@ class ImageAPI:
         if request.mask is not None:
             files.append(("mask", ("mask.png", request.mask, "image/png")))
         response = await self._send("edits", data=data, files=files)
-        return self._parse(response, request.options)
+        return await asyncio.to_thread(self._parse, response, request.options)
 
     def _common_fields(self, options: ImageOptions) -> dict[str, Any]:
         fields: dict[str, Any] = {}

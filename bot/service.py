@@ -88,7 +88,9 @@ class ImageService:
         return await self.io(self.store.get_thread, key)
 
     async def image_bytes(self, image_id: str) -> bytes:
-        return await self.io(self.store.image_bytes, image_id)
+        """The row from the db thread; the (megabytes of) file from a worker thread, so the db thread stays free."""
+        record = await self.io(self.store.get_image, image_id)
+        return await asyncio.to_thread(self.store.files.get, record.path)
 
     # attachments ------------------------------------------------------------------------------------
     async def prepare_attachment(self, data: bytes, name: str) -> tuple[InputImage, str | None]:
