@@ -59,7 +59,10 @@ async def main(commands: int, latency: float) -> None:
         floor_ms = await floor(slack, commands)
         with tempfile.TemporaryDirectory() as data:
             base = Settings(provider="openai", openai_api_key=api.api_key, openai_base_url=api.openai_base_url)
-            workspace = LocalWorkspace(settings_for(slack, Path(data), base), slack)
+            # Limits lifted: this measures the ack path, not the queue (one user sends the sequential run).
+            workspace = LocalWorkspace(settings_for(slack, Path(data), base, max_concurrent=1000,
+                                                    max_concurrent_per_user=1000, max_queue=100_000,
+                                                    user_requests_per_minute=100_000), slack)
             await workspace.start()
             start = len(slack.deliveries)
             began = time.perf_counter()

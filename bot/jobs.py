@@ -123,25 +123,33 @@ class JobQueue:
         a refusal; the Admission says why."""
         if not self.accepting:
             return Admission("shutting_down")
-        existing = await self._db(self._store.job_by_key, dedupe_key)
-        if existing is not None:
-            return Admission("duplicate", job=existing)
-        if len(self._slots.waiting) >= self.limits.max_queue:
-            return Admission("queue_full")
-        since = datetime.now(UTC) - timedelta(minutes=1)
-        recent, oldest = await self._db(self._store.count_recent_jobs, team_id, user_id,
-                                        since.isoformat(timespec="milliseconds"))
-        if recent >= self.limits.user_requests_per_minute:
-            age = (datetime.now(UTC) - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0.0
-            return Admission("rate_limited", retry_in=max(1, round(60 - age)))
-        job, created = await self._db(
-            self._store.create_job, dedupe_key=dedupe_key, kind=kind, team_id=team_id, channel_id=channel_id,
-            user_id=user_id, payload=payload, thread_ts=thread_ts, message_ts=message_ts, response_url=response_url,
-            retry_of=retry_of)
-        if not created:  # a concurrent redelivery won the insert
-            return Admission("duplicate", job=job)
+        queue_full = len(self._slots.waiting) >= self.limits.max_queue
+        new_job = dict(dedupe_key=dedupe_key, kind=kind, team_id=team_id, channel_id=channel_id, user_id=user_id,
+                       payload=payload, thread_ts=thread_ts, message_ts=message_ts, response_url=response_url,
+                       retry_of=retry_of)
+        # One trip to the db thread: the dedupe check, the rate count and the insert happen together.
+        status, job, retry_in = await self._db(self._admit, new_job, queue_full)
+        if status != "accepted":
+            return Admission(status, job=job, retry_in=retry_in)
+        assert job is not None
         ahead = self._start(job)
         return Admission("accepted", job=job, ahead=ahead)
+
+    def _admit(self, new_job: dict[str, Any], queue_full: bool) -> tuple[str, JobRecord | None, int | None]:
+        """On the db thread. A redelivery is a duplicate before anything else (never refused, never counted)."""
+        existing = self._store.job_by_key(new_job["dedupe_key"])
+        if existing is not None:
+            return "duplicate", existing, None
+        if queue_full:
+            return "queue_full", None, None
+        now = datetime.now(UTC)
+        since = (now - timedelta(minutes=1)).isoformat(timespec="milliseconds")
+        recent, oldest = self._store.count_recent_jobs(new_job["team_id"], new_job["user_id"], since)
+        if recent >= self.limits.user_requests_per_minute:
+            age = (now - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0.0
+            return "rate_limited", None, max(1, round(60 - age))
+        job, created = self._store.create_job(**new_job)
+        return ("accepted" if created else "duplicate"), job, None
 
     def _start(self, job: JobRecord) -> int | None:
         ahead = self._enqueue(job)
