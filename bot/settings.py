@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import SettingsError
 
@@ -55,6 +57,14 @@ class Settings:
     # Channel allow-list / deny-list (channel ids); an empty allow-list allows every channel
     allowed_channels: frozenset[str] = frozenset()
     denied_channels: frozenset[str] = frozenset()
+    # Spend control: default budgets in micro-dollars (None: no budget), reports, the clock they run on
+    user_monthly_budget_micro: int | None = None
+    user_daily_budget_micro: int | None = None
+    channel_monthly_budget_micro: int | None = None
+    workspace_monthly_budget_micro: int | None = None
+    report_channel: str | None = None
+    report_schedule: str | None = None  # "daily 09:00" or "weekly mon 09:00"
+    timezone: str = "UTC"  # budget periods, report days and the schedule follow this clock
     # Where the values came from, for `doctor`-style explanations; not configuration itself.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -131,6 +141,13 @@ class Settings:
             user_requests_per_minute=_int(get, "IMAGEBOT_USER_REQUESTS_PER_MINUTE", 10),
             shutdown_grace_seconds=float(_int(get, "IMAGEBOT_SHUTDOWN_GRACE_SECONDS", 60, minimum=0)),
             allowed_channels=_channels(get, "IMAGEBOT_ALLOWED_CHANNELS"),
+            user_monthly_budget_micro=_usd(get, "IMAGEBOT_USER_MONTHLY_BUDGET_USD"),
+            user_daily_budget_micro=_usd(get, "IMAGEBOT_USER_DAILY_BUDGET_USD"),
+            channel_monthly_budget_micro=_usd(get, "IMAGEBOT_CHANNEL_MONTHLY_BUDGET_USD"),
+            workspace_monthly_budget_micro=_usd(get, "IMAGEBOT_WORKSPACE_MONTHLY_BUDGET_USD"),
+            report_channel=_report_channel(get),
+            report_schedule=_schedule(get),
+            timezone=_timezone(get),
             denied_channels=_channels(get, "IMAGEBOT_DENIED_CHANNELS"),
             slack_bot_token=get("SLACK_BOT_TOKEN"),
             slack_app_token=get("SLACK_APP_TOKEN"),
@@ -195,6 +212,52 @@ def _channels(get: Callable[[str], str | None], name: str) -> frozenset[str]:
         if not re.fullmatch(r"[CGD][A-Z0-9]{2,}", channel):
             raise SettingsError(name, f"{channel!r} is not a Slack channel id (like C012ABCDEF)")
     return ids
+
+
+def _usd(get: Callable[[str], str | None], name: str) -> int | None:
+    """A dollar amount such as 25 or 12.50, as micro-dollars; unset or "none" means no budget."""
+    raw = get(name)
+    if raw is None or raw.lower() == "none":
+        return None
+    try:
+        dollars = Decimal(raw.lstrip("$"))
+    except InvalidOperation:
+        dollars = Decimal(-1)
+    if not dollars.is_finite() or dollars < 0 or (dollars * 1_000_000) % 1:
+        raise SettingsError(name, f"must be an amount in US dollars such as 25 or 12.50 (got {raw!r})")
+    return int(dollars * 1_000_000)
+
+
+def _report_channel(get: Callable[[str], str | None]) -> str | None:
+    channel = get("IMAGEBOT_REPORT_CHANNEL")
+    if channel is not None and not re.fullmatch(r"[CG][A-Z0-9]{2,}", channel):
+        raise SettingsError("IMAGEBOT_REPORT_CHANNEL", f"{channel!r} is not a Slack channel id (like C012ABCDEF)")
+    return channel
+
+
+SCHEDULE_RE = re.compile(r"^(daily|weekly (mon|tue|wed|thu|fri|sat|sun)) ([01][0-9]|2[0-3]):([0-5][0-9])$")
+
+
+def _schedule(get: Callable[[str], str | None]) -> str | None:
+    schedule = get("IMAGEBOT_REPORT_SCHEDULE")
+    if schedule is None:
+        return None
+    schedule = " ".join(schedule.lower().split())
+    if not SCHEDULE_RE.match(schedule):
+        raise SettingsError("IMAGEBOT_REPORT_SCHEDULE",
+                            f"must be like 'daily 09:00' or 'weekly mon 09:00' (got {schedule!r})")
+    if not get("IMAGEBOT_REPORT_CHANNEL"):
+        raise SettingsError("IMAGEBOT_REPORT_CHANNEL", "is required when IMAGEBOT_REPORT_SCHEDULE is set")
+    return schedule
+
+
+def _timezone(get: Callable[[str], str | None]) -> str:
+    name = get("IMAGEBOT_TIMEZONE") or "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SettingsError("IMAGEBOT_TIMEZONE", f"{name!r} is not an IANA time zone such as Europe/Berlin") from exc
+    return name
 
 
 def _url(value: str, name: str) -> str:

@@ -8,6 +8,12 @@ Tables
 - jobs:    every request a user made, written before any image API call: its lifecycle
            (queued → running → done | failed | interrupted), the Slack coordinates to answer it, and a
            unique dedupe key so a redelivered event or command never becomes a second job.
+- budgets: spend limits set from Slack (per user, channel or workspace; daily or monthly), overriding the
+           environment's defaults; a row with no limit means "no budget" on purpose.
+- policies: per-channel caps set by admins (highest quality, largest n, allowed models).
+- audit:   every admin action: who, what, when.
+- alerts:  which budget alerts (80 %, 100 %) were sent for which period, so each is sent once.
+- report_runs: which scheduled report slots were posted, so a restart never posts one twice.
 """
 
 from __future__ import annotations
@@ -117,6 +123,38 @@ def _jobs(db: Database) -> None:
     db["jobs"].create_index(["status", "id"], index_name="jobs_status")
     db["jobs"].create_index(["team_id", "user_id", "created_at"], index_name="jobs_user_time")
     db["ledger"].add_column("job_id", int)
+
+
+@migrations(name="0003_spend_control")
+def _spend_control(db: Database) -> None:
+    db["budgets"].create(
+        {"team_id": str, "scope": str, "target": str, "period": str, "limit_micro": int, "set_by": str,
+         "set_at": str},
+        pk=("team_id", "scope", "target", "period"),
+    )
+    db["policies"].create(
+        {"team_id": str, "channel_id": str, "max_quality": str, "max_n": int, "allowed_models": str,
+         "set_by": str, "set_at": str},
+        pk=("team_id", "channel_id"),
+    )
+    db["audit"].create(
+        {"id": int, "created_at": str, "team_id": str, "user_id": str, "action": str, "details": str}, pk="id",
+    )
+    db["audit"].create_index(["team_id", "created_at"], index_name="audit_team_time")
+    db["alerts"].create(
+        {"team_id": str, "scope": str, "target": str, "period": str, "period_start": str, "threshold": int,
+         "sent_at": str},
+        pk=("team_id", "scope", "target", "period", "period_start", "threshold"),
+    )
+    db["report_runs"].create({"schedule": str, "slot": str, "posted_at": str}, pk=("schedule", "slot"))
+    # Reports and budget checks aggregate the ledger by team and time, then by channel, user, model, quality:
+    # a covering index answers them from the index alone, without touching the (wide) rows.
+    db["ledger"].create_index(
+        ["team_id", "created_at", "channel_id", "user_id", "model", "quality", "status", "provider", "n",
+         "cost_micro"],
+        index_name="ledger_report",
+    )
+    db["ledger"].create_index(["team_id", "channel_id", "created_at"], index_name="ledger_channel_time")
 
 
 def open_db(path: Path | str | None) -> Database:
