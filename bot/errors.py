@@ -6,6 +6,8 @@
     │   ├── InvalidOption        an option or value /image does not accept (lists the valid ones)
     │   ├── PromptTooLong        the prompt is over the model's limit
     │   └── AttachmentError      an attachment that is not an image, too large, corrupt or unreachable
+    ├── BudgetExceeded           this request would cross a budget (which, how much is left, when it resets)
+    ├── PolicyRefused            a channel's policy does not allow this request
     └── ImageAPIError            the image API said no (or never answered)
         ├── ModerationBlocked    the safety system refused the prompt or the output
         ├── RateLimited          too many requests right now (retry_after seconds, if known)
@@ -55,6 +57,26 @@ class AttachmentError(UserInputError):
     def __init__(self, message: str, *, filename: str | None = None) -> None:
         super().__init__(message)
         self.filename = filename
+
+
+class BudgetExceeded(ImagebotError):
+    """Refused before any API call: spend so far plus this request's estimate would cross `limit_micro`."""
+
+    def __init__(self, *, scope: str, target: str, period: str, limit_micro: int, spent_micro: int,
+                 estimate_micro: int | None, resets_at: str, model: str | None = None) -> None:
+        super().__init__(f"{period} {scope} budget reached")
+        self.model = model  # set when the estimate is None: no price is known for this model
+        self.scope, self.target, self.period = scope, target, period
+        self.limit_micro, self.spent_micro, self.estimate_micro = limit_micro, spent_micro, estimate_micro
+        self.resets_at = resets_at  # a human date, in the configured time zone
+
+    @property
+    def remaining_micro(self) -> int:
+        return max(0, self.limit_micro - self.spent_micro)
+
+
+class PolicyRefused(ImagebotError):
+    """A channel's policy (set by admins) does not allow this request; str(error) says what is allowed."""
 
 
 class ImageAPIError(ImagebotError):

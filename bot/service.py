@@ -11,15 +11,18 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from bot import imaging
+from bot.budgets import Alert, Budget, Budgets, estimate_micro
 from bot.errors import AttachmentError, ImageAPIError, InvalidOption, ServerError, UserInputError
 from bot.image_api import end_user_id
 from bot.jobs import DbThread
 from bot.logs import redact
 from bot.models import EditRequest, GenerateRequest, ImageOptions, ImageResult, InputImage
 from bot.options import CLASSIC_SIZES, KNOWN_MODELS
+from bot.policy import Policy, apply_policy
 from bot.pricing import PriceTable
 from bot.settings import Settings
 from bot.tokens import is_gpt_image_2
@@ -54,15 +57,21 @@ class Delivered:
     thread_spend: Spend
     input_count: int
     converted: tuple[str, ...] = ()  # "name: what was done" for attachments changed to suit the API
+    policy_notes: tuple[str, ...] = ()  # what the channel's policy lowered
+    user_month_micro: int = 0  # the asker's spend this month, this call included
+    budgets_left: tuple[tuple[Budget, int], ...] = ()  # each budget that applies, and what is left of it
+    alerts: tuple[Alert, ...] = ()  # channel / workspace budget marks this call crossed (80 %, 100 %)
 
 
 class ImageService:
-    def __init__(self, provider: ImageProvider, db: DbThread, prices: PriceTable, settings: Settings) -> None:
+    def __init__(self, provider: ImageProvider, db: DbThread, prices: PriceTable, settings: Settings,
+                 budgets: Budgets) -> None:
         self.provider = provider
         self.store = db.store
         self.io = db
         self.prices = prices
         self.settings = settings
+        self.budgets = budgets
 
     async def save_image(self, data: bytes, fmt: str, **fields: Any) -> ImageRecord:
         """Write the file on a worker thread (it can be megabytes, fsync'd), then record it on the db thread."""
@@ -100,11 +109,12 @@ class ImageService:
     # the two calls ----------------------------------------------------------------------------------
     async def generate(self, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions, *,
                        job_id: int | None = None) -> Delivered:
+        options, notes = await self.apply_policy(key, options)
         request = GenerateRequest(prompt=prompt, options=options, user=end_user_id(key.team_id, user_id))
-        result, images = await self._call("generate", key, user_id, prompt, options, 0,
+        result, images = await self._call("generate", key, user_id, prompt, options, (),
                                           lambda: self.provider.generate(request), origin="generated",
                                           parent_id=None, job_id=job_id)
-        return await self._delivered("generate", key, result, images, 0)
+        return await self._delivered("generate", key, user_id, result, images, 0, policy_notes=notes)
 
     async def edit(self, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions | None,
                    attachments: Sequence[tuple[InputImage, str | None]] = (), *,
@@ -132,13 +142,15 @@ class ImageService:
             parent_id = uploads[0].id
         if options is None:
             options = await self.edit_defaults(key, inputs[0])
+        options, notes = await self.apply_policy(key, options)
         request = EditRequest(prompt=prompt, options=options, images=tuple(inputs),
                               user=end_user_id(key.team_id, user_id))
-        result, images = await self._call("edit", key, user_id, prompt, options, len(inputs),
+        result, images = await self._call("edit", key, user_id, prompt, options,
+                                          tuple((i.width, i.height) for i in inputs),
                                           lambda: self.provider.edit(request), origin="edited",
                                           parent_id=parent_id, job_id=job_id)
         converted = tuple(f"{image.name}: {note}" for image, note in attachments if note)
-        return await self._delivered("edit", key, result, images, len(inputs), converted)
+        return await self._delivered("edit", key, user_id, result, images, len(inputs), converted, notes)
 
     async def edit_defaults(self, key: ThreadKey, fallback: InputImage | None = None) -> ImageOptions:
         """Options for an edit: the base image's own size when the model makes it, else auto."""
@@ -156,6 +168,17 @@ class ImageService:
             return replace(options, size=own)
         return replace(options, size="auto")
 
+    async def policy(self, team_id: str, channel_id: str) -> Policy | None:
+        row = await self.io(self.store.get_policy, team_id, channel_id)
+        if row is None:
+            return None
+        models = row["allowed_models"]
+        return Policy(max_quality=row["max_quality"], max_n=row["max_n"],
+                      allowed_models=tuple(models) if models else None)
+
+    async def apply_policy(self, key: ThreadKey, options: ImageOptions) -> tuple[ImageOptions, tuple[str, ...]]:
+        return apply_policy(options, await self.policy(key.team_id, key.channel_id))
+
     async def use_upload(self, key: ThreadKey, image: InputImage) -> ImageRecord:
         """Make an uploaded image the thread's context for the next edit (no API call, nothing billed)."""
         record = await self.save_image(image.data, image.format, origin="upload", key=key, width=image.width,
@@ -165,9 +188,21 @@ class ImageService:
 
     # internals ---------------------------------------------------------------------------------------
     async def _call(self, kind: str, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions,
-                    input_count: int, call: Callable[[], Any], *, origin: str, parent_id: str | None,
-                    job_id: int | None) -> tuple[ImageResult, tuple[ImageRecord, ...]]:
-        """Call the API, keep its images, and write exactly one ledger row whatever happens."""
+                    inputs: tuple[tuple[int, int], ...], call: Callable[[], Any], *, origin: str,
+                    parent_id: str | None, job_id: int | None) -> tuple[ImageResult, tuple[ImageRecord, ...]]:
+        """Check the budgets, call the API, keep its images, and write exactly one ledger row whatever happens."""
+        estimate = estimate_micro(self.prices, options, prompt, inputs)
+        reservation = object()
+        await self.budgets.reserve(reservation, key.team_id, user_id, key.channel_id, estimate, model=options.model)
+        try:
+            return await self._call_reserved(kind, key, user_id, prompt, options, len(inputs), call, origin=origin,
+                                             parent_id=parent_id, job_id=job_id)
+        finally:
+            self.budgets.release(reservation)  # the real cost is in the ledger now (or nothing was spent)
+
+    async def _call_reserved(self, kind: str, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions,
+                             input_count: int, call: Callable[[], Any], *, origin: str, parent_id: str | None,
+                             job_id: int | None) -> tuple[ImageResult, tuple[ImageRecord, ...]]:
         started = time.perf_counter()
         entry = LedgerEntry(key=key, user_id=user_id, kind=kind, provider=self.provider.provider,
                             model=options.model, size=options.size, quality=options.quality, n=options.n,
@@ -205,9 +240,18 @@ class ImageService:
         await self.io(self.store.set_last_image, key, records[-1].id)
         return result, tuple(records)
 
-    async def _delivered(self, kind: str, key: ThreadKey, result: ImageResult, images: tuple[ImageRecord, ...],
-                         input_count: int, converted: tuple[str, ...] = ()) -> Delivered:
+    async def _delivered(self, kind: str, key: ThreadKey, user_id: str, result: ImageResult,
+                         images: tuple[ImageRecord, ...], input_count: int, converted: tuple[str, ...] = (),
+                         policy_notes: tuple[str, ...] = ()) -> Delivered:
         spend = await self.io(self.store.thread_spend, key)
         cost = self.prices.cost(result.model, result.usage) if result.usage is not None else None
+        now = datetime.now(self.budgets.tz)
+        month = Budget("user", user_id, "monthly", 0, "env")
+        budgets = await self.budgets.applicable(key.team_id, user_id, key.channel_id)
+        left = []
+        for budget in budgets:
+            left.append((budget, max(0, budget.limit_micro - await self.budgets.spent(key.team_id, budget, now))))
         return Delivered(kind=kind, result=result, images=images, cost_micro=cost, thread_spend=spend,
-                         input_count=input_count, converted=converted)
+                         input_count=input_count, converted=converted, policy_notes=policy_notes,
+                         user_month_micro=await self.budgets.spent(key.team_id, month, now), budgets_left=tuple(left),
+                         alerts=tuple(await self.budgets.crossed(key.team_id, key.channel_id, now)))

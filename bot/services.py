@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from bot.budgets import Budgets
 from bot.image_api import DEFAULT_TIMEOUT, AzureTarget, ImageAPI, OpenAITarget
 from bot.jobs import DbThread, JobQueue, Limits
 from bot.offline import OfflineImageAPI
@@ -46,11 +47,11 @@ def make_provider(settings: Settings, http: httpx.AsyncClient) -> ImageProvider:
 
 def build_services(settings: Settings, *, provider: ImageProvider | None = None) -> Services:
     """Open storage and HTTP clients. Call inside the running event loop; `close()` releases them."""
+    prices = PriceTable.load(settings.prices_path)  # first: a bad price file stops start-up before anything opens
     # trust_env=False: proxies and netrc from the environment are not settings imagebot reads.
     http = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, trust_env=False)
     db = DbThread(Store.open(settings.data_dir))
-    prices = PriceTable.load(settings.prices_path)
-    images = ImageService(provider or make_provider(settings, http), db, prices, settings)
+    images = ImageService(provider or make_provider(settings, http), db, prices, settings, Budgets(db, settings))
     files = SlackFiles(http, settings.slack_bot_token, settings.slack_api_url)
     limits = Limits(max_concurrent=settings.max_concurrent, max_concurrent_per_user=settings.max_concurrent_per_user,
                     max_queue=settings.max_queue, user_requests_per_minute=settings.user_requests_per_minute)

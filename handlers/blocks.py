@@ -28,6 +28,9 @@ class Footnote:
     output_tokens: int | None
     cost_micro: int | None
     thread: Spend
+    user_month_micro: int | None = None
+    budgets_left: tuple[tuple[str, int, int], ...] = ()  # (label, left, limit)
+    notes: tuple[str, ...] = ()
 
 
 def escape(text: str) -> str:
@@ -100,10 +103,17 @@ def footnote_text(note: Footnote) -> str:
     if note.thread.unknown:
         thread = f"≥ {thread} ({note.thread.unknown} call{'s' if note.thread.unknown > 1 else ''} price unknown)"
     parts.append(f"thread so far: {thread}")
+    if note.user_month_micro is not None:
+        parts.append(f"your month: {format_usd(note.user_month_micro)}")
+    for label, left, limit in note.budgets_left:
+        parts.append(f"{label}: {format_usd(left)} left of {format_usd(limit)}")
     line = " · ".join(parts)
     if note.provider == "offline":
         line = "offline render, nothing billed · " + line
-    return f"_{line}_"
+    text = f"_{line}_"
+    for extra in note.notes:
+        text += f"\n_{escape(extra)}_"
+    return text
 
 
 def help_text(command: str = "/image") -> str:
@@ -131,3 +141,9 @@ def build_notice(text: str, *, button: tuple[str, str, str] | None = None) -> li
             {"type": "button", "text": {"type": "plain_text", "text": label}, "action_id": action_id, "value": value},
         ]})
     return notice
+
+
+def budget_alert_text(owner: str, period: str, threshold: int, spent_micro: int, limit_micro: int) -> str:
+    icon = ":rotating_light:" if threshold >= 100 else ":warning:"
+    return (f"{icon} {owner} {period} imagebot budget is at {threshold}%: {format_usd(spent_micro)} of "
+            f"{format_usd(limit_micro)} spent.")

@@ -26,7 +26,7 @@ from bot.options import parse_command
 from bot.service import Delivered
 from bot.services import Services
 from handlers import blocks
-from handlers.messages import explain
+from handlers.messages import budget_owner, explain
 from storage.store import JobRecord, ThreadKey
 
 log = logging.getLogger(__name__)
@@ -172,6 +172,7 @@ class Flows:
         """Upload the images into the thread with the cost footnote as their comment."""
         result = {"image_ids": [r.id for r in delivered.images], "cost_micro": delivered.cost_micro,
                   "comment": self._comment(delivered), "title": title}
+        await self._alert(delivered)
         if await self.upload(_key(job), result):
             return Outcome("done", result=result)
         text = (":warning: I made the image but Slack refused the upload. It is kept: press the button to try "
@@ -216,12 +217,31 @@ class Flows:
             output_tokens=usage.output_tokens if usage else None,
             cost_micro=delivered.cost_micro,
             thread=delivered.thread_spend,
+            user_month_micro=delivered.user_month_micro,
+            budgets_left=tuple((f"{b.period} {b.scope} budget", left, b.limit_micro)
+                               for b, left in delivered.budgets_left),
+            notes=tuple(delivered.policy_notes),
         )
         comment = blocks.footnote_text(note)
         if delivered.converted:
             changes = "; ".join(blocks.escape(change) for change in delivered.converted)
             comment += f"\n_To suit the image API: {changes}_"
         return comment
+
+    async def _alert(self, delivered: Delivered) -> None:
+        """Budget marks crossed (80 %, 100 %): one message each, to the report channel."""
+        channel = self.services.settings.report_channel
+        for alert in delivered.alerts:
+            budget = alert.budget
+            text = blocks.budget_alert_text(budget_owner(budget.scope, budget.target), budget.period,
+                                            alert.threshold, alert.spent_micro, budget.limit_micro)
+            if channel is None:
+                log.warning("budget alert (no IMAGEBOT_REPORT_CHANNEL to post it to): %s", text)
+                continue
+            try:
+                await self.client.chat_postMessage(channel=channel, text=text)
+            except SlackApiError as error:
+                log.warning("could not post a budget alert: %s", error.response.get("error"))
 
     async def _say(self, key: ThreadKey, text: str) -> None:
         try:

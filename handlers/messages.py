@@ -6,6 +6,7 @@ import math
 
 from bot import errors
 from bot.logs import redact
+from bot.pricing import format_usd
 from handlers.blocks import escape
 
 
@@ -22,6 +23,10 @@ def _explain(error: errors.ImagebotError, model: str | None) -> str:
     # Error texts can carry what a user typed or a file name: escaped, they cannot ping a channel or hide a link;
     # and an API's error text can quote part of a key: redacted.
     detail = escape(redact(str(error)))
+    if isinstance(error, errors.BudgetExceeded):
+        return budget_refusal(error)
+    if isinstance(error, errors.PolicyRefused):
+        return f":no_entry_sign: {detail}"
     if isinstance(error, errors.ModerationBlocked):
         what = "the result" if error.stage == "output" else "this request"
         categories = f" (flagged: {', '.join(error.categories)})" if error.categories else ""
@@ -74,3 +79,18 @@ def refusal(status: str, *, retry_in: int | None = None, limit: int | None = Non
 
 
 CHANNEL_REFUSED = ":no_entry_sign: imagebot is not enabled in this channel. Ask a workspace admin if you need it here."
+
+
+def budget_owner(scope: str, target: str) -> str:
+    return {"user": f"<@{target}>'s", "channel": f"<#{target}>'s", "workspace": "the workspace's"}[scope]
+
+
+def budget_refusal(error: errors.BudgetExceeded) -> str:
+    """Which budget, how much is left, when it resets; nothing was spent."""
+    if error.estimate_micro is None:
+        return (f":no_entry: A budget is in force and no price is known for `{error.model}`, so I cannot tell "
+                "what this would cost and did not make it. An admin can add the model's price (IMAGEBOT_PRICES).")
+    return (f":money_with_wings: Not made: this would cross {budget_owner(error.scope, error.target)} {error.period} "
+            f"budget of {format_usd(error.limit_micro)}. {format_usd(error.remaining_micro)} is left and this "
+            f"request would cost about {format_usd(error.estimate_micro)}. The budget resets {error.resets_at}. "
+            "Nothing was spent.")

@@ -284,3 +284,57 @@ class Store:
             self.finish_job(job.id, "interrupted", error_code="interrupted",
                             error_message="imagebot stopped while this request was running")
         return jobs
+
+    # spend -------------------------------------------------------------------------------------------
+    def spend(self, team_id: str, start: str, end: str, *, user_id: str | None = None,
+              channel_id: str | None = None) -> int:
+        """Micro-dollars the ledger records for the team (or one user, or one channel) in [start, end)."""
+        clauses, args = ["team_id = ?"], [team_id]
+        if user_id is not None:
+            clauses.append("user_id = ?")
+            args.append(user_id)
+        if channel_id is not None:
+            clauses.append("channel_id = ?")
+            args.append(channel_id)
+        sql = f"SELECT COALESCE(SUM(cost_micro), 0) FROM ledger WHERE {' AND '.join(clauses)} " \
+              "AND created_at >= ? AND created_at < ?"
+        args += [start, end]
+        return int(self.db.execute(sql, args).fetchone()[0])
+
+    # budgets, policies, alerts, audit -----------------------------------------------------------------
+    def budget_overrides(self, team_id: str) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM budgets WHERE team_id = ?", [team_id]))
+
+    def set_budget(self, team_id: str, scope: str, target: str, period: str, limit_micro: int | None,
+                   set_by: str) -> None:
+        self.db["budgets"].upsert({"team_id": team_id, "scope": scope, "target": target, "period": period,
+                                   "limit_micro": limit_micro, "set_by": set_by, "set_at": utcnow()},
+                                  pk=("team_id", "scope", "target", "period"))
+
+    def get_policy(self, team_id: str, channel_id: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM policies WHERE team_id = ? AND channel_id = ?", [team_id, channel_id]))
+        if not rows:
+            return None
+        row = dict(rows[0])
+        row["allowed_models"] = json.loads(row["allowed_models"]) if row["allowed_models"] else None
+        return row
+
+    def set_policy(self, team_id: str, channel_id: str, *, max_quality: str | None, max_n: int | None,
+                   allowed_models: list[str] | None, set_by: str) -> None:
+        self.db["policies"].upsert({"team_id": team_id, "channel_id": channel_id, "max_quality": max_quality,
+                                    "max_n": max_n,
+                                    "allowed_models": json.dumps(allowed_models) if allowed_models else None,
+                                    "set_by": set_by, "set_at": utcnow()}, pk=("team_id", "channel_id"))
+
+    def record_alert(self, team_id: str, scope: str, target: str, period: str, period_start: str,
+                     threshold: int) -> bool:
+        """Note that an alert was sent; False if it had been already (each is sent once per period)."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO alerts (team_id, scope, target, period, period_start, threshold, sent_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)", [team_id, scope, target, period, period_start, threshold, utcnow()])
+        self.db.conn.commit()
+        return cursor.rowcount == 1
+
+    def audit(self, team_id: str, user_id: str, action: str, details: dict[str, Any]) -> None:
+        self.db["audit"].insert({"created_at": utcnow(), "team_id": team_id, "user_id": user_id, "action": action,
+                                 "details": json.dumps(details)})

@@ -191,7 +191,20 @@ def every_error() -> dict[str, errors.ImagebotError]:
         "long": errors.PromptTooLong(40_000, 32_000),
         "attachment": errors.AttachmentError("cat.txt is not an image I can read.", filename="cat.txt"),
         "settings": errors.SettingsError("OPENAI_API_KEY", "is required"),
+        "budget": errors.BudgetExceeded(scope="channel", target="C1", period="monthly", limit_micro=5_000_000,
+                                        spent_micro=4_990_000, estimate_micro=42_240, resets_at="Tue 1 Dec 2026"),
+        "policy": errors.PolicyRefused("This channel allows only gpt-image-1-mini."),
     }
+
+
+def test_budget_refusal_says_which_budget_what_is_left_and_when_it_resets() -> None:
+    text = explain(every_error()["budget"])
+    for expected in ("<#C1>'s monthly budget of $5.00", "$0.01 is left", "about $0.04224", "resets Tue 1 Dec 2026",
+                     "Nothing was spent"):
+        assert expected in text
+    unknown = errors.BudgetExceeded(scope="workspace", target="", period="monthly", limit_micro=1, spent_micro=0,
+                                    estimate_micro=None, resets_at="", model="gpt-image-9")
+    assert "no price is known for `gpt-image-9`" in explain(unknown)
 
 
 def test_every_error_class_gets_its_own_message() -> None:

@@ -1,0 +1,170 @@
+"""Budgets: stop spend before it happens.
+
+A budget caps spend for a user, a channel or the whole workspace, per day or per month (periods follow
+IMAGEBOT_TIMEZONE). Defaults come from the environment; admins override them from Slack, and "none"
+there removes one on purpose.
+
+Before an image API call, `reserve` checks every budget that applies against the ledger's spend so far plus
+the estimates of calls still running, plus this call's estimate; if one would be crossed it raises
+`BudgetExceeded` and nothing is spent. Check and reservation happen under one lock, so concurrent requests
+can together overshoot a budget by at most the error of their estimates, never by a whole request: each
+sees the others' reservations. `release` drops the reservation once the call's real cost is in the ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.errors import BudgetExceeded
+from bot.jobs import DbThread
+from bot.models import ImageOptions
+from bot.pricing import PriceTable, Usage
+from bot.settings import Settings
+from bot.tokens import input_image_tokens, output_image_tokens, prompt_text_tokens
+
+SCOPES = ("user", "channel", "workspace")
+PERIODS = ("daily", "monthly")
+ALERT_THRESHOLDS = (80, 100)
+
+
+@dataclass(frozen=True)
+class Budget:
+    scope: str  # user | channel | workspace
+    target: str  # the user or channel id; "" for the workspace
+    period: str  # daily | monthly
+    limit_micro: int
+    source: str  # "slack" (set by an admin) or "env" (a default)
+
+
+@dataclass(frozen=True)
+class Alert:
+    budget: Budget
+    threshold: int  # percent
+    spent_micro: int
+
+
+@dataclass(frozen=True)
+class _Reservation:
+    team_id: str
+    user_id: str
+    channel_id: str
+    micro: int
+
+
+def period_bounds(period: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The local day or month containing `now`, as aware datetimes in `tz`: [start, end)."""
+    local = now.astimezone(tz)
+    if period == "daily":
+        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        end = (start + timedelta(days=1, hours=2)).replace(hour=0)  # +2h then back to 00:00: safe across DST
+    else:
+        start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        end = (start + timedelta(days=32)).replace(day=1)
+    return start.replace(tzinfo=tz), end.replace(tzinfo=tz)
+
+
+def ledger_time(moment: datetime) -> str:
+    """The ledger's created_at format (storage/store.py utcnow) for an aware datetime."""
+    return moment.astimezone(ZoneInfo("UTC")).isoformat(timespec="milliseconds")
+
+
+def estimate_micro(prices: PriceTable, options: ImageOptions, prompt: str,
+                   inputs: tuple[tuple[int, int], ...] = (), fidelity: str = "low") -> int | None:
+    """What a request should cost, from the published token tables; None when the model has no price."""
+    usage = Usage(
+        input_text_tokens=prompt_text_tokens(prompt, input_images=len(inputs)),
+        input_image_tokens=sum(input_image_tokens(w, h, fidelity=fidelity, model=options.model) for w, h in inputs),
+        output_image_tokens=output_image_tokens(options.model, options.size, options.quality) * options.n,
+    )
+    return prices.cost(options.model, usage)
+
+
+class Budgets:
+    def __init__(self, db: DbThread, settings: Settings) -> None:
+        self._store = db.store
+        self._db = db
+        self.settings = settings
+        self.tz = ZoneInfo(settings.timezone)
+        self._lock = asyncio.Lock()
+        self._reservations: dict[object, _Reservation] = {}
+
+    async def applicable(self, team_id: str, user_id: str, channel_id: str) -> list[Budget]:
+        """The budgets that apply to a request: defaults from the environment, overridden from Slack."""
+        settings = self.settings
+        found: dict[tuple[str, str, str], Budget | None] = {}
+        for scope, target, period, limit in (
+            ("user", user_id, "monthly", settings.user_monthly_budget_micro),
+            ("user", user_id, "daily", settings.user_daily_budget_micro),
+            ("channel", channel_id, "monthly", settings.channel_monthly_budget_micro),
+            ("workspace", "", "monthly", settings.workspace_monthly_budget_micro),
+        ):
+            if limit is not None:
+                found[(scope, target, period)] = Budget(scope, target, period, limit, "env")
+        for row in await self._db(self._store.budget_overrides, team_id):
+            key = (row["scope"], row["target"], row["period"])
+            if key[:2] in (("user", user_id), ("channel", channel_id), ("workspace", "")):
+                found[key] = (None if row["limit_micro"] is None
+                              else Budget(key[0], key[1], key[2], row["limit_micro"], "slack"))
+        return [budget for budget in found.values() if budget is not None]
+
+    async def spent(self, team_id: str, budget: Budget, now: datetime) -> int:
+        start, end = period_bounds(budget.period, now, self.tz)
+        kwargs = {"user_id": budget.target} if budget.scope == "user" else (
+            {"channel_id": budget.target} if budget.scope == "channel" else {})
+        return await self._db(self._store.spend, team_id, ledger_time(start), ledger_time(end),
+                              **kwargs)
+
+    def _reserved(self, team_id: str, budget: Budget) -> int:
+        return sum(
+            r.micro for r in self._reservations.values()
+            if r.team_id == team_id and (budget.scope == "workspace"
+                                         or (budget.scope == "user" and r.user_id == budget.target)
+                                         or (budget.scope == "channel" and r.channel_id == budget.target))
+        )
+
+    async def reserve(self, key: object, team_id: str, user_id: str, channel_id: str, estimate: int | None,
+                      *, model: str, now: datetime | None = None) -> list[Budget]:
+        """Check every applicable budget and hold `estimate` against them; raise BudgetExceeded if one would be
+        crossed. Returns the budgets that apply (for the footnote)."""
+        now = now or datetime.now(self.tz)
+        async with self._lock:
+            budgets = await self.applicable(team_id, user_id, channel_id)
+            if budgets and estimate is None:
+                # With a budget in force, a call whose cost cannot be estimated cannot be allowed honestly.
+                budget = budgets[0]
+                raise BudgetExceeded(scope=budget.scope, target=budget.target, period=budget.period,
+                                     limit_micro=budget.limit_micro, spent_micro=0, estimate_micro=None,
+                                     resets_at="", model=model)
+            for budget in budgets:
+                spent = await self.spent(team_id, budget, now) + self._reserved(team_id, budget)
+                if spent + (estimate or 0) > budget.limit_micro:
+                    _, end = period_bounds(budget.period, now, self.tz)
+                    raise BudgetExceeded(scope=budget.scope, target=budget.target, period=budget.period,
+                                         limit_micro=budget.limit_micro, spent_micro=spent, estimate_micro=estimate,
+                                         resets_at=end.strftime("%a %-d %b %Y %H:%M ") + self.settings.timezone)
+            self._reservations[key] = _Reservation(team_id, user_id, channel_id, estimate or 0)
+            return budgets
+
+    def release(self, key: object) -> None:
+        self._reservations.pop(key, None)
+
+    async def crossed(self, team_id: str, channel_id: str, now: datetime | None = None) -> list[Alert]:
+        """Channel and workspace budgets whose 80 % or 100 % mark the spend has now reached, each reported once
+        per period (the alerts table remembers across restarts)."""
+        now = now or datetime.now(self.tz)
+        alerts = []
+        for budget in await self.applicable(team_id, "", channel_id):
+            if budget.scope == "user":
+                continue
+            spent = await self.spent(team_id, budget, now)
+            start, _ = period_bounds(budget.period, now, self.tz)
+            for threshold in ALERT_THRESHOLDS:
+                if budget.limit_micro and spent * 100 >= budget.limit_micro * threshold:
+                    new = await self._db(self._store.record_alert, team_id, budget.scope,
+                                         budget.target, budget.period, ledger_time(start), threshold)
+                    if new:
+                        alerts.append(Alert(budget, threshold, spent))
+        return alerts
