@@ -110,6 +110,23 @@ class Budgets:
                               else Budget(key[0], key[1], key[2], row["limit_micro"], "slack"))
         return [budget for budget in found.values() if budget is not None]
 
+    async def listing(self, team_id: str) -> list[Budget]:
+        """Every budget in force for the team: the defaults (target "" = each user / each channel) and those
+        set from Slack."""
+        settings = self.settings
+        found: dict[tuple[str, str, str], Budget | None] = {}
+        for scope, period, limit in (("user", "monthly", settings.user_monthly_budget_micro),
+                                     ("user", "daily", settings.user_daily_budget_micro),
+                                     ("channel", "monthly", settings.channel_monthly_budget_micro),
+                                     ("workspace", "monthly", settings.workspace_monthly_budget_micro)):
+            if limit is not None:
+                found[(scope, "", period)] = Budget(scope, "", period, limit, "env")
+        for row in await self._db(self._store.budget_overrides, team_id):
+            found[(row["scope"], row["target"], row["period"])] = (
+                None if row["limit_micro"] is None
+                else Budget(row["scope"], row["target"], row["period"], row["limit_micro"], "slack"))
+        return [b for b in found.values() if b is not None]
+
     async def spent(self, team_id: str, budget: Budget, now: datetime) -> int:
         start, end = period_bounds(budget.period, now, self.tz)
         kwargs = {"user_id": budget.target} if budget.scope == "user" else (

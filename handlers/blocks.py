@@ -147,3 +147,40 @@ def budget_alert_text(owner: str, period: str, threshold: int, spent_micro: int,
     icon = ":rotating_light:" if threshold >= 100 else ":warning:"
     return (f"{icon} {owner} {period} imagebot budget is at {threshold}%: {format_usd(spent_micro)} of "
             f"{format_usd(limit_micro)} spent.")
+
+
+def _lines(rows: list[Any], label: Any) -> str:
+    return "\n".join(f"• {label(row.key)}: {format_usd(row.spend_micro)} ({row.requests:,} request"
+                     f"{'s' if row.requests != 1 else ''})" for row in rows) or "• none"
+
+
+def build_report(report: Any, *, asked_by: str) -> tuple[str, list[dict[str, Any]]]:
+    """A usage report (bot/reports.py Report) as a message; the chart and CSV are uploaded beside it."""
+    totals = report.totals
+    what = f" for <#{report.channel_id}>" if report.channel_id else (f" for <@{report.user_id}>" if report.user_id
+                                                                       else "")
+    spend = format_usd(totals.spend_micro)
+    if totals.offline_micro:
+        spend += f" (of which {format_usd(totals.offline_micro)} offline renders, not billed)"
+    if totals.unknown_cost:
+        spend += f" + {totals.unknown_cost} call{'s' if totals.unknown_cost != 1 else ''} with no known price"
+    head = f"*imagebot spend{what}: {report.label}*"
+    fields = [("Spend", spend), ("Images", f"{totals.images:,}"), ("Requests", f"{totals.requests:,}"),
+              ("Failures", f"{totals.failures:,}")]
+    report_blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": head}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{name}*\n{value}"} for name, value in fields]},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(
+            "*Top users*\n" + _lines(report.top_users, lambda k: f"<@{k}>"), SECTION_LIMIT)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(
+            "*Top channels*\n" + _lines(report.top_channels, lambda k: f"<#{k}>"), SECTION_LIMIT)}},
+        {"type": "section", "fields": [
+            {"type": "mrkdwn", "text": _clip("*Per model*\n" + _lines(report.by_model, str), 2000)},
+            {"type": "mrkdwn", "text": _clip("*Per quality*\n" + _lines(report.by_quality, str), 2000)},
+        ]},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": (
+            f"Asked by <@{asked_by}> · days in {report.timezone} · costs from each call's own usage; "
+            "the chart and every ledger row (CSV) follow")}]},
+    ]
+    text = f"imagebot spend{what}, {report.label}: {format_usd(totals.spend_micro)}, {totals.images:,} images"
+    return text, report_blocks

@@ -1,30 +1,36 @@
-"""Slash commands: /image (generate) and /image-admin (reserved for the admin features)."""
+"""The /image command: generate (and `/image usage`, a user's own spend). /image-admin is handlers/admin.py."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.budgets import Budget
 from bot.errors import UserInputError
 from bot.options import is_help, parse_command
+from bot.pricing import format_usd
 from bot.services import Services
 from handlers import blocks
 from handlers.flows import Flows, generate_payload
 from handlers.messages import explain, refusal
 
 IMAGE_COMMAND = "/image"
-ADMIN_COMMAND = "/image-admin"
 
 
 def register(app: AsyncApp, services: Services, flows: Flows) -> None:
     images = services.images
 
-    async def image(ack: AsyncAck, command: dict[str, Any]) -> None:
+    async def image(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         text = command.get("text") or ""
         if is_help(text):
             await ack(text=blocks.help_text(IMAGE_COMMAND))  # the ack body is shown only to the asker
+            return
+        if text.strip().lower() == "usage":
+            await ack()
+            services.jobs.background(usage(command, respond), name="usage")
             return
         try:
             parsed = parse_command(text, images.default_options, allowed_models=images.allowed_models,
@@ -41,8 +47,21 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
         await ack(text=refusal(admission.status, retry_in=admission.retry_in,
                                limit=services.settings.user_requests_per_minute) or "")
 
-    async def admin(ack: AsyncAck) -> None:
-        await ack(text="Admin commands (usage reports and budgets) are not in this version of imagebot yet.")
+    async def usage(command: dict[str, Any], respond: AsyncRespond) -> None:
+        """A user's own spend today and this month, and what is left of their budgets (privately)."""
+        team, user = command["team_id"], command["user_id"]
+        budgets = images.budgets
+        now = datetime.now(budgets.tz)
+        today = await budgets.spent(team, Budget("user", user, "daily", 0, "env"), now)
+        month = await budgets.spent(team, Budget("user", user, "monthly", 0, "env"), now)
+        lines = [f"*Your imagebot spend*: {format_usd(today)} today, {format_usd(month)} this month."]
+        for budget in await budgets.applicable(team, user, command["channel_id"]):
+            spent = await budgets.spent(team, budget, now)
+            owner = {"user": "your", "channel": "this channel's", "workspace": "the workspace's"}[budget.scope]
+            lines.append(f"• {owner} {budget.period} budget: {format_usd(max(0, budget.limit_micro - spent))} "
+                         f"left of {format_usd(budget.limit_micro)}")
+        if len(lines) == 1:
+            lines.append("No budget applies to you.")
+        await respond(text="\n".join(lines), response_type="ephemeral")
 
     app.command(IMAGE_COMMAND)(image)
-    app.command(ADMIN_COMMAND)(admin)

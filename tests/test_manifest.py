@@ -28,6 +28,7 @@ SCOPE_OF_METHOD = {
     "files.getUploadURLExternal": "files:write",
     "files.completeUploadExternal": "files:write",
     "download": "files:read",  # url_private
+    "users.info": "users:read",  # who is an admin
 }
 SCOPE_OF_EVENT = {"message.channels": "channels:history", "message.groups": "groups:history"}
 
@@ -53,8 +54,11 @@ async def test_every_manifest_command_is_handled_and_others_are_not(slack: Slack
     commands = [c["command"] for c in manifest()["features"]["slash_commands"]]
     assert commands == ["/image", "/image-admin"]
     for command in commands:
+        before = len(slack.ephemerals(user_id="U0ALICE"))
         delivery = await slack.send_command("U0ALICE", "C0GENERAL", "help", command=command)
-        assert delivery.status == 200 and delivery.response_text, command
+        await workspace.settle()
+        assert delivery.status == 200, command
+        assert len(slack.ephemerals(user_id="U0ALICE")) == before + 1, command  # answered, privately
     unknown = await slack.send_command("U0ALICE", "C0GENERAL", "help", command="/imagine")
     assert unknown.status == 404  # Bolt's answer for a command the app does not register
     await workspace.settle()
@@ -71,6 +75,7 @@ async def test_manifest_scopes_are_exactly_the_ones_used(slack: SlackStandIn, im
     Image.new("RGB", (64, 64), "red").save(out, format="PNG")
     await slack.post_message("U0ALICE", "C0GENERAL", "add this", thread_ts=card["ts"],
                              files=[("ref.png", out.getvalue(), "image/png")])
+    await slack.send_command("U0ADMIN", "C0GENERAL", "report", command="/image-admin")
     await workspace.settle()
 
     used = {SCOPE_OF_METHOD[c.method] for c in slack.calls if c.method in SCOPE_OF_METHOD}

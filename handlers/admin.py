@@ -1,0 +1,207 @@
+"""/image-admin (reports, budgets, channel policies) and /image usage.
+
+Who is an admin: users in IMAGEBOT_ADMINS, plus the workspace's admins and owners (users.info), cached for
+a few minutes. Every admin action is written to the audit table. Non-admins get a private refusal that
+reveals nothing. The listener only acks; the work (users.info, queries, posting) runs in the background and
+answers through the command's response_url or in the channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.budgets import PERIODS
+from bot.errors import InvalidOption
+from bot.options import KNOWN_MODELS, QUALITIES
+from bot.pricing import format_usd
+from bot.reports import build_report, render_chart, render_csv
+from bot.services import Services
+from handlers import blocks
+from handlers.flows import Flows
+
+ADMIN_CACHE_SECONDS = 300
+_USER_RE = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+_CHANNEL_RE = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
+
+ADMIN_HELP = (
+    "*/image-admin* (imagebot admins only)\n"
+    "• `report [today|7d|30d|month|YYYY-MM] [#channel|@user]`: spend, images, top users and channels, "
+    "per model and quality, a chart and a CSV, posted here\n"
+    "• `budget @user|#channel|workspace <dollars>|none [daily|monthly]`: set or remove a budget\n"
+    "• `budget`: list the budgets in force\n"
+    "• `policy #channel [quality=low|medium|high] [n=1-4] [models=gpt-image-1,…]|none`: a channel's caps\n"
+)
+
+
+class AdminCheck:
+    """IMAGEBOT_ADMINS, or Slack's own admins and owners, cached briefly (admins rarely change)."""
+
+    def __init__(self, services: Services, client: AsyncWebClient) -> None:
+        self.listed = set(services.settings.admins)
+        self.client = client
+        self._cache: dict[str, tuple[float, bool]] = {}
+
+    async def __call__(self, user_id: str) -> bool:
+        if user_id in self.listed:
+            return True
+        cached = self._cache.get(user_id)
+        if cached and time.monotonic() - cached[0] < ADMIN_CACHE_SECONDS:
+            return cached[1]
+        try:
+            user = (await self.client.users_info(user=user_id))["user"]
+        except SlackApiError:
+            return False  # not cached: the next request asks again
+        admin = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+        self._cache[user_id] = (time.monotonic(), admin)
+        return admin
+
+
+def parse_target(word: str) -> tuple[str, str]:
+    """`@user`, `#channel` (as Slack escapes them) or `workspace` → (scope, target id)."""
+    if word.lower() == "workspace":
+        return "workspace", ""
+    if match := _USER_RE.match(word):
+        return "user", match.group(1)
+    if match := _CHANNEL_RE.match(word):
+        return "channel", match.group(1)
+    raise InvalidOption(f"`{word}` is not @someone, #a-channel or `workspace`.")
+
+
+def parse_dollars(word: str) -> int | None:
+    if word.lower() == "none":
+        return None
+    try:
+        dollars = Decimal(word.lstrip("$"))
+    except InvalidOperation:
+        dollars = Decimal(-1)
+    if not dollars.is_finite() or dollars < 0 or (dollars * 1_000_000) % 1:
+        raise InvalidOption(f"`{word}` is not an amount in dollars such as 25 or 12.50 (or `none`).")
+    return int(dollars * 1_000_000)
+
+
+def _owner(scope: str, target: str) -> str:
+    if not target:
+        return {"user": "each user", "channel": "each channel", "workspace": "the workspace"}[scope]
+    return f"<@{target}>" if scope == "user" else f"<#{target}>"
+
+
+def register(app: AsyncApp, services: Services, flows: Flows) -> None:
+    store = services.images.store
+    db = services.images.io
+    is_admin = AdminCheck(services, flows.client)
+    tz = ZoneInfo(services.settings.timezone)
+
+    async def admin(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()  # everything else, users.info included, happens after Slack has its answer
+        services.jobs.background(run(command, respond), name="image-admin")
+
+    async def run(command: dict[str, Any], respond: AsyncRespond) -> None:
+        team, user, channel = command["team_id"], command["user_id"], command["channel_id"]
+        words = (command.get("text") or "").split()
+        if not await is_admin(user):
+            await respond(text="Only imagebot admins can use /image-admin.", response_type="ephemeral")
+            return
+        try:
+            if not words or words[0].lower() in ("help", "?"):
+                await respond(text=ADMIN_HELP, response_type="ephemeral")
+            elif words[0].lower() == "budget":
+                await budget(team, user, words[1:], respond)
+            elif words[0].lower() == "policy":
+                await policy(team, user, words[1:], respond)
+            elif words[0].lower() == "report":
+                await report(team, user, channel, words[1:], respond)
+            else:
+                await respond(text=f"I don't know `{blocks.escape(words[0])}`.\n{ADMIN_HELP}",
+                              response_type="ephemeral")
+        except InvalidOption as error:
+            await respond(text=f"{blocks.escape(str(error))}\n{ADMIN_HELP}", response_type="ephemeral")
+
+    async def budget(team: str, user: str, words: list[str], respond: AsyncRespond) -> None:
+        if not words:
+            lines = [f"• {b.period.capitalize()}, {_owner(b.scope, b.target)}: {format_usd(b.limit_micro)}"
+                     f" ({'set here' if b.source == 'slack' else 'default, from the environment'})"
+                     for b in await services.images.budgets.listing(team)]
+            await respond(text="*Budgets in force*\n" + ("\n".join(lines) or "none"), response_type="ephemeral")
+            return
+        if len(words) not in (2, 3):
+            raise InvalidOption("Use `budget @user|#channel|workspace <dollars>|none [daily|monthly]`.")
+        scope, target = parse_target(words[0])
+        limit = parse_dollars(words[1])
+        period = words[2].lower() if len(words) == 3 else "monthly"
+        if period not in PERIODS:
+            raise InvalidOption(f"`{words[2]}` is not daily or monthly.")
+        await db(store.set_budget, team, scope, target, period, limit, user)
+        await db(store.audit, team, user, "budget", {"scope": scope, "target": target, "period": period,
+                                                     "limit_micro": limit})
+        who = _owner(scope, target)
+        amount = "no budget" if limit is None else format_usd(limit)
+        await respond(text=f":white_check_mark: {period.capitalize()} budget for {who}: {amount}.",
+                      response_type="ephemeral")
+
+    async def policy(team: str, user: str, words: list[str], respond: AsyncRespond) -> None:
+        if not words:
+            raise InvalidOption("Use `policy #channel [quality=…] [n=…] [models=…]|none`.")
+        scope, channel = parse_target(words[0])
+        if scope != "channel":
+            raise InvalidOption("A policy is for a #channel.")
+        settings: dict[str, Any] = {"max_quality": None, "max_n": None, "allowed_models": None}
+        for word in words[1:]:
+            name, _, value = word.partition("=")
+            name = name.lower()
+            if word.lower() == "none":
+                continue
+            if name == "quality" and value in QUALITIES[:3]:
+                settings["max_quality"] = value
+            elif name == "n" and value.isascii() and value.isdigit() and 1 <= int(value) <= 4:
+                settings["max_n"] = int(value)
+            elif name == "models" and value and all(m in KNOWN_MODELS for m in value.split(",")):
+                settings["allowed_models"] = value.split(",")
+            else:
+                raise InvalidOption(f"`{blocks.escape(word)}` is not quality=low|medium|high, n=1-4 or "
+                                    f"models=<{','.join(KNOWN_MODELS)}>.")
+        await db(store.set_policy, team, channel, set_by=user, **settings)
+        await db(store.audit, team, user, "policy", {"channel": channel, **settings})
+        current = await services.images.policy(team, channel)
+        await respond(text=f":white_check_mark: <#{channel}>: {current.describe() if current else 'no limits'}.",
+                      response_type="ephemeral")
+
+    async def report(team: str, user: str, channel: str, words: list[str], respond: AsyncRespond) -> None:
+        spec = "30d"
+        channel_filter = user_filter = None
+        for word in words:
+            if _USER_RE.match(word) or _CHANNEL_RE.match(word):
+                scope, target = parse_target(word)
+                channel_filter, user_filter = (target, None) if scope == "channel" else (None, target)
+            else:
+                spec = word
+        now = datetime.now(tz)
+        built = await db(build_report, store.db, team, spec, now, tz, channel_id=channel_filter,
+                         user_id=user_filter)
+        chart = await asyncio.to_thread(render_chart, built)
+        csv_bytes = await db(render_csv, store.db, built.scope)
+        await db(store.audit, team, user, "report", {"spec": spec, "channel": channel_filter, "user": user_filter})
+        text, report_blocks = blocks.build_report(built, asked_by=user)
+        try:
+            await flows.client.chat_postMessage(channel=channel, text=text, blocks=report_blocks)
+            stamp = built.start.strftime("%Y%m%d")
+            await flows.client.files_upload_v2(channel=channel, file_uploads=[
+                {"file": chart, "filename": f"imagebot-spend-{stamp}.png", "title": f"Spend per day, {built.label}",
+                 "alt_txt": f"Bar chart of imagebot spend per day, {built.label}"},
+                {"file": csv_bytes, "filename": f"imagebot-ledger-{stamp}.csv", "title": f"Ledger, {built.label}"},
+            ])
+        except SlackApiError as error:
+            code = error.response.get("error", "unknown_error")
+            await respond(text=f":warning: I could not post the report here (`{code}`). Invite me with "
+                               "`/invite @imagebot`.", response_type="ephemeral")
+
+    app.command("/image-admin")(admin)
