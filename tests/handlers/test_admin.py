@@ -1,0 +1,160 @@
+"""Spend control through the real app: admins, reports, budgets, policies, alerts and /image usage."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from bot.pricing import format_usd
+from standins.images_api import ImageAPIStandIn
+from standins.slack import SlackStandIn
+from standins.workspace import LocalWorkspace
+from tests.conftest import WorkspaceFactory
+
+pytestmark = pytest.mark.anyio
+CHANNEL = "C0GENERAL"
+REPORTS = "C0RANDOM"
+
+
+def ledger(workspace: LocalWorkspace) -> list[dict[str, Any]]:
+    assert workspace.services is not None
+    return workspace.services.images.store.ledger_rows()
+
+
+async def admin(slack: SlackStandIn, workspace: LocalWorkspace, text: str, user: str = "U0ADMIN",
+                channel: str = CHANNEL) -> str:
+    """Run /image-admin; return the private answer (if any)."""
+    before = len(slack.ephemerals(user_id=user))
+    delivery = await slack.send_command(user, channel, text, command="/image-admin")
+    assert delivery.status == 200 and delivery.response_text == ""  # acked at once, answered afterwards
+    await workspace.settle()
+    new = slack.ephemerals(user_id=user)[before:]
+    return "\n".join(e.get("text", "") for e in new)
+
+
+async def image(slack: SlackStandIn, workspace: LocalWorkspace, text: str, user: str = "U0ALICE") -> None:
+    await slack.send_command(user, CHANNEL, text)
+    await workspace.settle()
+
+
+def last_thread_texts(slack: SlackStandIn) -> list[str]:
+    card = [m for m in slack.messages(CHANNEL) if m.get("bot_id") and m.get("thread_ts", m["ts"]) == m["ts"]][-1]
+    return [m.get("text", "") for m in slack.thread(CHANNEL, card["ts"])[1:]]
+
+
+async def test_non_admin_is_refused_privately_and_nothing_is_revealed(slack: SlackStandIn,
+                                                                      workspace: LocalWorkspace) -> None:
+    await image(slack, workspace, "a lighthouse")
+    posted = len(slack.calls_to("chat.postMessage"))
+    answer = await admin(slack, workspace, "report 30d", user="U0BOB")
+    assert answer == "Only imagebot admins can use /image-admin."
+    assert len(slack.calls_to("chat.postMessage")) == posted and not slack.calls_to("files.completeUploadExternal")[1:]
+    assert workspace.services.images.store.db["audit"].count == 0
+
+
+async def test_report_is_posted_in_the_channel_with_chart_and_csv_and_agrees_with_the_ledger(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
+    await image(slack, workspace, "a lighthouse")
+    await image(slack, workspace, "a barn --quality high", user="U0BOB")
+    image_api.moderation_blocked()
+    await image(slack, workspace, "something blocked")
+    total = sum(r["cost_micro"] or 0 for r in ledger(workspace))
+
+    assert await admin(slack, workspace, "report 30d") == ""
+    report = [m for m in slack.messages(CHANNEL) if "imagebot spend" in m.get("text", "")][-1]
+    text = str(report["blocks"])
+    assert format_usd(total) in text and "<@U0ALICE>" in text and "<@U0BOB>" in text
+    assert "*Failures*\\n1" in text and "*Requests*\\n3" in text and "*Images*\\n2" in text
+    [upload] = [m for m in slack.messages(CHANNEL) if len(m.get("files") or []) == 2]
+    chart, table = upload["files"]
+    with Image.open(io.BytesIO(slack.file_bytes(chart["id"]))) as png:
+        assert png.format == "PNG" and png.width >= 600
+    rows = list(csv.DictReader(io.StringIO(slack.file_bytes(table["id"]).decode("utf-8"))))
+    assert len(rows) == 3
+    cost_column = next(k for k in rows[0] if "micro" in k)
+    assert sum(int(r[cost_column] or 0) for r in rows) == total  # to the micro-dollar
+    [audit] = workspace.services.images.store.db["audit"].rows
+    assert audit["user_id"] == "U0ADMIN" and audit["action"] == "report"
+
+
+async def test_listed_admins_need_no_slack_admin_flag(slack: SlackStandIn,
+                                                      workspace_factory: WorkspaceFactory) -> None:
+    workspace = await workspace_factory(admins=("U0BOB",))
+    answer = await admin(slack, workspace, "help", user="U0BOB")
+    assert "budget @user|#channel|workspace" in answer
+    assert not slack.calls_to("users.info")  # listed: no need to ask Slack
+
+
+async def test_a_budget_set_from_slack_refuses_the_request_that_would_cross_it(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
+    answer = await admin(slack, workspace, "budget <@U0ALICE|alice> 0.05")
+    assert "Monthly budget for <@U0ALICE>: $0.05" in answer
+    await image(slack, workspace, "a lighthouse")  # about $0.042: fits
+    assert len(image_api.requests) == 1
+    await image(slack, workspace, "another lighthouse")  # would cross $0.05
+    assert len(image_api.requests) == 1  # no API call for the refused request
+    refusal = last_thread_texts(slack)[-1]
+    assert "<@U0ALICE>'s monthly budget of $0.05" in refusal and "is left" in refusal and "resets" in refusal
+    [job] = [j for j in workspace.services.images.store.db["jobs"].rows if j["id"] == 2]
+    assert job["status"] == "failed" and job["error_code"] == "BudgetExceeded"
+    audit = list(workspace.services.images.store.db["audit"].rows)
+    assert audit[0]["action"] == "budget" and '"limit_micro": 50000' in audit[0]["details"]
+
+
+async def test_concurrent_requests_against_a_nearly_spent_budget_overshoot_by_at_most_one_estimate(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace_factory: WorkspaceFactory) -> None:
+    workspace = await workspace_factory(workspace_monthly_budget_micro=100_000)  # $0.10: two ~$0.042 images
+    deliveries = await asyncio.gather(*(slack.send_command(user, CHANNEL, f"a lighthouse {i}")
+                                        for i, user in enumerate(["U0ALICE", "U0BOB", "U0ADMIN"] * 2)))
+    assert all(d.status == 200 for d in deliveries)
+    await workspace.settle()
+    spent = sum(r["cost_micro"] or 0 for r in ledger(workspace))
+    assert len(image_api.requests) == 2 and spent <= 100_000
+    jobs = list(workspace.services.images.store.db["jobs"].rows)
+    assert sorted(j["status"] for j in jobs) == ["done"] * 2 + ["failed"] * 4  # every request answered
+
+
+async def test_channel_policy_lowers_quality_and_refuses_models(slack: SlackStandIn, image_api: ImageAPIStandIn,
+                                                                workspace: LocalWorkspace) -> None:
+    answer = await admin(slack, workspace, f"policy <#{CHANNEL}|general> quality=medium n=1 models=gpt-image-1")
+    assert "quality up to medium" in answer and "models gpt-image-1" in answer
+    await image(slack, workspace, "a fox --quality high --n 3")
+    [request] = image_api.requests
+    assert request.json["quality"] == "medium" and request.json["n"] == 1
+    assert "quality lowered from high to medium by this channel's policy" in last_thread_texts(slack)[-1]
+    await image(slack, workspace, "a fox --model gpt-image-1.5")
+    assert len(image_api.requests) == 1
+    assert "allows only gpt-image-1" in last_thread_texts(slack)[-1]
+
+
+async def test_usage_shows_own_spend_and_budget_privately(slack: SlackStandIn, workspace_factory: WorkspaceFactory,
+                                                          image_api: ImageAPIStandIn) -> None:
+    workspace = await workspace_factory(user_monthly_budget_micro=1_000_000)
+    await image(slack, workspace, "a lighthouse")
+    spent = ledger(workspace)[0]["cost_micro"]
+    before = len(slack.ephemerals(user_id="U0ALICE"))
+    delivery = await slack.send_command("U0ALICE", CHANNEL, "usage")
+    await workspace.settle()
+    assert delivery.status == 200 and len(image_api.requests) == 1
+    [answer] = [e["text"] for e in slack.ephemerals(user_id="U0ALICE")[before:]]
+    assert f"{format_usd(spent)} today, {format_usd(spent)} this month" in answer
+    assert f"your monthly budget: {format_usd(1_000_000 - spent)} left of $1.00" in answer
+    footnote = last_thread_texts(slack)[0]
+    assert f"your month: {format_usd(spent)}" in footnote and "monthly user budget" in footnote
+
+
+async def test_budget_alerts_post_once_at_80_and_100_percent(slack: SlackStandIn, image_api: ImageAPIStandIn,
+                                                             workspace_factory: WorkspaceFactory) -> None:
+    workspace = await workspace_factory(channel_monthly_budget_micro=90_000, report_channel=REPORTS)
+    await image(slack, workspace, "one")  # ~$0.042: 47 %
+    await image(slack, workspace, "two")  # ~$0.084: 94 %: the 80 % alert
+    alerts = [m["text"] for m in slack.messages(REPORTS) if "budget is at" in m.get("text", "")]
+    assert len(alerts) == 1 and "80%" in alerts[0] and f"<#{CHANNEL}>'s monthly" in alerts[0]
+    await image(slack, workspace, "three")  # refused: would cross; no new alert, no API call
+    assert len(image_api.requests) == 2
+    assert len([m for m in slack.messages(REPORTS) if "budget is at" in m.get("text", "")]) == 1
