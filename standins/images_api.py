@@ -32,6 +32,14 @@ What it does not emulate
     emulated. Token counts for gpt-image-1-mini reuse the gpt-image-1 table (the real figures are
     unknown, §5b). ``latency`` delays successful answers only (errors are fast, like the real thing).
 
+The pause gate
+    ``pause()`` holds every following request that would be answered successfully (after auth, faults
+    and validation, before ``latency`` and the picture) until ``resume()`` or ``stop()``; errors still
+    answer at once. ``waiting`` counts the requests held now and ``held`` lists them (recorded, status 0);
+    ``wait_for_waiting(n)`` waits until n are held. ``resume()`` releases exactly the requests held at
+    that moment, so ``resume(); pause()`` lets one batch through and holds the next. It is how a test
+    freezes a job "at the image API" to look at the app while the call is in flight.
+
 Typical use::
 
     async with ImageAPIStandIn() as api:
@@ -338,6 +346,14 @@ class _FaultContext:
 
 
 @dataclass
+class _Gate:
+    """One pause: the requests it holds, and the event that lets them go."""
+
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    held: list[RecordedRequest] = field(default_factory=list)
+
+
+@dataclass
 class _Fault:
     operation: str
     times: int
@@ -427,6 +443,8 @@ class ImageAPIStandIn:
         self._port: int | None = None
         self._stopped = asyncio.Event()
         self._arrived = asyncio.Event()
+        self._gate: _Gate | None = None  # set while paused
+        self._held_changed = asyncio.Event()
 
     # -- lifecycle -----------------------------------------------------------------------------------------
 
@@ -454,8 +472,9 @@ class ImageAPIStandIn:
         self._port = runner.addresses[0][1]
 
     async def stop(self) -> None:
-        """Release hanging and delayed requests, then shut the server down. Safe to call twice."""
+        """Release hanging, held and delayed requests, then shut the server down. Safe to call twice."""
         self._stopped.set()
+        self._gate = None
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -474,6 +493,68 @@ class ImageAPIStandIn:
                 self._arrived.clear()
                 await self._arrived.wait()
         return self.requests[:count]
+
+    # -- the pause gate --------------------------------------------------------------------------------------
+
+    def pause(self) -> None:
+        """Hold every following successful answer until resume() or stop(). Pausing twice is a no-op."""
+        if self._gate is None:
+            self._gate = _Gate()
+
+    def resume(self) -> None:
+        """Release the requests held now (they are answered normally); later requests are not held."""
+        gate, self._gate = self._gate, None
+        if gate is not None:
+            gate.release.set()
+            gate.held.clear()
+            self._notify_held()
+
+    @property
+    def paused(self) -> bool:
+        return self._gate is not None
+
+    @property
+    def waiting(self) -> int:
+        """How many requests are held by the gate right now."""
+        return len(self._gate.held) if self._gate is not None else 0
+
+    @property
+    def held(self) -> list[RecordedRequest]:
+        """The requests held right now, in arrival order."""
+        return list(self._gate.held) if self._gate is not None else []
+
+    async def wait_for_waiting(self, count: int = 1, *, timeout: float = 10.0) -> list[RecordedRequest]:
+        """Wait until at least `count` requests are held by the gate; return the held requests."""
+        async with asyncio.timeout(timeout):
+            while self.waiting < count:
+                self._held_changed.clear()
+                await self._held_changed.wait()
+        return self.held
+
+    def _notify_held(self) -> None:
+        self._held_changed.set()
+
+    async def _hold(self, record: RecordedRequest) -> None:
+        """While paused: wait for resume() or stop() (whichever comes first)."""
+        gate = self._gate
+        if gate is None or self._stopped.is_set():
+            return
+        gate.held.append(record)
+        self._notify_held()
+        released = asyncio.ensure_future(gate.release.wait())
+        stopped = asyncio.ensure_future(self._stopped.wait())
+        try:
+            await asyncio.wait({released, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            released.cancel()
+            stopped.cancel()
+            # Still listed after stop(), or when the client went away and aiohttp cancelled the handler. By
+            # identity: two identical requests are equal records.
+            for index, held in enumerate(gate.held):
+                if held is record:
+                    del gate.held[index]
+                    self._notify_held()
+                    break
 
     @property
     def openai_base_url(self) -> str:
@@ -756,6 +837,7 @@ class ImageAPIStandIn:
         _resolve(job)
         usage = _usage(job)
 
+        await self._hold(record)
         if job.stream:
             return await self._stream(request, record, job, usage, headers, started)
         await self._pause(self.latency)
