@@ -79,6 +79,8 @@ async def serve(settings: Settings, *, http: bool, host: str, port: int) -> int:
         loop.add_signal_handler(signum, stop.set)
     log.info("imagebot serving over %s, image provider %s, model %s, data in %s", "HTTP" if http else "Socket Mode",
              settings.provider, settings.model, settings.data_dir)
+    # Recovery first: jobs a dead process left behind are settled before any new request can arrive.
+    await services.jobs.recover()
     stop_transport: Callable[[], Awaitable[None]]
     if http:
         runner, _ = await start_http(app, host=host, port=port)
@@ -89,7 +91,6 @@ async def serve(settings: Settings, *, http: bool, host: str, port: int) -> int:
         handler = AsyncSocketModeHandler(app, settings.slack_app_token)
         await handler.connect_async()
         stop_transport = handler.close_async
-    await services.jobs.recover()
     try:
         await stop.wait()
     finally:

@@ -108,6 +108,8 @@ class JobQueue:
         self._tasks: set[asyncio.Task[Any]] = set()  # every task: jobs and background work
         self._job_tasks: dict[int, asyncio.Task[Any]] = {}  # each job's lifecycle
         self._running_tasks: dict[int, asyncio.Task[Any]] = {}  # the jobs past their slot
+        self._announcing: set[int] = set()  # jobs whose card is being posted: never cut there
+        self._admitting = 0  # admissions between their queue check and their place in the queue
         self._idle = asyncio.Event()
         self._idle.set()
         self.accepting = True
@@ -123,12 +125,17 @@ class JobQueue:
         a refusal; the Admission says why."""
         if not self.accepting:
             return Admission("shutting_down")
-        queue_full = len(self._slots.waiting) >= self.limits.max_queue
+        # Count admissions still on their way to the db thread, or a burst would all see the same free room.
+        queue_full = len(self._slots.waiting) + self._admitting >= self.limits.max_queue
         new_job = dict(dedupe_key=dedupe_key, kind=kind, team_id=team_id, channel_id=channel_id, user_id=user_id,
                        payload=payload, thread_ts=thread_ts, message_ts=message_ts, response_url=response_url,
                        retry_of=retry_of)
         # One trip to the db thread: the dedupe check, the rate count and the insert happen together.
-        status, job, retry_in = await self._db(self._admit, new_job, queue_full)
+        self._admitting += 1
+        try:
+            status, job, retry_in = await self._db(self._admit, new_job, queue_full)
+        finally:
+            self._admitting -= 1
         if status != "accepted":
             return Admission(status, job=job, retry_in=retry_in)
         assert job is not None
@@ -170,7 +177,14 @@ class JobQueue:
         handler = self._handler
         acquired = False
         try:
-            announced = await handler.announce(job, ahead)
+            self._announcing.add(job.id)
+            try:
+                announced = await handler.announce(job, ahead)
+            finally:
+                self._announcing.discard(job.id)
+            if announced is not None and not self.accepting:
+                self._leave_line(job)  # shutting down: announced, still queued, it runs on the next start
+                return
             if announced is None:
                 self._leave_line(job)
                 await self._db(self._store.finish_job, job.id, "failed", error_code="not_announced",
@@ -289,10 +303,12 @@ class JobQueue:
     async def recover(self) -> tuple[int, int]:
         """After a restart: tell the users of jobs that died running; run the jobs still queued."""
         assert self._handler is not None
-        interrupted = await self._db(self._store.interrupt_running_jobs)
+        # Call before taking requests. Jobs this process already owns are never treated as left behind.
+        interrupted = await self._db(self._store.interrupt_running_jobs, set(self._job_tasks))
         for job in interrupted:
             self.background(self._handler.interrupted(job), name=f"interrupted-{job.id}")
-        queued = await self._db(self._store.jobs_with_status, "queued")
+        queued = [job for job in await self._db(self._store.jobs_with_status, "queued")
+                  if job.id not in self._job_tasks]
         for job in queued:
             self._start(job)
         if interrupted or queued:
@@ -303,8 +319,11 @@ class JobQueue:
     async def shutdown(self, grace: float) -> int:
         """Take no new jobs; give running ones `grace` seconds; interrupt the rest. Returns how many were cut."""
         self.accepting = False
-        waiting = [task for job_id, task in self._job_tasks.items() if job_id not in self._running_tasks]
-        for task in waiting:  # not started: they stay queued in the database and run on the next start
+        # Jobs waiting for a slot stop waiting: they stay queued in the database and run on the next start.
+        # Jobs being announced finish posting their card first (then see the shutdown and stay queued too).
+        waiting = [task for job_id, task in self._job_tasks.items()
+                   if job_id not in self._running_tasks and job_id not in self._announcing]
+        for task in waiting:
             task.cancel()
         await asyncio.gather(*waiting, return_exceptions=True)
         running = list(self._running_tasks.values())

@@ -58,12 +58,16 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
             return
         key = ThreadKey(job.team_id, job.channel_id, job.thread_ts)
         result = job.result
+        store = services.images.store
+        if not await services.images.io(store.claim_reupload, job.id):
+            return  # a redelivered click, or uploaded already: one upload per refusal
 
         async def upload() -> None:
             if await flows.upload(key, result):
-                await services.images.io(services.images.store.finish_job, job.id, "done", result=result)
+                await services.images.io(store.finish_job, job.id, "done", result=result)
                 await respond(text=":white_check_mark: Uploaded.", replace_original=True)
             else:
+                await services.images.io(store.update_job, job.id, error_code="upload_failed")
                 await respond(text=":warning: Slack refused the upload again; try later.", response_type="ephemeral",
                               replace_original=False)
 

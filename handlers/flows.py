@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
@@ -87,8 +88,9 @@ class Flows:
             await self._tell_privately(job, f":warning: I could not post in this channel (`{code}`).{hint}")
             return None
         job = dataclasses.replace(job, thread_ts=posted["ts"])
-        await self.images.io(self.images.store.update_job, job.id, thread_ts=job.thread_ts)
-        await self.images.start_thread(_key(job), user_id=job.user_id, prompt=job.payload["prompt"])
+        # One transaction: a job is never linked to a card whose thread is unknown, nor the reverse.
+        await self.images.io(self.images.store.attach_thread, job.id, _key(job), created_by=job.user_id,
+                             prompt=job.payload["prompt"])
         return job
 
     # run ---------------------------------------------------------------------------------------------
@@ -198,8 +200,9 @@ class Flows:
         try:
             await self.client.files_upload_v2(file_uploads=uploads, channel=key.channel_id, thread_ts=key.thread_ts,
                                               initial_comment=result["comment"])
-        except (SlackApiError, OSError, ValueError) as error:
-            # SlackApiError: a method said no; the byte upload itself raises a request error (an OSError kind).
+        except (SlackClientError, aiohttp.ClientError, OSError, ValueError) as error:
+            # SlackApiError: a method said no; SlackRequestError: the byte upload to upload_url failed;
+            # aiohttp / OS errors: the connection did.
             log.warning("upload refused by Slack: %s", getattr(error, "response", None) or error)
             return False
         return True

@@ -43,9 +43,9 @@ class LocalWorkspace:
     async def start(self) -> LocalWorkspace:
         self.services = build_services(self.settings, provider=self._provider)
         app = build_app(self.settings, self.services)
+        await self.services.jobs.recover()  # as `imagebot serve`: before any request can arrive
         self._runner, port = await start_http(app, host="127.0.0.1", port=0)
         self.slack.app_request_url = f"http://127.0.0.1:{port}{EVENTS_PATH}"
-        await self.services.jobs.recover()
         return self
 
     async def settle(self, timeout: float = 60.0) -> None:

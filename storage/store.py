@@ -277,9 +277,27 @@ class Store:
         self.update_job(job_id, status=status, error_code=error_code, error_message=error_message, result=result,
                         finished_at=utcnow())
 
-    def interrupt_running_jobs(self) -> list[JobRecord]:
-        """Mark every job left `running` (by a process that died) as interrupted; return them."""
-        jobs = self.jobs_with_status("running")
+    def claim_reupload(self, job_id: int) -> bool:
+        """Take a job whose upload Slack refused for one more try; False if it is not waiting for one (a
+        redelivered click, or already uploaded)."""
+        cursor = self.db.execute("UPDATE jobs SET error_code = 'reuploading' WHERE id = ? AND error_code = "
+                                 "'upload_failed'", [job_id])
+        self.db.conn.commit()
+        return cursor.rowcount == 1
+
+    def attach_thread(self, job_id: int, key: ThreadKey, *, created_by: str, prompt: str | None) -> None:
+        """A generate job's card is posted: its thread and the job's link to it, in one transaction."""
+        now = utcnow()
+        with self.db.conn:
+            self.db.execute("UPDATE jobs SET thread_ts = ? WHERE id = ?", [key.thread_ts, job_id])
+            self.db.execute(
+                "INSERT OR IGNORE INTO threads (team_id, channel_id, thread_ts, created_by, prompt, last_image_id, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",
+                [key.team_id, key.channel_id, key.thread_ts, created_by, prompt, now, now])
+
+    def interrupt_running_jobs(self, owned: set[int] | frozenset[int] = frozenset()) -> list[JobRecord]:
+        """Mark every job left `running` by a process that died (not in `owned`) as interrupted; return them."""
+        jobs = [job for job in self.jobs_with_status("running") if job.id not in owned]
         for job in jobs:
             self.finish_job(job.id, "interrupted", error_code="interrupted",
                             error_message="imagebot stopped while this request was running")

@@ -14,6 +14,7 @@ import dataclasses
 import json
 import re
 import secrets
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -624,12 +625,7 @@ async def test_a_refused_upload_keeps_the_image_and_upload_again_delivers_it(
     assert len(image_api.requests) == 1 and len(await db.ledger()) == 1  # nothing made or billed again
 
 
-# bugs found: each test states what should happen and fails until the bug is fixed ----------------------
-@pytest.mark.xfail(strict=True, reason=(
-    "handlers/flows.py Flows.upload catches (SlackApiError, OSError, ValueError), but when the byte upload to "
-    "the upload URL fails slack_sdk's files_upload_v2 raises SlackRequestError (a SlackClientError, not an "
-    "OSError): the kept, billed image is reported as 'Something went wrong on my side', the job fails as "
-    "internal_error and no Upload again button is offered"))
+# bugs these tests found, fixed: each states what should happen -----------------------------------------------------
 async def test_a_failed_byte_upload_keeps_the_image_and_offers_upload_again(
         slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
     slack.fail_next("upload", status=500, times=3)  # the first try and slack_sdk's two retries
@@ -643,10 +639,6 @@ async def test_a_failed_byte_upload_keeps_the_image_and_offers_upload_again(
     assert (job["status"], job["error_code"]) == ("failed", "upload_failed")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "handlers/actions.py upload_again has no dedupe (run_again keys its job on the trigger_id; upload_again "
-    "admits nothing) and does not check that the job still needs an upload: a redelivered click (same "
-    "trigger_id) uploads the image into the thread a second time"))
 async def test_a_redelivered_upload_again_click_uploads_once(
         slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
     slack.fail_next("files.completeUploadExternal", status=200, error="invalid_arguments")
@@ -659,11 +651,6 @@ async def test_a_redelivered_upload_again_click_uploads_once(
     assert len(image_replies(slack, thread_ts)) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bot/jobs.py JobQueue.submit computes queue_full = len(self._slots.waiting) >= max_queue before its await on "
-    "the db thread, and only puts the job in line (_start) after it: requests admitted at the same moment all "
-    "see the old length, so the line grows past max_queue (3 concurrent /image with max_queue=2 were all "
-    "accepted over HTTP too)"))
 async def test_requests_admitted_at_the_same_moment_cannot_overfill_the_queue(
         slack: SlackStandIn, image_api: ImageAPIStandIn, workspace_factory: WorkspaceFactory) -> None:
     workspace = await workspace_factory(max_concurrent=1, max_queue=2, max_concurrent_per_user=10,
@@ -686,13 +673,6 @@ async def test_requests_admitted_at_the_same_moment_cannot_overfill_the_queue(
     assert Counter(a.status for a in admissions) == {"accepted": 2, "queue_full": 4}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bot/cli.py serve() (and standins/workspace.py LocalWorkspace.start()) start taking Slack requests "
-    "(start_http / connect_async) before services.jobs.recover(), and bot/jobs.py JobQueue.recover() treats every "
-    "'running' and 'queued' row as left by a dead process, without skipping the jobs this process already owns "
-    "(self._job_tasks): a job admitted in between is marked interrupted while it runs and its user is told to "
-    "run it again (it then delivers anyway: pressing the button bills twice); a queued one gets a second "
-    "lifecycle that can never take a slot and that shutdown() neither cancels nor can wait out (15 s)"))
 async def test_requests_taken_before_recovery_are_left_alone_by_it(
         slack: SlackStandIn, image_api: ImageAPIStandIn, tmp_path: Path, sleeps: Sleeps) -> None:
     # Built and started in bot/cli.py serve()'s order: serve HTTP, then recover. Two requests (Slack redelivers
@@ -729,27 +709,32 @@ async def test_requests_taken_before_recovery_are_left_alone_by_it(
     assert prompts == ["taken first", "taken second"]  # each once
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "handlers/flows.py Flows._announce_card records the card (update_job thread_ts) and the thread "
-    "(images.start_thread) in two steps, and bot/jobs.py JobQueue.shutdown() cancels jobs still being announced: "
-    "a SIGTERM between the two leaves a queued job with a thread_ts but no threads row. After the restart it is "
-    "re-announced without start_thread, billed, and then fails in bot/service.py ImageService._call "
-    "(store.set_last_image raises NotFoundError): 'Something went wrong', the image never reaches the user"))
 async def test_a_job_stopped_while_being_announced_runs_cleanly_after_the_restart(
         slack: SlackStandIn, image_api: ImageAPIStandIn, workspace_factory: WorkspaceFactory,
         monkeypatch: pytest.MonkeyPatch) -> None:
     first = await workspace_factory()
     assert first.services is not None
-    recording = asyncio.Event()
+    jobs = first.services.jobs
+    store = first.services.images.store
+    reached, release = threading.Event(), threading.Event()
+    attach = store.attach_thread
 
-    async def sigterm_lands_here(*args: Any, **kwargs: Any) -> None:
-        recording.set()  # the card is posted and its ts saved; the thread row is being written...
-        await asyncio.Event().wait()  # ...when SIGTERM cancels the job (only the timing is arranged)
+    def sigterm_lands_here(*args: Any, **kwargs: Any) -> None:
+        reached.set()  # the card is posted; its thread is about to be recorded...
+        release.wait(WAIT)  # ...when SIGTERM arrives (only the timing is arranged; the real write follows)
+        attach(*args, **kwargs)
 
-    monkeypatch.setattr(first.services.images, "start_thread", sigterm_lands_here)
+    monkeypatch.setattr(store, "attach_thread", sigterm_lands_here)
     await slack.send_command(ALICE, CHANNEL, "a lighthouse")
-    await asyncio.wait_for(recording.wait(), WAIT)
-    await first.stop(grace=0.2)
+    assert await asyncio.to_thread(reached.wait, WAIT)
+    stopping = asyncio.create_task(first.stop(grace=0.2))
+    for _ in range(int(WAIT * 100)):  # until the shutdown has begun (a state, polled with a bound)
+        if not jobs.accepting:
+            break
+        await asyncio.sleep(0.01)
+    assert not jobs.accepting
+    release.set()
+    await asyncio.wait_for(stopping, WAIT)
 
     second = await workspace_factory()
     await second.settle()
