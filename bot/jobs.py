@@ -305,6 +305,8 @@ class JobQueue:
         assert self._handler is not None
         # Call before taking requests. Jobs this process already owns are never treated as left behind.
         interrupted = await self._db(self._store.interrupt_running_jobs, set(self._job_tasks))
+        if interrupted:
+            await self._db(self._store.interrupt_pending_calls)
         for job in interrupted:
             self.background(self._handler.interrupted(job), name=f"interrupted-{job.id}")
         queued = [job for job in await self._db(self._store.jobs_with_status, "queued")

@@ -206,15 +206,24 @@ class ImageService:
         started = time.perf_counter()
         entry = LedgerEntry(key=key, user_id=user_id, kind=kind, provider=self.provider.provider,
                             model=options.model, size=options.size, quality=options.quality, n=options.n,
-                            prompt=prompt, input_images=input_count, job_id=job_id)
+                            prompt=prompt, input_images=input_count, job_id=job_id, status="pending")
+        # Written before the call: if the process dies while the API works, the ledger still shows the call
+        # (recovery marks it interrupted, cost unknown) instead of losing what may have been billed.
+        ledger_id = await self.io(self.store.record_call, entry)
         try:
             result: ImageResult = await call()
         except ImageAPIError as error:
             entry.status, entry.error_code, entry.request_id = "error", error.code, error.request_id
             entry.error_message = redact(str(error))[:2000]  # a 401's text quotes part of the API key
             entry.latency_ms = round((time.perf_counter() - started) * 1000)
-            await self.io(self.store.record_call, entry)
+            await self.io(self.store.record_call, entry, ledger_id=ledger_id)
             raise
+        except asyncio.CancelledError:  # shutdown cut the call short: it may have been billed
+            entry.status, entry.error_code = "error", "interrupted"
+            entry.error_message = "imagebot stopped before the image API answered; it may have been billed"
+            await self.io(self.store.record_call, entry, ledger_id=ledger_id)
+            raise
+        entry.status = "ok"
         entry.latency_ms = round((time.perf_counter() - started) * 1000)
         entry.size, entry.quality, entry.request_id = result.size, result.quality, result.request_id
         if result.usage is not None:
@@ -229,14 +238,14 @@ class ImageService:
             # Billed, but unusable: the ledger keeps the cost, the user is told the call failed.
             entry.status, entry.error_code = "error", "unreadable_output"
             entry.error_message = "The image API returned an image that cannot be read."
-            await self.io(self.store.record_call, entry)
+            await self.io(self.store.record_call, entry, ledger_id=ledger_id)
             raise ServerError(entry.error_message, request_id=result.request_id) from exc
         records = []
         for image, info in zip(result.images, infos, strict=True):
             records.append(await self.save_image(image.data, image.format, origin=origin, key=key,
                                                  parent_id=parent_id, width=info.width, height=info.height))
         entry.image_ids = tuple(r.id for r in records)
-        await self.io(self.store.record_call, entry)
+        await self.io(self.store.record_call, entry, ledger_id=ledger_id)
         await self.io(self.store.set_last_image, key, records[-1].id)
         return result, tuple(records)
 

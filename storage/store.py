@@ -176,11 +176,29 @@ class Store:
                                   {"last_image_id": image_id, "updated_at": utcnow()})
 
     # ledger -----------------------------------------------------------------------------------------
-    def record_call(self, entry: LedgerEntry) -> int:
+    def record_call(self, entry: LedgerEntry, *, ledger_id: int | None = None) -> int:
+        """Insert the call's ledger row, or (with `ledger_id`) complete the row written before the call."""
+        row = self._ledger_row(entry)
+        if ledger_id is not None:
+            self.db["ledger"].update(ledger_id, row)
+            return ledger_id
+        row["created_at"] = utcnow()
+        return int(self.db["ledger"].insert(row).last_pk)
+
+    def interrupt_pending_calls(self) -> int:
+        """Calls a dead process left `pending` (sent, no answer recorded): failed, cost unknown — the API may
+        have billed them, so they stay visible in the ledger rather than vanish."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "UPDATE ledger SET status = 'error', error_code = 'interrupted', error_message = "
+                "'imagebot stopped before the image API answered; it may have been billed' WHERE status = 'pending'")
+        return cursor.rowcount
+
+    @staticmethod
+    def _ledger_row(entry: LedgerEntry) -> dict[str, Any]:
         tokens = [entry.input_text_tokens, entry.input_image_tokens, entry.output_image_tokens,
                   entry.output_text_tokens]
-        row: dict[str, Any] = {
-            "created_at": utcnow(),
+        return {
             "team_id": entry.key.team_id,
             "user_id": entry.user_id,
             "channel_id": entry.key.channel_id,
@@ -207,7 +225,6 @@ class Store:
             "image_ids": json.dumps(list(entry.image_ids)),
             "job_id": entry.job_id,
         }
-        return int(self.db["ledger"].insert(row).last_pk)
 
     def thread_spend(self, key: ThreadKey) -> Spend:
         """What the thread's calls have cost so far. Refused calls carry no cost; a call that was billed but

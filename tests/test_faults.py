@@ -173,7 +173,9 @@ async def test_sigkill_mid_call_then_restart_tells_users_and_run_it_again_bills_
 
         before = {r["id"]: r for r in rows(data, "SELECT * FROM jobs ORDER BY id")}
         assert [r["status"] for r in before.values()] == ["running", "running", "running", "queued"]
-        assert not rows(data, "SELECT * FROM ledger")
+        pending = rows(data, "SELECT * FROM ledger ORDER BY id")
+        # The three calls in flight were written down before they were sent: nothing that may be billed vanishes.
+        assert [(e["status"], e["cost_micro"]) for e in pending] == [("pending", None)] * 3
         requests_before_restart = len(image_api.requests)
         assert requests_before_restart == 3
 
@@ -195,8 +197,11 @@ async def test_sigkill_mid_call_then_restart_tells_users_and_run_it_again_bills_
                 assert "interrupted" in notice["text"] and "may already have been billed" in notice["text"]
             restart_requests = [r.json["prompt"] for r in image_api.requests[requests_before_restart:]]
             assert restart_requests == [asked[3][1]]  # only the job that never reached the API
-            ledger = rows(data, "SELECT * FROM ledger")
-            assert [e["job_id"] for e in ledger] == [after[3]["id"]]  # nothing recorded for the interrupted ones
+            ledger = rows(data, "SELECT * FROM ledger ORDER BY id")
+            # The cut calls stay in the ledger as interrupted, cost unknown (never silently re-run or re-billed).
+            assert [(e["job_id"], e["status"], e["error_code"], e["cost_micro"]) for e in ledger[:3]] == [
+                (job["id"], "error", "interrupted", None) for job in after[:3]]
+            assert [e["job_id"] for e in ledger[3:]] == [after[3]["id"]]
 
             # Bob presses Run it again under Alice's request: refused, privately; nothing runs.
             refused = await slack.send_interaction(click(slack, BOB, told[0]))
@@ -237,5 +242,6 @@ async def test_sigkill_mid_call_then_restart_tells_users_and_run_it_again_bills_
         assert len(threads) == 4, [(c["text"], card_text(c)) for c in cards(slack)]
         assert len(calls) == 3 + 1 + 3  # killed calls, the queued job, three run-agains
         assert sorted(calls) == sorted([p for _, p in asked[:3]] * 2 + [asked[3][1]])
-        assert [e["status"] for e in ledger] == ["ok"] * 4 and all(e["cost_micro"] > 0 for e in ledger)
-        assert sorted(e["job_id"] for e in ledger) == sorted([after[3]["id"], *(r["id"] for r in retries)])
+        billed = [e for e in ledger if e["status"] == "ok"]
+        assert len(ledger) == 7 and len(billed) == 4 and all(e["cost_micro"] > 0 for e in billed)
+        assert sorted(e["job_id"] for e in billed) == sorted([after[3]["id"], *(r["id"] for r in retries)])

@@ -216,7 +216,8 @@ async def test_each_request_is_a_job_row_before_any_image_api_call(
     await image_api.wait_for_waiting(1, timeout=WAIT)  # the call is in flight: the row says so
     [job] = await db.jobs()
     assert job["status"] == "running" and job["started_at"] and not job["finished_at"]
-    assert not await db.ledger()
+    [pending] = await db.ledger()  # the call is in the ledger before it is sent, cost not yet known
+    assert pending["status"] == "pending" and pending["cost_micro"] is None and pending["job_id"] == job["id"]
 
     await slack.send_command(BOB, CHANNEL, "a harbour")
     running, waiting = await db.jobs()
@@ -334,7 +335,9 @@ async def test_sigterm_interrupts_the_running_job_and_queued_ones_run_once_after
     store = Store.open(first.settings.data_dir)
     try:
         running, *waiting = job_rows(store)
-        assert not store.ledger_rows()
+        [cut] = store.ledger_rows()  # the call SIGTERM cut short: kept, interrupted, cost unknown
+        assert (cut["job_id"], cut["status"], cut["error_code"], cut["cost_micro"]) == (
+            running["id"], "error", "interrupted", None)
     finally:
         store.close()
     assert (running["status"], running["error_code"]) == ("interrupted", "interrupted")
@@ -357,7 +360,8 @@ async def test_sigterm_interrupts_the_running_job_and_queued_ones_run_once_after
         "the first in line", "the running one", "the second in line"]
     assert [len(image_replies(slack, r["thread_ts"])) for r in rows] == [0, 1, 1]
     assert len(notices(slack, rows[0]["thread_ts"], RUN_AGAIN)) == 1  # told once, not again on restart
-    assert [e["job_id"] for e in await db.ledger()] == [rows[1]["id"], rows[2]["id"]]
+    assert [(e["job_id"], e["status"]) for e in await db.ledger()] == [
+        (rows[0]["id"], "error"), (rows[1]["id"], "ok"), (rows[2]["id"], "ok")]
     assert all("Done" in block_text(c) for c in cards(slack)[1:])
     assert_every_job_answered(slack, rows)
 
@@ -388,7 +392,8 @@ async def test_run_it_again_is_one_new_job_for_its_owner_only(
     old, new = await db.jobs()
     assert (new["retry_of"], new["status"], new["thread_ts"]) == (old["id"], "done", old["thread_ts"])
     assert len(image_api.requests) == 2
-    [entry] = await db.ledger()
+    cut, entry = await db.ledger()  # the interrupted call (cost unknown), then the one that ran again
+    assert (cut["job_id"], cut["status"], cut["cost_micro"]) == (old["id"], "error", None)
     assert entry["job_id"] == new["id"] and entry["status"] == "ok" and entry["cost_micro"] > 0
     assert len(image_replies(slack, old["thread_ts"])) == 1
     assert "Done" in block_text(cards(slack)[0])
