@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.jobs import DbThread
@@ -29,31 +29,37 @@ def parse_schedule(schedule: str) -> tuple[str | None, int, int]:
     return (words[1] if words[0] == "weekly" else None), hour, minute
 
 
+def _at(day: date, hour: int, minute: int, tz: ZoneInfo) -> datetime:
+    """A wall-clock time on a local day (date arithmetic, so DST changes never shift it)."""
+    return datetime.combine(day, time(hour, minute), tzinfo=tz)
+
+
 def latest_slot(schedule: str, now: datetime, tz: ZoneInfo) -> datetime:
     """The most recent slot at or before `now`, as an aware local datetime."""
     weekday, hour, minute = parse_schedule(schedule)
     local = now.astimezone(tz)
-    slot = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    if weekday is None:
-        return slot if slot <= local else (slot - timedelta(days=1)).replace(hour=hour, minute=minute)
-    back = (local.weekday() - WEEKDAYS.index(weekday)) % 7
-    slot = (slot - timedelta(days=back)).replace(hour=hour, minute=minute)
-    return slot if slot <= local else (slot - timedelta(days=7)).replace(hour=hour, minute=minute)
+    day = local.date()
+    if weekday is not None:
+        day -= timedelta(days=(day.weekday() - WEEKDAYS.index(weekday)) % 7)
+    slot = _at(day, hour, minute, tz)
+    if slot > local:
+        slot = _at(day - timedelta(days=7 if weekday else 1), hour, minute, tz)
+    return slot
 
 
 def next_slot(schedule: str, now: datetime, tz: ZoneInfo) -> datetime:
     weekday, hour, minute = parse_schedule(schedule)
-    step = timedelta(days=7 if weekday else 1)
     latest = latest_slot(schedule, now, tz)
-    return (latest + step + timedelta(hours=3)).replace(hour=hour, minute=minute)  # +3h: safe across DST
+    return _at(latest.date() + timedelta(days=7 if weekday else 1), hour, minute, tz)
 
 
 def report_window(schedule: str, slot: datetime) -> tuple[datetime, datetime]:
     """What a slot's report covers: the local day (daily) or seven days (weekly) before the slot's day."""
     weekday, _, _ = parse_schedule(schedule)
-    end = slot.replace(hour=0, minute=0, second=0, microsecond=0)
-    start = (end - timedelta(days=7 if weekday else 1, hours=-3)).replace(hour=0)  # -(days)+3h, then midnight
-    return start, end
+    tz = slot.tzinfo
+    assert isinstance(tz, ZoneInfo)
+    end = _at(slot.date(), 0, 0, tz)
+    return _at(slot.date() - timedelta(days=7 if weekday else 1), 0, 0, tz), end
 
 
 PostReport = Callable[[datetime, datetime, datetime], Awaitable[None]]  # (slot, window start, window end)

@@ -373,3 +373,16 @@ class Store:
     def audit(self, team_id: str, user_id: str, action: str, details: dict[str, Any]) -> None:
         self.db["audit"].insert({"created_at": utcnow(), "team_id": team_id, "user_id": user_id, "action": action,
                                  "details": json.dumps(details)})
+
+    # scheduled reports --------------------------------------------------------------------------------
+    def claim_report_slot(self, schedule: str, slot: str) -> bool:
+        """Claim a scheduled report's slot; False if it was claimed (posted) before, by this or an earlier run."""
+        cursor = self.db.execute("INSERT OR IGNORE INTO report_runs (schedule, slot, posted_at) VALUES (?, ?, ?)",
+                                 [schedule, slot, utcnow()])
+        self.db.conn.commit()
+        return cursor.rowcount == 1
+
+    def release_report_slot(self, schedule: str, slot: str) -> None:
+        """Give a claim back after a post failed, so the next tick tries again."""
+        with self.db.conn:
+            self.db.execute("DELETE FROM report_runs WHERE schedule = ? AND slot = ?", [schedule, slot])
