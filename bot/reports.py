@@ -6,7 +6,8 @@ Time. The ledger stores UTC; people think in local days. A window is made of loc
 workspace's time zone (the `timezone` setting), turned into the ledger's UTC strings by `to_ledger_time`.
 SQLite cannot shift a timestamp by a DST-aware zone, so spend comes back per UTC hour (storage/reports.py)
 and is put into local days here; a day is 23 or 25 hours long when the clocks change, and zones whose
-offset is not whole hours (Asia/Kolkata) get quarter-hour slots so no slot straddles a midnight.
+offset is not whole hours (Asia/Kolkata, Asia/Kathmandu) get half- or quarter-hour slots, so that no
+slot straddles a local midnight.
 
 Windows: today, and the last 7 or 30 days, are whole local days ending today (so every bar in the chart
 is a whole day), up to now; `month` is this calendar month up to now; YYYY-MM is that month (up to now,
@@ -84,8 +85,8 @@ def report_window(spec: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, dat
         following = date(year + month // 12, month % 12 + 1, 1)  # a month that has started is before 9999-12
         end = local_now if following > today else _midnight(following, tz)
         return _midnight(first, tz), end, f"{first:%B %Y}"
-    raise InvalidOption(f"{spec.strip() or 'an empty window'!r} is not a report window. Valid: {WINDOW_FORMS}.",
-                        option="window")
+    problem = f"{spec.strip()!r} is not a report window." if word else "Which window?"
+    raise InvalidOption(f"{problem} Valid: {WINDOW_FORMS}.", option="window")
 
 
 def local_days(start: datetime, end: datetime, tz: ZoneInfo) -> list[date]:
@@ -148,13 +149,15 @@ def build_report(db: Database, team_id: str, spec: str, now: datetime, tz: ZoneI
                   user_id=user_id)
     days = local_days(start, end, tz)
     slots = queries.spend_by_hour(db, scope, minutes=_slot_minutes(days, tz))
+    # Model and quality from one GROUP BY (a dozen groups): each GROUP BY sorts the whole window.
+    kinds = queries.breakdowns(db, scope, ("model", "quality"), TOP)
     return Report(
         team_id=team_id, label=label, start=start, end=end, timezone=tz.key, scope=scope,
         totals=queries.totals(db, scope),
         top_users=queries.breakdown(db, scope, "user_id", TOP),
         top_channels=queries.breakdown(db, scope, "channel_id", TOP),
-        by_model=queries.breakdown(db, scope, "model", TOP),
-        by_quality=queries.breakdown(db, scope, "quality", TOP),
+        by_model=kinds["model"],
+        by_quality=kinds["quality"],
         by_day=bucket_days(slots, days, tz),
     )
 
@@ -192,6 +195,14 @@ def _axis_label(micro: int, step: int) -> str:
     if step % MICRO == 0:
         return f"${micro // MICRO:,}"
     return format_usd(micro)
+
+
+def _bar_label(micro: int) -> str:
+    """A bar's amount to the cent (the exact figures are in the message and the CSV)."""
+    if micro < MICRO // 100:
+        return "< $0.01"
+    cents = (micro + MICRO // 200) // (MICRO // 100)
+    return format_usd(cents * (MICRO // 100))
 
 
 def _day_label(day: date, width: float) -> str:
@@ -236,7 +247,7 @@ def render_chart(report: Report) -> bytes:
 
     count = max(1, len(values))
     slot = (right - left) / count
-    bar = max(1.0, slot * 0.7)
+    bar = min(120.0, max(1.0, slot * 0.7))
     label_every = 1
     while slot * label_every < 26:  # two digits and a gap, for windows longer than a month
         label_every += 1
@@ -248,7 +259,7 @@ def render_chart(report: Report) -> bytes:
             y0 = min(round(y_of(micro)), bottom - 2)  # a cent on a $1,000 axis still shows
             draw.rectangle([(x0, y0), (max(x0, round(centre + bar / 2) - 1), bottom - 1)], fill=_BAR)
             if count <= 10:
-                draw.text((centre, y_of(micro) - 4), format_usd(micro), font=small_font, fill=_INK, anchor="md")
+                draw.text((centre, y_of(micro) - 4), _bar_label(micro), font=small_font, fill=_INK, anchor="md")
         if i % label_every == 0:
             draw.text((centre, bottom + 8), _day_label(day, slot), font=text_font, fill=_INK, anchor="ma")
         if slot < 96 and (day.month, day.year) != previous_month:

@@ -15,7 +15,7 @@ Money is summed as integers (micro-dollars), so totals agree with the ledger to 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ from sqlite_utils import Database
 
 Dimension = Literal["user_id", "channel_id", "model", "quality"]
 DIMENSIONS: tuple[str, ...] = ("user_id", "channel_id", "model", "quality")
+SLOT_MINUTES = (60, 30, 15, 5, 1)
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,9 @@ class Row:
     unknown_cost: int
 
 
-def _where(scope: Scope) -> tuple[str, dict[str, Any]]:
-    clauses = ["team_id = :team_id", "created_at >= :start", "created_at < :end"]
+def _where(scope: Scope, *, lo: str = ":start", hi: str = ":end") -> tuple[str, dict[str, Any]]:
+    """The scope as a WHERE clause: team, time range (`lo`/`hi` may be expressions), channel, user."""
+    clauses = ["team_id = :team_id", f"created_at >= {lo}", f"created_at < {hi}"]
     params: dict[str, Any] = {"team_id": scope.team_id, "start": scope.start, "end": scope.end}
     if scope.channel_id is not None:
         clauses.append("channel_id = :channel_id")
@@ -79,15 +81,17 @@ def totals(db: Database, scope: Scope) -> Totals:
     Images are counted from `image_ids` (the ids of the images the call actually kept), not from `n`: `n` is
     what was asked for, and the API may answer an ok call with fewer images than asked (nothing obliges it to
     return n); an error row, billed or not, delivered none. `image_ids` is the only column that knows.
+    The price: image_ids is not in the covering index, so this one query reads the rows themselves.
     """
     where, params = _where(scope)
     row = db.execute(
+        # FILTER rather than SUM(CASE ...): SQLite skips the aggregate step instead of adding a zero.
         "SELECT COALESCE(SUM(cost_micro), 0), "
-        "COALESCE(SUM(CASE WHEN provider = 'offline' THEN cost_micro END), 0), "
-        "COALESCE(SUM(status = 'ok' AND cost_micro IS NULL), 0), "
+        "COALESCE(SUM(cost_micro) FILTER (WHERE provider = 'offline'), 0), "
+        "COUNT(*) FILTER (WHERE status = 'ok' AND cost_micro IS NULL), "
         "COUNT(*), "
-        "COALESCE(SUM(status = 'error'), 0), "
-        "COALESCE(SUM(CASE WHEN status = 'ok' THEN json_array_length(image_ids) END), 0) "
+        "COUNT(*) FILTER (WHERE status = 'error'), "
+        "COALESCE(SUM(json_array_length(image_ids)) FILTER (WHERE status = 'ok'), 0) "
         f"FROM ledger WHERE {where}",
         params,
     ).fetchone()
@@ -97,39 +101,72 @@ def totals(db: Database, scope: Scope) -> Totals:
 
 def breakdown(db: Database, scope: Scope, by: Dimension, limit: int = 10) -> list[Row]:
     """Spend per user, channel, model or quality, the largest first (ties: more requests first, then by key)."""
-    if by not in DIMENSIONS:
-        raise ValueError(f"breakdown by {by!r}: expected one of {', '.join(DIMENSIONS)}")
+    return breakdowns(db, scope, (by,), limit)[by]
+
+
+def breakdowns(db: Database, scope: Scope, by: Sequence[Dimension], limit: int = 10) -> dict[str, list[Row]]:
+    """Several breakdowns from one pass over the window: {dimension: rows, largest first}.
+
+    A GROUP BY costs SQLite a sort of every row in the window, whatever the number of groups; grouping once
+    by (model, quality) and adding up here is one sort instead of two, for 12 groups or so to add up.
+    """
+    names = list(dict.fromkeys(by))  # in order, once each
+    unknown = [name for name in names if name not in DIMENSIONS]
+    if unknown or not names:
+        raise ValueError(f"breakdown by {unknown or 'nothing'}: expected some of {', '.join(DIMENSIONS)}")
+    columns = ", ".join(names)
     where, params = _where(scope)
     cursor = db.execute(
-        f"SELECT {by}, COALESCE(SUM(cost_micro), 0) AS spend, COUNT(*) AS requests, "
-        "COALESCE(SUM(status = 'error'), 0), COALESCE(SUM(status = 'ok' AND cost_micro IS NULL), 0) "
-        f"FROM ledger WHERE {where} GROUP BY {by} "
-        f"ORDER BY spend DESC, requests DESC, {by} LIMIT :limit",
-        {**params, "limit": limit},
+        f"SELECT {columns}, COALESCE(SUM(cost_micro), 0), COUNT(*), COUNT(*) FILTER (WHERE status = 'error'), "
+        f"COUNT(*) FILTER (WHERE status = 'ok' AND cost_micro IS NULL) FROM ledger WHERE {where} GROUP BY {columns}",
+        params,
     )
-    return [Row(key=r[0], spend_micro=r[1], requests=r[2], failures=r[3], unknown_cost=r[4]) for r in cursor]
+    sums: dict[str, dict[str | None, list[int]]] = {name: {} for name in names}
+    for record in cursor:
+        keys, figures = record[:len(names)], record[len(names):]
+        for name, key in zip(names, keys, strict=True):
+            total = sums[name].setdefault(key, [0, 0, 0, 0])
+            for i, value in enumerate(figures):
+                total[i] += value
+    return {name: _largest(sums[name], limit) for name in names}
+
+
+def _largest(sums: dict[str | None, list[int]], limit: int) -> list[Row]:
+    ordered = sorted(sums.items(), key=lambda item: (-item[1][0], -item[1][1], item[0] is not None, item[0] or ""))
+    return [Row(key, *figures) for key, figures in ordered[:max(limit, 0)]]  # None (a NULL key) sorts first
 
 
 def spend_by_hour(db: Database, scope: Scope, *, minutes: int = 60) -> list[tuple[str, int]]:
-    """Spend per UTC hour ("2026-10-25T01:00"), oldest first; only slots with rows.
+    """Spend per UTC hour ("2026-10-25T01:00"), oldest first; only slots with spend.
 
     SQLite's clock knows UTC only, so local days are made from these slots by the caller. An hour slot never
     straddles a local midnight in a zone whose offsets are whole hours; for the others (Asia/Kolkata +05:30,
     Asia/Kathmandu +05:45) ask for `minutes` = 30 or 15, which divides every such offset.
+
+    Written as one index range search per slot rather than GROUP BY substr(created_at, ...): the slots come
+    out of the index in time order, so SQLite sums each as it goes instead of sorting every row of the
+    window first (about a third of the time at a month of a million-row year).
     """
-    if minutes not in (60, 30, 15, 5, 1):
-        raise ValueError(f"minutes must be 60, 30, 15, 5 or 1 (got {minutes})")
-    where, params = _where(scope)
-    # created_at is "YYYY-MM-DDTHH:MM:..."; the slot is its hour plus the minute rounded down to `minutes`.
-    slot = ("substr(created_at, 1, 13) || ':00'" if minutes == 60 else
-            "substr(created_at, 1, 14) || printf('%02d', CAST(substr(created_at, 15, 2) AS INTEGER) "
-            f"/ {minutes} * {minutes})")
+    if minutes not in SLOT_MINUTES:
+        raise ValueError(f"minutes must be one of {SLOT_MINUTES} (got {minutes})")
+    if scope.start >= scope.end:
+        return []
+    inner, params = _where(scope, lo="max(slot.lo, :start)", hi="min(slot.hi, :end)")
     cursor = db.execute(
-        f"SELECT {slot} AS slot, COALESCE(SUM(cost_micro), 0) FROM ledger WHERE {where} "
-        "GROUP BY slot ORDER BY slot",
-        params,
+        "WITH RECURSIVE slot(lo, hi) AS ("
+        " SELECT :first, strftime(:format, :first, :step)"
+        " UNION ALL SELECT hi, strftime(:format, hi, :step) FROM slot WHERE hi < :end) "
+        f"SELECT substr(lo, 1, 16), (SELECT SUM(cost_micro) FROM ledger WHERE {inner}) AS spend FROM slot",
+        {**params, "first": _slot_start(scope.start, minutes), "format": "%Y-%m-%dT%H:%M:00.000+00:00",
+         "step": f"+{minutes} minutes"},
     )
-    return [(r[0], r[1]) for r in cursor]
+    return [(lo, spend) for lo, spend in cursor if spend is not None]
+
+
+def _slot_start(moment: str, minutes: int) -> str:
+    """The start of the `minutes` slot holding `moment`, in the ledger's format."""
+    minute = int(moment[14:16]) // minutes * minutes
+    return f"{moment[:14]}{minute:02d}:00.000+00:00"
 
 
 def rows(db: Database, scope: Scope) -> Iterator[dict[str, Any]]:
