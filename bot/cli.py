@@ -81,6 +81,7 @@ async def serve(settings: Settings, *, http: bool, host: str, port: int) -> int:
              settings.provider, settings.model, settings.data_dir)
     # Recovery first: jobs a dead process left behind are settled before any new request can arrive.
     await services.jobs.recover()
+    services.start_scheduler()
     stop_transport: Callable[[], Awaitable[None]]
     if http:
         runner, _ = await start_http(app, host=host, port=port)

@@ -145,6 +145,12 @@ class Report:
 def build_report(db: Database, team_id: str, spec: str, now: datetime, tz: ZoneInfo,
                  channel_id: str | None = None, user_id: str | None = None) -> Report:
     start, end, label = report_window(spec, now, tz)
+    return build_report_between(db, team_id, start, end, label, tz, channel_id=channel_id, user_id=user_id)
+
+
+def build_report_between(db: Database, team_id: str, start: datetime, end: datetime, label: str, tz: ZoneInfo,
+                         channel_id: str | None = None, user_id: str | None = None) -> Report:
+    """A report for an explicit local window [start, end) (scheduled reports: the day or week before)."""
     scope = Scope(team_id=team_id, start=to_ledger_time(start), end=to_ledger_time(end), channel_id=channel_id,
                   user_id=user_id)
     days = local_days(start, end, tz)

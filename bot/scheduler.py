@@ -73,6 +73,7 @@ class ReportScheduler:
         self.tz = tz
         self._post = post
         self._clock = clock or (lambda: datetime.now(tz))
+        self.ticked = asyncio.Event()  # set after the first tick (the catch-up) is done: for tests and probes
 
     async def tick(self) -> datetime | None:
         """Post the latest due slot if nobody has; return the slot posted, if any."""
@@ -94,6 +95,7 @@ class ReportScheduler:
         """Tick now (the catch-up), then at every slot, until `stop` is set. Every sleep is bounded."""
         while not stop.is_set():
             await self.tick()
+            self.ticked.set()
             wait = (next_slot(self.schedule, self._clock(), self.tz) - self._clock()).total_seconds()
             try:
                 await asyncio.wait_for(stop.wait(), timeout=min(MAX_SLEEP, max(1.0, wait)))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -11,6 +12,7 @@ from bot.image_api import DEFAULT_TIMEOUT, AzureTarget, ImageAPI, OpenAITarget
 from bot.jobs import DbThread, JobQueue, Limits
 from bot.offline import OfflineImageAPI
 from bot.pricing import PriceTable
+from bot.scheduler import ReportScheduler
 from bot.service import ImageProvider, ImageService
 from bot.settings import Settings
 from bot.slack_files import SlackFiles
@@ -25,9 +27,20 @@ class Services:
     files: SlackFiles
     http: httpx.AsyncClient
     db: DbThread
+    scheduler: ReportScheduler | None = None  # set by the Slack edge when IMAGEBOT_REPORT_SCHEDULE is set
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _scheduler_task: asyncio.Task[None] | None = None
+
+    def start_scheduler(self) -> None:
+        if self.scheduler is not None and self._scheduler_task is None:
+            self._scheduler_task = asyncio.get_running_loop().create_task(self.scheduler.run(self._stop),
+                                                                          name="report-scheduler")
 
     async def close(self, grace: float | None = None) -> int:
         """Stop: running jobs get `grace` seconds (default: the setting), the rest are interrupted."""
+        self._stop.set()
+        if self._scheduler_task is not None:
+            await asyncio.wait_for(self._scheduler_task, timeout=60)  # a report being posted finishes
         cut = await self.jobs.shutdown(self.settings.shutdown_grace_seconds if grace is None else grace)
         await self.db.close()
         await self.http.aclose()

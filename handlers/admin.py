@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,10 +24,12 @@ from bot.budgets import PERIODS
 from bot.errors import InvalidOption
 from bot.options import KNOWN_MODELS, QUALITIES
 from bot.pricing import format_usd
-from bot.reports import build_report, render_chart, render_csv
+from bot.reports import Report, build_report, build_report_between, render_chart, render_csv
+from bot.scheduler import PostReport
 from bot.services import Services
 from handlers import blocks
 from handlers.flows import Flows
+from storage.store import Store
 
 ADMIN_CACHE_SECONDS = 300
 _USER_RE = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -93,6 +95,56 @@ def _owner(scope: str, target: str) -> str:
     if not target:
         return {"user": "each user", "channel": "each channel", "workspace": "the workspace"}[scope]
     return f"<@{target}>" if scope == "user" else f"<#{target}>"
+
+
+def _build(store: Store, team: str, spec: str, now: datetime, tz: ZoneInfo, channel_id: str | None,
+           user_id: str | None) -> tuple[Report, bytes, bytes]:
+    reader = store.reader()
+    try:
+        built = build_report(reader, team, spec, now, tz, channel_id=channel_id, user_id=user_id)
+        return built, render_chart(built), render_csv(reader, built.scope)
+    finally:
+        if reader is not store.db:
+            reader.close()
+
+
+async def post_report(client: AsyncWebClient, channel: str, built: Report, chart: bytes, csv_bytes: bytes, *,
+                      asked_by: str | None) -> None:
+    """The report message, then its chart and CSV, visibly in `channel`."""
+    text, report_blocks = blocks.build_report(built, asked_by=asked_by)
+    await client.chat_postMessage(channel=channel, text=text, blocks=report_blocks)
+    stamp = built.start.strftime("%Y%m%d")
+    await client.files_upload_v2(channel=channel, file_uploads=[
+        {"file": chart, "filename": f"imagebot-spend-{stamp}.png", "title": f"Spend per day, {built.label}",
+         "alt_txt": f"Bar chart of imagebot spend per day, {built.label}"},
+        {"file": csv_bytes, "filename": f"imagebot-ledger-{stamp}.csv", "title": f"Ledger, {built.label}"},
+    ])
+
+
+def scheduled_poster(services: Services, client: AsyncWebClient) -> PostReport:
+    """What the report scheduler calls at each slot: the window's report, posted to IMAGEBOT_REPORT_CHANNEL."""
+    tz = ZoneInfo(services.settings.timezone)
+    store = services.images.store
+
+    async def post(slot: datetime, start: datetime, end: datetime) -> None:
+        team = (await client.auth_test())["team_id"]  # single workspace: the bot token's team
+        label = (f"{start:%a %-d %b %Y}" if end - start <= timedelta(days=1, hours=1)
+                 else f"{start:%-d %b} to {end - timedelta(days=1):%-d %b %Y}")
+
+        def build() -> tuple[Report, bytes, bytes]:
+            reader = store.reader()
+            try:
+                built = build_report_between(reader, team, start, end, label, tz)
+                return built, render_chart(built), render_csv(reader, built.scope)
+            finally:
+                if reader is not store.db:
+                    reader.close()
+
+        built, chart, csv_bytes = await asyncio.to_thread(build)
+        assert services.settings.report_channel
+        await post_report(client, services.settings.report_channel, built, chart, csv_bytes, asked_by=None)
+
+    return post
 
 
 def register(app: AsyncApp, services: Services, flows: Flows) -> None:
@@ -185,20 +237,12 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
             else:
                 spec = word
         now = datetime.now(tz)
-        built = await db(build_report, store.db, team, spec, now, tz, channel_id=channel_filter,
-                         user_id=user_filter)
-        chart = await asyncio.to_thread(render_chart, built)
-        csv_bytes = await db(render_csv, store.db, built.scope)
+        # Reports read a lot: on a worker thread with their own connection, never on the db thread.
+        built, chart, csv_bytes = await asyncio.to_thread(_build, store, team, spec, now, tz, channel_filter,
+                                                          user_filter)
         await db(store.audit, team, user, "report", {"spec": spec, "channel": channel_filter, "user": user_filter})
-        text, report_blocks = blocks.build_report(built, asked_by=user)
         try:
-            await flows.client.chat_postMessage(channel=channel, text=text, blocks=report_blocks)
-            stamp = built.start.strftime("%Y%m%d")
-            await flows.client.files_upload_v2(channel=channel, file_uploads=[
-                {"file": chart, "filename": f"imagebot-spend-{stamp}.png", "title": f"Spend per day, {built.label}",
-                 "alt_txt": f"Bar chart of imagebot spend per day, {built.label}"},
-                {"file": csv_bytes, "filename": f"imagebot-ledger-{stamp}.csv", "title": f"Ledger, {built.label}"},
-            ])
+            await post_report(flows.client, channel, built, chart, csv_bytes, asked_by=user)
         except SlackApiError as error:
             code = error.response.get("error", "unknown_error")
             await respond(text=f":warning: I could not post the report here (`{code}`). Invite me with "

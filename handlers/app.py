@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -21,9 +22,11 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.scheduler import ReportScheduler
 from bot.services import Services
 from bot.settings import Settings
 from handlers import register_all
+from handlers.admin import scheduled_poster
 from handlers.flows import Flows
 
 log = logging.getLogger(__name__)
@@ -85,6 +88,9 @@ def build_app(settings: Settings, services: Services, *, socket_mode: bool = Fal
     # resumed after a restart have no request at all.
     flows = Flows(services, make_client(settings, token=settings.slack_bot_token))
     services.jobs.bind(flows)
+    if settings.report_schedule:
+        services.scheduler = ReportScheduler(services.db, settings.report_schedule, ZoneInfo(settings.timezone),
+                                             scheduled_poster(services, flows.client))
     register_all(app, services, flows)
     return app
 

@@ -154,7 +154,7 @@ def _lines(rows: list[Any], label: Any) -> str:
                      f"{'s' if row.requests != 1 else ''})" for row in rows) or "• none"
 
 
-def build_report(report: Any, *, asked_by: str) -> tuple[str, list[dict[str, Any]]]:
+def build_report(report: Any, *, asked_by: str | None) -> tuple[str, list[dict[str, Any]]]:
     """A usage report (bot/reports.py Report) as a message; the chart and CSV are uploaded beside it."""
     totals = report.totals
     what = f" for <#{report.channel_id}>" if report.channel_id else (f" for <@{report.user_id}>" if report.user_id
@@ -179,7 +179,8 @@ def build_report(report: Any, *, asked_by: str) -> tuple[str, list[dict[str, Any
             {"type": "mrkdwn", "text": _clip("*Per quality*\n" + _lines(report.by_quality, str), 2000)},
         ]},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": (
-            f"Asked by <@{asked_by}> · days in {report.timezone} · costs from each call's own usage; "
+            f"{f'Asked by <@{asked_by}>' if asked_by else 'Scheduled report'} · days in {report.timezone} · "
+            "costs from each call's own usage; "
             "the chart and every ledger row (CSV) follow")}]},
     ]
     text = f"imagebot spend{what}, {report.label}: {format_usd(totals.spend_micro)}, {totals.images:,} images"

@@ -44,6 +44,7 @@ class LocalWorkspace:
         self.services = build_services(self.settings, provider=self._provider)
         app = build_app(self.settings, self.services)
         await self.services.jobs.recover()  # as `imagebot serve`: before any request can arrive
+        self.services.start_scheduler()
         self._runner, port = await start_http(app, host="127.0.0.1", port=0)
         self.slack.app_request_url = f"http://127.0.0.1:{port}{EVENTS_PATH}"
         return self

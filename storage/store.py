@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,6 +118,15 @@ class Store:
     @classmethod
     def open(cls, data_dir: Path) -> Store:
         return cls(open_db(data_dir / "imagebot.db"), ImageFiles(data_dir / "images"))
+
+    def reader(self) -> Database:
+        """A separate read-only connection to the same database, for long reads (reports, CSV exports) on a
+        worker thread: WAL lets them run beside the writes, so the db thread — and every ack — never waits on
+        them. Close it when done. (An in-memory database has no second connection: the same one is returned.)"""
+        path = self.db.execute("PRAGMA database_list").fetchone()[2]
+        if not path:
+            return self.db
+        return Database(sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False))
 
     def close(self) -> None:
         self.db.close()

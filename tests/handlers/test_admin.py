@@ -158,3 +158,24 @@ async def test_budget_alerts_post_once_at_80_and_100_percent(slack: SlackStandIn
     await image(slack, workspace, "three")  # refused: would cross; no new alert, no API call
     assert len(image_api.requests) == 2
     assert len([m for m in slack.messages(REPORTS) if "budget is at" in m.get("text", "")]) == 1
+
+
+async def test_scheduled_report_posts_once_and_not_again_after_a_restart(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace_factory: WorkspaceFactory) -> None:
+    def reports() -> list[dict[str, Any]]:
+        return [m for m in slack.messages(REPORTS) if "imagebot spend" in m.get("text", "")]
+
+    first = await workspace_factory(report_schedule="daily 09:00", report_channel=REPORTS)
+    assert first.services is not None and first.services.scheduler is not None
+    await asyncio.wait_for(first.services.scheduler.ticked.wait(), 30)  # the catch-up: the latest slot
+    await first.settle()
+    [report] = reports()
+    assert "Scheduled report" in str(report["blocks"])
+    assert [m for m in slack.messages(REPORTS) if len(m.get("files") or []) == 2]  # chart and CSV
+    await first.stop()
+
+    second = await workspace_factory(report_schedule="daily 09:00", report_channel=REPORTS)
+    assert second.services is not None and second.services.scheduler is not None
+    await asyncio.wait_for(second.services.scheduler.ticked.wait(), 30)
+    await second.settle()
+    assert len(reports()) == 1  # that slot was posted: not again
