@@ -68,6 +68,10 @@ async def run_demo(settings: Settings, out: Path) -> int:
         await slack.send_command("U0BOB", CHANNEL, "a cat --size enormous")
         await workspace.settle()
 
+        # An admin (a workspace admin in the stand-in) asks where the money went.
+        await slack.send_command("U0ADMIN", CHANNEL, "report today", command="/image-admin")
+        await workspace.settle()
+
         lines, html_body = _transcript(slack, out)
         print("\n".join(lines))
         (out / "transcript.html").write_text(_page(html_body), encoding="utf-8")
@@ -104,7 +108,9 @@ def _message_text(message: dict[str, Any], slack: SlackStandIn) -> str:
     parts = []
     for block in message.get("blocks") or []:
         if block.get("type") == "section":
-            parts.append(block["text"]["text"])
+            if "text" in block:
+                parts.append(block["text"]["text"])
+            parts.extend(field["text"].replace("\n", " ") for field in block.get("fields", []))
         elif block.get("type") == "context":
             parts.extend(element.get("text", "") for element in block.get("elements", []))
     return _plain("\n".join(parts) if parts else message.get("text", ""), slack)
@@ -114,13 +120,17 @@ def _transcript(slack: SlackStandIn, out: Path) -> tuple[list[str], str]:
     """The channel in order: each command, then its private answer or its card with the thread under it."""
     lines = ["#general, as people see it:"]
     chunks: list[str] = []
-    cards = [m for m in slack.messages(CHANNEL) if m.get("bot_id") and m.get("thread_ts", m["ts"]) == m["ts"]]
+    cards = [m for m in slack.messages(CHANNEL) if m.get("bot_id") and m.get("thread_ts", m["ts"]) == m["ts"]
+             and "asked for an image" in m.get("text", "")]
     for command in (d for d in slack.deliveries if d.kind == "command"):
         user = slack.users[command.payload["user_id"]]["name"]
         typed = f"{command.payload['command']} {command.payload['text']}"
         lines += ["", f"{user}: {typed}"]
         chunks.append(f"<p class='cmd'><b>{html.escape(user)}</b>: <code>{html.escape(typed)}</code></p>")
         reply = _plain(command.response_text.strip(), slack)
+        if command.payload["command"] == "/image-admin":
+            _report(slack, out, lines, chunks)
+            continue
         if reply:
             lines.append(f"  (only {user} sees this) imagebot: {reply}")
             chunks.append(f"<p class='eph'>Only visible to {html.escape(user)}: {html.escape(reply)}</p>")
@@ -145,6 +155,23 @@ def _transcript(slack: SlackStandIn, out: Path) -> tuple[list[str], str]:
             chunks.append("</div>")
         chunks.append("</div>")
     return lines, "\n".join(chunks)
+
+
+def _report(slack: SlackStandIn, out: Path, lines: list[str], chunks: list[str]) -> None:
+    """The admin report as posted in the channel: its text, the chart and the CSV beside it."""
+    for message in slack.messages(CHANNEL):
+        if "imagebot spend" in message.get("text", ""):
+            text = _message_text(message, slack)
+            lines.append("imagebot: " + text.replace("\n", "\n          "))
+            chunks.append(f"<div class='card'><b>imagebot</b><pre>{html.escape(text)}</pre>")
+        for file in message.get("files") or []:
+            if file["name"].startswith("imagebot-spend") or file["name"].startswith("imagebot-ledger"):
+                target = out / file["name"]
+                target.write_bytes(slack.file_bytes(file["id"]))
+                lines.append(f"      [{'chart' if target.suffix == '.png' else 'CSV'}] {target.relative_to(out)}")
+                if target.suffix == ".png":
+                    chunks.append(f"<img src='{html.escape(file['name'])}' alt='{html.escape(file['title'])}'>")
+    chunks.append("</div>")
 
 
 def _page(body: str) -> str:

@@ -36,7 +36,8 @@ def test_demo_runs_offline_and_writes_images_and_transcript(tmp_path: Path) -> N
     images = sorted((out / "images").glob("*.png"))
     assert len(images) == 4  # three results and the attached reference
     html = (out / "transcript.html").read_text(encoding="utf-8")
-    assert html.count("<img") == 4 and "make the sky purple" in html
+    assert html.count("<img") == 5 and "make the sky purple" in html  # four pictures and the report's chart
+    assert "imagebot spend: today" in text and (out / next(p.name for p in out.glob("imagebot-ledger-*.csv"))).is_file()
     assert (out / "data" / "imagebot.db").is_file()
 
 
