@@ -416,3 +416,23 @@ async def test_a_cold_burst_checks_the_token_once(slack: SlackStandIn, workspace
     deliveries = await asyncio.gather(*(slack.send_command(ALICE, CHANNEL, "help") for _ in range(20)))
     assert all(d.status == 200 for d in deliveries)
     assert len(slack.calls_to("auth.test")) == 1
+
+
+async def test_channel_allow_and_deny_lists_refuse_privately(slack: SlackStandIn, image_api: ImageAPIStandIn,
+                                                             workspace_factory: WorkspaceFactory) -> None:
+    workspace = await workspace_factory(allowed_channels=frozenset({CHANNEL}), denied_channels=frozenset())
+    refused = await slack.send_command(ALICE, "C0RANDOM", "a lighthouse")  # not on the allow-list
+    assert refused.status == 200 and "not enabled in this channel" in refused.response_text
+    allowed = await slack.send_command(ALICE, CHANNEL, "a lighthouse")
+    assert allowed.status == 200 and allowed.response_text == ""
+    await workspace.settle()
+    assert len(image_api.requests) == 1 and not [m for m in slack.messages("C0RANDOM") if m.get("bot_id")]
+    await workspace.stop()
+
+    # Later the channel is denied: a reply in its existing image thread is refused privately, with no API call.
+    thread_ts = cards(slack)[-1]["ts"]
+    denied = await workspace_factory(denied_channels=frozenset({CHANNEL}))
+    await slack.post_message(ALICE, CHANNEL, "make it night", thread_ts=thread_ts)
+    await denied.settle()
+    assert len(image_api.requests) == 1
+    assert any("not enabled in this channel" in e.get("text", "") for e in slack.ephemerals(user_id=ALICE))
