@@ -58,6 +58,9 @@ class Delivered:
     input_count: int
     converted: tuple[str, ...] = ()  # "name: what was done" for attachments changed to suit the API
     policy_notes: tuple[str, ...] = ()  # what the channel's policy lowered
+    versions: tuple[str, ...] = ()  # the labels of the images made (v3, or v3a, v3b…)
+    base_version: str | None = None  # the version an edit started from
+    next_edit: str | None = None  # the version the next edit will use
     user_month_micro: int = 0  # the asker's spend this month, this call included
     budgets_left: tuple[tuple[Budget, int], ...] = ()  # each budget that applies, and what is left of it
     alerts: tuple[Alert, ...] = ()  # channel / workspace budget marks this call crossed (80 %, 100 %)
@@ -118,11 +121,12 @@ class ImageService:
 
     async def edit(self, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions | None,
                    attachments: Sequence[tuple[InputImage, str | None]] = (), *,
-                   job_id: int | None = None) -> Delivered:
-        """Edit the thread's last image; attached images join as references (or become the base)."""
+                   job_id: int | None = None, base: str | None = None, mask: bytes | None = None) -> Delivered:
+        """Edit the thread's last image (or version `base`, a branch); attached images join as references (or
+        become the base); `mask` marks the region to change on the base."""
         thread = await self.get_thread(key)
         inputs: list[InputImage] = []
-        parent_id = thread.last_image_id if thread else None
+        parent_id = await self.version_image(key, base) if base else (thread.last_image_id if thread else None)
         if parent_id:
             record = await self.io(self.store.get_image, parent_id)
             data = await self.image_bytes(parent_id)
@@ -143,7 +147,7 @@ class ImageService:
         if options is None:
             options = await self.edit_defaults(key, inputs[0])
         options, notes = await self.apply_policy(key, options)
-        request = EditRequest(prompt=prompt, options=options, images=tuple(inputs),
+        request = EditRequest(prompt=prompt, options=options, images=tuple(inputs), mask=mask,
                               user=end_user_id(key.team_id, user_id))
         result, images = await self._call("edit", key, user_id, prompt, options,
                                           tuple((i.width, i.height) for i in inputs),
@@ -179,12 +183,63 @@ class ImageService:
     async def apply_policy(self, key: ThreadKey, options: ImageOptions) -> tuple[ImageOptions, tuple[str, ...]]:
         return apply_policy(options, await self.policy(key.team_id, key.channel_id))
 
-    async def use_upload(self, key: ThreadKey, image: InputImage) -> ImageRecord:
-        """Make an uploaded image the thread's context for the next edit (no API call, nothing billed)."""
+    async def use_upload(self, key: ThreadKey, image: InputImage) -> str:
+        """Make an uploaded image the thread's context for the next edit (no API call, nothing billed); it gets
+        the next version label, which is returned."""
         record = await self.save_image(image.data, image.format, origin="upload", key=key, width=image.width,
                                        height=image.height)
+        [label] = await self.io(self.store.add_versions, key, [record.id], parent_image_id=None, job_id=None)
         await self.io(self.store.set_last_image, key, record.id)
-        return record
+        return label
+
+    # versions: moving the context needs no API call ---------------------------------------------------
+    async def current_version(self, key: ThreadKey) -> str | None:
+        thread = await self.get_thread(key)
+        if thread is None or thread.last_image_id is None:
+            return None
+        row = await self.io(self.store.version_of, key, thread.last_image_id)
+        return row["label"] if row else None
+
+    async def use_version(self, key: ThreadKey, label: str) -> str:
+        row = await self.io(self.store.version, key, label)
+        if row is None:
+            raise InvalidOption(f"This thread has no {label}. {await self._known(key)}")
+        await self.io(self.store.set_last_image, key, row["image_id"])
+        return str(row["label"])
+
+    async def undo(self, key: ThreadKey) -> str:
+        """Back to the image the current one was made from."""
+        thread = await self.get_thread(key)
+        current = await self.io(self.store.version_of, key, thread.last_image_id) if thread and \
+            thread.last_image_id else None
+        if current is None or not current["parent_image_id"]:
+            raise InvalidOption("There is nothing to undo: the current image was not made from another one.")
+        parent = await self.io(self.store.version_of, key, current["parent_image_id"])
+        await self.io(self.store.set_last_image, key, current["parent_image_id"])
+        return str(parent["label"]) if parent else "the previous image"
+
+    async def use_output(self, key: ThreadKey, index: int) -> str:
+        """Pick another output of the call that made the current image (v3a → v3b)."""
+        thread = await self.get_thread(key)
+        current = await self.io(self.store.version_of, key, thread.last_image_id) if thread and \
+            thread.last_image_id else None
+        if current is None:
+            raise NoImageYet()
+        siblings = [r for r in await self.io(self.store.versions, key) if r["number"] == current["number"]]
+        if len(siblings) < 2 or not 0 <= index < len(siblings):
+            raise InvalidOption(f"{current['label']} is the only image of its request. {await self._known(key)}")
+        await self.io(self.store.set_last_image, key, siblings[index]["image_id"])
+        return str(siblings[index]["label"])
+
+    async def version_image(self, key: ThreadKey, label: str) -> str:
+        row = await self.io(self.store.version, key, label)
+        if row is None:
+            raise InvalidOption(f"This thread has no {label}. {await self._known(key)}")
+        return str(row["image_id"])
+
+    async def _known(self, key: ThreadKey) -> str:
+        labels = [r["label"] for r in await self.io(self.store.versions, key)]
+        return f"Versions here: {', '.join(labels)}." if labels else "It has no images yet."
 
     # internals ---------------------------------------------------------------------------------------
     async def _call(self, kind: str, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions,
@@ -246,7 +301,10 @@ class ImageService:
                                                  parent_id=parent_id, width=info.width, height=info.height))
         entry.image_ids = tuple(r.id for r in records)
         await self.io(self.store.record_call, entry, ledger_id=ledger_id)
-        await self.io(self.store.set_last_image, key, records[-1].id)
+        await self.io(self.store.add_versions, key, [r.id for r in records], parent_image_id=parent_id,
+                      job_id=job_id)
+        # With several outputs the first (v3a) is the context; "use b" picks another.
+        await self.io(self.store.set_last_image, key, records[0].id)
         return result, tuple(records)
 
     async def _delivered(self, kind: str, key: ThreadKey, user_id: str, result: ImageResult,
@@ -254,6 +312,14 @@ class ImageService:
                          policy_notes: tuple[str, ...] = ()) -> Delivered:
         spend = await self.io(self.store.thread_spend, key)
         cost = self.prices.cost(result.model, result.usage) if result.usage is not None else None
+        versions = []
+        for record in images:
+            row = await self.io(self.store.version_of, key, record.id)
+            versions.append(row["label"] if row else "?")
+        base = None
+        if kind == "edit" and images and images[0].parent_id:
+            row = await self.io(self.store.version_of, key, images[0].parent_id)
+            base = row["label"] if row else None
         now = datetime.now(self.budgets.tz)
         month = Budget("user", user_id, "monthly", 0, "env")
         budgets = await self.budgets.applicable(key.team_id, user_id, key.channel_id)
@@ -262,5 +328,6 @@ class ImageService:
             left.append((budget, max(0, budget.limit_micro - await self.budgets.spent(key.team_id, budget, now))))
         return Delivered(kind=kind, result=result, images=images, cost_micro=cost, thread_spend=spend,
                          input_count=input_count, converted=converted, policy_notes=policy_notes,
+                         versions=tuple(versions), base_version=base, next_edit=await self.current_version(key),
                          user_month_micro=await self.budgets.spent(key.team_id, month, now), budgets_left=tuple(left),
                          alerts=tuple(await self.budgets.crossed(key.team_id, key.channel_id, now)))

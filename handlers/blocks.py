@@ -31,6 +31,9 @@ class Footnote:
     user_month_micro: int | None = None
     budgets_left: tuple[tuple[str, int, int], ...] = ()  # (label, left, limit)
     notes: tuple[str, ...] = ()
+    versions: tuple[str, ...] = ()  # v3, or v3a, v3b…
+    base_version: str | None = None  # what an edit started from
+    next_edit: str | None = None  # the version the next edit will use
 
 
 def escape(text: str) -> str:
@@ -86,8 +89,12 @@ def status_failed(reason: str) -> str:
 
 
 def footnote_text(note: Footnote) -> str:
-    """The cost footnote under each result: model, size, quality, tokens, this call, the thread so far."""
-    parts = [note.model, note.size, note.quality]
+    """The cost footnote under each result: version, model, size, quality, tokens, this call, the thread so far."""
+    parts = []
+    if note.versions:
+        made = "/".join(note.versions)
+        parts.append(f"*{made}*" + (f" (from {note.base_version})" if note.base_version else ""))
+    parts += [note.model, note.size, note.quality]
     if note.output_tokens is None:
         parts.append("usage not reported")
     else:
@@ -111,6 +118,9 @@ def footnote_text(note: Footnote) -> str:
     if note.provider == "offline":
         line = "offline render, nothing billed · " + line
     text = f"_{line}_"
+    if note.next_edit:
+        others = " (reply `use b` for another)" if len(note.versions) > 1 else ""
+        text += f"\n_Next edit uses {note.next_edit}{others}; reply `undo` or `use v1` to go back._"
     for extra in note.notes:
         text += f"\n_{escape(extra)}_"
     return text

@@ -20,12 +20,13 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.errors import AttachmentError, ImagebotError
+from bot.errors import AttachmentError, ImagebotError, InvalidOption
 from bot.jobs import Outcome
 from bot.models import ImageOptions, InputImage
 from bot.options import parse_command
 from bot.service import Delivered
 from bot.services import Services
+from bot.thread_commands import Edit, ShowGrid, Undo, UseOutput, UseVersion, parse_reply
 from handlers import blocks
 from handlers.messages import budget_owner, explain
 from storage.store import JobRecord, ThreadKey
@@ -133,17 +134,33 @@ class Flows:
         if not prompt_text and attachments:
             # An image with no words: it becomes the picture the next edit starts from; nothing is billed.
             image, change = attachments[-1]
-            await self.images.use_upload(key, image)
+            label = await self.images.use_upload(key, image)
             note = f" ({blocks.escape(change)})" if change else ""
-            await self._say(key, f":frame_with_picture: Got {blocks.escape(image.name)}{note}. "
+            await self._say(key, f":frame_with_picture: Got {blocks.escape(image.name)}{note}: it is {label} now. "
                                  "Reply with what to change and I will edit it.")
-            return Outcome("done", result={"context_image": image.name})
+            return Outcome("done", result={"context": label})
+        command = parse_reply(prompt_text) if not attachments else Edit(prompt_text)
+        if isinstance(command, Undo | UseVersion | UseOutput):
+            # Moving the context: no image API call, nothing billed.
+            if isinstance(command, Undo):
+                label = await self.images.undo(key)
+                text = f":leftwards_arrow_with_hook: Undone: the next edit uses {label}."
+            elif isinstance(command, UseVersion):
+                label = await self.images.use_version(key, command.label)
+                text = f":point_right: The next edit uses {label}."
+            else:
+                label = await self.images.use_output(key, command.index)
+                text = f":point_right: The next edit uses {label}."
+            await self._say(key, text)
+            return Outcome("done", result={"context": label})
+        if isinstance(command, ShowGrid):
+            raise InvalidOption("The grid is not available yet.")
         has_image = thread is not None and thread.last_image_id is not None
         defaults = await self.images.edit_defaults(key, attachments[0][0] if attachments and not has_image else None)
-        parsed = parse_command(prompt_text, defaults, allowed_models=self.images.allowed_models,
+        parsed = parse_command(command.text, defaults, allowed_models=self.images.allowed_models,
                                provider=self.services.settings.provider)
         delivered = await self.images.edit(key, job.user_id, parsed.prompt, parsed.options, attachments,
-                                           job_id=job.id)
+                                           job_id=job.id, base=command.base)
         return await self._deliver(job, delivered, title=parsed.prompt)
 
     async def _fetch(self, attachments: Sequence[Attachment]) -> list[tuple[InputImage, str | None]]:
@@ -223,6 +240,9 @@ class Flows:
             user_month_micro=delivered.user_month_micro,
             budgets_left=tuple((f"{b.period} {b.scope} budget", left, b.limit_micro)
                                for b, left in delivered.budgets_left),
+            versions=delivered.versions,
+            base_version=delivered.base_version,
+            next_edit=delivered.next_edit,
             notes=tuple(delivered.policy_notes),
         )
         comment = blocks.footnote_text(note)

@@ -157,6 +157,18 @@ def _spend_control(db: Database) -> None:
     db["ledger"].create_index(["team_id", "channel_id", "created_at"], index_name="ledger_channel_time")
 
 
+@migrations(name="0004_versions")
+def _versions(db: Database) -> None:
+    # Every image a thread shows gets a label: v1, v2, … in the order they are made (a branch takes the next
+    # free number); the outputs of one call with n > 1 share a number: v3a, v3b, …
+    db["versions"].create(
+        {"team_id": str, "channel_id": str, "thread_ts": str, "label": str, "number": int, "image_id": str,
+         "parent_image_id": str, "job_id": int, "created_at": str},
+        pk=("team_id", "channel_id", "thread_ts", "label"),
+    )
+    db["versions"].create_index(["team_id", "channel_id", "thread_ts", "image_id"], index_name="versions_image")
+
+
 def open_db(path: Path | str | None) -> Database:
     """Open (or create) the database at `path`, or an in-memory one for None, with the schema applied."""
     if path is None:

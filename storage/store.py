@@ -396,3 +396,41 @@ class Store:
         """Give a claim back after a post failed, so the next tick tries again."""
         with self.db.conn:
             self.db.execute("DELETE FROM report_runs WHERE schedule = ? AND slot = ?", [schedule, slot])
+
+    # versions ----------------------------------------------------------------------------------------
+    def add_versions(self, key: ThreadKey, image_ids: list[str], *, parent_image_id: str | None,
+                     job_id: int | None) -> list[str]:
+        """Label a call's images with the thread's next version number (v3, or v3a, v3b… for several)."""
+        with self.db.conn:
+            row = self.db.execute("SELECT COALESCE(MAX(number), 0) FROM versions WHERE team_id = ? AND "
+                                  "channel_id = ? AND thread_ts = ?",
+                                  [key.team_id, key.channel_id, key.thread_ts]).fetchone()
+            number = int(row[0]) + 1
+            labels = [f"v{number}"] if len(image_ids) == 1 else [
+                f"v{number}{chr(ord('a') + i)}" for i in range(len(image_ids))]
+            now = utcnow()
+            for label, image_id in zip(labels, image_ids, strict=True):
+                self.db.execute(
+                    "INSERT INTO versions (team_id, channel_id, thread_ts, label, number, image_id, parent_image_id, "
+                    "job_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [key.team_id, key.channel_id, key.thread_ts, label, number, image_id, parent_image_id, job_id,
+                     now])
+        return labels
+
+    def versions(self, key: ThreadKey) -> list[dict[str, Any]]:
+        return list(self.db.query(
+            "SELECT * FROM versions WHERE team_id = ? AND channel_id = ? AND thread_ts = ? ORDER BY number, label",
+            [key.team_id, key.channel_id, key.thread_ts]))
+
+    def version_of(self, key: ThreadKey, image_id: str) -> dict[str, Any] | None:
+        """The (latest) version row showing this image in the thread."""
+        rows = list(self.db.query(
+            "SELECT * FROM versions WHERE team_id = ? AND channel_id = ? AND thread_ts = ? AND image_id = ? "
+            "ORDER BY number DESC LIMIT 1", [key.team_id, key.channel_id, key.thread_ts, image_id]))
+        return rows[0] if rows else None
+
+    def version(self, key: ThreadKey, label: str) -> dict[str, Any] | None:
+        rows = list(self.db.query(
+            "SELECT * FROM versions WHERE team_id = ? AND channel_id = ? AND thread_ts = ? AND label = ?",
+            [key.team_id, key.channel_id, key.thread_ts, label.lower()]))
+        return rows[0] if rows else None

@@ -52,7 +52,7 @@ def test_opening_twice_applies_migrations_once_and_keeps_data(tmp_path: Path) ->
     again = open_db(path)
     try:
         applied = list(again.query("SELECT name FROM _sqlite_migrations WHERE migration_set = 'imagebot'"))
-        assert applied == [{"name": name} for name in ("0001_core_loop", "0002_jobs", "0003_spend_control")]
+        assert applied == [{"name": n} for n in ("0001_core_loop", "0002_jobs", "0003_spend_control", "0004_versions")]
         assert again["threads"].count == 1
     finally:
         again.close()

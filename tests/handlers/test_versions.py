@@ -1,0 +1,102 @@
+"""A thread is a conversation with the picture: versions, undo, use, branches — undo and use never call the API."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from standins.images_api import ImageAPIStandIn
+from standins.slack import SlackStandIn
+from standins.workspace import LocalWorkspace
+from tests.conftest import WorkspaceFactory
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def workspace(workspace_factory: WorkspaceFactory) -> LocalWorkspace:
+    """These conversations are quick: more than the default 10 requests a minute."""
+    return await workspace_factory(user_requests_per_minute=100)
+CHANNEL = "C0GENERAL"
+ALICE = "U0ALICE"
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+async def start(slack: SlackStandIn, workspace: LocalWorkspace, text: str) -> str:
+    await slack.send_command(ALICE, CHANNEL, text)
+    await workspace.settle()
+    return [m for m in slack.messages(CHANNEL) if m.get("bot_id") and m.get("thread_ts", m["ts"]) == m["ts"]][-1]["ts"]
+
+
+async def reply(slack: SlackStandIn, workspace: LocalWorkspace, thread_ts: str, text: str) -> str:
+    await slack.post_message(ALICE, CHANNEL, text, thread_ts=thread_ts)
+    await workspace.settle()
+    return [m for m in slack.thread(CHANNEL, thread_ts) if m.get("bot_id")][-1].get("text", "")
+
+
+def images(slack: SlackStandIn, thread_ts: str) -> list[bytes]:
+    return [slack.file_bytes(f["id"]) for m in slack.thread(CHANNEL, thread_ts) if m.get("bot_id")
+            for f in m.get("files") or []]
+
+
+def sent_base(image_api: ImageAPIStandIn) -> str:
+    return sha(image_api.requests[-1].files["image[]"][0][2])
+
+
+async def test_versions_are_labelled_and_undo_and_use_move_the_context_without_an_api_call(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
+    thread_ts = await start(slack, workspace, "a lighthouse")
+    first_note = next(m for m in slack.thread(CHANNEL, thread_ts) if m.get("files"))["text"]
+    assert first_note.startswith("_*v1*") and "Next edit uses v1" in first_note
+    note = await reply(slack, workspace, thread_ts, "make the sky purple")
+    assert "*v2* (from v1)" in note and "Next edit uses v2" in note
+    await reply(slack, workspace, thread_ts, "add snow")  # v3, from v2
+    v1, v2, v3 = images(slack, thread_ts)
+    calls = len(image_api.requests)
+
+    assert "the next edit uses v2" in await reply(slack, workspace, thread_ts, "undo")
+    assert "the next edit uses v1" in await reply(slack, workspace, thread_ts, "undo")
+    assert "nothing to undo" in await reply(slack, workspace, thread_ts, "undo")
+    assert "The next edit uses v3" in await reply(slack, workspace, thread_ts, "use v3")
+    assert "has no v9" in await reply(slack, workspace, thread_ts, "back to v9")
+    assert len(image_api.requests) == calls  # none of those called the image API
+
+    await reply(slack, workspace, thread_ts, "make it night")  # from v3, the chosen context
+    assert sent_base(image_api) == sha(v3)
+    await reply(slack, workspace, thread_ts, "undo")
+    await reply(slack, workspace, thread_ts, "use v2")
+    note = await reply(slack, workspace, thread_ts, "add a boat")
+    assert sent_base(image_api) == sha(v2) and "*v5* (from v2)" in note
+    assert sha(v1) != sha(v2)
+
+
+async def test_a_branch_edits_the_named_version_and_becomes_the_newest(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
+    thread_ts = await start(slack, workspace, "a lighthouse")
+    await reply(slack, workspace, thread_ts, "make the sky purple")
+    v1 = images(slack, thread_ts)[0]
+    note = await reply(slack, workspace, thread_ts, "v1: make it red")
+    assert sent_base(image_api) == sha(v1) and image_api.requests[-1].params()["prompt"] == "make it red"
+    assert "*v3* (from v1)" in note and "Next edit uses v3" in note
+    await reply(slack, workspace, thread_ts, "more red")
+    assert sent_base(image_api) == sha(images(slack, thread_ts)[2])
+
+
+async def test_several_outputs_share_a_number_and_use_picks_one(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
+    thread_ts = await start(slack, workspace, "a fox --n 3")
+    note = next(m for m in slack.thread(CHANNEL, thread_ts) if m.get("files"))["text"]
+    assert "*v1a/v1b/v1c*" in note and "Next edit uses v1a" in note and "use b" in note
+    first, second, third = images(slack, thread_ts)
+    calls = len(image_api.requests)
+    assert "uses v1c" in await reply(slack, workspace, thread_ts, "use #3")
+    assert "uses v1b" in await reply(slack, workspace, thread_ts, "use b")
+    assert "only image" not in await reply(slack, workspace, thread_ts, "use a")
+    assert len(image_api.requests) == calls
+    await reply(slack, workspace, thread_ts, "use b")
+    await reply(slack, workspace, thread_ts, "make it blue")
+    assert sent_base(image_api) == sha(second) and sha(first) != sha(third)
