@@ -143,7 +143,9 @@ class ImageService:
             uploads.append(await self.save_image(image.data, image.format, origin="upload", key=key,
                                                  width=image.width, height=image.height))
         if parent_id is None:
+            # The first attachment is the base: it becomes v1 (or the next version) of the thread.
             parent_id = uploads[0].id
+            await self.io(self.store.add_versions, key, [parent_id], parent_image_id=None, job_id=job_id)
         if options is None:
             options = await self.edit_defaults(key, inputs[0])
         options, notes = await self.apply_policy(key, options)

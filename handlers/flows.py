@@ -46,12 +46,17 @@ class Attachment:
     mimetype: str
 
 
-def generate_payload(prompt: str, options: ImageOptions) -> dict[str, Any]:
-    return {"prompt": prompt, "options": dataclasses.asdict(options)}
+def generate_payload(prompt: str, options: ImageOptions, *, card: bool = True) -> dict[str, Any]:
+    return {"prompt": prompt, "options": dataclasses.asdict(options), "card": card}
 
 
 def edit_payload(text: str, attachments: Sequence[Attachment]) -> dict[str, Any]:
     return {"text": text, "attachments": [dataclasses.asdict(a) for a in attachments]}
+
+
+def _has_card(job: JobRecord) -> bool:
+    """/image posts a card whose thread holds the images; a DM's request uses the message's own thread."""
+    return job.kind == "generate" and job.payload.get("card", True)
 
 
 def _key(job: JobRecord) -> ThreadKey:
@@ -67,8 +72,9 @@ class Flows:
 
     # announce ----------------------------------------------------------------------------------------
     async def announce(self, job: JobRecord, ahead: int | None) -> JobRecord | None:
-        if job.kind == "generate":
+        if _has_card(job):
             return await self._announce_card(job, ahead)
+        # A reply (or a DM): progress is a reaction on the user's own message; results go in its thread.
         await self._react(job, add=True)
         if ahead:
             await self._say(_key(job), blocks.status_queued(ahead))
@@ -112,7 +118,7 @@ class Flows:
                 await self._update_card(job, blocks.status_failed("Failed: an internal error."))
             raise
         finally:
-            if job.kind == "edit":
+            if not _has_card(job):
                 await self._react(job, add=False)
 
     async def _generate(self, job: JobRecord) -> Outcome:
@@ -179,9 +185,8 @@ class Flows:
         notice = blocks.build_notice(text, button=("Run it again", RUN_AGAIN_ACTION, str(job.id)))
         if job.thread_ts:
             await self._post(job, text, notice, thread=True)
-            if job.kind == "generate":
-                await self._update_card(job, blocks.status_failed("Interrupted by a restart: see the thread."))
-            if job.kind == "edit":
+            await self._update_card(job, blocks.status_failed("Interrupted by a restart: see the thread."))
+            if not _has_card(job):
                 await self._react(job, add=False)
         else:
             await self._tell_privately(job, text, notice)
@@ -308,6 +313,8 @@ class Flows:
             log.warning("could not tell %s privately: %s", job.user_id, error.response.get("error"))
 
     async def _update_card(self, job: JobRecord, status: str) -> None:
+        if not _has_card(job):
+            return
         text, card = blocks.build_card(job.user_id, job.payload["prompt"], self._options(job), status)
         try:
             await self.client.chat_update(channel=job.channel_id, ts=job.thread_ts, text=text, blocks=card)

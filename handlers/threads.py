@@ -1,4 +1,4 @@
-"""Messages: a reply in an image thread edits the thread's last image."""
+"""Messages: replies in image threads edit; a mention with an image, or a DM, starts an image thread."""
 
 from __future__ import annotations
 
@@ -6,50 +6,99 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
+from bot.errors import UserInputError
+from bot.options import parse_command
 from bot.services import Services
-from handlers.flows import Attachment, Flows, edit_payload
-from handlers.messages import refusal
+from handlers.flows import Attachment, Flows, edit_payload, generate_payload
+from handlers.messages import explain, refusal
 from storage.store import ThreadKey
 
+MENTION_HINT = ("Attach an image to your mention and say what to change, and I will start an image thread "
+                "with it; or make a new one with `/image <prompt>`.")
 
-def reply_from_event(event: dict[str, Any], bot_user_id: str | None) -> tuple[str, tuple[Attachment, ...]] | None:
-    """The words and attachments of a reply in a thread, or None when the message is not a reply."""
-    thread_ts = event.get("thread_ts")
-    if not thread_ts or thread_ts == event.get("ts") or not event.get("user"):
-        return None
-    text = event.get("text") or ""
-    if bot_user_id:
-        text = text.replace(f"<@{bot_user_id}>", " ")
-    attachments = tuple(
+
+def attachments_of(event: dict[str, Any]) -> tuple[Attachment, ...]:
+    return tuple(
         Attachment(id=f.get("id", ""), name=f.get("name") or f.get("title") or "attachment",
                    url=f.get("url_private_download") or f.get("url_private") or "", size=f.get("size"),
                    mimetype=f.get("mimetype") or "")
         for f in event.get("files") or ()
         if f.get("url_private_download") or f.get("url_private")
     )
-    return text.strip(), attachments
+
+
+def words_of(event: dict[str, Any], bot_user_id: str | None) -> str:
+    text = event.get("text") or ""
+    if bot_user_id:
+        text = text.replace(f"<@{bot_user_id}>", " ")
+    return text.strip()
+
+
+def is_reply(event: dict[str, Any]) -> bool:
+    return bool(event.get("thread_ts")) and event.get("thread_ts") != event.get("ts")
 
 
 def register(app: AsyncApp, services: Services, flows: Flows) -> None:
-    async def message(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
-        reply = reply_from_event(event, context.bot_user_id)
-        if reply is None:
-            return  # top-level chatter: not addressed to imagebot
-        text, attachments = reply
+    images = services.images
+
+    async def admit(body: dict[str, Any], event: dict[str, Any], kind: str, payload: dict[str, Any],
+                    thread_ts: str) -> None:
         team_id = body.get("team_id") or event.get("team") or ""
-        key = ThreadKey(team_id, event["channel"], event["thread_ts"])
-        if await services.images.get_thread(key) is None:
-            return  # not an image thread: not ours to answer
         admission = await services.jobs.submit(
-            # One job per message, whichever event delivered it and however often.
-            dedupe_key=f"message:{team_id}:{event['channel']}:{event['ts']}", kind="edit", team_id=team_id,
-            channel_id=event["channel"], user_id=event["user"], payload=edit_payload(text, attachments),
-            thread_ts=event["thread_ts"], message_ts=event["ts"])
+            # One job per message, whichever event delivered it (message, app_mention) and however often.
+            dedupe_key=f"message:{team_id}:{event['channel']}:{event['ts']}", kind=kind, team_id=team_id,
+            channel_id=event["channel"], user_id=event["user"], payload=payload, thread_ts=thread_ts,
+            message_ts=event["ts"])
         reason = refusal(admission.status, retry_in=admission.retry_in,
                          limit=services.settings.user_requests_per_minute)
         if reason:
-            services.jobs.background(flows.tell((event["channel"], event["user"], event["thread_ts"]), reason),
+            services.jobs.background(flows.tell((event["channel"], event["user"], thread_ts), reason),
                                      name="refusal")
+
+    async def start_thread(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
+        """A new image thread rooted at the user's own message (a mention with an image, or a DM)."""
+        team_id = body.get("team_id") or event.get("team") or ""
+        text, files = words_of(event, context.bot_user_id), attachments_of(event)
+        key = ThreadKey(team_id, event["channel"], event["ts"])
+        if files:  # the attached image becomes v1; the words (if any) edit it
+            await images.start_thread(key, user_id=event["user"], prompt=text or None)
+            await admit(body, event, "edit", edit_payload(text, files), event["ts"])
+            return
+        try:
+            parsed = parse_command(text, images.default_options, allowed_models=images.allowed_models,
+                                   provider=services.settings.provider)
+        except UserInputError as error:
+            services.jobs.background(flows.tell((event["channel"], event["user"], None), explain(error)),
+                                     name="dm-refusal")
+            return
+        await images.start_thread(key, user_id=event["user"], prompt=parsed.prompt)
+        await admit(body, event, "generate", generate_payload(parsed.prompt, parsed.options, card=False),
+                    event["ts"])
+
+    async def message(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
+        if not event.get("user"):
+            return
+        if event.get("channel_type") == "im" and not is_reply(event):
+            await start_thread(body, event, context)  # a direct message is a new request
+            return
+        if not is_reply(event):
+            return  # top-level chatter in a channel: not addressed to imagebot
+        team_id = body.get("team_id") or event.get("team") or ""
+        key = ThreadKey(team_id, event["channel"], event["thread_ts"])
+        if await images.get_thread(key) is None:
+            return  # not an image thread: not ours to answer
+        await admit(body, event, "edit", edit_payload(words_of(event, context.bot_user_id), attachments_of(event)),
+                    event["thread_ts"])
+
+    async def mention(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
+        if is_reply(event) or not event.get("user"):
+            return  # in a thread the message event does the work (same dedupe key: one job)
+        if attachments_of(event):
+            await start_thread(body, event, context)
+        else:
+            services.jobs.background(flows.tell((event["channel"], event["user"], None), MENTION_HINT),
+                                     name="mention-hint")
 
     # One catch-all listener for every message event, so Slack never gets a 404 for one.
     app.event("message")(message)
+    app.event("app_mention")(mention)

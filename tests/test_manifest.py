@@ -30,7 +30,8 @@ SCOPE_OF_METHOD = {
     "download": "files:read",  # url_private
     "users.info": "users:read",  # who is an admin
 }
-SCOPE_OF_EVENT = {"message.channels": "channels:history", "message.groups": "groups:history"}
+SCOPE_OF_EVENT = {"message.channels": "channels:history", "message.groups": "groups:history",
+                  "message.im": "im:history", "app_mention": "app_mentions:read"}
 
 
 def manifest() -> dict[str, Any]:
