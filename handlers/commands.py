@@ -16,6 +16,7 @@ from bot.services import Services
 from handlers import blocks
 from handlers.flows import Flows, generate_payload
 from handlers.messages import explain, refusal
+from handlers.modals import open_image_form
 
 IMAGE_COMMAND = "/image"
 
@@ -25,6 +26,10 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
 
     async def image(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         text = command.get("text") or ""
+        if not text.strip():
+            await ack()  # the form opens right after (views.open wants the trigger within 3 s)
+            services.jobs.background(open_image_form(services, flows, command), name="image-form")
+            return
         if is_help(text):
             await ack(text=blocks.help_text(IMAGE_COMMAND))  # the ack body is shown only to the asker
             return

@@ -173,6 +173,7 @@ class SlackStandIn:
         self.channels: dict[str, dict] = {}
         self.calls: list[RecordedCall] = []
         self.deliveries: list[Delivery] = []
+        self.views: list[dict] = []  # modals the app opened (views.open)
         self.connections: list[SocketConnection] = []  # every Socket Mode connection, open or closed
         self.acks: list[dict] = []  # every Socket Mode ack the app sent, as received
         self._messages: dict[str, dict[str, dict]] = {}  # channel id -> ts -> message
@@ -207,6 +208,7 @@ class SlackStandIn:
             "files.info": self._files_info,
             "conversations.replies": self._conversations_replies,
             "users.info": self._users_info,
+            "views.open": self._views_open,
         }
         self.add_user(bot_user_id, "imagebot", real_name="imagebot", is_bot=True)
         self.add_user("U0ALICE", "alice", real_name="Alice Liddell")
@@ -429,6 +431,21 @@ class SlackStandIn:
         return {"url": self.base_url, "team": self.team_domain, "user": self.users[self.bot_user_id]["name"],
                 "team_id": self.team_id, "user_id": self.bot_user_id, "bot_id": self.bot_id,
                 "is_enterprise_install": False}
+
+    def _views_open(self, p: dict) -> dict:
+        """Opens a modal: kept in `views` (newest last) so a test can fill it in and submit it."""
+        view = p.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not p.get("trigger_id") or not isinstance(view, dict):
+            raise _ApiError("invalid_arguments")
+        if view.get("type") != "modal" or not view.get("title") or len(view.get("blocks") or []) > 100:
+            raise _ApiError("invalid_arguments")
+        opened = {**view, "id": f"V{next(self._ids):08d}", "team_id": self.team_id, "app_id": self.app_id,
+                  "hash": secrets.token_hex(8), "trigger_id": p["trigger_id"]}
+        self.views.append(opened)
+        self._changed()
+        return {"view": opened}
 
     def _users_info(self, p: dict) -> dict:
         user = self.users.get(p.get("user", ""))

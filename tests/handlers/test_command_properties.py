@@ -45,6 +45,9 @@ async def test_any_command_text_gets_a_job_or_a_clear_answer(slack: SlackStandIn
     assert delivery.status == 200, delivery.response_text
     new_jobs = list(store.db.query("SELECT * FROM jobs WHERE id > ? ORDER BY id", [jobs_before]))
     answer = delivery.response_text.strip()
+    if not text.strip():  # no text: the form opens instead
+        assert not answer and not new_jobs and slack.views and slack.views[-1]["callback_id"] == "imagebot_image_modal"
+        return
     if answer:  # help, a mistake or a refusal: specific, private, and no job
         assert not new_jobs and "Traceback" not in answer and len(answer) > 20
         return

@@ -135,14 +135,17 @@ async def test_options_are_mapped_to_api_fields(slack: SlackStandIn, image_api: 
             assert (image.format, image.size, image.mode) == ("WEBP", (1024, 1536), "RGBA")
 
 
-async def test_help_and_empty_command_answer_privately(slack: SlackStandIn, image_api: ImageAPIStandIn,
-                                                       workspace: LocalWorkspace) -> None:
-    for text in ("", "help"):
-        delivery = await slack.send_command(ALICE, CHANNEL, text)
-        assert "--quality low|medium|high|auto" in delivery.response_text
+async def test_help_answers_privately_and_no_text_opens_the_form(slack: SlackStandIn, image_api: ImageAPIStandIn,
+                                                                 workspace: LocalWorkspace) -> None:
+    delivery = await slack.send_command(ALICE, CHANNEL, "help")
+    assert "--quality low|medium|high|auto" in delivery.response_text
+    empty = await slack.send_command(ALICE, CHANNEL, "   ")
+    assert empty.status == 200 and empty.response_text == ""
     await workspace.settle()
     assert not cards(slack) and not image_api.requests
-    assert len(slack.ephemerals(user_id=ALICE)) == 2
+    assert len(slack.ephemerals(user_id=ALICE)) == 1
+    [form] = slack.views
+    assert form["callback_id"] == "imagebot_image_modal" and form["private_metadata"] == CHANNEL
 
 
 @pytest.mark.parametrize(("text", "expected"), [
