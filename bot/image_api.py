@@ -8,6 +8,12 @@ Azure routes by deployment (`/openai/deployments/{name}/images/...?api-version=`
 Waits are bounded: the HTTP client's timeouts (sized for images that take two minutes), at most
 `max_attempts` tries, backoff capped at `max_backoff`, and a `Retry-After` honoured only up to
 `max_retry_after` (a longer one is handed to the user as "try again in …" instead of a silent hang).
+
+Streaming (§3b): with `ImageOptions.partial_images` > 0 the request carries `stream: true` and `partial_images`,
+and the answer is Server-Sent Events: `<prefix>.partial_image` previews, then one `<prefix>.completed` per image
+(`image_generation.*` for generations, `image_edit.*` for edits). Previews go to the caller's `on_partial` as they
+arrive. A stream is retried only while nothing has arrived: once an event is in, the call may be billed. Its reading
+is bounded by the read timeout (per chunk), `max_stream_bytes` and `max_stream_events`.
 """
 
 from __future__ import annotations
@@ -15,12 +21,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
+import json
 import logging
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +45,7 @@ from bot.errors import (
     RateLimited,
     ServerError,
 )
-from bot.models import EditRequest, GenerateRequest, ImageOptions, ImageResult, OutputImage
+from bot.models import EditRequest, GenerateRequest, ImageOptions, ImageResult, OutputImage, PartialImage
 from bot.pricing import Usage
 
 log = logging.getLogger(__name__)
@@ -45,6 +53,10 @@ log = logging.getLogger(__name__)
 # Image generation can take two minutes and more at high quality; the read timeout covers the whole wait.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=60.0, pool=30.0)
 _MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+# A stream carries up to n × (partial_images + 1) full pictures in base64: 10 × 4 large PNGs stay well under this.
+MAX_STREAM_BYTES = 200 * 1024 * 1024
+MAX_STREAM_EVENTS = 200  # at most 10 × (3 + 1) = 40 are expected
+MAX_PARTIAL_IMAGES = 3  # §1 `partial_images`: 0–3
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,7 @@ class AzureTarget:
 
 Target = OpenAITarget | AzureTarget
 Sleep = Callable[[float], Awaitable[None]]
+OnPartial = Callable[[PartialImage], Awaitable[None]]
 
 
 class ImageAPI:
@@ -101,6 +114,9 @@ class ImageAPI:
         max_backoff: float = 20.0,
         max_retry_after: float = 60.0,
         sleep: Sleep = asyncio.sleep,
+        max_stream_bytes: int = MAX_STREAM_BYTES,
+        max_stream_events: int = MAX_STREAM_EVENTS,
+        partial_timeout: float = 30.0,
     ) -> None:
         self._http = http
         self._target = target
@@ -108,20 +124,28 @@ class ImageAPI:
         self._max_backoff = max_backoff
         self._max_retry_after = max_retry_after
         self._sleep = sleep
+        self._max_stream_bytes = max_stream_bytes
+        self._max_stream_events = max_stream_events
+        self._partial_timeout = partial_timeout  # how long one on_partial call may take before it is abandoned
 
     @property
     def provider(self) -> str:
         return self._target.provider
 
-    async def generate(self, request: GenerateRequest) -> ImageResult:
+    async def generate(self, request: GenerateRequest, on_partial: OnPartial | None = None) -> ImageResult:
+        """One generation. With `options.partial_images` > 0 it streams, awaiting `on_partial` for each preview."""
         body: dict[str, Any] = {"prompt": request.prompt, **self._common_fields(request.options)}
         if request.user:
             body["user"] = request.user
+        if request.options.partial_images:
+            body.update(stream=True, partial_images=_partial_images(request.options))
+            return await self._stream("generations", request.options, on_partial, json=body)
         response = await self._send("generations", json=body)
         # Decoding megabytes of JSON and base64 is CPU work: off the event loop, so acks never wait on it.
         return await asyncio.to_thread(self._parse, response, request.options)
 
-    async def edit(self, request: EditRequest) -> ImageResult:
+    async def edit(self, request: EditRequest, on_partial: OnPartial | None = None) -> ImageResult:
+        """One edit (multipart). With `options.partial_images` > 0 it streams, like `generate`."""
         if not 1 <= len(request.images) <= 16:
             raise InvalidRequest("An edit takes 1 to 16 input images.", param="image")
         fields = {"prompt": request.prompt, **self._common_fields(request.options)}
@@ -134,6 +158,10 @@ class ImageAPI:
         ]
         if request.mask is not None:
             files.append(("mask", ("mask.png", request.mask, "image/png")))
+        if request.options.partial_images:
+            # Multipart carries booleans as text; the schema's `stream` is a boolean, sent as "true" (§2a).
+            data.update(stream="true", partial_images=str(_partial_images(request.options)))
+            return await self._stream("edits", request.options, on_partial, data=data, files=files)
         response = await self._send("edits", data=data, files=files)
         return await asyncio.to_thread(self._parse, response, request.options)
 
@@ -227,6 +255,141 @@ class ImageAPI:
             request_id=request_id,
         )
 
+    # -- streaming (§3b) -----------------------------------------------------------------------------------------
+
+    async def _stream(self, operation: str, options: ImageOptions, on_partial: OnPartial | None,
+                      **kwargs: Any) -> ImageResult:
+        """POST with `stream: true` and read the events. An error status is mapped and retried exactly like
+        `_send`; a connection failure or timeout is retried only while no event has arrived."""
+        url = self._target.url(operation)
+        headers = {**self._target.headers(), "Accept": "text/event-stream"}
+        last_error: ImageAPIError | None = None
+        for attempt in range(1, self._max_attempts + 1):
+            started = time.perf_counter()
+            progress = _Progress()
+            try:
+                async with self._http.stream("POST", url, headers=headers, **kwargs) as response:
+                    log.info("image api %s stream status=%s attempt=%d request_id=%s ms=%.0f", operation,
+                             response.status_code, attempt, _request_id(response),
+                             (time.perf_counter() - started) * 1000)
+                    if response.status_code < 400:
+                        result = await self._read_stream(response, operation, options, on_partial, progress)
+                        log.info("image api %s stream done events=%d partials=%d request_id=%s ms=%.0f", operation,
+                                 progress.events, result.partials, result.request_id,
+                                 (time.perf_counter() - started) * 1000)
+                        return result
+                    await response.aread()
+                    error = error_from_response(response)
+            except httpx.TimeoutException as exc:
+                if progress.events:
+                    raise _cut_off(exc, progress) from exc
+                last_error = ServerError(f"The image API did not answer in time ({type(exc).__name__}).")
+                delay = self._backoff(attempt)
+            except httpx.TransportError as exc:
+                if progress.events:
+                    raise _cut_off(exc, progress) from exc
+                last_error = ServerError(f"Could not reach the image API ({type(exc).__name__}).")
+                delay = self._backoff(attempt)
+            except httpx.HTTPError as exc:  # e.g. a body that fails to decompress: not a network hiccup
+                raise ServerError(f"The image API's event stream could not be read ({type(exc).__name__}).",
+                                  request_id=progress.request_id) from exc
+            else:
+                if not _retryable(error):
+                    raise error
+                last_error = error
+                delay = self._backoff(attempt)
+                if isinstance(error, RateLimited) and error.retry_after is not None:
+                    if error.retry_after > self._max_retry_after:
+                        raise error
+                    delay = max(delay, error.retry_after)
+            if attempt < self._max_attempts:
+                log.warning("image api %s: %s; retrying in %.1fs", operation, last_error, delay)
+                await self._sleep(delay)
+        assert last_error is not None
+        raise last_error
+
+    async def _read_stream(self, response: httpx.Response, operation: str, options: ImageOptions,
+                           on_partial: OnPartial | None, progress: _Progress) -> ImageResult:
+        request_id = progress.request_id = _request_id(response)
+        content_type = response.headers.get("content-type", "")
+        if not content_type.lower().startswith("text/event-stream"):
+            raise ServerError(f"The image API answered a streaming request with {content_type or 'no content type'}, "
+                              "not an event stream.", status=response.status_code, request_id=request_id)
+        prefix = "image_generation" if operation == "generations" else "image_edit"
+        images: list[OutputImage] = []
+        last: dict[str, Any] = {}
+        partials = 0
+        events = _sse_events(response, self._max_stream_bytes, self._max_stream_events, request_id)
+        async with contextlib.aclosing(events):
+            async for name, data in events:
+                progress.events += 1
+                # JSON and base64 of a full-size picture are CPU work: off the event loop, like `_parse`.
+                kind, event, picture = await asyncio.to_thread(_decode_event, name, data, request_id)
+                if kind == "error" or "error" in event:
+                    raise _stream_error(event, request_id)
+                if kind == f"{prefix}.partial_image":
+                    if not picture:
+                        log.warning("image api %s: a preview without readable image data; skipped", operation)
+                        continue
+                    partials += 1
+                    index = event.get("partial_image_index")
+                    preview = PartialImage(index=index if _is_count(index) else partials - 1, data=picture,
+                                           format=str(event.get("output_format") or options.output_format))
+                    await self._deliver(on_partial, preview)
+                elif kind == f"{prefix}.completed":
+                    if picture is None:
+                        raise ServerError("The image API finished a stream without valid image data.",
+                                          request_id=request_id)
+                    last = event
+                    images.append(OutputImage(data=picture,
+                                              format=str(event.get("output_format") or options.output_format)))
+                    if len(images) >= options.n:
+                        break  # everything asked for is here; nothing after it can change the result
+                else:
+                    log.debug("image api %s: ignoring stream event %r", operation, kind)
+        if not images:
+            raise ServerError(f"The image API's stream ended without a finished image (after {partials} "
+                              f"preview{'s' * (partials != 1)}).", request_id=request_id)
+        if len(images) < options.n:
+            log.warning("image api %s: the stream ended after %d of %d images", operation, len(images), options.n)
+        # Billing of previews: §3b/§5d say each one adds 100 image output tokens to the bill. The fact sheet does
+        # not say in so many words that the completed event's `usage` includes them, but `usage` is the API's own
+        # account of the call, and the stand-in (standins/images_api.py `_usage`) puts 100 × partial_images into
+        # output_tokens. So `usage` is priced as reported and NOTHING is added for `partials`: each preview is
+        # billed exactly once (adding 100 × partials here would count them twice). `partials` only explains the
+        # cost. With n > 1 every completed event carries the whole call's usage (the stand-in's reading of an
+        # undocumented case), so the last one is used, never their sum. ImagesUsage has no output_tokens_details,
+        # so all output counts as image tokens (pricing.Usage.from_api).
+        usage: Usage | None = None
+        if last.get("usage") is not None:
+            try:
+                usage = Usage.from_api(last["usage"])
+            except ValueError as exc:
+                log.warning("image api usage unreadable (%s); cost will show as unknown", exc)
+        return ImageResult(
+            images=tuple(images),
+            usage=usage,
+            model=options.model,
+            # Events echo the requested settings, so "auto" can appear where the JSON answer has resolved values.
+            size=_resolved(last.get("size"), options.size),
+            quality=_resolved(last.get("quality"), options.quality),
+            output_format=str(last.get("output_format") or options.output_format),
+            background=_resolved(last.get("background"), options.background),
+            provider=self._target.provider,
+            request_id=request_id,
+            partials=partials,
+        )
+
+    async def _deliver(self, on_partial: OnPartial | None, preview: PartialImage) -> None:
+        """Hand a preview to the caller. Its failure or slowness (a Slack hiccup) must never lose the final image."""
+        if on_partial is None:
+            return
+        try:
+            await asyncio.wait_for(on_partial(preview), timeout=self._partial_timeout)
+        except Exception:  # whatever the callback does (or a timeout), the billed image still comes first
+            log.warning("image api: the preview callback failed for preview %d; carrying on", preview.index,
+                        exc_info=True)
+
 
 def _request_id(response: httpx.Response) -> str | None:
     return response.headers.get("x-request-id") or response.headers.get("apim-request-id")
@@ -238,6 +401,118 @@ def _suffix(fmt: str) -> str:
 
 def _retryable(error: ImageAPIError) -> bool:
     return isinstance(error, RateLimited | ServerError)
+
+
+def _partial_images(options: ImageOptions) -> int:
+    count = options.partial_images
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_PARTIAL_IMAGES:
+        raise InvalidRequest(f"partial_images must be 0 to {MAX_PARTIAL_IMAGES}, not {count!r}.",
+                             param="partial_images", status=None)
+    return count
+
+
+@dataclass
+class _Progress:
+    """What one streaming attempt has received: after the first event, it is never retried."""
+
+    events: int = 0
+    request_id: str | None = None
+
+
+def _cut_off(exc: httpx.HTTPError, progress: _Progress) -> ServerError:
+    return ServerError(f"The image API's stream broke off after {progress.events} "
+                       f"event{'s' * (progress.events != 1)} ({type(exc).__name__}); not retried, as the call "
+                       "may already be billed.", request_id=progress.request_id)
+
+
+async def _sse_events(response: httpx.Response, max_bytes: int, max_events: int,
+                      request_id: str | None) -> AsyncIterator[tuple[str, str]]:
+    """(event name, data) for each event of a text/event-stream body (WHATWG SSE: `event:` and `data:` fields,
+    `:` comments, a blank line ends an event; `id` and `retry` are ignored; lines end in LF or CRLF).
+
+    Lines are split here rather than by `aiter_lines()` so that the byte cap holds even inside one endless line:
+    every received chunk counts at once. The read timeout applies to each chunk.
+    """
+    received = events = 0
+    pending = bytearray()
+    name, data = "", []
+
+    def line_done(raw: bytes) -> tuple[str, str] | None:
+        nonlocal name, data, events
+        line = raw.removesuffix(b"\r").decode("utf-8", "replace")
+        if line:
+            if not line.startswith(":"):
+                field_name, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if field_name == "event":
+                    name = value
+                elif field_name == "data":
+                    data.append(value)
+            return None
+        event = (name, "\n".join(data)) if data else None
+        name, data = "", []
+        if event is not None:
+            events += 1
+            if events > max_events:
+                raise ServerError(f"The image API's stream sent more than {max_events} events; stopped reading.",
+                                  request_id=request_id)
+        return event
+
+    async for chunk in response.aiter_bytes():
+        received += len(chunk)
+        if received > max_bytes:
+            raise ServerError(f"The image API's stream passed {max_bytes:,} bytes; stopped reading.",
+                              request_id=request_id)
+        search = len(pending)
+        pending += chunk
+        while (end := pending.find(b"\n", search)) >= 0:
+            raw = bytes(pending[:end])
+            del pending[:end + 1]
+            search = 0
+            if (event := line_done(raw)) is not None:
+                yield event
+    # At the end, a last line without its newline, and an event without its closing blank line, still count.
+    for raw in ([bytes(pending)] if pending else []) + [b""]:
+        if (event := line_done(raw)) is not None:
+            yield event
+
+
+def _decode_event(name: str, data: str, request_id: str | None) -> tuple[str, dict[str, Any], bytes | None]:
+    """(type, event, picture) for one event's data: the JSON object, its `type` (or else the SSE event name)
+    and its `b64_json` decoded (None when absent or not base64). Malformed JSON is a ServerError."""
+    try:
+        event = json.loads(data)
+    except ValueError as exc:
+        raise ServerError("The image API sent a stream event that is not JSON.", request_id=request_id) from exc
+    if not isinstance(event, dict):
+        raise ServerError("The image API sent a stream event that is not a JSON object.", request_id=request_id)
+    kind = event.get("type") if isinstance(event.get("type"), str) else name
+    picture = None
+    encoded = event.get("b64_json")
+    if isinstance(encoded, str):
+        try:
+            picture = base64.b64decode(encoded, validate=True) or None
+        except (binascii.Error, ValueError):
+            picture = None
+    return kind, event, picture
+
+
+def _stream_error(event: dict[str, Any], request_id: str | None) -> ServerError:
+    """An `error` event ({"type": "error", "message", "code"} or {"error": {...}}): the call failed mid-stream."""
+    error = event.get("error") if isinstance(event.get("error"), dict) else event
+    message = str(error.get("message") or "no details given")
+    code = error.get("code")
+    suffix = f" ({code})" if code else ""
+    return ServerError(f"The image API reported an error during the stream: {message}{suffix}", request_id=request_id)
+
+
+def _resolved(echoed: Any, requested: str | None) -> Any:
+    """An event's echo of a setting, unless it merely repeats 'auto' (then what was asked for)."""
+    return echoed if isinstance(echoed, str) and echoed and echoed != "auto" else requested
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def end_user_id(team_id: str, user_id: str) -> str:

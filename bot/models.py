@@ -15,6 +15,7 @@ class ImageOptions:
     n: int = 1
     transparent: bool = False
     output_format: str = "png"
+    partial_images: int = 0  # 0–3 previews streamed before the final image (§3b); 0 = no streaming
 
     @property
     def background(self) -> str | None:
@@ -53,6 +54,15 @@ class OutputImage:
 
 
 @dataclass(frozen=True)
+class PartialImage:
+    """A preview streamed before the final image (ImageOptions.partial_images > 0). Each one is billed."""
+
+    index: int  # the API's partial_image_index, 0-based
+    data: bytes
+    format: str  # "png" | "jpeg" | "webp"
+
+
+@dataclass(frozen=True)
 class ImageResult:
     images: tuple[OutputImage, ...]
     usage: Usage | None  # None when the API reported none: cost is then unknown, never guessed
@@ -64,3 +74,6 @@ class ImageResult:
     provider: str  # "openai" | "azure" | "offline"
     request_id: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # Previews received while streaming. Their tokens (100 image output tokens each, §3b) are already in `usage`:
+    # this count only explains them ("incl. N previews") and must never be priced again.
+    partials: int = 0
