@@ -233,6 +233,15 @@ class ImageService:
         await self.io(self.store.set_last_image, key, siblings[index]["image_id"])
         return str(siblings[index]["label"])
 
+    async def base_record(self, key: ThreadKey, base: str | None) -> ImageRecord | None:
+        """The image an edit would start from: version `base`, or the thread's current image."""
+        if base:
+            image_id: str | None = await self.version_image(key, base)
+        else:
+            thread = await self.get_thread(key)
+            image_id = thread.last_image_id if thread else None
+        return await self.io(self.store.get_image, image_id) if image_id else None
+
     async def version_image(self, key: ThreadKey, label: str) -> str:
         row = await self.io(self.store.version, key, label)
         if row is None:

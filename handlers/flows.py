@@ -8,6 +8,7 @@ tree) are explained where the user will see them; unexpected ones still tell the
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import re
@@ -20,15 +21,17 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.errors import AttachmentError, ImagebotError, InvalidOption
+from bot.errors import AttachmentError, ImagebotError
 from bot.jobs import Outcome
 from bot.models import ImageOptions, InputImage
 from bot.options import parse_command
-from bot.service import Delivered
+from bot.regions import build_mask, check_user_mask, draw_grid, is_mask_name, parse_region_reply
+from bot.service import Delivered, NoImageYet
 from bot.services import Services
 from bot.thread_commands import Edit, ShowGrid, Undo, UseOutput, UseVersion, parse_reply
 from handlers import blocks
 from handlers.messages import budget_owner, explain
+from handlers.views import build_grid_message
 from storage.store import JobRecord, ThreadKey
 
 log = logging.getLogger(__name__)
@@ -135,7 +138,8 @@ class Flows:
     async def _edit(self, job: JobRecord) -> Outcome:
         key = _key(job)
         thread = await self.images.get_thread(key)
-        attachments = await self._fetch([Attachment(**a) for a in job.payload.get("attachments", [])])
+        raw = [Attachment(**a) for a in job.payload.get("attachments", [])]
+        attachments = await self._fetch(raw)
         prompt_text = job.payload.get("text", "").strip()
         if not prompt_text and attachments:
             # An image with no words: it becomes the picture the next edit starts from; nothing is billed.
@@ -160,14 +164,48 @@ class Flows:
             await self._say(key, text)
             return Outcome("done", result={"context": label})
         if isinstance(command, ShowGrid):
-            raise InvalidOption("The grid is not available yet.")
+            return await self._grid(key)
         has_image = thread is not None and thread.last_image_id is not None
-        defaults = await self.images.edit_defaults(key, attachments[0][0] if attachments and not has_image else None)
-        parsed = parse_command(command.text, defaults, allowed_models=self.images.allowed_models,
+        region, text = parse_region_reply(command.text)
+        # An attachment named mask*.png is the user's own mask for the base image, not a reference.
+        masks = [a for a, item in zip(attachments, raw, strict=True) if is_mask_name(item.name)]
+        references = [a for a, item in zip(attachments, raw, strict=True) if not is_mask_name(item.name)]
+        defaults = await self.images.edit_defaults(key, references[0][0] if references and not has_image else None)
+        parsed = parse_command(text, defaults, allowed_models=self.images.allowed_models,
                                provider=self.services.settings.provider)
-        delivered = await self.images.edit(key, job.user_id, parsed.prompt, parsed.options, attachments,
-                                           job_id=job.id, base=command.base)
-        return await self._deliver(job, delivered, title=parsed.prompt)
+        mask, notes = None, []
+        if region is not None or masks:
+            base = await self.images.base_record(key, command.base)
+            if base is None:
+                raise NoImageYet()
+            if masks:
+                image, _ = masks[0]
+                mask = await asyncio.to_thread(check_user_mask, image.data, base.width or 0, base.height or 0,
+                                               image.name)
+                notes.append(f"edited where {image.name} is transparent")
+            else:
+                assert region is not None
+                mask = await asyncio.to_thread(build_mask, region, base.width or 0, base.height or 0)
+                notes.append(f"edited region {region.name}")
+        delivered = await self.images.edit(key, job.user_id, parsed.prompt, parsed.options, references,
+                                           job_id=job.id, base=command.base, mask=mask)
+        return await self._deliver(job, delivered, title=parsed.prompt, notes=tuple(notes))
+
+    async def _grid(self, key: ThreadKey) -> Outcome:
+        """The current image with a labelled 4x4 grid, drawn on a copy, for region edits (no API call)."""
+        record = await self.images.base_record(key, None)
+        if record is None:
+            raise NoImageYet()
+        grid = await asyncio.to_thread(draw_grid, await self.images.image_bytes(record.id))
+        version = await self.images.current_version(key) or "the current image"
+        try:
+            await self.client.files_upload_v2(channel=key.channel_id, thread_ts=key.thread_ts,
+                                              file=grid, filename=f"grid-{version}.png", title=f"Grid over {version}",
+                                              initial_comment=build_grid_message(version))
+        except (SlackClientError, aiohttp.ClientError, OSError) as error:
+            log.warning("grid upload failed: %s", error)
+            await self._say(key, ":warning: Slack refused the grid image; try again in a moment.")
+        return Outcome("done", result={"grid": version})
 
     async def _fetch(self, attachments: Sequence[Attachment]) -> list[tuple[InputImage, str | None]]:
         prepared = []
@@ -192,10 +230,11 @@ class Flows:
             await self._tell_privately(job, text, notice)
 
     # Slack output ------------------------------------------------------------------------------------
-    async def _deliver(self, job: JobRecord, delivered: Delivered, *, title: str) -> Outcome:
+    async def _deliver(self, job: JobRecord, delivered: Delivered, *, title: str,
+                       notes: tuple[str, ...] = ()) -> Outcome:
         """Upload the images into the thread with the cost footnote as their comment."""
         result = {"image_ids": [r.id for r in delivered.images], "cost_micro": delivered.cost_micro,
-                  "comment": self._comment(delivered), "title": title}
+                  "comment": self._comment(delivered, notes), "title": title}
         await self._alert(delivered)
         if await self.upload(_key(job), result):
             return Outcome("done", result=result)
@@ -229,7 +268,7 @@ class Flows:
             return False
         return True
 
-    def _comment(self, delivered: Delivered) -> str:
+    def _comment(self, delivered: Delivered, notes: tuple[str, ...] = ()) -> str:
         usage = delivered.result.usage
         note = blocks.Footnote(
             provider=delivered.result.provider,
@@ -248,7 +287,7 @@ class Flows:
             versions=delivered.versions,
             base_version=delivered.base_version,
             next_edit=delivered.next_edit,
-            notes=tuple(delivered.policy_notes),
+            notes=(*notes, *delivered.policy_notes),
         )
         comment = blocks.footnote_text(note)
         if delivered.converted:

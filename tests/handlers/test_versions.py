@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import io
 
 import pytest
+from PIL import Image
 
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
@@ -100,3 +102,60 @@ async def test_several_outputs_share_a_number_and_use_picks_one(
     await reply(slack, workspace, thread_ts, "use b")
     await reply(slack, workspace, thread_ts, "make it blue")
     assert sent_base(image_api) == sha(second) and sha(first) != sha(third)
+
+
+async def test_grid_posts_a_labelled_copy_without_an_api_call(slack: SlackStandIn, image_api: ImageAPIStandIn,
+                                                              workspace: LocalWorkspace) -> None:
+    thread_ts = await start(slack, workspace, "a lighthouse")
+    [original] = images(slack, thread_ts)
+    await reply(slack, workspace, thread_ts, "grid")
+    assert len(image_api.requests) == 1
+    grid_message = [m for m in slack.thread(CHANNEL, thread_ts) if m.get("bot_id") and m.get("files")][-1]
+    assert "C2-D3" in grid_message["text"] and "--region" in grid_message["text"]
+    grid = slack.file_bytes(grid_message["files"][0]["id"])
+    with Image.open(io.BytesIO(grid)) as drawn, Image.open(io.BytesIO(original)) as source:
+        assert drawn.size == source.size and sha(grid) != sha(original)
+
+
+@pytest.mark.parametrize(("text", "prompt", "inside", "outside", "label"), [
+    # columns C-D and rows 2-3 of a 1024x1024 image: x 512..1023, y 256..767
+    ("C2-D3: add a red balloon", "add a red balloon", [(512, 256), (1023, 767)], [(511, 256), (512, 768)],
+     "C2–D3"),
+    ("--region top-left add a sun", "add a sun", [(0, 0), (511, 511)], [(512, 0), (0, 512)], "top-left"),
+])
+async def test_a_region_edit_sends_a_mask_transparent_exactly_there(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace, text: str, prompt: str,
+        inside: list[tuple[int, int]], outside: list[tuple[int, int]], label: str) -> None:
+    thread_ts = await start(slack, workspace, "a lighthouse")
+    note = await reply(slack, workspace, thread_ts, text)
+    edit = image_api.requests[-1]
+    [(_, _, mask_bytes)] = edit.files["mask"]
+    with Image.open(io.BytesIO(mask_bytes)) as mask:
+        assert mask.mode == "RGBA" and mask.size == (1024, 1024)
+        alpha = mask.getchannel("A")
+        assert [alpha.getpixel(p) for p in inside] == [0, 0]  # transparent: may change
+        assert [alpha.getpixel(p) for p in outside] == [255, 255]  # opaque: keep
+    assert edit.params()["prompt"] == prompt and f"edited region {label}" in note
+
+
+async def test_an_attached_mask_is_used_and_a_bad_one_is_refused(slack: SlackStandIn, image_api: ImageAPIStandIn,
+                                                                 workspace: LocalWorkspace) -> None:
+    thread_ts = await start(slack, workspace, "a lighthouse")
+    good = Image.new("RGBA", (1024, 1024), (0, 0, 0, 255))
+    good.paste((0, 0, 0, 0), (0, 0, 100, 100))
+    out = io.BytesIO()
+    good.save(out, format="PNG")
+    await slack.post_message(ALICE, CHANNEL, "add a moon", thread_ts=thread_ts,
+                             files=[("mask.png", out.getvalue(), "image/png")])
+    await workspace.settle()
+    edit = image_api.requests[-1]
+    assert "mask" in edit.files and len(edit.files["image[]"]) == 1  # a mask, not a reference
+    small = io.BytesIO()
+    Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(small, format="PNG")
+    calls = len(image_api.requests)
+    await slack.post_message(ALICE, CHANNEL, "add a star", thread_ts=thread_ts,
+                             files=[("mask-small.png", small.getvalue(), "image/png")])
+    await workspace.settle()
+    assert len(image_api.requests) == calls
+    refusal = [m for m in slack.thread(CHANNEL, thread_ts) if m.get("bot_id")][-1]["text"]
+    assert "same size as the image" in refusal
