@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.services import Services
-from handlers import actions, admin, commands, middleware, modals, threads
+from handlers import actions, admin, buttons, commands, middleware, modals, threads
 from handlers.flows import Flows
 
 
@@ -16,3 +16,4 @@ def register_all(app: AsyncApp, services: Services, flows: Flows) -> None:
     actions.register(app, services, flows)
     admin.register(app, services, flows)
     modals.register(app, services, flows)
+    buttons.register(app, services, flows)

@@ -31,7 +31,7 @@ from bot.services import Services
 from bot.thread_commands import Edit, ShowGrid, Undo, UseOutput, UseVersion, parse_reply
 from handlers import blocks
 from handlers.messages import budget_owner, explain
-from handlers.views import build_grid_message
+from handlers.views import build_grid_message, build_result_actions
 from storage.store import JobRecord, ThreadKey
 
 log = logging.getLogger(__name__)
@@ -237,6 +237,7 @@ class Flows:
                   "comment": self._comment(delivered, notes), "title": title}
         await self._alert(delivered)
         if await self.upload(_key(job), result):
+            await self._buttons(_key(job), delivered)
             return Outcome("done", result=result)
         text = (":warning: I made the image but Slack refused the upload. It is kept: press the button to try "
                 "the upload again.")
@@ -244,6 +245,17 @@ class Flows:
                                                                       str(job.id))), thread=True)
         return Outcome("failed", error_code="upload_failed", error_message="Slack refused the upload",
                        result=result)
+
+    async def _buttons(self, key: ThreadKey, delivered: Delivered) -> None:
+        """Under each result: Retry, Undo, Use this one, Make it high quality, Variations."""
+        actions = [build_result_actions(record.id, version, can_undo=bool(record.parent_id))
+                   for record, version in zip(delivered.images, delivered.versions, strict=True)]
+        try:
+            await self.client.chat_postMessage(channel=key.channel_id, thread_ts=key.thread_ts,
+                                               text=f"What next for {'/'.join(delivered.versions)}?",
+                                               blocks=actions)
+        except SlackApiError as error:  # the image is there; the buttons are a convenience
+            log.warning("could not post the buttons: %s", error.response.get("error"))
 
     async def upload(self, key: ThreadKey, result: dict[str, Any]) -> bool:
         """Upload stored images (by id) into the thread. False if Slack refused."""

@@ -44,7 +44,8 @@ async def image(slack: SlackStandIn, workspace: LocalWorkspace, text: str, user:
 
 def last_thread_texts(slack: SlackStandIn) -> list[str]:
     card = [m for m in slack.messages(CHANNEL) if m.get("bot_id") and m.get("thread_ts", m["ts"]) == m["ts"]][-1]
-    return [m.get("text", "") for m in slack.thread(CHANNEL, card["ts"])[1:]]
+    return [m.get("text", "") for m in slack.thread(CHANNEL, card["ts"])[1:]
+            if not m.get("text", "").startswith("What next for")]  # the result buttons' message
 
 
 async def test_non_admin_is_refused_privately_and_nothing_is_revealed(slack: SlackStandIn,

@@ -11,6 +11,7 @@ from PIL import Image
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace
+from storage.store import ThreadKey
 from tests.conftest import WorkspaceFactory
 
 pytestmark = pytest.mark.anyio
@@ -37,7 +38,9 @@ async def start(slack: SlackStandIn, workspace: LocalWorkspace, text: str) -> st
 async def reply(slack: SlackStandIn, workspace: LocalWorkspace, thread_ts: str, text: str) -> str:
     await slack.post_message(ALICE, CHANNEL, text, thread_ts=thread_ts)
     await workspace.settle()
-    return [m for m in slack.thread(CHANNEL, thread_ts) if m.get("bot_id")][-1].get("text", "")
+    said = [m for m in slack.thread(CHANNEL, thread_ts)
+            if m.get("bot_id") and not m.get("text", "").startswith("What next for")]  # skip the buttons
+    return said[-1].get("text", "")
 
 
 def images(slack: SlackStandIn, thread_ts: str) -> list[bytes]:
@@ -157,5 +160,63 @@ async def test_an_attached_mask_is_used_and_a_bad_one_is_refused(slack: SlackSta
                              files=[("mask-small.png", small.getvalue(), "image/png")])
     await workspace.settle()
     assert len(image_api.requests) == calls
-    refusal = [m for m in slack.thread(CHANNEL, thread_ts) if m.get("bot_id")][-1]["text"]
+    refusal = [m for m in slack.thread(CHANNEL, thread_ts) if m.get("bot_id")
+               and not m.get("text", "").startswith("What next for")][-1]["text"]
     assert "same size as the image" in refusal
+
+
+def buttons_for(slack: SlackStandIn, thread_ts: str, version: str) -> tuple[dict, dict[str, dict]]:
+    """The buttons message for `version`, and its buttons by action id."""
+    for message in slack.thread(CHANNEL, thread_ts):
+        for block in message.get("blocks") or []:
+            if block.get("type") == "actions" and f":{version}:" in block.get("block_id", ""):
+                return message, {b["action_id"]: b for b in block["elements"]}
+    raise AssertionError(f"no buttons for {version}")
+
+
+async def press(slack: SlackStandIn, workspace: LocalWorkspace, thread_ts: str, version: str, action: str,
+                user: str = ALICE) -> None:
+    message, buttons = buttons_for(slack, thread_ts, version)
+    button = buttons[action]
+    payload = {"type": "block_actions", "user": {"id": user, "team_id": slack.team_id},
+               "team": {"id": slack.team_id}, "channel": {"id": CHANNEL}, "trigger_id": f"t-{len(slack.calls)}",
+               "container": {"type": "message", "message_ts": message["ts"], "channel_id": CHANNEL,
+                             "thread_ts": thread_ts, "is_ephemeral": False},
+               "message": message, "response_url": slack.new_response_url(user, CHANNEL),
+               "actions": [{"action_id": action, "value": button["value"], "type": "button", "block_id": "b",
+                            "action_ts": "1.0"}]}
+    assert (await slack.send_interaction(payload)).status == 200
+    await workspace.settle()
+
+
+async def test_result_buttons(slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
+    thread_ts = await start(slack, workspace, "a lighthouse")
+    await reply(slack, workspace, thread_ts, "make the sky purple")  # v2 from v1
+    v1, _ = images(slack, thread_ts)
+    store = workspace.services.images.store
+    key = ThreadKey(slack.team_id, CHANNEL, thread_ts)
+
+    def context() -> str:
+        return next(r["label"] for r in store.versions(key) if r["image_id"] == store.get_thread(key).last_image_id)
+
+    _, v1_buttons = buttons_for(slack, thread_ts, "v1")
+    assert "imagebot_undo" not in v1_buttons  # v1 was not made from anything
+    calls = len(image_api.requests)
+
+    await press(slack, workspace, thread_ts, "v2", "imagebot_undo")  # context back to v1: no API call
+    assert context() == "v1"
+    await press(slack, workspace, thread_ts, "v2", "imagebot_use")  # and to v2 again: no API call
+    assert context() == "v2" and len(image_api.requests) == calls
+
+    await press(slack, workspace, thread_ts, "v2", "imagebot_retry")  # the same edit again, from v1
+    retry = image_api.requests[-1]
+    assert retry.params()["prompt"] == "make the sky purple" and sent_base(image_api) == sha(v1)
+    await press(slack, workspace, thread_ts, "v2", "imagebot_high_quality")
+    assert image_api.requests[-1].params()["quality"] == "high" and sent_base(image_api) == sha(v1)
+    await press(slack, workspace, thread_ts, "v1", "imagebot_variations")  # three more of the generation
+    variations = image_api.requests[-1]
+    assert variations.operation == "generations" and variations.json["n"] == 3
+    assert variations.json["prompt"] == "a lighthouse"
+    labels = [r["label"] for r in store.versions(key)]
+    assert labels == ["v1", "v2", "v3", "v4", "v5a", "v5b", "v5c"]
+    assert len(images(slack, thread_ts)) == 7  # results land in the same thread as new versions

@@ -1,0 +1,91 @@
+"""The buttons under each result. Each press is a job like any other (deduped, durable, budget-checked):
+
+    Retry                 the same request again (an edit starts again from the same version)
+    Undo                  the next edit uses the version this one was made from (no API call)
+    Use this one          the next edit uses this version (no API call)
+    Make it high quality  the same request at quality high
+    Variations            three more of the same request
+
+The press is charged to whoever pressed it. Results land in the same thread as new versions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.services import Services
+from bot.thread_commands import Edit, parse_reply
+from handlers import views
+from handlers.flows import Flows
+from handlers.messages import refusal
+from storage.store import ThreadKey
+
+
+def register(app: AsyncApp, services: Services, flows: Flows) -> None:
+    store = services.images.store
+    db = services.images.io
+
+    async def press(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        user, team = body["user"]["id"], body["user"].get("team_id") or body["team"]["id"]
+        channel = (body.get("channel") or {}).get("id") or body["container"]["channel_id"]
+        message = body.get("message") or {}
+        thread_ts = message.get("thread_ts") or body["container"].get("thread_ts") or message.get("ts")
+        try:
+            _, label = views.read_result_value(action.get("value") or "")
+        except ValueError:
+            return
+        key = ThreadKey(team, channel, thread_ts)
+        version = await db(store.version, key, label)
+        origin = await db(store.get_job, version["job_id"]) if version and version["job_id"] else None
+        if version is None or origin is None:
+            services.jobs.background(flows.tell((channel, user, thread_ts), f"I no longer know {label}."),
+                                     name="button-unknown")
+            return
+        parent = await db(store.version_of, key, version["parent_image_id"]) if version["parent_image_id"] else None
+        kind, payload = _request(action["action_id"], origin.kind, origin.payload, label,
+                                 parent["label"] if parent else None)
+        if kind is None:
+            services.jobs.background(flows.tell((channel, user, thread_ts), payload["text"]), name="button-note")
+            return
+        admission = await services.jobs.submit(
+            dedupe_key=f"action:{team}:{body.get('trigger_id') or action.get('action_ts')}", kind=kind, team_id=team,
+            channel_id=channel, user_id=user, payload=payload, thread_ts=thread_ts,
+            message_ts=body["container"].get("message_ts"))
+        reason = refusal(admission.status, retry_in=admission.retry_in,
+                         limit=services.settings.user_requests_per_minute)
+        if reason:
+            services.jobs.background(flows.tell((channel, user, thread_ts), reason), name="button-refusal")
+
+    for action_id in (views.RETRY, views.UNDO, views.USE, views.HIGH_QUALITY, views.VARIATIONS):
+        app.action(action_id)(press)
+
+
+def _request(action_id: str, kind: str, payload: dict[str, Any], label: str,
+             parent: str | None) -> tuple[str | None, dict[str, Any]]:
+    """The job a button asks for: (kind, payload), or (None, {"text": why not})."""
+    if action_id == views.USE:
+        return "edit", {"text": f"use {label}", "attachments": []}
+    if action_id == views.UNDO:
+        if parent is None:
+            return None, {"text": f"{label} was not made from another image: there is nothing to undo."}
+        return "edit", {"text": f"use {parent}", "attachments": []}
+    extra = {views.RETRY: "", views.HIGH_QUALITY: " --quality high", views.VARIATIONS: " --n 3"}[action_id]
+    if kind == "generate":
+        options = dict(payload["options"])
+        if action_id == views.HIGH_QUALITY:
+            options["quality"] = "high"
+        if action_id == views.VARIATIONS:
+            options["n"] = 3
+        return "generate", {**payload, "options": options, "card": False}
+    text = payload.get("text", "")
+    base = f"{parent}: " if parent else ""  # the same starting point as the original edit
+    return "edit", {**payload, "text": f"{base}{_without_base(text)}{extra}"}
+
+
+def _without_base(text: str) -> str:
+    """An edit's words without a leading "v2:" (the button supplies the base)."""
+    command = parse_reply(text)
+    return command.text if isinstance(command, Edit) else text
