@@ -47,6 +47,7 @@ from bot.errors import (
 )
 from bot.models import EditRequest, GenerateRequest, ImageOptions, ImageResult, OutputImage, PartialImage
 from bot.pricing import Usage
+from bot.tokens import is_gpt_image_2
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +152,9 @@ class ImageAPI:
         fields = {"prompt": request.prompt, **self._common_fields(request.options)}
         if request.user:
             fields["user"] = request.user
+        # input_fidelity is an edits-only field; gpt-image-2 always reads inputs at high fidelity and is sent none.
+        if request.options.input_fidelity and not is_gpt_image_2(request.options.model):
+            fields["input_fidelity"] = request.options.input_fidelity
         data = {key: str(value) for key, value in fields.items()}
         files: list[tuple[str, tuple[str, bytes, str]]] = [
             ("image[]", (f"image_{i}.{_suffix(img.format)}", img.data, _MIME[img.format]))

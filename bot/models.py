@@ -16,6 +16,7 @@ class ImageOptions:
     transparent: bool = False
     output_format: str = "png"
     partial_images: int = 0  # 0–3 previews streamed before the final image (§3b); 0 = no streaming
+    input_fidelity: str | None = None  # edits: "high" matches faces and logos of the inputs more closely
 
     @property
     def background(self) -> str | None:

@@ -56,7 +56,8 @@ class OfflineImageAPI:
         usage = Usage(
             input_text_tokens=prompt_text_tokens(request.prompt, input_images=len(request.images)),
             input_image_tokens=sum(
-                input_image_tokens(img.width, img.height, model=request.options.model) for img in request.images
+                input_image_tokens(img.width, img.height, fidelity=request.options.input_fidelity or "low",
+                                   model=request.options.model) for img in request.images
             ),
             output_image_tokens=output_image_tokens(request.options.model, size, request.options.quality)
             * request.options.n,

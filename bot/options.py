@@ -2,7 +2,7 @@
 
     /image <prompt> [--size square|portrait|landscape|1024x1024|1536x1024|1024x1536|auto]
                     [--quality low|medium|high|auto] [--n 1-4] [--transparent]
-                    [--format png|jpeg|webp] [--model NAME]
+                    [--format png|jpeg|webp] [--model NAME] [--fidelity high|low]
 
 Options may stand anywhere in the text, as `--size portrait` or `--size=portrait`. A lone `--` ends the
 options: everything after it is prompt, so a prompt can itself contain "--size". Every mistake raises
@@ -26,7 +26,7 @@ FORMATS = ("png", "jpeg", "webp")
 MAX_N = 4
 PROMPT_LIMIT = 32_000  # characters, for every GPT image model
 KNOWN_MODELS = ("gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "gpt-image-2")
-VALUE_OPTIONS = ("size", "quality", "n", "format", "model")
+VALUE_OPTIONS = ("size", "quality", "n", "format", "model", "fidelity")
 FLAG_OPTIONS = ("transparent",)
 HELP_WORDS = ("help", "--help", "-h", "?")
 
@@ -110,6 +110,12 @@ def parse_command(text: str, defaults: ImageOptions, *, allowed_models: tuple[st
         options = replace(options, output_format=fmt)
     if "transparent" in flags:
         options = replace(options, transparent=True)
+    if "fidelity" in values:
+        fidelity = values["fidelity"].lower()
+        if fidelity not in ("high", "low"):
+            raise InvalidOption(f"`--fidelity {values['fidelity']}` is not valid: {_valid_values('fidelity')}.",
+                                option="fidelity")
+        options = replace(options, input_fidelity=fidelity)
     check_options(options, provider=provider)
     return ParsedCommand(prompt=prompt, options=options)
 
@@ -130,6 +136,9 @@ def check_options(options: ImageOptions, *, provider: str = "openai") -> None:
         if is_gpt_image_2(options.model):
             raise InvalidOption("gpt-image-2 does not make transparent backgrounds; use another model.",
                                 option="transparent")
+    if options.input_fidelity == "high" and options.model == "gpt-image-1-mini":
+        raise InvalidOption("gpt-image-1-mini does not support `--fidelity high`; use gpt-image-1 or gpt-image-1.5 "
+                            "for a closer match to faces and logos.", option="fidelity")
     if provider == "azure" and options.output_format == "webp":
         raise InvalidOption("Azure OpenAI does not return webp; use `--format png` or `--format jpeg`.",
                             option="format")
@@ -191,6 +200,7 @@ def _valid_values(option: str) -> str:
         "n": f"1 to {MAX_N}",
         "format": "png, jpeg or webp",
         "model": ", ".join(KNOWN_MODELS),
+        "fidelity": "high or low (for edits)",
     }[option]
 
 

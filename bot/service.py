@@ -257,7 +257,7 @@ class ImageService:
                     inputs: tuple[tuple[int, int], ...], call: Callable[[], Any], *, origin: str,
                     parent_id: str | None, job_id: int | None) -> tuple[ImageResult, tuple[ImageRecord, ...]]:
         """Check the budgets, call the API, keep its images, and write exactly one ledger row whatever happens."""
-        estimate = estimate_micro(self.prices, options, prompt, inputs)
+        estimate = estimate_micro(self.prices, options, prompt, inputs, fidelity=options.input_fidelity or "low")
         reservation = object()
         await self.budgets.reserve(reservation, key.team_id, user_id, key.channel_id, estimate, model=options.model)
         try:

@@ -138,6 +138,7 @@ def help_text(command: str = "/image") -> str:
         "• `--transparent` (transparent background; png or webp)\n"
         "• `--format png|jpeg|webp`\n"
         "• `--model NAME`\n"
+        "• `--fidelity high` (edits: match faces and logos of the inputs more closely; costs more input tokens)\n"
         f"Example: `{command} a lighthouse at dusk --size landscape --quality high`"
     )
 

@@ -174,6 +174,8 @@ class Flows:
         parsed = parse_command(text, defaults, allowed_models=self.images.allowed_models,
                                provider=self.services.settings.provider)
         mask, notes = None, []
+        if parsed.options.input_fidelity == "high":
+            notes.append("high input fidelity: the inputs cost more input image tokens")
         if region is not None or masks:
             base = await self.images.base_record(key, command.base)
             if base is None:

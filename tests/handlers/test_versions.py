@@ -220,3 +220,18 @@ async def test_result_buttons(slack: SlackStandIn, image_api: ImageAPIStandIn, w
     labels = [r["label"] for r in store.versions(key)]
     assert labels == ["v1", "v2", "v3", "v4", "v5a", "v5b", "v5c"]
     assert len(images(slack, thread_ts)) == 7  # results land in the same thread as new versions
+
+
+async def test_high_fidelity_is_sent_costs_more_and_is_refused_on_mini(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
+    thread_ts = await start(slack, workspace, "a portrait")
+    await reply(slack, workspace, thread_ts, "make her smile")
+    note = await reply(slack, workspace, thread_ts, "make her laugh --fidelity high")
+    plain, high = image_api.requests[-2:]
+    assert "input_fidelity" not in plain.params() and high.params()["input_fidelity"] == "high"
+    rows = workspace.services.images.store.ledger_rows()
+    assert rows[2]["input_image_tokens"] == rows[1]["input_image_tokens"] + 4160  # square input, high fidelity
+    assert "high input fidelity" in note
+    assert "does not support `--fidelity high`" in await reply(
+        slack, workspace, thread_ts, "make her laugh --fidelity high --model gpt-image-1-mini")
+    assert len(image_api.requests) == 3
