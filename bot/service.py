@@ -233,6 +233,9 @@ class ImageService:
         await self.io(self.store.set_last_image, key, siblings[index]["image_id"])
         return str(siblings[index]["label"])
 
+    def estimate(self, options: ImageOptions, prompt: str, inputs: tuple[tuple[int, int], ...] = ()) -> int | None:
+        return estimate_micro(self.prices, options, prompt, inputs, fidelity=options.input_fidelity or "low")
+
     async def base_record(self, key: ThreadKey, base: str | None) -> ImageRecord | None:
         """The image an edit would start from: version `base`, or the thread's current image."""
         if base:

@@ -65,6 +65,7 @@ class Settings:
     report_channel: str | None = None
     report_schedule: str | None = None  # "daily 09:00" or "weekly mon 09:00"
     timezone: str = "UTC"  # budget periods, report days and the schedule follow this clock
+    confirm_above_micro: int | None = 500_000  # ask before a request estimated above this (None: never ask)
     # Where the values came from, for `doctor`-style explanations; not configuration itself.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -148,6 +149,8 @@ class Settings:
             report_channel=_report_channel(get),
             report_schedule=_schedule(get),
             timezone=_timezone(get),
+            confirm_above_micro=_usd(get, "IMAGEBOT_CONFIRM_ABOVE_USD") if get("IMAGEBOT_CONFIRM_ABOVE_USD")
+            else 500_000,
             denied_channels=_channels(get, "IMAGEBOT_DENIED_CHANNELS"),
             slack_bot_token=get("SLACK_BOT_TOKEN"),
             slack_app_token=get("SLACK_APP_TOKEN"),

@@ -11,6 +11,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.services import Services
+from handlers import views
 from handlers.flows import RUN_AGAIN_ACTION, UPLOAD_AGAIN_ACTION, Flows
 from handlers.messages import refusal
 from storage.store import JobRecord, ThreadKey
@@ -73,5 +74,32 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
 
         services.jobs.background(upload(), name=f"upload-again-{job.id}")
 
+    async def confirm(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        job = await owned_job(body, action, respond)
+        if job is None:
+            return
+        cancel = action["action_id"] == views.CANCEL
+        if not await services.images.io(services.images.store.settle_confirmation, job.id,
+                                        "cancelled" if cancel else "confirmed"):
+            reply(respond, "That was answered already.")
+            return
+        if cancel:
+            reply(respond, f":x: Cancelled by <@{job.user_id}>; nothing was spent.", replace=True)
+            return
+        admission = await services.jobs.submit(
+            dedupe_key=f"action:{job.team_id}:{body.get('trigger_id') or action.get('action_ts')}", kind=job.kind,
+            team_id=job.team_id, channel_id=job.channel_id, user_id=job.user_id,
+            payload={**job.payload, "confirmed": True}, thread_ts=job.thread_ts, message_ts=job.message_ts,
+            retry_of=job.id)
+        reason = refusal(admission.status, retry_in=admission.retry_in,
+                         limit=services.settings.user_requests_per_minute)
+        if reason:
+            reply(respond, reason)
+        elif admission.status == "accepted":
+            reply(respond, f":white_check_mark: <@{job.user_id}> confirmed; making it now.", replace=True)
+
     app.action(RUN_AGAIN_ACTION)(run_again)
+    app.action(views.CONFIRM)(confirm)
+    app.action(views.CANCEL)(confirm)
     app.action(UPLOAD_AGAIN_ACTION)(upload_again)

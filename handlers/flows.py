@@ -25,13 +25,14 @@ from bot.errors import AttachmentError, ImagebotError
 from bot.jobs import Outcome
 from bot.models import ImageOptions, InputImage
 from bot.options import parse_command
+from bot.pricing import format_usd
 from bot.regions import build_mask, check_user_mask, draw_grid, is_mask_name, parse_region_reply
 from bot.service import Delivered, NoImageYet
 from bot.services import Services
 from bot.thread_commands import Edit, ShowGrid, Undo, UseOutput, UseVersion, parse_reply
 from handlers import blocks
 from handlers.messages import budget_owner, explain
-from handlers.views import build_grid_message, build_result_actions
+from handlers.views import build_confirmation, build_grid_message, build_result_actions
 from storage.store import JobRecord, ThreadKey
 
 log = logging.getLogger(__name__)
@@ -124,8 +125,26 @@ class Flows:
             if not _has_card(job):
                 await self._react(job, add=False)
 
+    async def _costly(self, job: JobRecord, options: ImageOptions, prompt: str,
+                      inputs: tuple[tuple[int, int], ...] = ()) -> Outcome | None:
+        """Above IMAGEBOT_CONFIRM_ABOVE_USD, ask first: the estimate with Generate / Cancel; nothing is spent."""
+        threshold = self.services.settings.confirm_above_micro
+        if threshold is None or job.payload.get("confirmed"):
+            return None
+        estimate = self.images.estimate(options, prompt, inputs)
+        if estimate is None or estimate <= threshold:
+            return None
+        summary = f"{options.n} × {options.model} {options.size} {options.quality}: “{prompt[:200]}”"
+        confirmation = build_confirmation(estimate, summary, str(job.id))
+        await self._post(job, f"This will cost about {format_usd(estimate)}. Generate?", confirmation, thread=True)
+        await self._update_card(job, f":moneybag: Waiting for <@{job.user_id}> to confirm about "
+                                     f"{format_usd(estimate)}.")
+        return Outcome("done", error_code="awaiting_confirmation", result={"estimate_micro": estimate})
+
     async def _generate(self, job: JobRecord) -> Outcome:
         options = self._options(job)
+        if (waiting := await self._costly(job, options, job.payload["prompt"])) is not None:
+            return waiting
         await self._update_card(job, blocks.status_working())
         delivered = await self.images.generate(_key(job), job.user_id, job.payload["prompt"], options, job_id=job.id)
         outcome = await self._deliver(job, delivered, title=job.payload["prompt"])
@@ -189,6 +208,11 @@ class Flows:
                 assert region is not None
                 mask = await asyncio.to_thread(build_mask, region, base.width or 0, base.height or 0)
                 notes.append(f"edited region {region.name}")
+        base_image = await self.images.base_record(key, command.base)
+        dims = ((base_image.width or 1024, base_image.height or 1024),) if base_image else ()
+        dims += tuple((image.width, image.height) for image, _ in references)
+        if (waiting := await self._costly(job, parsed.options, parsed.prompt, dims)) is not None:
+            return waiting
         delivered = await self.images.edit(key, job.user_id, parsed.prompt, parsed.options, references,
                                            job_id=job.id, base=command.base, mask=mask)
         return await self._deliver(job, delivered, title=parsed.prompt, notes=tuple(notes))

@@ -312,6 +312,14 @@ class Store:
         self.db.conn.commit()
         return cursor.rowcount == 1
 
+    def settle_confirmation(self, job_id: int, answer: str) -> bool:
+        """Record the answer ("confirmed" or "cancelled") to a job waiting for one; False if it was answered
+        already — a confirmation is good for one request, however often its button is pressed."""
+        cursor = self.db.execute("UPDATE jobs SET error_code = ? WHERE id = ? AND error_code = "
+                                 "'awaiting_confirmation'", [answer, job_id])
+        self.db.conn.commit()
+        return cursor.rowcount == 1
+
     def attach_thread(self, job_id: int, key: ThreadKey, *, created_by: str, prompt: str | None) -> None:
         """A generate job's card is posted: its thread and the job's link to it, in one transaction."""
         now = utcnow()
