@@ -15,6 +15,7 @@ import textwrap
 
 from PIL import Image, ImageDraw, ImageOps
 
+from bot.image_api import OnPartial
 from bot.models import EditRequest, GenerateRequest, ImageOptions, ImageResult, InputImage, OutputImage
 from bot.pricing import Usage
 from bot.tokens import input_image_tokens, output_image_tokens, prompt_text_tokens, resolve_quality
@@ -25,10 +26,10 @@ _PIL_FORMAT = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 class OfflineImageAPI:
     provider = "offline"
 
-    async def generate(self, request: GenerateRequest) -> ImageResult:
-        return await asyncio.to_thread(self._generate, request)
+    async def generate(self, request: GenerateRequest, on_partial: OnPartial | None = None) -> ImageResult:
+        return await asyncio.to_thread(self._generate, request)  # offline: the final image at once, no previews
 
-    async def edit(self, request: EditRequest) -> ImageResult:
+    async def edit(self, request: EditRequest, on_partial: OnPartial | None = None) -> ImageResult:
         return await asyncio.to_thread(self._edit, request)
 
     def _generate(self, request: GenerateRequest) -> ImageResult:

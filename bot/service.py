@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 from bot import imaging
 from bot.budgets import Alert, Budget, Budgets, estimate_micro
 from bot.errors import AttachmentError, ImageAPIError, InvalidOption, ServerError, UserInputError
-from bot.image_api import end_user_id
+from bot.image_api import OnPartial, end_user_id
 from bot.jobs import DbThread
 from bot.logs import redact
 from bot.models import EditRequest, GenerateRequest, ImageOptions, ImageResult, InputImage
@@ -36,9 +36,9 @@ MAX_INPUTS = 16
 class ImageProvider(Protocol):
     provider: str
 
-    async def generate(self, request: GenerateRequest) -> ImageResult: ...
+    async def generate(self, request: GenerateRequest, on_partial: OnPartial | None = None) -> ImageResult: ...
 
-    async def edit(self, request: EditRequest) -> ImageResult: ...
+    async def edit(self, request: EditRequest, on_partial: OnPartial | None = None) -> ImageResult: ...
 
 
 class NoImageYet(UserInputError):
@@ -84,7 +84,8 @@ class ImageService:
     # settings ---------------------------------------------------------------------------------------
     @property
     def default_options(self) -> ImageOptions:
-        return ImageOptions(model=self.settings.model, size=self.settings.size, quality=self.settings.quality)
+        return ImageOptions(model=self.settings.model, size=self.settings.size, quality=self.settings.quality,
+                            partial_images=self.settings.partial_images)
 
     @property
     def allowed_models(self) -> tuple[str, ...]:
@@ -111,17 +112,18 @@ class ImageService:
 
     # the two calls ----------------------------------------------------------------------------------
     async def generate(self, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions, *,
-                       job_id: int | None = None) -> Delivered:
+                       job_id: int | None = None, on_partial: OnPartial | None = None) -> Delivered:
         options, notes = await self.apply_policy(key, options)
         request = GenerateRequest(prompt=prompt, options=options, user=end_user_id(key.team_id, user_id))
         result, images = await self._call("generate", key, user_id, prompt, options, (),
-                                          lambda: self.provider.generate(request), origin="generated",
+                                          lambda: self.provider.generate(request, on_partial), origin="generated",
                                           parent_id=None, job_id=job_id)
         return await self._delivered("generate", key, user_id, result, images, 0, policy_notes=notes)
 
     async def edit(self, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions | None,
                    attachments: Sequence[tuple[InputImage, str | None]] = (), *,
-                   job_id: int | None = None, base: str | None = None, mask: bytes | None = None) -> Delivered:
+                   job_id: int | None = None, base: str | None = None, mask: bytes | None = None,
+                   on_partial: OnPartial | None = None) -> Delivered:
         """Edit the thread's last image (or version `base`, a branch); attached images join as references (or
         become the base); `mask` marks the region to change on the base."""
         thread = await self.get_thread(key)
@@ -153,7 +155,7 @@ class ImageService:
                               user=end_user_id(key.team_id, user_id))
         result, images = await self._call("edit", key, user_id, prompt, options,
                                           tuple((i.width, i.height) for i in inputs),
-                                          lambda: self.provider.edit(request), origin="edited",
+                                          lambda: self.provider.edit(request, on_partial), origin="edited",
                                           parent_id=parent_id, job_id=job_id)
         converted = tuple(f"{image.name}: {note}" for image, note in attachments if note)
         return await self._delivered("edit", key, user_id, result, images, len(inputs), converted, notes)

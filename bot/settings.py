@@ -66,12 +66,17 @@ class Settings:
     report_schedule: str | None = None  # "daily 09:00" or "weekly mon 09:00"
     timezone: str = "UTC"  # budget periods, report days and the schedule follow this clock
     confirm_above_micro: int | None = 500_000  # ask before a request estimated above this (None: never ask)
+    partial_images: int = 0  # 1-3: stream previews into Slack while an image is made
     # Where the values came from, for `doctor`-style explanations; not configuration itself.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def has_slack_credentials(self) -> bool:
         return bool(self.slack_bot_token)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.partial_images <= 3:
+            raise SettingsError("IMAGEBOT_PARTIAL_IMAGES", f"must be 0 to 3 (got {self.partial_images})")
 
     def require_slack(self, *, http: bool) -> None:
         """Check the Slack settings a `serve` in the given mode needs; raise naming the variable."""
@@ -152,6 +157,7 @@ class Settings:
             confirm_above_micro=_usd(get, "IMAGEBOT_CONFIRM_ABOVE_USD") if get("IMAGEBOT_CONFIRM_ABOVE_USD")
             else 500_000,
             denied_channels=_channels(get, "IMAGEBOT_DENIED_CHANNELS"),
+            partial_images=_int(get, "IMAGEBOT_PARTIAL_IMAGES", 0, minimum=0),
             slack_bot_token=get("SLACK_BOT_TOKEN"),
             slack_app_token=get("SLACK_APP_TOKEN"),
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),

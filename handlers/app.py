@@ -71,7 +71,8 @@ def single_workspace_authorize(settings: Settings) -> Callable[..., Awaitable[Au
     return authorize
 
 
-def build_app(settings: Settings, services: Services, *, socket_mode: bool = False) -> AsyncApp:
+def build_app(settings: Settings, services: Services, *, socket_mode: bool = False,
+              progress_interval: float = 20.0) -> AsyncApp:
     app = AsyncApp(
         # No token on the shared client: each request's client gets the token from `authorize`.
         client=make_client(settings),
@@ -86,7 +87,7 @@ def build_app(settings: Settings, services: Services, *, socket_mode: bool = Fal
     )
     # Jobs talk to Slack through their own client: they outlive the request that admitted them, and the ones
     # resumed after a restart have no request at all.
-    flows = Flows(services, make_client(settings, token=settings.slack_bot_token))
+    flows = Flows(services, make_client(settings, token=settings.slack_bot_token), progress_interval=progress_interval)
     services.jobs.bind(flows)
     if settings.report_schedule:
         services.scheduler = ReportScheduler(services.db, settings.report_schedule, ZoneInfo(settings.timezone),

@@ -9,10 +9,12 @@ tree) are explained where the user will see them; unexpected ones still tell the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +24,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.errors import AttachmentError, ImagebotError
+from bot.image_api import OnPartial
 from bot.jobs import Outcome
-from bot.models import ImageOptions, InputImage
+from bot.models import ImageOptions, InputImage, PartialImage
 from bot.options import parse_command
 from bot.pricing import format_usd
 from bot.regions import build_mask, check_user_mask, draw_grid, is_mask_name, parse_region_reply
@@ -69,10 +72,11 @@ def _key(job: JobRecord) -> ThreadKey:
 
 
 class Flows:
-    def __init__(self, services: Services, client: AsyncWebClient) -> None:
+    def __init__(self, services: Services, client: AsyncWebClient, *, progress_interval: float = 20.0) -> None:
         self.services = services
         self.images = services.images
         self.client = client
+        self.progress_interval = progress_interval  # seconds between elapsed-time updates
 
     # announce ----------------------------------------------------------------------------------------
     async def announce(self, job: JobRecord, ahead: int | None) -> JobRecord | None:
@@ -146,7 +150,9 @@ class Flows:
         if (waiting := await self._costly(job, options, job.payload["prompt"])) is not None:
             return waiting
         await self._update_card(job, blocks.status_working())
-        delivered = await self.images.generate(_key(job), job.user_id, job.payload["prompt"], options, job_id=job.id)
+        async with self._progress(job) as on_partial:
+            delivered = await self.images.generate(_key(job), job.user_id, job.payload["prompt"], options,
+                                                   job_id=job.id, on_partial=on_partial)
         outcome = await self._deliver(job, delivered, title=job.payload["prompt"])
         status = (blocks.status_done(len(delivered.images), delivered.cost_micro, delivered.result.provider)
                   if outcome.status == "done"
@@ -213,9 +219,55 @@ class Flows:
         dims += tuple((image.width, image.height) for image, _ in references)
         if (waiting := await self._costly(job, parsed.options, parsed.prompt, dims)) is not None:
             return waiting
-        delivered = await self.images.edit(key, job.user_id, parsed.prompt, parsed.options, references,
-                                           job_id=job.id, base=command.base, mask=mask)
+        async with self._progress(job) as on_partial:
+            delivered = await self.images.edit(key, job.user_id, parsed.prompt, parsed.options, references,
+                                               job_id=job.id, base=command.base, mask=mask, on_partial=on_partial)
         return await self._deliver(job, delivered, title=parsed.prompt, notes=tuple(notes))
+
+    @contextlib.asynccontextmanager
+    async def _progress(self, job: JobRecord) -> AsyncIterator[OnPartial]:
+        """While the image API works: a status message in the thread that shows the elapsed time (updated every
+        `progress_interval` seconds, well inside chat.update's rate limit) and, when previews stream in
+        (IMAGEBOT_PARTIAL_IMAGES), each preview as it arrives. It ends saying the image is below."""
+        key = _key(job)
+        started = time.monotonic()
+        status: dict[str, str] = {}
+
+        async def show(text: str, preview: str | None = None) -> None:
+            message_blocks: list[dict[str, Any]] = [
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
+            if preview:
+                message_blocks.append({"type": "image", "slack_file": {"id": preview}, "alt_text": "preview"})
+            try:
+                if "ts" not in status:
+                    posted = await self.client.chat_postMessage(channel=key.channel_id, thread_ts=key.thread_ts,
+                                                                text=text, blocks=message_blocks)
+                    status["ts"] = posted["ts"]
+                else:
+                    await self.client.chat_update(channel=key.channel_id, ts=status["ts"], text=text,
+                                                  blocks=message_blocks)
+            except SlackApiError as error:  # progress is a courtesy: never a reason to fail the request
+                log.info("progress update failed: %s", error.response.get("error"))
+
+        async def ticker() -> None:
+            while True:
+                await asyncio.sleep(self.progress_interval)
+                await show(f":hourglass_flowing_sand: Working… {round(time.monotonic() - started)} s")
+
+        async def on_partial(partial: PartialImage) -> None:
+            upload = await self.client.files_upload_v2(  # no channel: a private file the message can show
+                file=partial.data, filename=f"preview-{partial.index + 1}.{partial.format}", title="preview")
+            await show(f":eyes: Preview {partial.index + 1}…", upload["file"]["id"])
+
+        task = asyncio.get_running_loop().create_task(ticker())
+        try:
+            yield on_partial
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            if "ts" in status:
+                await show(f":white_check_mark: Finished in {round(time.monotonic() - started)} s: the image is below.")
 
     async def _grid(self, key: ThreadKey) -> Outcome:
         """The current image with a labelled 4x4 grid, drawn on a copy, for region edits (no API call)."""
@@ -328,6 +380,8 @@ class Flows:
             notes=(*notes, *delivered.policy_notes),
         )
         comment = blocks.footnote_text(note)
+        if delivered.result.partials:
+            comment += f"\n_Includes {delivered.result.partials} streamed preview(s); previews are billed._"
         if delivered.converted:
             changes = "; ".join(blocks.escape(change) for change in delivered.converted)
             comment += f"\n_To suit the image API: {changes}_"

@@ -33,16 +33,18 @@ def settings_for(slack: SlackStandIn, data_dir: Path, base: Settings | None = No
 
 
 class LocalWorkspace:
-    def __init__(self, settings: Settings, slack: SlackStandIn, *, provider: ImageProvider | None = None) -> None:
+    def __init__(self, settings: Settings, slack: SlackStandIn, *, provider: ImageProvider | None = None,
+                 progress_interval: float = 20.0) -> None:
         self.settings = settings
         self.slack = slack
         self._provider = provider
+        self._progress_interval = progress_interval
         self.services: Services | None = None
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> LocalWorkspace:
         self.services = build_services(self.settings, provider=self._provider)
-        app = build_app(self.settings, self.services)
+        app = build_app(self.settings, self.services, progress_interval=self._progress_interval)
         await self.services.jobs.recover()  # as `imagebot serve`: before any request can arrive
         self.services.start_scheduler()
         self._runner, port = await start_http(app, host="127.0.0.1", port=0)

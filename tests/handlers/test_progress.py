@@ -1,0 +1,69 @@
+"""Progress people can see: streamed previews (IMAGEBOT_PARTIAL_IMAGES) and the elapsed time while it works."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.image_api import ImageAPI, OpenAITarget
+from bot.settings import Settings
+from standins.images_api import ImageAPIStandIn
+from standins.slack import SlackStandIn
+from standins.workspace import LocalWorkspace, settings_for
+from tests.conftest import WorkspaceFactory
+
+pytestmark = pytest.mark.anyio
+CHANNEL = "C0GENERAL"
+
+
+async def test_streamed_previews_reach_slack_then_the_final_image(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace_factory: WorkspaceFactory) -> None:
+    workspace = await workspace_factory(partial_images=2)
+    await slack.send_command("U0ALICE", CHANNEL, "a lighthouse")
+    await workspace.settle()
+    [request] = image_api.requests
+    assert request.json["stream"] is True and request.json["partial_images"] == 2
+    card = slack.messages(CHANNEL)[0]
+    thread = slack.thread(CHANNEL, card["ts"])
+    status = next(m for m in thread if "Finished in" in m.get("text", ""))
+    updates = [c for c in slack.calls_to("chat.update") if c.params.get("ts") == status["ts"]
+               or c.json_param("ts") == status["ts"]]
+    previews = [c for c in updates if "slack_file" in str(c.params.get("blocks"))]
+    assert len(previews) >= 1  # the second preview replaced the first in the same status message
+    private = [c for c in slack.calls_to("files.completeUploadExternal") if not c.params.get("channel_id")]
+    assert len(private) == 2  # each preview uploaded privately, shown by id
+    [result] = [m for m in thread if m.get("files")]
+    assert "Includes 2 streamed preview(s)" in result["text"]
+    row = workspace.services.images.store.ledger_rows()[0]
+    assert row["output_image_tokens"] == 1056 + 2 * 100  # previews billed, counted once
+
+
+@pytest.fixture
+async def ticking(slack: SlackStandIn, image_api: ImageAPIStandIn, tmp_path: Path) -> AsyncIterator[LocalWorkspace]:
+    """A workspace whose progress status ticks every 50 ms (instead of every 20 s)."""
+    base = Settings(provider="openai", openai_api_key=image_api.api_key, openai_base_url=image_api.openai_base_url)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0), trust_env=False) as http:
+        settings = dataclasses.replace(settings_for(slack, tmp_path / "data", base))
+        api = ImageAPI(http, OpenAITarget(settings.openai_base_url, settings.openai_api_key or ""))
+        workspace = LocalWorkspace(settings, slack, provider=api, progress_interval=0.05)
+        await workspace.start()
+        yield workspace
+        await workspace.stop()
+
+
+async def test_the_status_shows_elapsed_time_while_the_api_works(slack: SlackStandIn, image_api: ImageAPIStandIn,
+                                                                 ticking: LocalWorkspace) -> None:
+    image_api.pause()
+    await slack.send_command("U0ALICE", CHANNEL, "a slow lighthouse")
+    await image_api.wait_for_waiting(1, timeout=30)
+    status = await slack.wait_for(lambda: next((m for m in slack.messages(CHANNEL)
+                                                if "Working…" in m.get("text", "")), None), timeout=30)
+    assert status["text"].endswith(" s")
+    image_api.resume()
+    await ticking.settle()
+    final = next(m for m in slack.messages(CHANNEL) if m["ts"] == status["ts"])
+    assert "Finished in" in final["text"] and "the image is below" in final["text"]
