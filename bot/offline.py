@@ -24,18 +24,29 @@ _PIL_FORMAT = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 
 
 class OfflineImageAPI:
+    """Deterministic for a fresh instance; within one instance each call draws new variants, as a real model
+    would, so "Retry" and "Variations" show different pictures."""
+
     provider = "offline"
 
+    def __init__(self) -> None:
+        self._calls = 0
+
+    def _next_seed(self) -> int:
+        seed, self._calls = self._calls * 16, self._calls + 1
+        return seed
+
     async def generate(self, request: GenerateRequest, on_partial: OnPartial | None = None) -> ImageResult:
-        return await asyncio.to_thread(self._generate, request)  # offline: the final image at once, no previews
+        # offline: the final image at once, no previews
+        return await asyncio.to_thread(self._generate, request, self._next_seed())
 
     async def edit(self, request: EditRequest, on_partial: OnPartial | None = None) -> ImageResult:
-        return await asyncio.to_thread(self._edit, request)
+        return await asyncio.to_thread(self._edit, request, self._next_seed())
 
-    def _generate(self, request: GenerateRequest) -> ImageResult:
+    def _generate(self, request: GenerateRequest, seed: int = 0) -> ImageResult:
         size = _resolve_size(request.options.size, None)
         images = tuple(
-            _encode(draw_scene(request.prompt, size, variant=i, transparent=request.options.transparent),
+            _encode(draw_scene(request.prompt, size, variant=seed + i, transparent=request.options.transparent),
                     request.options)
             for i in range(request.options.n)
         )
@@ -46,12 +57,13 @@ class OfflineImageAPI:
         )
         return _result(images, usage, request.options, size)
 
-    def _edit(self, request: EditRequest) -> ImageResult:
+    def _edit(self, request: EditRequest, seed: int = 0) -> ImageResult:
         base = request.images[0]
         size = _resolve_size(request.options.size, base)
         references = request.images[1:]
         images = tuple(
-            _encode(draw_edit(base, references, request.prompt, size, variant=i), request.options)
+            _encode(draw_edit(base, references, request.prompt, size, variant=seed + i, mask=request.mask),
+                    request.options)
             for i in range(request.options.n)
         )
         usage = Usage(
@@ -116,8 +128,9 @@ def draw_scene(prompt: str, size: str, *, variant: int = 0, transparent: bool = 
 
 
 def draw_edit(base: InputImage, references: tuple[InputImage, ...], prompt: str, size: str, *,
-              variant: int = 0) -> Image.Image:
-    """The base image, visibly changed by the prompt; reference images shown along the bottom edge."""
+              variant: int = 0, mask: bytes | None = None) -> Image.Image:
+    """The base image, visibly changed by the prompt (only where a mask is transparent, when there is one);
+    reference images shown along the bottom edge."""
     width, height = (int(v) for v in size.split("x"))
     with Image.open(io.BytesIO(base.data)) as opened:
         source = ImageOps.fit(opened.convert("RGB"), (width, height))
@@ -132,6 +145,11 @@ def draw_edit(base: InputImage, references: tuple[InputImage, ...], prompt: str,
         image.paste(small, (x, height - thumb - 16))
         draw.rectangle((x, height - thumb - 16, x + thumb, height - 16), outline=(255, 255, 255, 255), width=3)
     _caption(draw, prompt, width, height, top=True)
+    if mask is not None:
+        with Image.open(io.BytesIO(mask)) as opened:
+            alpha = opened.convert("RGBA").getchannel("A").resize((width, height))
+        # Like the API: change only where the mask is fully transparent, keep the rest of the base.
+        image = Image.composite(image, source, alpha.point(lambda a: 255 if a == 0 else 0))
     return image
 
 

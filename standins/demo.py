@@ -65,6 +65,16 @@ async def run_demo(settings: Settings, out: Path) -> int:
                                  files=[("balloon.png", _reference_image(), "image/png")])
         await workspace.settle()
 
+        # A region edit (the top-right quarter of a 4x4 grid), then undo: the context goes back to v3.
+        await slack.post_message("U0ALICE", CHANNEL, "C1-D2: add a full moon", thread_ts=thread_ts)
+        await workspace.settle()
+        await slack.post_message("U0ALICE", CHANNEL, "undo", thread_ts=thread_ts)
+        await workspace.settle()
+
+        # Bob presses Variations under v4: three more of that request, as v5a, v5b, v5c.
+        await slack.send_interaction(_press(slack, thread_ts, "v4", "imagebot_variations", "U0BOB"))
+        await workspace.settle()
+
         await slack.send_command("U0BOB", CHANNEL, "a cat --size enormous")
         await workspace.settle()
 
@@ -81,6 +91,22 @@ async def run_demo(settings: Settings, out: Path) -> int:
     finally:
         await workspace.stop()
         await slack.stop()
+
+
+def _press(slack: SlackStandIn, thread_ts: str, version: str, action_id: str, user: str) -> dict[str, Any]:
+    """The block_actions payload Slack sends when `user` presses a result button under `version`."""
+    for message in slack.thread(CHANNEL, thread_ts):
+        for block in message.get("blocks") or []:
+            if block.get("type") == "actions" and f":{version}:" in block.get("block_id", ""):
+                button = next(b for b in block["elements"] if b["action_id"] == action_id)
+                return {"type": "block_actions", "user": {"id": user, "team_id": slack.team_id},
+                        "team": {"id": slack.team_id}, "channel": {"id": CHANNEL}, "trigger_id": f"demo-{version}",
+                        "container": {"type": "message", "message_ts": message["ts"], "channel_id": CHANNEL,
+                                      "thread_ts": thread_ts},
+                        "message": message, "response_url": slack.new_response_url(user, CHANNEL),
+                        "actions": [{"action_id": action_id, "value": button["value"], "type": "button",
+                                     "block_id": block["block_id"], "action_ts": "1.0"}]}
+    raise RuntimeError(f"no buttons under {version}")
 
 
 def _first_bot_card(slack: SlackStandIn) -> dict[str, Any]:
@@ -107,6 +133,8 @@ def _message_text(message: dict[str, Any], slack: SlackStandIn) -> str:
     """What Slack shows: the blocks' text when there are blocks, otherwise the text."""
     parts = []
     for block in message.get("blocks") or []:
+        if block.get("type") == "actions":
+            continue
         if block.get("type") == "section":
             if "text" in block:
                 parts.append(block["text"]["text"])
@@ -143,6 +171,10 @@ def _transcript(slack: SlackStandIn, out: Path) -> tuple[list[str], str]:
         for reply_message in slack.thread(CHANNEL, card["ts"])[1:]:
             text = _message_text(reply_message, slack)
             name = _name(slack, reply_message)
+            buttons = [e["text"]["text"] for b in reply_message.get("blocks") or [] if b.get("type") == "actions"
+                       for e in b["elements"]]
+            if buttons:
+                text = f"{reply_message.get('text', '')} [{' · '.join(dict.fromkeys(buttons))}]"
             lines.append(f"  └ {name}: {text}")
             chunks.append(f"<div class='reply'><b>{html.escape(name)}</b>: {html.escape(text)}")
             for file in reply_message.get("files") or []:

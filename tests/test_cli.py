@@ -34,9 +34,12 @@ def test_demo_runs_offline_and_writes_images_and_transcript(tmp_path: Path) -> N
                      "offline render, nothing billed", "thread so far", "is not valid"):
         assert expected in text
     images = sorted((out / "images").glob("*.png"))
-    assert len(images) == 4  # three results and the attached reference
+    assert len(images) == 8  # v1, v2, v3, v4, v5a-c and the attached reference
     html = (out / "transcript.html").read_text(encoding="utf-8")
-    assert html.count("<img") == 5 and "make the sky purple" in html  # four pictures and the report's chart
+    assert html.count("<img") == 9 and "make the sky purple" in html  # eight pictures and the report's chart
+    for expected in ("C1-D2: add a full moon", "edited region C1–D2", "Undone: the next edit uses v3",
+                     "v5a/v5b/v5c"):
+        assert expected in text
     assert "imagebot spend: today" in text and (out / next(p.name for p in out.glob("imagebot-ledger-*.csv"))).is_file()
     assert (out / "data" / "imagebot.db").is_file()
 

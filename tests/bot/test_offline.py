@@ -196,3 +196,10 @@ async def test_edit_is_deterministic_and_depends_on_the_prompt() -> None:
 
     assert first.images[0].data == again.images[0].data
     assert first.images[0].data != other.images[0].data
+
+
+async def test_one_instance_draws_new_variants_on_each_call() -> None:
+    api = OfflineImageAPI()
+    request = GenerateRequest(prompt="a quiet harbour", options=ImageOptions(model="gpt-image-1"))
+    first, second = await api.generate(request), await api.generate(request)
+    assert first.images[0].data != second.images[0].data  # a retry looks like a retry, not a copy
