@@ -235,3 +235,17 @@ async def test_high_fidelity_is_sent_costs_more_and_is_refused_on_mini(
     assert "does not support `--fidelity high`" in await reply(
         slack, workspace, thread_ts, "make her laugh --fidelity high --model gpt-image-1-mini")
     assert len(image_api.requests) == 3
+
+
+async def test_more_than_sixteen_inputs_are_refused_before_any_call(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
+    thread_ts = await start(slack, workspace, "a collage")
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), "teal").save(out, format="PNG")
+    files = [(f"ref{i}.png", out.getvalue(), "image/png") for i in range(16)]  # + the thread's image = 17
+    calls = len(image_api.requests)
+    await slack.post_message(ALICE, CHANNEL, "use all of these", thread_ts=thread_ts, files=files)
+    await workspace.settle()
+    assert len(image_api.requests) == calls
+    said = [m for m in slack.thread(CHANNEL, thread_ts) if m.get("bot_id")][-1]["text"]
+    assert "at most 16 images" in said and "this one has 17" in said
