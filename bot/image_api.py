@@ -199,19 +199,24 @@ class ImageAPI:
                 if response.status_code < 400:
                     return response
                 error = error_from_response(response)
-                if not _retryable(error):
-                    raise error
-                last_error = error
-                delay = self._backoff(attempt)
-                if isinstance(error, RateLimited) and error.retry_after is not None:
-                    if error.retry_after > self._max_retry_after:
-                        raise error
-                    delay = max(delay, error.retry_after)
+                last_error, delay = error, self._delay_for(error, attempt)
             if attempt < self._max_attempts:
                 log.warning("image api %s: %s; retrying in %.1fs", operation, last_error, delay)
                 await self._sleep(delay)
         assert last_error is not None
         raise last_error
+
+    def _delay_for(self, error: ImageAPIError, attempt: int) -> float:
+        """How long to wait before retrying after `error`; raises it when it must not be retried (a refusal, or
+        a Retry-After beyond what a user should wait for in silence)."""
+        if not _retryable(error):
+            raise error
+        delay = self._backoff(attempt)
+        if isinstance(error, RateLimited) and error.retry_after is not None:
+            if error.retry_after > self._max_retry_after:
+                raise error
+            delay = max(delay, error.retry_after)
+        return delay
 
     def _backoff(self, attempt: int) -> float:
         return min(self._max_backoff, 2.0 ** (attempt - 1)) * (0.75 + random.random() / 2)
@@ -298,14 +303,7 @@ class ImageAPI:
                 raise ServerError(f"The image API's event stream could not be read ({type(exc).__name__}).",
                                   request_id=progress.request_id) from exc
             else:
-                if not _retryable(error):
-                    raise error
-                last_error = error
-                delay = self._backoff(attempt)
-                if isinstance(error, RateLimited) and error.retry_after is not None:
-                    if error.retry_after > self._max_retry_after:
-                        raise error
-                    delay = max(delay, error.retry_after)
+                last_error, delay = error, self._delay_for(error, attempt)
             if attempt < self._max_attempts:
                 log.warning("image api %s: %s; retrying in %.1fs", operation, last_error, delay)
                 await self._sleep(delay)

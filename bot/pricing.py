@@ -202,3 +202,17 @@ def format_usd(micro: int | None) -> str:
     dollars, rest = divmod(abs(micro), MICRO)
     decimals = f"{rest:06d}".rstrip("0").ljust(2, "0")
     return f"{sign}${dollars:,}.{decimals}"
+
+
+def parse_usd(text: str) -> int | None:
+    """A dollar amount typed by a person ("25", "12.50", "$3") as micro-dollars; "none" is None.
+    Raises ValueError for anything else (negative, more than six decimals, not a number)."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        dollars = Decimal(text.strip().lstrip("$"))
+    except InvalidOperation as exc:
+        raise ValueError(f"{text!r} is not an amount in dollars") from exc
+    if not dollars.is_finite() or dollars < 0 or (dollars * MICRO) % 1:
+        raise ValueError(f"{text!r} is not an amount in dollars")
+    return int(dollars * MICRO)

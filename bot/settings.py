@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import SettingsError
+from bot.pricing import parse_usd
 
 PROVIDERS = ("openai", "azure", "offline")
 QUALITIES = ("low", "medium", "high", "auto")
@@ -226,15 +226,12 @@ def _channels(get: Callable[[str], str | None], name: str) -> frozenset[str]:
 def _usd(get: Callable[[str], str | None], name: str) -> int | None:
     """A dollar amount such as 25 or 12.50, as micro-dollars; unset or "none" means no budget."""
     raw = get(name)
-    if raw is None or raw.lower() == "none":
+    if raw is None:
         return None
     try:
-        dollars = Decimal(raw.lstrip("$"))
-    except InvalidOperation:
-        dollars = Decimal(-1)
-    if not dollars.is_finite() or dollars < 0 or (dollars * 1_000_000) % 1:
-        raise SettingsError(name, f"must be an amount in US dollars such as 25 or 12.50 (got {raw!r})")
-    return int(dollars * 1_000_000)
+        return parse_usd(raw)
+    except ValueError:
+        raise SettingsError(name, f"must be an amount in US dollars such as 25 or 12.50 (got {raw!r})") from None
 
 
 def _report_channel(get: Callable[[str], str | None]) -> str | None:

@@ -34,22 +34,28 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
             return None
         return job
 
-    async def run_again(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        job = await owned_job(body, action, respond)
-        if job is None:
-            return
+    async def resubmit(job: JobRecord, payload: dict[str, Any], body: dict[str, Any], action: dict[str, Any],
+                       respond: AsyncRespond, accepted: str) -> None:
+        """A new job for the same request (a run-again or a confirmed one), in the same thread."""
         admission = await services.jobs.submit(
             # A redelivered click carries the same trigger_id: still one new job.
             dedupe_key=f"action:{job.team_id}:{body.get('trigger_id') or action.get('action_ts')}", kind=job.kind,
-            team_id=job.team_id, channel_id=job.channel_id, user_id=job.user_id, payload=job.payload,
+            team_id=job.team_id, channel_id=job.channel_id, user_id=job.user_id, payload=payload,
             thread_ts=job.thread_ts, message_ts=job.message_ts, retry_of=job.id)
         reason = refusal(admission.status, retry_in=admission.retry_in,
                          limit=services.settings.user_requests_per_minute)
         if reason:
             reply(respond, reason)
         elif admission.status == "accepted":
-            reply(respond, f":arrows_counterclockwise: <@{job.user_id}> is running it again.", replace=True)
+            reply(respond, accepted, replace=True)
+
+    async def run_again(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        job = await owned_job(body, action, respond)
+        if job is None:
+            return
+        await resubmit(job, job.payload, body, action, respond,
+                       f":arrows_counterclockwise: <@{job.user_id}> is running it again.")
 
     async def upload_again(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
                            respond: AsyncRespond) -> None:
@@ -87,17 +93,8 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
         if cancel:
             reply(respond, f":x: Cancelled by <@{job.user_id}>; nothing was spent.", replace=True)
             return
-        admission = await services.jobs.submit(
-            dedupe_key=f"action:{job.team_id}:{body.get('trigger_id') or action.get('action_ts')}", kind=job.kind,
-            team_id=job.team_id, channel_id=job.channel_id, user_id=job.user_id,
-            payload={**job.payload, "confirmed": True}, thread_ts=job.thread_ts, message_ts=job.message_ts,
-            retry_of=job.id)
-        reason = refusal(admission.status, retry_in=admission.retry_in,
-                         limit=services.settings.user_requests_per_minute)
-        if reason:
-            reply(respond, reason)
-        elif admission.status == "accepted":
-            reply(respond, f":white_check_mark: <@{job.user_id}> confirmed; making it now.", replace=True)
+        await resubmit(job, {**job.payload, "confirmed": True}, body, action, respond,
+                       f":white_check_mark: <@{job.user_id}> confirmed; making it now.")
 
     app.action(RUN_AGAIN_ACTION)(run_again)
     app.action(views.CONFIRM)(confirm)

@@ -12,7 +12,6 @@ import asyncio
 import re
 import time
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.budgets import PERIODS
 from bot.errors import InvalidOption
 from bot.options import KNOWN_MODELS, QUALITIES
-from bot.pricing import format_usd
+from bot.pricing import format_usd, parse_usd
 from bot.reports import Report, build_report, build_report_between, render_chart, render_csv
 from bot.scheduler import PostReport
 from bot.services import Services
@@ -80,15 +79,10 @@ def parse_target(word: str) -> tuple[str, str]:
 
 
 def parse_dollars(word: str) -> int | None:
-    if word.lower() == "none":
-        return None
     try:
-        dollars = Decimal(word.lstrip("$"))
-    except InvalidOperation:
-        dollars = Decimal(-1)
-    if not dollars.is_finite() or dollars < 0 or (dollars * 1_000_000) % 1:
-        raise InvalidOption(f"`{word}` is not an amount in dollars such as 25 or 12.50 (or `none`).")
-    return int(dollars * 1_000_000)
+        return parse_usd(word)
+    except ValueError:
+        raise InvalidOption(f"`{word}` is not an amount in dollars such as 25 or 12.50 (or `none`).") from None
 
 
 def _owner(scope: str, target: str) -> str:
