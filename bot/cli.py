@@ -1,6 +1,8 @@
 """`imagebot`: the command line. The composition root: it reads settings, builds services and the app.
 
-    imagebot                 serve Slack if SLACK_BOT_TOKEN is set, otherwise run the offline demo
+    imagebot                 serve Slack if SLACK_BOT_TOKEN is set, otherwise start the sandbox
+    imagebot sandbox [--port 8080] [--data DIR]
+                             a local Slack-like workspace in the browser, wired to the real app
     imagebot serve [--http] [--port 3000] [--host 0.0.0.0]
                              Socket Mode when SLACK_APP_TOKEN is set (unless --http); else HTTP on /slack/events
     imagebot demo [--out DIR]
@@ -33,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--http", action="store_true", help="serve HTTP on /slack/events even if SLACK_APP_TOKEN is set")
     serve.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")
     serve.add_argument("--host", default="0.0.0.0", help="HTTP bind address (default 0.0.0.0)")
+    sandbox = sub.add_parser("sandbox", help="a local workspace in the browser, wired to the real app")
+    sandbox.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080; 0 picks one)")
+    sandbox.add_argument("--data", type=Path, default=Path("imagebot-sandbox"),
+                         help="folder for the sandbox's database and images (default ./imagebot-sandbox)")
     demo = sub.add_parser("demo", help="play a scripted conversation offline, against a local Slack stand-in")
     demo.add_argument("--out", type=Path, default=Path("imagebot-demo"),
                       help="folder for the images and the HTML transcript (default ./imagebot-demo)")
@@ -50,12 +56,17 @@ def main(argv: list[str] | None = None) -> int:
 
         install_redaction([settings.slack_bot_token, settings.slack_app_token, settings.slack_signing_secret,
                            settings.openai_api_key, settings.azure_api_key])
-        command = args.command or ("serve" if settings.has_slack_credentials else "demo")
+        command = args.command or ("serve" if settings.has_slack_credentials else "sandbox")
         if command == "serve":
             http = getattr(args, "http", False) or not settings.slack_app_token
             settings.require_slack(http=http)
             return asyncio.run(serve(settings, http=http, host=getattr(args, "host", "0.0.0.0"),
                                      port=getattr(args, "port", 3000)))
+        if command == "sandbox":
+            from standins.sandbox import run_sandbox
+
+            return asyncio.run(run_sandbox(settings, port=getattr(args, "port", 8080),
+                                           data_dir=getattr(args, "data", Path("imagebot-sandbox")).resolve()))
         from standins.demo import run_demo
 
         out = getattr(args, "out", Path("imagebot-demo")).resolve()

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from standins.slack import SlackStandIn
@@ -44,11 +45,33 @@ def test_demo_runs_offline_and_writes_images_and_transcript(tmp_path: Path) -> N
     assert (out / "data" / "imagebot.db").is_file()
 
 
-def test_bare_command_without_credentials_runs_the_demo(tmp_path: Path) -> None:
-    done = subprocess.run(IMAGEBOT, cwd=tmp_path, env=clean_env(tmp_path), capture_output=True, text=True,
-                          timeout=180)
-    assert done.returncode == 0, done.stderr
-    assert "imagebot demo" in done.stdout and (tmp_path / "imagebot-demo" / "transcript.html").is_file()
+@pytest.mark.anyio
+async def test_bare_command_without_credentials_starts_the_sandbox(tmp_path: Path) -> None:
+    port = _free_port()
+    process = await asyncio.create_subprocess_exec(
+        *IMAGEBOT, "sandbox", "--port", str(port), cwd=tmp_path, env=clean_env(tmp_path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    bare = await asyncio.create_subprocess_exec(
+        *IMAGEBOT, cwd=tmp_path / "..", env=clean_env(tmp_path), stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    try:
+        assert process.stdout is not None and bare.stdout is not None
+        while b"imagebot sandbox: open http://127.0.0.1:" not in await asyncio.wait_for(process.stdout.readline(), 60):
+            pass
+        line = b""
+        while b"imagebot sandbox: open http://127.0.0.1:" not in line:  # the bare command starts one too
+            line = await asyncio.wait_for(bare.stdout.readline(), 60)
+        async with httpx.AsyncClient() as client:
+            page = await client.get(f"http://127.0.0.1:{port}/")
+            assert page.status_code == 200 and "imagebot" in page.text
+        for child in (process, bare):
+            child.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(child.wait(), 60) == 0
+    finally:
+        for child in (process, bare):
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
 
 
 @pytest.mark.parametrize(("args", "env", "variable"), [

@@ -1,0 +1,507 @@
+"""`imagebot sandbox`: try imagebot in a browser, without Slack.
+
+On loopback it starts the Slack stand-in, the real app against it (signed HTTP, exactly as Slack delivers),
+and a small web page that looks and behaves like a Slack channel with threads. The page reads the whole
+state from ``GET /api/state`` and refreshes when ``GET /api/events`` (Server-Sent Events) says it changed.
+
+    GET  /                    the page;  GET /static/<name> its script and style
+    GET  /api/state?user=U…   users, channels with messages and thread replies, the user's ephemerals and
+                              open modal, the image provider
+    GET  /api/events          ``data: changed`` whenever the stand-in's state changes (heartbeats every 15 s)
+    POST /api/command         {user, channel, text, command: "/image" | "/image-admin"}
+    POST /api/message         multipart (or JSON): user, channel, text, thread_ts?, files…
+    POST /api/action          {user, channel, message_ts, action_id, block_id?, value?, ephemeral?}
+    POST /api/view            {user, view_id, values} (view.state.values) or {user, view_id, cancel: true}
+    POST /api/shortcut        {user, channel, message_ts}: "Edit with imagebot"
+    GET  /files/<id>          a file's bytes
+
+Errors are ``{"error": ...}`` with status 400 (404 for unknown files, 502 when the app did not answer).
+Nothing here is needed to run imagebot in Slack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import re
+import secrets
+import signal
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from bot.settings import Settings
+from standins.slack import Delivery, SlackStandIn
+from standins.workspace import LocalWorkspace, settings_for
+
+COMMANDS = ("/image", "/image-admin")
+EDIT_SHORTCUT = "imagebot_edit_shortcut"
+HEARTBEAT_SECONDS = 15.0
+COALESCE_SECONDS = 0.1  # one "changed" for a burst of changes (every Web API call is one)
+HANDLER_TIMEOUT = 35.0  # a delivery to the app gives up after 30 s itself
+MAX_UPLOAD = 50 * 1024 * 1024
+MAX_TEXT = 40_000
+_STATIC = {"index.html": "text/html", "app.js": "text/javascript", "app.css": "text/css"}
+_SAFE_INLINE = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+_AT_NAME = re.compile(r"(?<![\w<@])@([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+class BadRequest(Exception):
+    """Becomes ``{"error": message}`` with status 400."""
+
+
+def image_provider(settings: Settings) -> str:
+    """The provider the sandbox uses: the configured one when its API key is set, else the offline renderer."""
+    if settings.provider == "openai" and settings.openai_api_key:
+        return "openai"
+    if settings.provider == "azure" and settings.azure_endpoint and settings.azure_api_key:
+        return "azure"
+    return "offline"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _static_bytes(name: str) -> bytes:
+    return resources.files("standins").joinpath("sandbox_static", name).read_bytes()
+
+
+def _trigger_id() -> str:
+    return f"{int(time.time())}.{secrets.randbelow(10**12)}.{secrets.token_hex(16)}"
+
+
+class Sandbox:
+    """The stand-in, the real app and the page, all on loopback. ``await start()``, then open ``url``."""
+
+    def __init__(self, settings: Settings, data_dir: Path) -> None:
+        self.base_settings = settings
+        self.data_dir = data_dir
+        self.provider = image_provider(settings)
+        self.slack = SlackStandIn(signing_secret=secrets.token_hex(16))
+        self.workspace: LocalWorkspace | None = None
+        self._runner: web.AppRunner | None = None
+        self._url: str | None = None
+        self._closing = False
+        self._closed_views: set[str] = set()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> Sandbox:
+        if not _is_loopback(host):
+            raise ValueError(f"the sandbox serves loopback only (got {host!r})")
+        if self._runner is not None:
+            raise RuntimeError("Sandbox already started")
+        await self.slack.start()
+        try:
+            settings = settings_for(self.slack, self.data_dir, self.base_settings, provider=self.provider)
+            self.workspace = LocalWorkspace(settings, self.slack)
+            await self.workspace.start()
+            app = web.Application(client_max_size=MAX_UPLOAD, middlewares=[self._guard])
+            app.router.add_get("/", self._index)
+            app.router.add_get("/static/{name}", self._static)
+            app.router.add_get("/api/state", self._state)
+            app.router.add_get("/api/events", self._events)
+            app.router.add_post("/api/command", self._command)
+            app.router.add_post("/api/message", self._message)
+            app.router.add_post("/api/action", self._action)
+            app.router.add_post("/api/view", self._view)
+            app.router.add_post("/api/shortcut", self._shortcut)
+            app.router.add_get("/files/{file_id}", self._file)
+            self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+            await self._runner.setup()
+            await web.TCPSite(self._runner, host, port).start()
+        except BaseException:
+            await self.stop()
+            raise
+        bound = self._runner.addresses[0][1]
+        shown = f"[{host}]" if ":" in host else host
+        self._url = f"http://{shown}:{bound}/"
+        return self
+
+    async def stop(self) -> None:
+        self._closing = True
+        self.slack._changed()  # wakes the event streams, which see _closing and end
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.workspace is not None:
+            await self.workspace.stop(grace=5.0)
+            self.workspace = None
+        await self.slack.stop()
+
+    async def __aenter__(self) -> Sandbox:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            raise RuntimeError("Sandbox is not started")
+        return self._url
+
+    # ------------------------------------------------------------------ plumbing
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Only this page may change things: no cross-site posts, no DNS-rebound hosts. Errors become JSON."""
+        host = (request.host or "").rsplit(":", 1)[0].strip("[]")
+        if not _is_loopback(host):
+            return web.json_response({"error": "unknown host"}, status=403)
+        origin = request.headers.get("Origin")
+        if request.method != "GET" and origin not in (None, "null") and origin != f"http://{request.host}":
+            return web.json_response({"error": "cross-origin request refused"}, status=403)
+        try:
+            response = await handler(request)
+        except BadRequest as e:
+            return web.json_response({"error": str(e)}, status=400)
+        except TimeoutError:
+            return web.json_response({"error": "the app did not answer in time"}, status=502)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+    async def _json(self, request: web.Request) -> dict[str, Any]:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise BadRequest("the body must be a JSON object") from None
+        if not isinstance(body, dict):
+            raise BadRequest("the body must be a JSON object")
+        return body
+
+    def _user(self, user_id: Any) -> dict[str, Any]:
+        user = self.slack.users.get(str(user_id or ""))
+        if user is None or user.get("is_bot"):
+            raise BadRequest(f"unknown user {user_id!r}")
+        return user
+
+    def _channel(self, channel_id: Any, user_id: str) -> dict[str, Any]:
+        channel = self.slack.channels.get(str(channel_id or ""))
+        if channel is None or user_id not in channel["members"]:
+            raise BadRequest(f"unknown channel {channel_id!r}")
+        return channel
+
+    def _message_at(self, channel_id: str, ts: Any) -> dict[str, Any]:
+        message = next((m for m in self.slack.messages(channel_id) if m["ts"] == ts), None)
+        if message is None:
+            raise BadRequest(f"no message {ts!r} in {channel_id}")
+        return message
+
+    @staticmethod
+    def _answer(delivery: Delivery, **extra: Any) -> web.Response:
+        if delivery.status != 200:
+            why = delivery.error or f"the app answered HTTP {delivery.status}"
+            return web.json_response({"error": why}, status=502)
+        return web.json_response({"ok": True, **extra})
+
+    def _text(self, value: Any) -> str:
+        text = str(value or "")
+        if len(text) > MAX_TEXT:
+            raise BadRequest(f"the text is longer than {MAX_TEXT} characters")
+        return text
+
+    def _mentions(self, text: str) -> str:
+        """``@imagebot`` (or ``@alice``) as typed becomes ``<@U…>``, as Slack's composer does."""
+        by_name = {u["name"].lower(): uid for uid, u in self.slack.users.items()}
+        return _AT_NAME.sub(lambda m: f"<@{by_name[m.group(1).lower()]}>" if m.group(1).lower() in by_name
+                            else m.group(0), text)
+
+    # ------------------------------------------------------------------ the page
+
+    async def _index(self, request: web.Request) -> web.Response:
+        return web.Response(body=_static_bytes("index.html"), content_type="text/html", charset="utf-8",
+                            headers={"Cache-Control": "no-cache", "Content-Security-Policy":
+                                     "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
+                                     "base-uri 'none'; frame-ancestors 'none'"})
+
+    async def _static(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in _STATIC or name == "index.html":
+            return web.json_response({"error": "not found"}, status=404)
+        return web.Response(body=_static_bytes(name), content_type=_STATIC[name], charset="utf-8",
+                            headers={"Cache-Control": "no-cache"})
+
+    async def _file(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        try:
+            file, data = self.slack.file(file_id), self.slack.file_bytes(file_id)
+        except KeyError:
+            return web.json_response({"error": "no such file"}, status=404)
+        mimetype = file.get("mimetype") or "application/octet-stream"
+        headers = {"Cache-Control": "private, max-age=3600", "Content-Security-Policy": "sandbox"}
+        if mimetype not in _SAFE_INLINE:  # anything else is a download, never a page on this origin
+            headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(file.get('name') or file_id)}"
+            mimetype = "application/octet-stream"
+        return web.Response(body=data, content_type=mimetype, headers=headers)
+
+    # ------------------------------------------------------------------ state
+
+    async def _state(self, request: web.Request) -> web.Response:
+        user_id = request.query.get("user") or "U0ALICE"
+        self._user(user_id)
+        return web.json_response(self.state(user_id))
+
+    def state(self, user_id: str) -> dict[str, Any]:
+        """Everything the page shows to `user_id`, at once."""
+        slack = self.slack
+        users = [{"id": u["id"], "name": u["name"], "real_name": u["real_name"], "is_admin": u["is_admin"]}
+                 for u in slack.users.values() if not u["is_bot"]]
+        channels = []
+        for channel in slack.channels.values():
+            if user_id not in channel["members"]:
+                continue
+            messages = slack.messages(channel["id"])
+            replies: dict[str, list[dict]] = {}
+            for m in messages:
+                if m.get("thread_ts") and m["thread_ts"] != m["ts"]:
+                    replies.setdefault(m["thread_ts"], []).append(self._render(m))
+            top = [{**self._render(m), "replies": replies.get(m["ts"], [])} for m in messages
+                   if m.get("thread_ts", m["ts"]) == m["ts"] or m.get("subtype") == "thread_broadcast"]
+            channels.append({"id": channel["id"], "name": "imagebot" if channel["is_im"] else channel["name"],
+                             "is_im": channel["is_im"], "messages": top})
+        ephemerals = [{"channel": e["channel"], "ts": e["ts"], "thread_ts": e.get("thread_ts"),
+                       "text": e.get("text") or "", "blocks": e.get("blocks") or []}
+                      for e in slack.ephemerals(user_id=user_id)]
+        return {"me": user_id, "bot_user_id": slack.bot_user_id, "provider": self.provider, "users": users,
+                "names": {uid: u["name"] for uid, u in slack.users.items()},
+                "channels": channels, "ephemerals": ephemerals, "view": self._open_view(user_id)}
+
+    def _render(self, m: dict[str, Any]) -> dict[str, Any]:
+        user = self.slack.users.get(m.get("user", ""), {})
+        is_bot = bool(m.get("bot_id"))
+        files = [{"id": f["id"], "name": f.get("name") or f["id"], "title": f.get("title") or "",
+                  "url": f"/files/{f['id']}", "mimetype": f.get("mimetype") or "",
+                  "is_image": (f.get("mimetype") or "") in _SAFE_INLINE}
+                 for f in m.get("files") or []]
+        blocks = [b for b in m.get("blocks") or [] if b.get("type") != "rich_text"]  # a user's own typing
+        return {"ts": m["ts"], "user": m.get("user"), "user_name": "imagebot" if is_bot else user.get("name", "?"),
+                "is_bot": is_bot, "text": m.get("text") or "", "blocks": blocks, "files": files,
+                "thread_ts": m.get("thread_ts"), "reply_count": m.get("reply_count", 0),
+                "edited": bool(m.get("edited")), "reactions": [r["name"] for r in m.get("reactions", [])]}
+
+    def _opened_by(self) -> dict[str, str]:
+        """trigger_id -> user, from every command and interaction delivered (a modal opens with a trigger)."""
+        owners: dict[str, str] = {}
+        for d in self.slack.deliveries:
+            if d.kind == "command" and d.payload.get("trigger_id"):
+                owners[d.payload["trigger_id"]] = d.payload.get("user_id", "")
+            elif d.kind == "interaction" and d.payload.get("trigger_id"):
+                owners[d.payload["trigger_id"]] = (d.payload.get("user") or {}).get("id", "")
+        return owners
+
+    def _open_view(self, user_id: str) -> dict[str, Any] | None:
+        owners = self._opened_by()
+        for view in reversed(self.slack.views):
+            if view["id"] not in self._closed_views and owners.get(view.get("trigger_id", "")) == user_id:
+                return {k: view.get(k) for k in ("id", "callback_id", "title", "submit", "close", "blocks",
+                                                  "private_metadata")}
+        return None
+
+    # ------------------------------------------------------------------ events
+
+    async def _events(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                                               "X-Accel-Buffering": "no"})
+        await response.prepare(request)
+        try:
+            await response.write(b"retry: 2000\n: connected\n\n")
+            while not self._closing:
+                changed = self.slack._state_changed  # the stand-in swaps in a new Event on every change
+                try:
+                    await asyncio.wait_for(changed.wait(), HEARTBEAT_SECONDS)
+                except TimeoutError:
+                    await response.write(b": heartbeat\n\n")
+                    continue
+                if self._closing:
+                    break
+                await asyncio.sleep(COALESCE_SECONDS)
+                await response.write(b"data: changed\n\n")
+        except (ConnectionError, RuntimeError):  # the page went away
+            pass
+        return response
+
+    # ------------------------------------------------------------------ acting in Slack
+
+    async def _command(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        user = self._user(body.get("user"))
+        channel = self._channel(body.get("channel"), user["id"])
+        command = body.get("command") or "/image"
+        if command not in COMMANDS:
+            raise BadRequest(f"unknown command {command!r}")
+        text = self._text(body.get("text")).strip()
+        delivery = await asyncio.wait_for(self.slack.send_command(user["id"], channel["id"], text, command=command),
+                                          HANDLER_TIMEOUT)
+        return self._answer(delivery)
+
+    async def _message(self, request: web.Request) -> web.Response:
+        files: list[tuple[str, bytes, str]] = []
+        if request.content_type == "application/json":
+            body = await self._json(request)
+        elif request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+            form = await request.post()
+            body = {k: v for k, v in form.items() if isinstance(v, str)}
+            for key in ("files", "file"):
+                for part in form.getall(key, []):
+                    if isinstance(part, web.FileField):
+                        data = part.file.read()
+                        if data:
+                            files.append((part.filename or "upload", data, part.content_type or ""))
+        else:
+            raise BadRequest("send JSON or multipart/form-data")
+        user = self._user(body.get("user"))
+        channel = self._channel(body.get("channel"), user["id"])
+        text = self._mentions(self._text(body.get("text")).strip())
+        thread_ts = body.get("thread_ts") or None
+        if not text and not files:
+            raise BadRequest("say something or attach a file")
+        if thread_ts is not None:
+            self._message_at(channel["id"], thread_ts)
+        message = await asyncio.wait_for(
+            self.slack.post_message(user["id"], channel["id"], text, thread_ts=thread_ts, files=files),
+            HANDLER_TIMEOUT)
+        return web.json_response({"ok": True, "ts": message["ts"]})
+
+    async def _action(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        user = self._user(body.get("user"))
+        channel = self._channel(body.get("channel"), user["id"])
+        ts, action_id = body.get("message_ts"), body.get("action_id")
+        ephemeral = bool(body.get("ephemeral"))
+        if ephemeral:
+            message = next((e for e in self.slack.ephemerals(channel["id"], user["id"]) if e["ts"] == ts), None)
+            if message is None:
+                raise BadRequest(f"no ephemeral message {ts!r}")
+        else:
+            message = self._message_at(channel["id"], ts)
+        block, element = _find_button(message.get("blocks") or [], action_id, body.get("block_id"))
+        if element is None:
+            raise BadRequest(f"no button {action_id!r} on that message")
+        container: dict[str, Any] = {"type": "message", "message_ts": ts, "channel_id": channel["id"],
+                                     "is_ephemeral": ephemeral}
+        if message.get("thread_ts"):
+            container["thread_ts"] = message["thread_ts"]
+        action = {"action_id": action_id, "block_id": block.get("block_id", ""), "type": element.get("type"),
+                  "value": element.get("value", ""), "text": element.get("text"), "action_ts": f"{time.time():.6f}"}
+        payload: dict[str, Any] = {
+            "type": "block_actions", "user": self._payload_user(user), "api_app_id": self.slack.app_id,
+            "token": self.slack.verification_token, "container": container, "trigger_id": _trigger_id(),
+            "team": {"id": self.slack.team_id, "domain": self.slack.team_domain}, "enterprise": None,
+            "is_enterprise_install": False, "channel": {"id": channel["id"], "name": channel["name"]},
+            "state": {"values": {}}, "response_url": self.slack.new_response_url(user["id"], channel["id"]),
+            "actions": [action]}
+        if not ephemeral:
+            payload["message"] = message
+        delivery = await asyncio.wait_for(self.slack.send_interaction(payload), HANDLER_TIMEOUT)
+        return self._answer(delivery)
+
+    async def _view(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        user = self._user(body.get("user"))
+        view = next((v for v in self.slack.views if v["id"] == body.get("view_id")), None)
+        if view is None or view["id"] in self._closed_views or self._opened_by().get(view["trigger_id"]) != user["id"]:
+            raise BadRequest("no such open modal")
+        if body.get("cancel"):
+            self._closed_views.add(view["id"])
+            if view.get("notify_on_close"):
+                closed = {"type": "view_closed", "team": {"id": self.slack.team_id}, "user": self._payload_user(user),
+                          "api_app_id": self.slack.app_id, "view": view, "is_cleared": False}
+                await asyncio.wait_for(self.slack.send_interaction(closed), HANDLER_TIMEOUT)
+            self.slack._changed()
+            return web.json_response({"ok": True})
+        values = body.get("values")
+        if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
+            raise BadRequest("values must be view.state.values: {block_id: {action_id: {...}}}")
+        payload = {"type": "view_submission", "team": {"id": self.slack.team_id, "domain": self.slack.team_domain},
+                   "user": self._payload_user(user), "api_app_id": self.slack.app_id,
+                   "token": self.slack.verification_token, "trigger_id": _trigger_id(),
+                   "view": {**view, "state": {"values": values}}, "response_urls": [],
+                   "is_enterprise_install": False, "enterprise": None}
+        delivery = await asyncio.wait_for(self.slack.send_interaction(payload), HANDLER_TIMEOUT)
+        if delivery.status != 200:
+            return self._answer(delivery)
+        answer = delivery.response_json() if delivery.response_text.strip() else None
+        if isinstance(answer, dict) and answer.get("response_action") == "errors":
+            return web.json_response({"ok": False, "errors": answer.get("errors") or {}})
+        self._closed_views.add(view["id"])  # any other answer closes the modal, as in Slack
+        self.slack._changed()
+        return web.json_response({"ok": True})
+
+    async def _shortcut(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        user = self._user(body.get("user"))
+        channel = self._channel(body.get("channel"), user["id"])
+        message = self._message_at(channel["id"], body.get("message_ts"))
+        payload = {"type": "message_action", "callback_id": EDIT_SHORTCUT, "trigger_id": _trigger_id(),
+                   "team": {"id": self.slack.team_id, "domain": self.slack.team_domain},
+                   "user": self._payload_user(user), "api_app_id": self.slack.app_id,
+                   "token": self.slack.verification_token, "action_ts": f"{time.time():.6f}",
+                   "channel": {"id": channel["id"], "name": channel["name"]}, "message": message,
+                   "message_ts": message["ts"], "response_url": self.slack.new_response_url(user["id"], channel["id"]),
+                   "is_enterprise_install": False, "enterprise": None}
+        delivery = await asyncio.wait_for(self.slack.send_interaction(payload), HANDLER_TIMEOUT)
+        return self._answer(delivery)
+
+    def _payload_user(self, user: dict[str, Any]) -> dict[str, Any]:
+        return {"id": user["id"], "username": user["name"], "name": user["name"], "team_id": self.slack.team_id}
+
+
+def _find_button(blocks: list[dict[str, Any]], action_id: Any,
+                 block_id: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    for block in blocks:
+        if block.get("type") != "actions" or (block_id and block.get("block_id") != block_id):
+            continue
+        for element in block.get("elements") or []:
+            if element.get("action_id") == action_id:
+                return block, element
+    return {}, None
+
+
+def _quote(name: str) -> str:
+    return quote(name, safe="")
+
+
+async def run_sandbox(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080,
+                      data_dir: Path = Path("imagebot-sandbox")) -> int:
+    """Serve the sandbox until SIGINT or SIGTERM; 0 when stopped cleanly."""
+    sandbox = Sandbox(settings, data_dir)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        try:
+            await sandbox.start(host=host, port=port)
+        except OSError as error:  # the port is taken: any free one will do for a try-out
+            print(f"imagebot sandbox: port {port} is not free ({error.strerror}); using another", flush=True)
+            await sandbox.stop()
+            sandbox = Sandbox(settings, data_dir)
+            await sandbox.start(host=host, port=0)
+        where = {"offline": "offline (pictures drawn locally, no API key needed, nothing is spent)",
+                 "openai": "OpenAI (real images, real costs)", "azure": "Azure OpenAI (real images, real costs)"}
+        print(f"imagebot sandbox: open {sandbox.url} in a browser (Ctrl+C stops it)", flush=True)
+        print(f"  image provider: {where[sandbox.provider]}", flush=True)
+        print(f"  imagebot's data (ledger, images): {data_dir}", flush=True)
+        await stop.wait()
+        print("imagebot sandbox: stopping", flush=True)
+        return 0
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(signum)
+        await sandbox.stop()
+
+
+__all__ = ["Sandbox", "image_provider", "run_sandbox"]

@@ -1,0 +1,201 @@
+"""`imagebot sandbox` over HTTP: the page, and each thing the page does, against the real app (offline images)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from bot.settings import Settings
+from handlers import views
+from standins.sandbox import Sandbox, image_provider
+
+pytestmark = pytest.mark.anyio
+ALICE, BOB, CHANNEL = "U0ALICE", "U0BOB", "C0GENERAL"
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
+    async with Sandbox(Settings(provider="offline"), tmp_path / "data") as started:
+        yield started
+
+
+@pytest.fixture
+async def http(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=sandbox.url, timeout=10.0, trust_env=False) as client:
+        yield client
+
+
+async def settle(sandbox: Sandbox) -> None:
+    assert sandbox.workspace is not None
+    await sandbox.workspace.settle(timeout=10.0)
+
+
+async def state(http: httpx.AsyncClient, user: str = ALICE) -> dict[str, Any]:
+    response = await http.get("/api/state", params={"user": user})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def general(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+    return next(c for c in snapshot["channels"] if c["id"] == CHANNEL)["messages"]
+
+
+async def generate(sandbox: Sandbox, http: httpx.AsyncClient, prompt: str) -> dict[str, Any]:
+    """/image `prompt` through the page's API; the card, with its replies, once the job is done."""
+    response = await http.post("/api/command", json={"user": ALICE, "channel": CHANNEL, "text": prompt,
+                                                      "command": "/image"})
+    assert response.status_code == 200 and response.json() == {"ok": True}, response.text
+    await settle(sandbox)
+    return next(m for m in general(await state(http)) if m["is_bot"] and m["replies"])
+
+
+def png(color: str = "red") -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), color).save(out, format="PNG")
+    return out.getvalue()
+
+
+def buttons(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {e["action_id"]: {**e, "block_id": b["block_id"]} for b in message["blocks"] if b["type"] == "actions"
+            for e in b["elements"]}
+
+
+async def test_the_page_and_its_files_are_served(sandbox: Sandbox, http: httpx.AsyncClient) -> None:
+    page = await http.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert 'data-testid="composer-input"' in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    for name, kind in (("app.js", "text/javascript"), ("app.css", "text/css")):
+        response = await http.get(f"/static/{name}")
+        assert response.status_code == 200 and response.headers["content-type"].startswith(kind)
+        assert "EventSource" in response.text or name == "app.css"
+    assert (await http.get("/static/secret.py")).status_code == 404
+    snapshot = await state(http)
+    assert snapshot["provider"] == "offline" and image_provider(Settings()) == "offline"
+    assert {u["name"]: u["is_admin"] for u in snapshot["users"]} == {"alice": False, "bob": False, "admin": True}
+    assert {c["name"] for c in snapshot["channels"]} >= {"general", "random"} and snapshot["view"] is None
+
+
+async def test_a_command_makes_a_card_with_an_image_in_its_thread(sandbox: Sandbox, http: httpx.AsyncClient) -> None:
+    card = await generate(sandbox, http, "a lighthouse at dusk")
+    assert card["user_name"] == "imagebot"
+    [image] = [f for r in card["replies"] for f in r["files"]]
+    assert image["is_image"] and image["url"] == f"/files/{image['id']}"
+    fetched = await http.get(image["url"])
+    assert fetched.status_code == 200 and fetched.headers["content-type"] == "image/png"
+    assert fetched.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert (await http.get("/files/F0NOPE")).status_code == 404
+
+
+async def test_a_thread_reply_with_a_file_edits_and_a_button_works(sandbox: Sandbox, http: httpx.AsyncClient) -> None:
+    card = await generate(sandbox, http, "a lighthouse")
+    response = await http.post("/api/message", data={"user": BOB, "channel": CHANNEL, "thread_ts": card["ts"],
+                                                     "text": "add this red balloon, @imagebot"},
+                               files=[("files", ("balloon.png", png(), "image/png"))])
+    assert response.status_code == 200, response.text
+    await settle(sandbox)
+    card = next(m for m in general(await state(http)) if m["ts"] == card["ts"])
+    mine = next(r for r in card["replies"] if r["user_name"] == "bob")
+    assert mine["files"][0]["name"] == "balloon.png" and "<@U0IMAGEBOT>" in mine["text"]
+    results = [r for r in card["replies"] if r["is_bot"] and r["files"]]
+    assert len(results) == 2 and "v2" in results[1]["text"]
+
+    with_buttons = [r for r in card["replies"] if views.USE in buttons(r)]
+    target = with_buttons[0]  # under v1
+    use = buttons(target)[views.USE]
+    response = await http.post("/api/action", json={"user": ALICE, "channel": CHANNEL, "message_ts": target["ts"],
+                                                    "action_id": views.USE, "block_id": use["block_id"],
+                                                    "value": use["value"]})
+    assert response.status_code == 200, response.text
+    await settle(sandbox)
+    snapshot = await state(http)
+    said = [r["text"] for m in general(snapshot) for r in m["replies"]] + [e["text"] for e in snapshot["ephemerals"]]
+    assert any("The next edit uses v1" in text for text in said), said
+    missing = await http.post("/api/action", json={"user": ALICE, "channel": CHANNEL, "message_ts": target["ts"],
+                                                   "action_id": "no_such_button"})
+    assert missing.status_code == 400 and "error" in missing.json()
+
+
+async def test_the_form_opens_shows_errors_and_submits(sandbox: Sandbox, http: httpx.AsyncClient) -> None:
+    await http.post("/api/command", json={"user": ALICE, "channel": CHANNEL, "text": "", "command": "/image"})
+    await settle(sandbox)
+    view = (await state(http))["view"]
+    assert view["callback_id"] == views.IMAGE_MODAL and (await state(http, BOB))["view"] is None
+
+    def values(fmt: str, transparent: bool) -> dict[str, Any]:
+        def chosen(value: str) -> dict[str, Any]:
+            return {"type": "static_select", "selected_option": {"value": value,
+                                                                 "text": {"type": "plain_text", "text": value}}}
+        ticked = [{"value": views.TRANSPARENT_VALUE, "text": {"type": "plain_text", "text": "Transparent"}}]
+        checkboxes = {"type": "checkboxes", "selected_options": ticked if transparent else []}
+        return {views.PROMPT_BLOCK: {views.PROMPT_ACTION: {"type": "plain_text_input", "value": "a fox"}},
+                views.SIZE_BLOCK: {views.SIZE_ACTION: chosen("1024x1024")},
+                views.QUALITY_BLOCK: {views.QUALITY_ACTION: chosen("low")},
+                views.N_BLOCK: {views.N_ACTION: chosen("1")},
+                views.TRANSPARENT_BLOCK: {views.TRANSPARENT_ACTION: checkboxes},
+                views.FORMAT_BLOCK: {views.FORMAT_ACTION: chosen(fmt)},
+                views.MODEL_BLOCK: {views.MODEL_ACTION: chosen("gpt-image-1")}}
+
+    bad = await http.post("/api/view", json={"user": ALICE, "view_id": view["id"], "values": values("jpeg", True)})
+    assert bad.status_code == 200 and bad.json()["ok"] is False and views.FORMAT_BLOCK in bad.json()["errors"]
+    assert (await state(http))["view"]["id"] == view["id"]  # still open, as in Slack
+    good = await http.post("/api/view", json={"user": ALICE, "view_id": view["id"], "values": values("png", False)})
+    assert good.json() == {"ok": True}
+    await settle(sandbox)
+    snapshot = await state(http)
+    assert snapshot["view"] is None
+    assert any(m["is_bot"] and any(f["is_image"] for r in m["replies"] for f in r["files"]) for m in general(snapshot))
+    again = await http.post("/api/view", json={"user": ALICE, "view_id": view["id"], "values": {}})
+    assert again.status_code == 400
+
+
+async def test_the_edit_shortcut_opens_the_edit_form(sandbox: Sandbox, http: httpx.AsyncClient) -> None:
+    card = await generate(sandbox, http, "a boat")
+    result = next(r for r in card["replies"] if r["files"])
+    response = await http.post("/api/shortcut", json={"user": BOB, "channel": CHANNEL, "message_ts": result["ts"]})
+    assert response.status_code == 200, response.text
+    await settle(sandbox)
+    view = (await state(http, BOB))["view"]
+    assert view["callback_id"] == views.EDIT_MODAL and (await state(http, ALICE))["view"] is None
+    cancelled = await http.post("/api/view", json={"user": BOB, "view_id": view["id"], "cancel": True})
+    assert cancelled.json() == {"ok": True} and (await state(http, BOB))["view"] is None
+
+
+async def test_events_say_changed_after_a_command(sandbox: Sandbox, http: httpx.AsyncClient) -> None:
+    async def first_change() -> str:
+        async with http.stream("GET", "/api/events") as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            async for line in stream.aiter_lines():
+                if line.startswith(": connected"):
+                    connected.set()
+                if line.startswith("data:"):
+                    return line
+        return ""
+
+    connected = asyncio.Event()
+    reader = asyncio.create_task(first_change())
+    await asyncio.wait_for(connected.wait(), 5)
+    await http.post("/api/command", json={"user": ALICE, "channel": CHANNEL, "text": "help", "command": "/image"})
+    assert await asyncio.wait_for(reader, 5) == "data: changed"
+
+
+async def test_bad_requests_get_json_errors(sandbox: Sandbox, http: httpx.AsyncClient) -> None:
+    unknown = await http.post("/api/command", json={"user": "U0NOBODY", "channel": CHANNEL, "text": "x"})
+    assert unknown.status_code == 400 and "unknown user" in unknown.json()["error"]
+    garbled = await http.post("/api/command", content=b"[", headers={"content-type": "application/json"})
+    assert garbled.status_code == 400
+    wrong = await http.post("/api/command", json={"user": ALICE, "channel": CHANNEL, "text": "x", "command": "/rm"})
+    assert wrong.status_code == 400
+    empty = await http.post("/api/message", json={"user": ALICE, "channel": CHANNEL, "text": " "})
+    assert empty.status_code == 400
+    foreign = await http.post("/api/command", json={"user": ALICE, "channel": CHANNEL, "text": "x"},
+                              headers={"Origin": "http://evil.example"})
+    assert foreign.status_code == 403
+    assert (await http.get("/api/state", params={"user": "U0IMAGEBOT"})).status_code == 400
