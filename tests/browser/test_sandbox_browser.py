@@ -1,0 +1,133 @@
+"""The sandbox page in a real headless Chromium (Debian's, driven by Playwright): a whole conversation.
+
+Generate, edit by reply, attach a reference, undo, press a button, fill the form, and an admin's report with
+its chart, asserting on what the page shows and on the bot's own state. Set IMAGEBOT_SCREENSHOTS=DIR to keep
+screenshots (the README's come from here).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from bot.settings import Settings
+from handlers.views import PROMPT_BLOCK
+from standins.sandbox import Sandbox
+
+pytestmark = pytest.mark.anyio
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+WAIT = 30_000  # ms, a bound on each wait for the page: state, not time, decides when it passes
+
+if not CHROMIUM:
+    if os.environ.get("CI"):
+        raise RuntimeError("CI must run the browser tests: .ci/run installs Debian's chromium")
+    pytest.skip("Chromium is not installed (apt-get install chromium); .ci/run installs it", allow_module_level=True)
+
+from playwright.async_api import Page, async_playwright, expect  # noqa: E402
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
+    settings = Settings(provider="offline", user_requests_per_minute=1000)
+    async with Sandbox(settings, tmp_path / "data") as running:
+        yield running
+
+
+@pytest.fixture
+async def page(sandbox: Sandbox) -> AsyncIterator[Page]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                  "--disable-background-networking", "--disable-component-update"])
+        context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+        opened = await context.new_page()
+        await opened.goto(sandbox.url)
+        yield opened
+        await context.close()
+        await browser.close()
+
+
+async def shot(page: Page, name: str) -> None:
+    folder = os.environ.get("IMAGEBOT_SCREENSHOTS")
+    if folder:
+        await page.screenshot(path=str(Path(folder) / f"{name}.png"))
+
+
+async def say(page: Page, text: str) -> None:
+    await page.get_by_test_id("composer-input").fill(text)
+    await page.get_by_test_id("send-button").click()
+
+
+async def reply(page: Page, text: str, files: list[Path] | None = None) -> None:
+    if files:
+        await page.get_by_test_id("thread-file").set_input_files([str(f) for f in files])
+    await page.get_by_test_id("thread-input").fill(text)
+    await page.get_by_test_id("thread-send").click()
+
+
+async def test_a_whole_conversation_in_the_browser(page: Page, sandbox: Sandbox, tmp_path: Path) -> None:
+    await expect(page.get_by_test_id("provider")).to_contain_text("offline", timeout=WAIT)
+
+    # Generate: the card appears in the channel, the image in its thread.
+    await say(page, "/image a lighthouse at dusk --size landscape")
+    card = page.get_by_test_id("message").filter(has_text="asked for an image")
+    await expect(card).to_contain_text("Done", timeout=WAIT)
+    await card.get_by_test_id("thread-link").click()  # "N replies", as in Slack
+    thread = page.get_by_test_id("thread-messages")
+    await expect(thread.locator("img[src^='/files/']")).to_have_count(1, timeout=WAIT)
+    await expect(thread).to_contain_text("v1", timeout=WAIT)
+
+    # Edit by reply, then with an attached reference image.
+    await reply(page, "make the sky purple")
+    await expect(thread).to_contain_text("(from v1)", timeout=WAIT)
+    balloon = tmp_path / "balloon.png"
+    Image.new("RGB", (256, 256), "red").save(balloon)
+    await reply(page, "add this balloon", files=[balloon])
+    await expect(thread).to_contain_text("(from v2)", timeout=WAIT)
+    await expect(thread.locator("img[src^='/files/']")).to_have_count(4, timeout=WAIT)  # 3 results + the balloon
+    await shot(page, "sandbox-thread")
+
+    # Undo (no API call), then a button: "Use this one" under v3.
+    calls = sandbox.workspace.services.images.store.db["ledger"].count
+    await reply(page, "undo")
+    await expect(thread).to_contain_text("the next edit uses v2", timeout=WAIT)
+    await thread.get_by_test_id("button-imagebot_use").last.click()
+    await expect(thread).to_contain_text("The next edit uses v3", timeout=WAIT)
+    assert sandbox.workspace.services.images.store.db["ledger"].count == calls  # neither called the image API
+
+    # The form: /image with no text.
+    await say(page, "/image")
+    modal = page.get_by_test_id("modal")
+    await expect(modal).to_be_visible(timeout=WAIT)
+    await page.get_by_test_id(f"modal-field-{PROMPT_BLOCK}").fill("a fox in the snow")
+    await page.get_by_test_id("modal-submit").click()
+    await expect(modal).to_be_hidden(timeout=WAIT)
+    fox = page.get_by_test_id("message").filter(has_text="a fox in the snow")
+    await expect(fox).to_contain_text("Done", timeout=WAIT)
+
+    # An admin's report, with its chart, posted in the channel.
+    await page.get_by_test_id("user-picker").select_option(value="U0ADMIN")
+    await say(page, "/image-admin report today")
+    report = page.get_by_test_id("message").filter(has_text="imagebot spend")
+    await expect(report).to_be_visible(timeout=WAIT)
+    chart = page.locator("img[src^='/files/'][alt*='spend per day' i], img[src^='/files/'][title*='Spend']")
+    await expect(page.get_by_test_id("messages").locator("img[src^='/files/']").last).to_be_visible(timeout=WAIT)
+    await shot(page, "sandbox-report")
+
+    # The bot's own state agrees with the page.
+    store = sandbox.workspace.services.images.store
+    rows = store.ledger_rows()
+    assert [r["kind"] for r in rows] == ["generate", "edit", "edit", "generate"]
+    assert all(r["status"] == "ok" for r in rows)
+    assert store.db["audit"].count == 1
+    last_png = sandbox.slack.file_bytes(sandbox.slack.messages("C0GENERAL")[-1]["files"][0]["id"])
+    with Image.open(io.BytesIO(last_png)) as image:
+        assert image.format == "PNG"
+    assert chart is not None
