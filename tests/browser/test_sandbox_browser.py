@@ -117,8 +117,10 @@ async def test_a_whole_conversation_in_the_browser(page: Page, sandbox: Sandbox,
     await say(page, "/image-admin report today")
     report = page.get_by_test_id("message").filter(has_text="imagebot spend")
     await expect(report).to_be_visible(timeout=WAIT)
-    chart = page.locator("img[src^='/files/'][alt*='spend per day' i], img[src^='/files/'][title*='Spend']")
-    await expect(page.get_by_test_id("messages").locator("img[src^='/files/']").last).to_be_visible(timeout=WAIT)
+    messages = page.get_by_test_id("messages")
+    await expect(messages).to_contain_text("imagebot-spend-", timeout=WAIT)  # the chart's file, shown inline
+    await expect(messages.locator("img[src^='/files/']").last).to_be_visible(timeout=WAIT)
+    await expect(messages).to_contain_text("imagebot-ledger-", timeout=WAIT)  # and the CSV beside it
     await shot(page, "sandbox-report")
 
     # The bot's own state agrees with the page.
@@ -129,5 +131,4 @@ async def test_a_whole_conversation_in_the_browser(page: Page, sandbox: Sandbox,
     assert store.db["audit"].count == 1
     last_png = sandbox.slack.file_bytes(sandbox.slack.messages("C0GENERAL")[-1]["files"][0]["id"])
     with Image.open(io.BytesIO(last_png)) as image:
-        assert image.format == "PNG"
-    assert chart is not None
+        assert image.format == "PNG" and image.size == (1000, 500)  # the report's chart
