@@ -51,7 +51,7 @@ ERRORS = (("moderation_blocked", "The safety system refused the prompt."),
 COLUMNS = ("created_at", "team_id", "user_id", "channel_id", "thread_ts", "kind", "provider", "model", "size",
            "quality", "n", "prompt", "input_images", "input_text_tokens", "input_image_tokens",
            "output_image_tokens", "output_text_tokens", "total_tokens", "cost_micro", "status", "error_code",
-           "error_message", "latency_ms", "request_id", "image_ids", "job_id")
+           "error_message", "latency_ms", "request_id", "image_ids", "images", "job_id")
 
 
 def ledger_rows(count: int, rng: random.Random) -> Iterator[tuple[Any, ...]]:
@@ -91,7 +91,7 @@ def ledger_rows(count: int, rng: random.Random) -> Iterator[tuple[Any, ...]]:
         yield (created, team, picked_users[i], picked_channels[i], f"{1_750_000_000 + i}.{i % 1_000_000:06d}",
                "edit" if rng.random() < 0.25 else "generate", provider, model, "1024x1024", quality, n,
                rng.choice(prompts), 0, text_in, None, image_out, None, text_in + (image_out or 0), cost, status,
-               code, message, rng.randint(8_000, 60_000), f"req_{rng.getrandbits(64):016x}", image_ids, i + 1)
+               code, message, rng.randint(8_000, 60_000), f"req_{rng.getrandbits(64):016x}", image_ids, ids, i + 1)
 
 
 def fill(path: Path, count: int, seed: int = 7) -> tuple[float, str, str]:

@@ -78,10 +78,9 @@ def _where(scope: Scope, *, lo: str = ":start", hi: str = ":end") -> tuple[str, 
 def totals(db: Database, scope: Scope) -> Totals:
     """The window's spend, calls, failures and images.
 
-    Images are counted from `image_ids` (the ids of the images the call actually kept), not from `n`: `n` is
-    what was asked for, and the API may answer an ok call with fewer images than asked (nothing obliges it to
-    return n); an error row, billed or not, delivered none. `image_ids` is the only column that knows.
-    The price: image_ids is not in the covering index, so this one query reads the rows themselves.
+    Images are counted from `images` (how many the call actually kept, written with its `image_ids`), not from
+    `n`: `n` is what was asked for, and the API may answer an ok call with fewer images than asked; an error
+    row, billed or not, delivered none. `images` is in the covering index, so no row is read.
     """
     where, params = _where(scope)
     row = db.execute(
@@ -91,7 +90,7 @@ def totals(db: Database, scope: Scope) -> Totals:
         "COUNT(*) FILTER (WHERE status = 'ok' AND cost_micro IS NULL), "
         "COUNT(*), "
         "COUNT(*) FILTER (WHERE status = 'error'), "
-        "COALESCE(SUM(json_array_length(image_ids)) FILTER (WHERE status = 'ok'), 0) "
+        "COALESCE(SUM(images) FILTER (WHERE status = 'ok'), 0) "
         f"FROM ledger WHERE {where}",
         params,
     ).fetchone()

@@ -233,6 +233,7 @@ class Store:
             "latency_ms": entry.latency_ms,
             "request_id": entry.request_id,
             "image_ids": json.dumps(list(entry.image_ids)),
+            "images": len(entry.image_ids) if entry.status == "ok" else 0,
             "job_id": entry.job_id,
         }
 

@@ -50,6 +50,8 @@ def add(db: Database, when: datetime | str, **fields: Any) -> None:
     row.update(fields)
     if "image_ids" not in fields:
         row["image_ids"] = json.dumps(["f" * 64] * (row["n"] if row["status"] == "ok" else 0))
+    # as Store.record_call writes it: the number of images an ok call delivered
+    row["images"] = len(json.loads(row["image_ids"])) if row["status"] == "ok" else 0
     db["ledger"].insert(row)
 
 

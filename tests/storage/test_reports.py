@@ -38,6 +38,7 @@ def add(db: Database, created_at: str, *, images: int | None = None, **fields: A
     if images is None:
         images = row["n"] if row["status"] == "ok" else 0
     row["image_ids"] = json.dumps([f"{i:064x}" for i in range(images)])
+    row["images"] = images if row["status"] == "ok" else 0  # as Store.record_call writes it
     return int(db["ledger"].insert(row).last_pk)
 
 

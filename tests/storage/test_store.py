@@ -52,7 +52,8 @@ def test_opening_twice_applies_migrations_once_and_keeps_data(tmp_path: Path) ->
     again = open_db(path)
     try:
         applied = list(again.query("SELECT name FROM _sqlite_migrations WHERE migration_set = 'imagebot'"))
-        assert applied == [{"name": n} for n in ("0001_core_loop", "0002_jobs", "0003_spend_control", "0004_versions")]
+        assert applied == [{"name": n} for n in ("0001_core_loop", "0002_jobs", "0003_spend_control",
+                                                 "0004_versions", "0005_report_speed")]
         assert again["threads"].count == 1
     finally:
         again.close()
@@ -274,3 +275,20 @@ def test_ledger_survives_a_restart(tmp_path: Path) -> None:
         assert reopened.thread_spend(KEY) == Spend(micro=42_240, calls=1, unknown=0)
     finally:
         reopened.close()
+
+
+def test_the_report_speed_migration_counts_images_of_existing_rows(tmp_path: Path) -> None:
+    from sqlite_utils import Database
+
+    from storage.db import migrations
+
+    db = Database(tmp_path / "old.db")
+    migrations.apply(db, stop_before="0005_report_speed")  # a database from before the column existed
+    db["ledger"].insert_all([
+        {"team_id": "T1", "created_at": "2026-11-01T00:00:00.000+00:00", "status": "ok", "image_ids": '["a","b"]'},
+        {"team_id": "T1", "created_at": "2026-11-02T00:00:00.000+00:00", "status": "error", "image_ids": '["c"]'},
+    ])
+    migrations.apply(db)
+    assert [r["images"] for r in db.query("SELECT images FROM ledger ORDER BY id")] == [2, 0]
+    assert "images" in next(c for c in db["ledger"].indexes if c.name == "ledger_report").columns
+    db.close()
