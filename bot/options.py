@@ -47,7 +47,7 @@ def is_help(text: str) -> bool:
 def parse_command(text: str, defaults: ImageOptions, *, allowed_models: tuple[str, ...] = KNOWN_MODELS,
                   provider: str = "openai") -> ParsedCommand:
     """Split `text` into prompt and options; apply them over `defaults`; validate for the model."""
-    tokens = [_dashes(token) for token in slack_to_plain(text).split()]
+    tokens = slack_to_plain(text).split()
     words: list[str] = []
     values: dict[str, str] = {}
     flags: set[str] = set()
@@ -56,9 +56,9 @@ def parse_command(text: str, defaults: ImageOptions, *, allowed_models: tuple[st
         token = tokens[index]
         index += 1
         if token == "--":
-            words.extend(tokens[index:])
+            words.extend(tokens[index:])  # verbatim: after "--" nothing is an option, not even "—size"
             break
-        match = _OPTION_RE.match(token)
+        match = _OPTION_RE.match(_dashes(token))
         if not match:
             words.append(token)
             continue
