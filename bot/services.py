@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -28,6 +29,7 @@ class Services:
     http: httpx.AsyncClient
     db: DbThread
     scheduler: ReportScheduler | None = None  # set by the Slack edge when IMAGEBOT_REPORT_SCHEDULE is set
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)  # released last, by close()
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _scheduler_task: asyncio.Task[None] | None = None
 
@@ -44,6 +46,8 @@ class Services:
         cut = await self.jobs.shutdown(self.settings.shutdown_grace_seconds if grace is None else grace)
         await self.db.close()
         await self.http.aclose()
+        for close in self.closers:
+            await close()
         return cut
 
 

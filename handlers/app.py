@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
@@ -33,10 +34,12 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 
 
-def make_client(settings: Settings, *, token: str | None = None) -> AsyncWebClient:
+def make_client(settings: Settings, *, token: str | None = None,
+                session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
     """The Web API client every listener gets a copy of (Bolt copies base_url and retry handlers)."""
     return AsyncWebClient(
         token=token,
+        session=session,
         base_url=settings.slack_api_url,
         timeout=30,
         retry_handlers=[
@@ -87,7 +90,12 @@ def build_app(settings: Settings, services: Services, *, socket_mode: bool = Fal
     )
     # Jobs talk to Slack through their own client: they outlive the request that admitted them, and the ones
     # resumed after a restart have no request at all.
-    flows = Flows(services, make_client(settings, token=settings.slack_bot_token), progress_interval=progress_interval)
+    # One aiohttp session for the jobs' Slack calls: without it slack_sdk opens a new session (and TCP
+    # connection) for every call, which the burst profile showed as 12 % of the event loop's time.
+    session = aiohttp.ClientSession()
+    services.closers.append(session.close)
+    flows = Flows(services, make_client(settings, token=settings.slack_bot_token, session=session),
+                  progress_interval=progress_interval)
     services.jobs.bind(flows)
     if settings.report_schedule:
         services.scheduler = ReportScheduler(services.db, settings.report_schedule, ZoneInfo(settings.timezone),
