@@ -246,12 +246,7 @@ class ImageAPI:
             if not data:
                 raise ServerError("The image API sent an empty image.", request_id=request_id)
             images.append(OutputImage(data=data, format=output_format))
-        usage: Usage | None = None
-        if body.get("usage") is not None:
-            try:
-                usage = Usage.from_api(body["usage"])
-            except ValueError as exc:
-                log.warning("image api usage unreadable (%s); cost will show as unknown", exc)
+        usage = _usage(body)
         return ImageResult(
             images=tuple(images),
             usage=usage,
@@ -362,12 +357,7 @@ class ImageAPI:
         # cost. With n > 1 every completed event carries the whole call's usage (the stand-in's reading of an
         # undocumented case), so the last one is used, never their sum. ImagesUsage has no output_tokens_details,
         # so all output counts as image tokens (pricing.Usage.from_api).
-        usage: Usage | None = None
-        if last.get("usage") is not None:
-            try:
-                usage = Usage.from_api(last["usage"])
-            except ValueError as exc:
-                log.warning("image api usage unreadable (%s); cost will show as unknown", exc)
+        usage = _usage(last)
         return ImageResult(
             images=tuple(images),
             usage=usage,
@@ -391,6 +381,17 @@ class ImageAPI:
         except Exception:  # whatever the callback does (or a timeout), the billed image still comes first
             log.warning("image api: the preview callback failed for preview %d; carrying on", preview.index,
                         exc_info=True)
+
+
+def _usage(answer: dict[str, Any]) -> Usage | None:
+    """The answer's `usage`, or None (cost unknown, never guessed) when it is missing or unreadable."""
+    if answer.get("usage") is None:
+        return None
+    try:
+        return Usage.from_api(answer["usage"])
+    except ValueError as exc:
+        log.warning("image api usage unreadable (%s); cost will show as unknown", exc)
+        return None
 
 
 def _request_id(response: httpx.Response) -> str | None:
