@@ -25,7 +25,6 @@ from bot.pricing import PriceTable, Usage
 from bot.settings import Settings
 from bot.tokens import input_image_tokens, output_image_tokens, prompt_text_tokens
 
-SCOPES = ("user", "channel", "workspace")
 PERIODS = ("daily", "monthly")
 ALERT_THRESHOLDS = (80, 100)
 

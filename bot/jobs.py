@@ -86,10 +86,6 @@ class Admission:
     retry_in: int | None = None  # rate_limited: seconds until the user may ask again
 
 
-class ShuttingDown(RuntimeError):
-    pass
-
-
 @dataclass
 class _Slots:
     running: int = 0
@@ -254,11 +250,6 @@ class JobQueue:
 
     def _leave_line(self, job: JobRecord) -> None:
         self._slots.waiting[:] = [waiting for waiting in self._slots.waiting if waiting.id != job.id]
-
-    def position(self, job_id: int) -> int | None:
-        """How many jobs wait before this one (None if it is not waiting)."""
-        ids = [j.id for j in self._slots.waiting]
-        return ids.index(job_id) if job_id in ids else None
 
     @property
     def waiting(self) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot.pricing import Usage
 
@@ -74,7 +74,6 @@ class ImageResult:
     background: str | None
     provider: str  # "openai" | "azure" | "offline"
     request_id: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
     # Previews received while streaming. Their tokens (100 image output tokens each, §3b) are already in `usage`:
     # this count only explains them ("incl. N previews") and must never be priced again.
     partials: int = 0

@@ -55,7 +55,6 @@ class Delivered:
     images: tuple[ImageRecord, ...]
     cost_micro: int | None
     thread_spend: Spend
-    input_count: int
     converted: tuple[str, ...] = ()  # "name: what was done" for attachments changed to suit the API
     policy_notes: tuple[str, ...] = ()  # what the channel's policy lowered
     versions: tuple[str, ...] = ()  # the labels of the images made (v3, or v3a, v3b…)
@@ -118,7 +117,7 @@ class ImageService:
         result, images = await self._call("generate", key, user_id, prompt, options, (),
                                           lambda: self.provider.generate(request, on_partial), origin="generated",
                                           parent_id=None, job_id=job_id)
-        return await self._delivered("generate", key, user_id, result, images, 0, policy_notes=notes)
+        return await self._delivered("generate", key, user_id, result, images, policy_notes=notes)
 
     async def edit(self, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions | None,
                    attachments: Sequence[tuple[InputImage, str | None]] = (), *,
@@ -158,7 +157,7 @@ class ImageService:
                                           lambda: self.provider.edit(request, on_partial), origin="edited",
                                           parent_id=parent_id, job_id=job_id)
         converted = tuple(f"{image.name}: {note}" for image, note in attachments if note)
-        return await self._delivered("edit", key, user_id, result, images, len(inputs), converted, notes)
+        return await self._delivered("edit", key, user_id, result, images, converted, notes)
 
     async def edit_defaults(self, key: ThreadKey, fallback: InputImage | None = None) -> ImageOptions:
         """Options for an edit: the base image's own size when the model makes it, else auto."""
@@ -324,7 +323,7 @@ class ImageService:
         return result, tuple(records)
 
     async def _delivered(self, kind: str, key: ThreadKey, user_id: str, result: ImageResult,
-                         images: tuple[ImageRecord, ...], input_count: int, converted: tuple[str, ...] = (),
+                         images: tuple[ImageRecord, ...], converted: tuple[str, ...] = (),
                          policy_notes: tuple[str, ...] = ()) -> Delivered:
         spend = await self.io(self.store.thread_spend, key)
         cost = self.prices.cost(result.model, result.usage) if result.usage is not None else None
@@ -343,7 +342,7 @@ class ImageService:
         for budget in budgets:
             left.append((budget, max(0, budget.limit_micro - await self.budgets.spent(key.team_id, budget, now))))
         return Delivered(kind=kind, result=result, images=images, cost_micro=cost, thread_spend=spend,
-                         input_count=input_count, converted=converted, policy_notes=policy_notes,
+                         converted=converted, policy_notes=policy_notes,
                          versions=tuple(versions), base_version=base, next_edit=await self.current_version(key),
                          user_month_micro=await self.budgets.spent(key.team_id, month, now), budgets_left=tuple(left),
                          alerts=tuple(await self.budgets.crossed(key.team_id, key.channel_id, now)))

@@ -30,7 +30,6 @@ ID_LIMIT = 255
 BUTTON_TEXT_LIMIT = 75
 BUTTON_VALUE_LIMIT = 2000
 OPTION_TEXT_LIMIT = 75
-OPTION_VALUE_LIMIT = 150
 OPTIONS_LIMIT = 100
 METADATA_LIMIT = 3000
 # Slack refuses a plain_text_input whose max_length is over 3000 (views.open fails), so a prompt typed in the

@@ -182,17 +182,18 @@ def rows(db: Database, scope: Scope) -> Iterator[dict[str, Any]]:
 
 
 def user_spend(db: Database, team_id: str, user_id: str, start: str, end: str) -> int:
-    return _spend(db, Scope(team_id, start, end, user_id=user_id))
+    return spend(db, Scope(team_id, start, end, user_id=user_id))
 
 
 def channel_spend(db: Database, team_id: str, channel_id: str, start: str, end: str) -> int:
-    return _spend(db, Scope(team_id, start, end, channel_id=channel_id))
+    return spend(db, Scope(team_id, start, end, channel_id=channel_id))
 
 
 def workspace_spend(db: Database, team_id: str, start: str, end: str) -> int:
-    return _spend(db, Scope(team_id, start, end))
+    return spend(db, Scope(team_id, start, end))
 
 
-def _spend(db: Database, scope: Scope) -> int:
+def spend(db: Database, scope: Scope) -> int:
+    """Micro-dollars the ledger records in the scope (budgets' checks use this, through Store.spend)."""
     where, params = _where(scope)
     return int(db.execute(f"SELECT COALESCE(SUM(cost_micro), 0) FROM ledger WHERE {where}", params).fetchone()[0])

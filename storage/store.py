@@ -12,6 +12,7 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.db import NotFoundError
 
+from storage import reports
 from storage.db import open_db
 from storage.files import ImageFiles
 
@@ -343,17 +344,7 @@ class Store:
     def spend(self, team_id: str, start: str, end: str, *, user_id: str | None = None,
               channel_id: str | None = None) -> int:
         """Micro-dollars the ledger records for the team (or one user, or one channel) in [start, end)."""
-        clauses, args = ["team_id = ?"], [team_id]
-        if user_id is not None:
-            clauses.append("user_id = ?")
-            args.append(user_id)
-        if channel_id is not None:
-            clauses.append("channel_id = ?")
-            args.append(channel_id)
-        sql = f"SELECT COALESCE(SUM(cost_micro), 0) FROM ledger WHERE {' AND '.join(clauses)} " \
-              "AND created_at >= ? AND created_at < ?"
-        args += [start, end]
-        return int(self.db.execute(sql, args).fetchone()[0])
+        return reports.spend(self.db, reports.Scope(team_id, start, end, channel_id=channel_id, user_id=user_id))
 
     # budgets, policies, alerts, audit -----------------------------------------------------------------
     def budget_overrides(self, team_id: str) -> list[dict[str, Any]]:
