@@ -47,11 +47,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=os.environ.get("IMAGEBOT_LOG_LEVEL", "INFO").upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per HTTP request is noise at INFO
     try:
         settings = Settings.from_env(os.environ, dotenv=Path(".env"))
+        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per HTTP request is noise at INFO
         from bot.logs import install_redaction  # every log record, from any library, loses these from here on
 
         install_redaction([settings.slack_bot_token, settings.slack_app_token, settings.slack_signing_secret,

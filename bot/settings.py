@@ -67,6 +67,7 @@ class Settings:
     timezone: str = "UTC"  # budget periods, report days and the schedule follow this clock
     confirm_above_micro: int | None = 500_000  # ask before a request estimated above this (None: never ask)
     partial_images: int = 0  # 1-3: stream previews into Slack while an image is made
+    log_level: str = "INFO"
     # Where the values came from, for `doctor`-style explanations; not configuration itself.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -158,6 +159,7 @@ class Settings:
             else 500_000,
             denied_channels=_channels(get, "IMAGEBOT_DENIED_CHANNELS"),
             partial_images=_int(get, "IMAGEBOT_PARTIAL_IMAGES", 0, minimum=0),
+            log_level=_log_level(get),
             slack_bot_token=get("SLACK_BOT_TOKEN"),
             slack_app_token=get("SLACK_APP_TOKEN"),
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
@@ -232,6 +234,13 @@ def _usd(get: Callable[[str], str | None], name: str) -> int | None:
         return parse_usd(raw)
     except ValueError:
         raise SettingsError(name, f"must be an amount in US dollars such as 25 or 12.50 (got {raw!r})") from None
+
+
+def _log_level(get: Callable[[str], str | None]) -> str:
+    level = (get("IMAGEBOT_LOG_LEVEL") or "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise SettingsError("IMAGEBOT_LOG_LEVEL", f"must be DEBUG, INFO, WARNING or ERROR (got {level!r})")
+    return level
 
 
 def _report_channel(get: Callable[[str], str | None]) -> str | None:

@@ -83,6 +83,7 @@ async def test_bare_command_without_credentials_starts_the_sandbox(tmp_path: Pat
     (["demo"], {"AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com", "AZURE_OPENAI_API_KEY": "k"},
      "AZURE_OPENAI_DEPLOYMENT"),
     (["demo"], {"IMAGEBOT_QUALITY": "ultra"}, "IMAGEBOT_QUALITY"),
+    (["demo"], {"IMAGEBOT_LOG_LEVEL": "chatty"}, "IMAGEBOT_LOG_LEVEL"),
 ])
 def test_bad_settings_stop_startup_with_one_line_naming_the_variable(tmp_path: Path, args: list[str],
                                                                      env: dict[str, str], variable: str) -> None:
