@@ -30,7 +30,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -50,6 +50,7 @@ from bot.pricing import Usage
 from bot.tokens import is_gpt_image_2
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Image generation can take two minutes and more at high quality; the read timeout covers the whole wait.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=60.0, pool=30.0)
@@ -178,33 +179,42 @@ class ImageAPI:
             fields["background"] = options.background
         return fields
 
-    async def _send(self, operation: str, **kwargs: Any) -> httpx.Response:
-        url = self._target.url(operation)
-        headers = self._target.headers()
+    async def _with_retries(self, operation: str, attempt_once: Callable[[int], Awaitable[T]]) -> T:
+        """Run `attempt_once(attempt)` up to max_attempts times: timeouts and connection failures (raised as
+        httpx errors) and retryable API errors (raised as `_Failed`) are waited out with bounded backoff, the
+        last one raised when tries run out; anything else propagates at once."""
         last_error: ImageAPIError | None = None
         for attempt in range(1, self._max_attempts + 1):
-            started = time.perf_counter()
             try:
-                response = await self._http.post(url, headers=headers, **kwargs)
+                return await attempt_once(attempt)
             except httpx.TimeoutException as exc:
                 last_error = ServerError(f"The image API did not answer in time ({type(exc).__name__}).")
                 delay = self._backoff(attempt)
             except httpx.TransportError as exc:
                 last_error = ServerError(f"Could not reach the image API ({type(exc).__name__}).")
                 delay = self._backoff(attempt)
-            else:
-                log.info("image api %s status=%s attempt=%d request_id=%s ms=%.0f", operation,
-                         response.status_code, attempt, _request_id(response),
-                         (time.perf_counter() - started) * 1000)
-                if response.status_code < 400:
-                    return response
-                error = error_from_response(response)
-                last_error, delay = error, self._delay_for(error, attempt)
+            except _Failed as failed:
+                last_error, delay = failed.error, self._delay_for(failed.error, attempt)
             if attempt < self._max_attempts:
                 log.warning("image api %s: %s; retrying in %.1fs", operation, last_error, delay)
                 await self._sleep(delay)
         assert last_error is not None
         raise last_error
+
+    async def _send(self, operation: str, **kwargs: Any) -> httpx.Response:
+        url = self._target.url(operation)
+        headers = self._target.headers()
+
+        async def attempt_once(attempt: int) -> httpx.Response:
+            started = time.perf_counter()
+            response = await self._http.post(url, headers=headers, **kwargs)
+            log.info("image api %s status=%s attempt=%d request_id=%s ms=%.0f", operation,
+                     response.status_code, attempt, _request_id(response), (time.perf_counter() - started) * 1000)
+            if response.status_code < 400:
+                return response
+            raise _Failed(error_from_response(response))
+
+        return await self._with_retries(operation, attempt_once)
 
     def _delay_for(self, error: ImageAPIError, attempt: int) -> float:
         """How long to wait before retrying after `error`; raises it when it must not be retried (a refusal, or
@@ -267,8 +277,8 @@ class ImageAPI:
         `_send`; a connection failure or timeout is retried only while no event has arrived."""
         url = self._target.url(operation)
         headers = {**self._target.headers(), "Accept": "text/event-stream"}
-        last_error: ImageAPIError | None = None
-        for attempt in range(1, self._max_attempts + 1):
+
+        async def attempt_once(attempt: int) -> ImageResult:
             started = time.perf_counter()
             progress = _Progress()
             try:
@@ -276,34 +286,23 @@ class ImageAPI:
                     log.info("image api %s stream status=%s attempt=%d request_id=%s ms=%.0f", operation,
                              response.status_code, attempt, _request_id(response),
                              (time.perf_counter() - started) * 1000)
-                    if response.status_code < 400:
-                        result = await self._read_stream(response, operation, options, on_partial, progress)
-                        log.info("image api %s stream done events=%d partials=%d request_id=%s ms=%.0f", operation,
-                                 progress.events, result.partials, result.request_id,
-                                 (time.perf_counter() - started) * 1000)
-                        return result
-                    await response.aread()
-                    error = error_from_response(response)
-            except httpx.TimeoutException as exc:
-                if progress.events:
+                    if response.status_code >= 400:
+                        await response.aread()
+                        raise _Failed(error_from_response(response))
+                    result = await self._read_stream(response, operation, options, on_partial, progress)
+                    log.info("image api %s stream done events=%d partials=%d request_id=%s ms=%.0f", operation,
+                             progress.events, result.partials, result.request_id,
+                             (time.perf_counter() - started) * 1000)
+                    return result
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                if progress.events:  # something arrived: the call may be billed, so it is never retried
                     raise _cut_off(exc, progress) from exc
-                last_error = ServerError(f"The image API did not answer in time ({type(exc).__name__}).")
-                delay = self._backoff(attempt)
-            except httpx.TransportError as exc:
-                if progress.events:
-                    raise _cut_off(exc, progress) from exc
-                last_error = ServerError(f"Could not reach the image API ({type(exc).__name__}).")
-                delay = self._backoff(attempt)
+                raise  # nothing arrived: retried like any connection failure
             except httpx.HTTPError as exc:  # e.g. a body that fails to decompress: not a network hiccup
                 raise ServerError(f"The image API's event stream could not be read ({type(exc).__name__}).",
                                   request_id=progress.request_id) from exc
-            else:
-                last_error, delay = error, self._delay_for(error, attempt)
-            if attempt < self._max_attempts:
-                log.warning("image api %s: %s; retrying in %.1fs", operation, last_error, delay)
-                await self._sleep(delay)
-        assert last_error is not None
-        raise last_error
+
+        return await self._with_retries(operation, attempt_once)
 
     async def _read_stream(self, response: httpx.Response, operation: str, options: ImageOptions,
                            on_partial: OnPartial | None, progress: _Progress) -> ImageResult:
@@ -381,6 +380,14 @@ class ImageAPI:
         except Exception:  # whatever the callback does (or a timeout), the billed image still comes first
             log.warning("image api: the preview callback failed for preview %d; carrying on", preview.index,
                         exc_info=True)
+
+
+class _Failed(Exception):
+    """An error answer from the API inside one attempt; `_with_retries` decides whether to try again."""
+
+    def __init__(self, error: ImageAPIError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _usage(answer: dict[str, Any]) -> Usage | None:
