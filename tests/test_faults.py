@@ -26,6 +26,7 @@ import pytest
 
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
+from tests.slack_views import cards
 
 pytestmark = pytest.mark.anyio
 REPO = Path(__file__).resolve().parents[1]
@@ -109,8 +110,6 @@ async def until_rows(data_dir: Path, sql: str, count: int) -> list[dict[str, Any
     return found
 
 
-def cards(slack: SlackStandIn) -> list[dict[str, Any]]:
-    return [m for m in slack.messages(CHANNEL) if m.get("bot_id") and m.get("thread_ts", m["ts"]) == m["ts"]]
 
 
 def card_text(message: dict[str, Any]) -> str:

@@ -25,7 +25,6 @@ import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -39,6 +38,7 @@ from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace
 from tests.conftest import WorkspaceFactory
+from tests.slack_views import bot_replies
 
 pytestmark = pytest.mark.anyio
 CHANNEL = "C0GENERAL"
@@ -274,8 +274,6 @@ async def redacted_workspace(slack: SlackStandIn, image_api: ImageAPIStandIn, wo
         yield workspace
 
 
-def bot_replies(slack: SlackStandIn, thread_ts: str) -> list[dict[str, Any]]:
-    return [m for m in slack.thread(CHANNEL, thread_ts)[1:] if m.get("bot_id")]
 
 
 async def run_scenario(slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 
 import pytest
@@ -11,6 +10,7 @@ from PIL import Image
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace
+from tests.slack_views import sha
 
 pytestmark = pytest.mark.anyio
 CHANNEL = "C0GENERAL"
@@ -23,8 +23,6 @@ def png(color: str = "red") -> bytes:
     return out.getvalue()
 
 
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def bot_files(slack: SlackStandIn, channel: str, thread_ts: str) -> list[dict]:

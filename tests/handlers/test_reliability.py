@@ -34,6 +34,7 @@ from standins.slack import Delivery, SlackStandIn
 from standins.workspace import LocalWorkspace, settings_for
 from storage.store import Store
 from tests.conftest import Sleeps, WorkspaceFactory
+from tests.slack_views import bot_replies, card_text, cards, image_replies
 
 pytestmark = pytest.mark.anyio
 CHANNEL = "C0GENERAL"
@@ -45,26 +46,12 @@ WAIT = 60.0  # a bound for anything the app does in the background, never a dela
 
 
 # what Slack shows ---------------------------------------------------------------------------------------
-def block_text(message: dict[str, Any]) -> str:
-    parts = []
-    for block in message.get("blocks") or []:
-        if block["type"] == "section":
-            parts.append(block["text"]["text"])
-        elif block["type"] == "context":
-            parts.extend(e["text"] for e in block["elements"])
-    return "\n".join(parts)
 
 
-def cards(slack: SlackStandIn) -> list[dict[str, Any]]:
-    return [m for m in slack.messages(CHANNEL) if m.get("bot_id") and m.get("thread_ts", m["ts"]) == m["ts"]]
 
 
-def bot_replies(slack: SlackStandIn, thread_ts: str) -> list[dict[str, Any]]:
-    return [m for m in slack.thread(CHANNEL, thread_ts)[1:] if m.get("bot_id")]
 
 
-def image_replies(slack: SlackStandIn, thread_ts: str) -> list[dict[str, Any]]:
-    return [m for m in bot_replies(slack, thread_ts) if m.get("files")]
 
 
 def button(message: dict[str, Any], action_id: str) -> dict[str, Any] | None:
@@ -327,7 +314,7 @@ async def test_sigterm_interrupts_the_running_job_and_queued_ones_run_once_after
     await slack.send_command(BOB, CHANNEL, "the first in line")
     await slack.send_command(ALICE, CHANNEL, "the second in line")
     await wait_announced(first.services, 3)  # every card posted and its thread recorded: the jobs are in line
-    assert all("Queued" in block_text(c) for c in cards(slack)[1:])
+    assert all("Queued" in card_text(c) for c in cards(slack)[1:])
 
     started = time.monotonic()
     await asyncio.wait_for(first.stop(grace=0.2), WAIT)
@@ -345,7 +332,7 @@ async def test_sigterm_interrupts_the_running_job_and_queued_ones_run_once_after
     [notice] = notices(slack, running["thread_ts"], RUN_AGAIN)
     assert button(notice, RUN_AGAIN)["value"] == str(running["id"])
     assert "interrupted" in notice["text"] and "billed" in notice["text"]
-    assert "Interrupted by a restart" in block_text(cards(slack)[0])
+    assert "Interrupted by a restart" in card_text(cards(slack)[0])
     assert len(image_api.requests) == 1
 
     image_api.resume()
@@ -362,7 +349,7 @@ async def test_sigterm_interrupts_the_running_job_and_queued_ones_run_once_after
     assert len(notices(slack, rows[0]["thread_ts"], RUN_AGAIN)) == 1  # told once, not again on restart
     assert [(e["job_id"], e["status"]) for e in await db.ledger()] == [
         (rows[0]["id"], "error"), (rows[1]["id"], "ok"), (rows[2]["id"], "ok")]
-    assert all("Done" in block_text(c) for c in cards(slack)[1:])
+    assert all("Done" in card_text(c) for c in cards(slack)[1:])
     assert_every_job_answered(slack, rows)
 
 
@@ -396,7 +383,7 @@ async def test_run_it_again_is_one_new_job_for_its_owner_only(
     assert (cut["job_id"], cut["status"], cut["cost_micro"]) == (old["id"], "error", None)
     assert entry["job_id"] == new["id"] and entry["status"] == "ok" and entry["cost_micro"] > 0
     assert len(image_replies(slack, old["thread_ts"])) == 1
-    assert "Done" in block_text(cards(slack)[0])
+    assert "Done" in card_text(cards(slack)[0])
 
 
 # 5. limits and fairness ---------------------------------------------------------------------------------
@@ -546,7 +533,7 @@ async def test_an_image_api_fault_then_success_is_one_image_and_one_ledger_row(
     assert job["status"] == "done" and entry["job_id"] == job["id"]
     assert entry["status"] == "ok" and entry["cost_micro"] > 0
     assert len(image_replies(slack, thread_ts)) == 1
-    assert "Done" in block_text(cards(slack)[0])
+    assert "Done" in card_text(cards(slack)[0])
 
 
 async def test_an_image_api_that_never_answers_ends_in_a_message(
@@ -569,7 +556,7 @@ async def test_an_image_api_that_never_answers_ends_in_a_message(
     assert (entry["status"], entry["cost_micro"], entry["job_id"]) == ("error", None, job["id"])
     [message] = bot_replies(slack, thread_ts)
     assert "did not answer in time" in message["text"] and "try again" in message["text"]
-    assert ":warning:" in block_text(cards(slack)[0])
+    assert ":warning:" in card_text(cards(slack)[0])
 
 
 async def test_a_garbage_answer_ends_in_a_message(slack: SlackStandIn, image_api: ImageAPIStandIn,
@@ -615,7 +602,7 @@ async def test_a_refused_upload_keeps_the_image_and_upload_again_delivers_it(
     assert not image_replies(slack, thread_ts)
     [notice] = notices(slack, thread_ts, UPLOAD_AGAIN)
     assert button(notice, UPLOAD_AGAIN)["value"] == str(job["id"]) and "kept" in notice["text"]
-    assert "refused the upload" in block_text(cards(slack)[0])
+    assert "refused the upload" in card_text(cards(slack)[0])
 
     await slack.send_interaction(press(slack, BOB, notice, UPLOAD_AGAIN))  # not Bob's image
     await workspace.settle()

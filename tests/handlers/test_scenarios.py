@@ -4,7 +4,6 @@ the Slack stand-in and the image API stand-in. Nothing of imagebot's own is fake
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import io
 import json
 from typing import Any
@@ -18,6 +17,7 @@ from standins.images_api import ImageAPIStandIn, RecordedRequest
 from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace
 from tests.conftest import Sleeps, WorkspaceFactory
+from tests.slack_views import bot_replies, card_text, cards, image_replies, png, sha
 from tests.standins.openapi import openapi_validator
 
 pytestmark = pytest.mark.anyio
@@ -27,36 +27,16 @@ BOB = "U0BOB"
 
 
 # helpers -----------------------------------------------------------------------------------------------
-def cards(slack: SlackStandIn) -> list[dict[str, Any]]:
-    return [m for m in slack.messages(CHANNEL) if m.get("bot_id") and m.get("thread_ts", m["ts"]) == m["ts"]]
 
 
-def card_text(message: dict[str, Any]) -> str:
-    parts = []
-    for block in message.get("blocks") or []:
-        if block["type"] == "section":
-            parts.append(block["text"]["text"])
-        elif block["type"] == "context":
-            parts.extend(e["text"] for e in block["elements"])
-    return "\n".join(parts)
 
 
-def bot_replies(slack: SlackStandIn, thread_ts: str) -> list[dict[str, Any]]:
-    return [m for m in slack.thread(CHANNEL, thread_ts)[1:] if m.get("bot_id")]
 
 
-def image_replies(slack: SlackStandIn, thread_ts: str) -> list[dict[str, Any]]:
-    return [m for m in bot_replies(slack, thread_ts) if m.get("files")]
 
 
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
-def png(color: str = "red", size: tuple[int, int] = (256, 256)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, format="PNG")
-    return out.getvalue()
 
 
 def edit_schema_view(request: RecordedRequest) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 
 import pytest
@@ -13,6 +12,7 @@ from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace
 from storage.store import ThreadKey
 from tests.conftest import WorkspaceFactory
+from tests.slack_views import sha
 
 pytestmark = pytest.mark.anyio
 
@@ -25,8 +25,6 @@ CHANNEL = "C0GENERAL"
 ALICE = "U0ALICE"
 
 
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 async def start(slack: SlackStandIn, workspace: LocalWorkspace, text: str) -> str:
