@@ -196,3 +196,11 @@ def build_report(report: Any, *, asked_by: str | None) -> tuple[str, list[dict[s
     ]
     text = f"imagebot spend{what}, {report.label}: {format_usd(totals.spend_micro)}, {totals.images:,} images"
     return text, report_blocks
+
+
+def build_progress(text: str, preview_file_id: str | None = None) -> list[dict[str, Any]]:
+    """The status message while an image is made: a line of text, and the latest streamed preview if any."""
+    progress: list[dict[str, Any]] = [{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
+    if preview_file_id:
+        progress.append({"type": "image", "slack_file": {"id": preview_file_id}, "alt_text": "preview"})
+    return progress

@@ -234,10 +234,7 @@ class Flows:
         status: dict[str, str] = {}
 
         async def show(text: str, preview: str | None = None) -> None:
-            message_blocks: list[dict[str, Any]] = [
-                {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
-            if preview:
-                message_blocks.append({"type": "image", "slack_file": {"id": preview}, "alt_text": "preview"})
+            message_blocks = blocks.build_progress(text, preview)
             try:
                 if "ts" not in status:
                     posted = await self.client.chat_postMessage(channel=key.channel_id, thread_ts=key.thread_ts,

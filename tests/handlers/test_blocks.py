@@ -9,6 +9,7 @@ from handlers.blocks import (
     SECTION_LIMIT,
     Footnote,
     build_card,
+    build_progress,
     footnote_text,
     help_text,
     settings_line,
@@ -319,3 +320,10 @@ def test_request_id_is_appended_to_api_errors(name: str) -> None:
 
 def test_no_request_id_no_suffix() -> None:
     assert "request id" not in explain(errors.ServerError("boom."))
+
+
+def test_progress_shows_the_text_and_the_latest_preview_by_file_id() -> None:
+    assert build_progress("Working… 20 s") == [
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "Working… 20 s"}]}]
+    [_, image] = build_progress("Preview 1…", "F123")
+    assert image == {"type": "image", "slack_file": {"id": "F123"}, "alt_text": "preview"}
