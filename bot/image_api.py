@@ -119,8 +119,10 @@ class ImageAPI:
         max_stream_bytes: int = MAX_STREAM_BYTES,
         max_stream_events: int = MAX_STREAM_EVENTS,
         partial_timeout: float = 30.0,
+        max_reading: int = 2,
     ) -> None:
         self._http = http
+        self._reading = asyncio.Semaphore(max_reading)
         self._target = target
         self._max_attempts = max_attempts
         self._max_backoff = max_backoff
@@ -142,9 +144,7 @@ class ImageAPI:
         if request.options.partial_images:
             body.update(stream=True, partial_images=_partial_images(request.options))
             return await self._stream("generations", request.options, on_partial, json=body)
-        response = await self._send("generations", json=body)
-        # Decoding megabytes of JSON and base64 is CPU work: off the event loop, so acks never wait on it.
-        return await asyncio.to_thread(self._parse, response, request.options)
+        return await self._call("generations", request.options, json=body)
 
     async def edit(self, request: EditRequest, on_partial: OnPartial | None = None) -> ImageResult:
         """One edit (multipart). With `options.partial_images` > 0 it streams, like `generate`."""
@@ -167,8 +167,7 @@ class ImageAPI:
             # Multipart carries booleans as text; the schema's `stream` is a boolean, sent as "true" (§2a).
             data.update(stream="true", partial_images=str(_partial_images(request.options)))
             return await self._stream("edits", request.options, on_partial, data=data, files=files)
-        response = await self._send("edits", data=data, files=files)
-        return await asyncio.to_thread(self._parse, response, request.options)
+        return await self._call("edits", request.options, data=data, files=files)
 
     def _common_fields(self, options: ImageOptions) -> dict[str, Any]:
         fields: dict[str, Any] = {}
@@ -201,20 +200,50 @@ class ImageAPI:
         assert last_error is not None
         raise last_error
 
-    async def _send(self, operation: str, **kwargs: Any) -> httpx.Response:
+    async def _call(self, operation: str, options: ImageOptions, **kwargs: Any) -> ImageResult:
+        """POST, retrying as `_with_retries` says, and read the answer (a failure while reading it is retried
+        like any connection failure: no image arrived)."""
         url = self._target.url(operation)
         headers = self._target.headers()
 
-        async def attempt_once(attempt: int) -> httpx.Response:
-            started = time.perf_counter()
-            response = await self._http.post(url, headers=headers, **kwargs)
-            log.info("image api %s status=%s attempt=%d request_id=%s ms=%.0f", operation,
-                     response.status_code, attempt, _request_id(response), (time.perf_counter() - started) * 1000)
-            if response.status_code < 400:
-                return response
-            raise _Failed(error_from_response(response))
+        async def attempt_once(attempt: int) -> ImageResult:
+            response = await self._send(operation, attempt, url, headers, **kwargs)
+            try:
+                return await self._receive(response, options)
+            finally:
+                await response.aclose()
 
         return await self._with_retries(operation, attempt_once)
+
+    async def _send(self, operation: str, attempt: int, url: str, headers: dict[str, str],
+                    **kwargs: Any) -> httpx.Response:
+        """Send one request and return the response with its status and headers in and its body unread; an error
+        status is read and raised as `_Failed`."""
+        started = time.perf_counter()
+        request = self._http.build_request("POST", url, headers=headers, **kwargs)
+        response = await self._http.send(request, stream=True)
+        log.info("image api %s status=%s attempt=%d request_id=%s ms=%.0f", operation,
+                 response.status_code, attempt, _request_id(response), (time.perf_counter() - started) * 1000)
+        if response.status_code < 400:
+            return response
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        raise _Failed(error_from_response(response))
+
+    async def _receive(self, response: httpx.Response, options: ImageOptions) -> ImageResult:
+        """Read and decode a successful answer: megabytes of JSON around base64.
+
+        Only `max_reading` answers are read at once; the rest wait with their bodies still in the socket. Fifty
+        answers arriving together would otherwise each hold the JSON text, the parsed string and the decoded
+        image (about 9 MB for a large PNG) at the same moment, and read them in interleaved 64 KB slices on the
+        event loop; through the gate they finish one after another, sooner on average, and the peak is a few
+        answers' worth. Decoding runs on a worker thread, so acks never wait on it.
+        """
+        async with self._reading:
+            await response.aread()
+            return await asyncio.to_thread(self._parse, response, options)
 
     def _delay_for(self, error: ImageAPIError, attempt: int) -> float:
         """How long to wait before retrying after `error`; raises it when it must not be retried (a refusal, or

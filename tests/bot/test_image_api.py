@@ -455,3 +455,16 @@ async def test_without_partial_images_nothing_streams(openai: ImageAPI, image_ap
     [sent] = image_api.requests
     assert "stream" not in sent.params() and "partial_images" not in sent.params()
     assert not previews.received and result.partials == 0
+
+
+async def test_answers_are_read_a_few_at_a_time_and_a_bad_one_frees_its_slot(http: httpx.AsyncClient,
+                                                                             image_api: ImageAPIStandIn) -> None:
+    # One reading slot: a garbage answer fails while holding it; the three answers after it must still be read
+    # (a slot leaked by the failure would leave them waiting forever, and wait_for would fail the test).
+    api = ImageAPI(http, OpenAITarget(image_api.openai_base_url, image_api.api_key), max_reading=1)
+    image_api.garbage()
+    with pytest.raises(errors.ServerError, match="not JSON"):
+        await asyncio.wait_for(api.generate(GenerateRequest("a fox", OPTIONS)), timeout=10)
+    results = await asyncio.wait_for(asyncio.gather(
+        *(api.generate(GenerateRequest(f"fox {i}", OPTIONS)) for i in range(3))), timeout=10)
+    assert [_size_of(r.images[0].data) for r in results] == [(1024, 1024)] * 3
