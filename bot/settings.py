@@ -32,6 +32,10 @@ class Settings:
     slack_app_token: str | None = field(default=None, repr=False)
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_api_url: str = DEFAULT_SLACK_API_URL
+    # Multi-workspace distribution (Slack's OAuth v2), on when both the client id and secret are set
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = field(default=None, repr=False)
+    slack_redirect_uri: str | None = None
     # OpenAI
     openai_api_key: str | None = field(default=None, repr=False)
     openai_base_url: str = DEFAULT_OPENAI_BASE_URL
@@ -68,12 +72,19 @@ class Settings:
     confirm_above_micro: int | None = 500_000  # ask before a request estimated above this (None: never ask)
     partial_images: int = 0  # 1-3: stream previews into Slack while an image is made
     log_level: str = "INFO"
+    log_format: str = "text"  # "json": one JSON object per line
+    retention_days: int | None = None  # image files older than this are pruned (None: kept for ever)
     # Where the values came from, for `doctor`-style explanations; not configuration itself.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
+    def oauth_enabled(self) -> bool:
+        """Multi-workspace: installs go through /slack/install and each workspace's token is stored."""
+        return bool(self.slack_client_id and self.slack_client_secret)
+
+    @property
     def has_slack_credentials(self) -> bool:
-        return bool(self.slack_bot_token)
+        return bool(self.slack_bot_token) or self.oauth_enabled
 
     def __post_init__(self) -> None:
         if not 0 <= self.partial_images <= 3:
@@ -81,8 +92,9 @@ class Settings:
 
     def require_slack(self, *, http: bool) -> None:
         """Check the Slack settings a `serve` in the given mode needs; raise naming the variable."""
-        if not self.slack_bot_token:
-            raise SettingsError("SLACK_BOT_TOKEN", "is required to serve Slack (xoxb-…)")
+        if not self.slack_bot_token and not self.oauth_enabled:
+            raise SettingsError("SLACK_BOT_TOKEN", "is required to serve Slack (xoxb-…), unless SLACK_CLIENT_ID and "
+                                "SLACK_CLIENT_SECRET are set for multi-workspace installs")
         if http:
             if not self.slack_signing_secret:
                 raise SettingsError(
@@ -136,6 +148,10 @@ class Settings:
             if not re.fullmatch(r"[UW][A-Z0-9]{2,}", admin):
                 raise SettingsError("IMAGEBOT_ADMINS", f"{admin!r} is not a Slack user id (like U012ABCDEF)")
 
+        if bool(get("SLACK_CLIENT_ID")) != bool(get("SLACK_CLIENT_SECRET")):
+            missing = "SLACK_CLIENT_SECRET" if get("SLACK_CLIENT_ID") else "SLACK_CLIENT_ID"
+            raise SettingsError(missing, "is required too: multi-workspace installs need both SLACK_CLIENT_ID and "
+                                "SLACK_CLIENT_SECRET")
         for name, prefix in (("SLACK_BOT_TOKEN", "xoxb-"), ("SLACK_APP_TOKEN", "xapp-")):
             token = get(name)
             if token and not token.startswith(prefix):
@@ -160,6 +176,12 @@ class Settings:
             denied_channels=_channels(get, "IMAGEBOT_DENIED_CHANNELS"),
             partial_images=_int(get, "IMAGEBOT_PARTIAL_IMAGES", 0, minimum=0),
             log_level=_log_level(get),
+            log_format=_log_format(get),
+            retention_days=_int(get, "IMAGEBOT_RETENTION_DAYS", 0) if get("IMAGEBOT_RETENTION_DAYS") else None,
+            slack_client_id=get("SLACK_CLIENT_ID"),
+            slack_client_secret=get("SLACK_CLIENT_SECRET"),
+            slack_redirect_uri=_url(get("SLACK_REDIRECT_URI"), "SLACK_REDIRECT_URI") if get("SLACK_REDIRECT_URI")
+            else None,
             slack_bot_token=get("SLACK_BOT_TOKEN"),
             slack_app_token=get("SLACK_APP_TOKEN"),
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
@@ -241,6 +263,13 @@ def _log_level(get: Callable[[str], str | None]) -> str:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise SettingsError("IMAGEBOT_LOG_LEVEL", f"must be DEBUG, INFO, WARNING or ERROR (got {level!r})")
     return level
+
+
+def _log_format(get: Callable[[str], str | None]) -> str:
+    fmt = (get("IMAGEBOT_LOG_FORMAT") or "text").lower()
+    if fmt not in ("text", "json"):
+        raise SettingsError("IMAGEBOT_LOG_FORMAT", f"must be text or json (got {fmt!r})")
+    return fmt
 
 
 def _report_channel(get: Callable[[str], str | None]) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -104,8 +104,9 @@ def build_app(settings: Settings, services: Services, *, socket_mode: bool = Fal
     return app
 
 
-def web_app(app: AsyncApp) -> web.Application:
-    """Events, slash commands and interactivity all arrive at POST /slack/events, signed by Slack."""
+def web_app(app: AsyncApp, *, routes: Iterable[web.AbstractRouteDef] = (), events: bool = True) -> web.Application:
+    """Events, slash commands and interactivity all arrive at POST /slack/events, signed by Slack (`events`
+    False in Socket Mode, where they come over the socket). `routes`: the rest (install, health, metrics)."""
 
     async def slack_events(request: web.Request) -> web.StreamResponse:
         if not request.headers.get("X-Slack-Request-Timestamp", "").isdigit():
@@ -115,13 +116,16 @@ def web_app(app: AsyncApp) -> web.Application:
         return await to_aiohttp_response(bolt_response)
 
     application = web.Application()
-    application.router.add_post(EVENTS_PATH, slack_events)
+    if events:
+        application.router.add_post(EVENTS_PATH, slack_events)
+    application.router.add_routes(list(routes))
     return application
 
 
-async def start_http(app: AsyncApp, *, host: str, port: int) -> tuple[web.AppRunner, int]:
+async def start_http(app: AsyncApp, *, host: str, port: int, routes: Iterable[web.AbstractRouteDef] = (),
+                     events: bool = True) -> tuple[web.AppRunner, int]:
     """Start serving; returns the runner (call `cleanup()` to stop) and the bound port."""
-    runner = web.AppRunner(web_app(app), access_log=None)
+    runner = web.AppRunner(web_app(app, routes=routes, events=events), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host=host, port=port)
     await site.start()
