@@ -7,6 +7,16 @@
                              Socket Mode when SLACK_APP_TOKEN is set (unless --http); else HTTP on /slack/events
     imagebot demo [--out DIR]
                              a scripted conversation against the built-in Slack stand-in, offline
+    imagebot backup PATH     back up IMAGEBOT_DATA_DIR (database and image files) into a new or empty folder,
+                             safely while imagebot runs
+    imagebot restore PATH [--force]
+                             check a backup, then restore it into IMAGEBOT_DATA_DIR (stop imagebot first); --force
+                             replaces existing data, which is moved aside to replaced-<time>/, not deleted
+    imagebot doctor [--http]
+                             check every setting, the Slack and image API credentials and the data dir; prints
+                             a checklist with the fix for each failure (exit status 1 if any failed)
+    imagebot manifest [--http URL]
+                             print the Slack app manifest (YAML): Socket Mode, or HTTP with URL's /slack/events
 
 Commands and flags are a public contract: add, never rename.
 """
@@ -42,14 +52,35 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="play a scripted conversation offline, against a local Slack stand-in")
     demo.add_argument("--out", type=Path, default=Path("imagebot-demo"),
                       help="folder for the images and the HTML transcript (default ./imagebot-demo)")
+    backup = sub.add_parser("backup", help="back up the database and image files (safe while imagebot runs)")
+    backup.add_argument("path", type=Path, metavar="PATH", help="a new or empty folder for the backup")
+    restore = sub.add_parser("restore", help="check a backup and restore it into IMAGEBOT_DATA_DIR")
+    restore.add_argument("path", type=Path, metavar="PATH", help="a folder written by `imagebot backup`")
+    restore.add_argument("--force", action="store_true",
+                         help="replace existing data (it is moved to replaced-<time>/ in the data folder)")
+    doctor = sub.add_parser("doctor", help="check every setting and credential; a checklist with the fix for each")
+    doctor.add_argument("--http", action="store_true", help="check for HTTP mode even if SLACK_APP_TOKEN is set")
+    manifest = sub.add_parser("manifest", help="print the Slack app manifest (Socket Mode, or HTTP with --http URL)")
+    manifest.add_argument("--http", metavar="URL", help="the public base URL, e.g. https://imagebot.example.com: "
+                          "Slack then sends to URL/slack/events")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "manifest":  # needs no settings
+        from bot.manifest import main as print_manifest
+
+        return print_manifest(args.http)
+    if args.command == "doctor":  # reads the settings itself: a bad one is a failed check, not exit 2
+        from bot.doctor import main as doctor
+
+        return doctor(os.environ, dotenv=Path(".env"), http=args.http)
     try:
         settings = Settings.from_env(os.environ, dotenv=Path(".env"))
-        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        from bot.logs import log_handler  # IMAGEBOT_LOG_FORMAT: text lines, or one JSON object per line
+
+        logging.basicConfig(level=settings.log_level, handlers=[log_handler(settings.log_format)])
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per HTTP request is noise at INFO
         from bot.logs import install_redaction  # every log record, from any library, loses these from here on
 
@@ -61,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             settings.require_slack(http=http)
             return asyncio.run(serve(settings, http=http, host=getattr(args, "host", "0.0.0.0"),
                                      port=getattr(args, "port", 3000)))
+        if command in ("backup", "restore"):
+            return backup_or_restore(command, args.path, settings, force=getattr(args, "force", False))
         if command == "sandbox":
             from standins.sandbox import run_sandbox
 
@@ -112,6 +145,38 @@ async def serve(settings: Settings, *, http: bool, host: str, port: int) -> int:
             log.info("%d job(s) interrupted; their users were told", cut)
     log.info("stopped")
     return 0
+
+
+def backup_or_restore(command: str, path: Path, settings: Settings, *, force: bool = False) -> int:
+    """`imagebot backup PATH` / `imagebot restore PATH [--force]`: one summary on stdout, problems on stderr."""
+    import sqlite3
+
+    from storage.lifecycle import BackupError, backup, restore
+
+    data_dir = settings.data_dir.resolve()
+    try:
+        if command == "backup":
+            made = backup(data_dir, path.resolve())
+            print(f"imagebot: backed up {data_dir} to {made.path}")
+            rows = ", ".join(f"{n:,} {table}" for table, n in made.counts.items() if table in (
+                "threads", "images", "ledger", "jobs"))
+            print(f"  database: schema {made.schema}; {rows}; integrity ok")
+            print(f"  image files: {made.files:,} ({made.bytes / 1e6:,.1f} MB), each checked against its sha256")
+            for label, ids in (("missing", made.missing), ("damaged", made.corrupt)):
+                if ids:
+                    print(f"imagebot: warning: {len(ids)} image file(s) {label} in {data_dir} were left out and are "
+                          f"marked removed in the backup: {', '.join(i[:12] for i in ids[:10])}", file=sys.stderr)
+            return 0
+        done = restore(path.resolve(), data_dir, force=force)
+        print(f"imagebot: restored {path.resolve()} (made {done.manifest.get('created_at')}, schema "
+              f"{done.manifest.get('schema')}) into {data_dir}")
+        print(f"  image files: {done.files:,}, each checked against its sha256; database integrity ok")
+        if done.replaced is not None:
+            print(f"  the data it replaced is in {done.replaced}")
+        return 0
+    except (BackupError, OSError, sqlite3.Error) as error:  # a refusal, a full disk, an unreadable database
+        print(f"imagebot: {command} failed: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
     │   └── AttachmentError      an attachment that is not an image, too large, corrupt or unreachable
     ├── BudgetExceeded           this request would cross a budget (which, how much is left, when it resets)
     ├── PolicyRefused            a channel's policy does not allow this request
+    ├── NotInstalled             no bot token for this workspace (never installed, uninstalled, revoked)
     └── ImageAPIError            the image API said no (or never answered)
         ├── ModerationBlocked    the safety system refused the prompt or the output
         ├── RateLimited          too many requests right now (retry_after seconds, if known)
@@ -77,6 +78,14 @@ class BudgetExceeded(ImagebotError):
 
 class PolicyRefused(ImagebotError):
     """A channel's policy (set by admins) does not allow this request; str(error) says what is allowed."""
+
+
+class NotInstalled(ImagebotError):
+    """Multi-workspace: no bot token is stored for the workspace, so nothing can be said there."""
+
+    def __init__(self, team_id: str) -> None:
+        super().__init__(f"imagebot is not installed in workspace {team_id} (or its token was revoked)")
+        self.team_id = team_id
 
 
 class ImageAPIError(ImagebotError):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+from bot.metrics import Metrics
 from storage.store import JobRecord, Store
 
 log = logging.getLogger(__name__)
@@ -94,8 +96,9 @@ class _Slots:
 
 
 class JobQueue:
-    def __init__(self, db: DbThread, limits: Limits) -> None:
+    def __init__(self, db: DbThread, limits: Limits, *, metrics: Metrics | None = None) -> None:
         self._db = db
+        self.metrics = metrics or Metrics()
         self._store = db.store
         self.limits = limits
         self._handler: JobHandler | None = None
@@ -120,6 +123,8 @@ class JobQueue:
         """Admit a request: write its job row (or find it, for a redelivery) and start it. Never raises for
         a refusal; the Admission says why."""
         if not self.accepting:
+            self.metrics.request_refused("shutting_down", dedupe_key=dedupe_key, kind=kind, team_id=team_id,
+                                         channel_id=channel_id, user_id=user_id, payload=payload)
             return Admission("shutting_down")
         # Count admissions still on their way to the db thread, or a burst would all see the same free room.
         queue_full = len(self._slots.waiting) + self._admitting >= self.limits.max_queue
@@ -133,6 +138,9 @@ class JobQueue:
         finally:
             self._admitting -= 1
         if status != "accepted":
+            if status != "duplicate":  # a redelivery is not a new request
+                self.metrics.request_refused(status, dedupe_key=dedupe_key, kind=kind, team_id=team_id,
+                                             channel_id=channel_id, user_id=user_id, payload=payload)
             return Admission(status, job=job, retry_in=retry_in)
         assert job is not None
         ahead = self._start(job)
@@ -172,6 +180,8 @@ class JobQueue:
         assert self._handler is not None, "bind() a handler before submitting jobs"
         handler = self._handler
         acquired = False
+        started = time.monotonic()
+        ended: tuple[str, str | None] | None = None  # (status, error code): for the metrics and the log line
         try:
             self._announcing.add(job.id)
             try:
@@ -185,6 +195,7 @@ class JobQueue:
                 self._leave_line(job)
                 await self._db(self._store.finish_job, job.id, "failed", error_code="not_announced",
                                error_message="could not show the request in Slack")
+                ended = ("failed", "not_announced")
                 return
             job = announced
             await self._acquire(job)
@@ -194,8 +205,10 @@ class JobQueue:
             outcome = await handler.run(job)
             await self._db(self._store.finish_job, job.id, outcome.status, error_code=outcome.error_code,
                            error_message=outcome.error_message, result=outcome.result)
+            ended = (outcome.status, outcome.error_code)
         except asyncio.CancelledError:
             if acquired:
+                ended = ("interrupted", "interrupted")
                 # Cut short while running (shutdown after the grace period): maybe billed, so never re-run
                 # silently; tell the user, who may run it again. Tracked, so shutdown waits for it.
                 self.background(self._interrupt(job), name=f"interrupted-{job.id}")
@@ -206,7 +219,10 @@ class JobQueue:
             log.exception("job %s failed unexpectedly", job.id)
             await self._db(self._store.finish_job, job.id, "failed", error_code="internal_error",
                            error_message=f"{type(exc).__name__}: {exc}"[:500])
+            ended = ("failed", "internal_error")
         finally:
+            if ended is not None:
+                self.metrics.request_finished(job, *ended, seconds=time.monotonic() - started)
             self._running_tasks.pop(job.id, None)
             self._job_tasks.pop(job.id, None)
             if acquired:

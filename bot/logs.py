@@ -18,14 +18,23 @@ The returned `Redaction` undoes both (`uninstall()`, or use it as a context mana
 
 `redact(text)` applies the same rules (the installed secrets, if any, and the token shapes) to any other text
 that leaves the process or is kept, such as an API error message about to be stored or shown.
+
+The format: `log_handler(settings.log_format)` is the one handler the command line installs. "text" is one
+readable line per record; "json" (IMAGEBOT_LOG_FORMAT=json) is one JSON object per line, with the record's
+`extra=` fields as keys beside time, level, logger and message. Both hooks above clean the message and the
+traceback only; `extra=` values are set on a record after it is made, so `JsonFormatter` runs `redact` over
+every value it writes as well.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-from collections.abc import Callable, Iterable
-from typing import Any
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import IO, Any
 
 REDACTED = "[redacted]"
 # Shorter values cannot be real credentials, and replacing them everywhere would garble every line.
@@ -139,3 +148,61 @@ class Redaction:
 def install_redaction(secrets: Iterable[str | None]) -> Redaction:
     """Redact `secrets` (None and empty values are skipped) and token-shaped strings from every log record."""
     return Redaction(Redactor(secrets)).install()
+
+
+# Formats ---------------------------------------------------------------------------------------------------
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# What every LogRecord has of its own: anything else on a record came from `extra=`.
+_RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+
+
+def key_values(fields: Mapping[str, Any]) -> str:
+    """`request_id=12 model=gpt-image-1 cost=$0.04` for a text log line: None is "-", values with spaces quoted."""
+    parts = []
+    for name, value in fields.items():
+        text = "-" if value is None else str(value)
+        if not text or any(c.isspace() or c in '"=' for c in text):
+            text = json.dumps(text, ensure_ascii=False)
+        parts.append(f"{name}={text}")
+    return " ".join(parts)
+
+
+def _clean(value: Any) -> Any:
+    """A value ready for json.dumps, with every string in it redacted."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_clean(v) for v in value]
+    return redact(value if isinstance(value, str) else str(value))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message, the record's `extra=` fields,
+    and the traceback as `exception` when there is one. Every string value is redacted."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name, value in record.__dict__.items():
+            if name not in _RECORD_ATTRIBUTES and name not in entry and not name.startswith("_"):
+                entry[name] = value
+        if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(_clean(entry), ensure_ascii=False)
+
+
+def log_handler(log_format: str, stream: IO[str] | None = None) -> logging.Handler:
+    """The handler for IMAGEBOT_LOG_FORMAT ("text" or "json"), writing to `stream` (default stderr)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    return handler

@@ -20,6 +20,7 @@ from bot.errors import AttachmentError, ImageAPIError, InvalidOption, ServerErro
 from bot.image_api import OnPartial, end_user_id
 from bot.jobs import DbThread
 from bot.logs import redact
+from bot.metrics import Metrics
 from bot.models import EditRequest, GenerateRequest, ImageOptions, ImageResult, InputImage
 from bot.options import CLASSIC_SIZES, KNOWN_MODELS
 from bot.policy import Policy, apply_policy
@@ -46,6 +47,20 @@ class NoImageYet(UserInputError):
         super().__init__("This thread has no image yet. Attach an image to edit, or start with `/image <prompt>`.")
 
 
+class ImagePruned(UserInputError):
+    """The image a request needs is gone: IMAGEBOT_RETENTION_DAYS removed it (`days`), or its file is missing
+    (`days` None). Raised before any image API call, so nothing is sent and nothing is billed."""
+
+    def __init__(self, *, label: str | None, days: int | None) -> None:
+        what = f"This thread's image ({label})" if label else "This thread's image"
+        gone = (f"was removed after {days} day{'s' if days != 1 else ''} (imagebot keeps images that long)"
+                if days else "is no longer stored")
+        super().__init__(f":wastebasket: {what} {gone}. Start a new one with `/image <prompt>`, or post an image "
+                         "here on its own to edit that instead.")
+        self.label = label
+        self.days = days
+
+
 @dataclass(frozen=True)
 class Delivered:
     """What one successful call produced, ready for the Slack edge to show."""
@@ -67,8 +82,9 @@ class Delivered:
 
 class ImageService:
     def __init__(self, provider: ImageProvider, db: DbThread, prices: PriceTable, settings: Settings,
-                 budgets: Budgets) -> None:
+                 budgets: Budgets, *, metrics: Metrics | None = None) -> None:
         self.provider = provider
+        self.metrics = metrics or Metrics()
         self.store = db.store
         self.io = db
         self.prices = prices
@@ -99,10 +115,24 @@ class ImageService:
     async def get_thread(self, key: ThreadKey) -> ThreadRecord | None:
         return await self.io(self.store.get_thread, key)
 
-    async def image_bytes(self, image_id: str) -> bytes:
+    async def image_bytes(self, image_id: str, key: ThreadKey | None = None) -> bytes:
         """The row from the db thread; the (megabytes of) file from a worker thread, so the db thread stays free."""
         record = await self.io(self.store.get_image, image_id)
-        return await asyncio.to_thread(self.store.files.get, record.path)
+        await self._require_kept(key, record)
+        try:
+            return await asyncio.to_thread(self.store.files.get, record.path)
+        except FileNotFoundError:
+            log.warning("image %s is recorded but its file %s is missing", image_id, record.path)
+            raise ImagePruned(label=await self._label(key, image_id), days=None) from None
+
+    async def _require_kept(self, key: ThreadKey | None, record: ImageRecord) -> None:
+        """Refuse (with words for the user) an image whose file retention has removed."""
+        if record.pruned_at is not None:
+            raise ImagePruned(label=await self._label(key, record.id), days=self.settings.retention_days)
+
+    async def _label(self, key: ThreadKey | None, image_id: str) -> str | None:
+        row = await self.io(self.store.version_of, key, image_id) if key is not None else None
+        return str(row["label"]) if row else None
 
     # attachments ------------------------------------------------------------------------------------
     async def prepare_attachment(self, data: bytes, name: str) -> tuple[InputImage, str | None]:
@@ -130,7 +160,7 @@ class ImageService:
         parent_id = await self.version_image(key, base) if base else (thread.last_image_id if thread else None)
         if parent_id:
             record = await self.io(self.store.get_image, parent_id)
-            data = await self.image_bytes(parent_id)
+            data = await self.image_bytes(parent_id, key)
             inputs.append(InputImage(data=data, format=record.format, width=record.width or 0,
                                      height=record.height or 0, name=f"v-last.{record.format}"))
         inputs.extend(image for image, _ in attachments)
@@ -207,6 +237,7 @@ class ImageService:
         row = await self.io(self.store.version, key, label)
         if row is None:
             raise InvalidOption(f"This thread has no {label}. {await self._known(key)}")
+        await self._require_kept(key, await self.io(self.store.get_image, row["image_id"]))
         await self.io(self.store.set_last_image, key, row["image_id"])
         return str(row["label"])
 
@@ -218,6 +249,7 @@ class ImageService:
         if current is None or not current["parent_image_id"]:
             raise InvalidOption("There is nothing to undo: the current image was not made from another one.")
         parent = await self.io(self.store.version_of, key, current["parent_image_id"])
+        await self._require_kept(key, await self.io(self.store.get_image, current["parent_image_id"]))
         await self.io(self.store.set_last_image, key, current["parent_image_id"])
         return str(parent["label"]) if parent else "the previous image"
 
@@ -231,6 +263,7 @@ class ImageService:
         siblings = [r for r in await self.io(self.store.versions, key) if r["number"] == current["number"]]
         if len(siblings) < 2 or not 0 <= index < len(siblings):
             raise InvalidOption(f"{current['label']} is the only image of its request. {await self._known(key)}")
+        await self._require_kept(key, await self.io(self.store.get_image, siblings[index]["image_id"]))
         await self.io(self.store.set_last_image, key, siblings[index]["image_id"])
         return str(siblings[index]["label"])
 
@@ -244,7 +277,11 @@ class ImageService:
         else:
             thread = await self.get_thread(key)
             image_id = thread.last_image_id if thread else None
-        return await self.io(self.store.get_image, image_id) if image_id else None
+        if not image_id:
+            return None
+        record = await self.io(self.store.get_image, image_id)
+        await self._require_kept(key, record)  # before any estimate or confirmation: it cannot be edited
+        return record
 
     async def version_image(self, key: ThreadKey, label: str) -> str:
         row = await self.io(self.store.version, key, label)
@@ -286,6 +323,7 @@ class ImageService:
             entry.status, entry.error_code, entry.request_id = "error", error.code, error.request_id
             entry.error_message = redact(str(error))[:2000]  # a 401's text quotes part of the API key
             entry.latency_ms = round((time.perf_counter() - started) * 1000)
+            self.metrics.image_call(entry)
             await self.io(self.store.record_call, entry, ledger_id=ledger_id)
             raise
         except asyncio.CancelledError:  # shutdown cut the call short: it may have been billed
@@ -308,6 +346,7 @@ class ImageService:
             # Billed, but unusable: the ledger keeps the cost, the user is told the call failed.
             entry.status, entry.error_code = "error", "unreadable_output"
             entry.error_message = "The image API returned an image that cannot be read."
+            self.metrics.image_call(entry)
             await self.io(self.store.record_call, entry, ledger_id=ledger_id)
             raise ServerError(entry.error_message, request_id=result.request_id) from exc
         records = [await self.save_image(image.data, image.format, origin=origin, key=key, parent_id=parent_id,
@@ -317,6 +356,7 @@ class ImageService:
         # upload holds a few hundred bytes, not megabytes (a 50-burst held 120 MB of decoded PNGs this way).
         result = replace(result, images=())
         entry.image_ids = tuple(r.id for r in records)
+        self.metrics.image_call(entry)
         await self.io(self.store.record_call, entry, ledger_id=ledger_id)
         await self.io(self.store.add_versions, key, [r.id for r in records], parent_image_id=parent_id,
                       job_id=job_id)

@@ -11,8 +11,10 @@ import httpx
 from bot.budgets import Budgets
 from bot.image_api import DEFAULT_TIMEOUT, AzureTarget, ImageAPI, OpenAITarget
 from bot.jobs import DbThread, JobQueue, Limits
+from bot.metrics import Metrics
 from bot.offline import OfflineImageAPI
 from bot.pricing import PriceTable
+from bot.retention import RetentionPruner
 from bot.scheduler import ReportScheduler
 from bot.service import ImageProvider, ImageService
 from bot.settings import Settings
@@ -28,21 +30,31 @@ class Services:
     files: SlackFiles
     http: httpx.AsyncClient
     db: DbThread
+    metrics: Metrics = field(default_factory=Metrics)  # /metrics and the per-request log line
     scheduler: ReportScheduler | None = None  # set by the Slack edge when IMAGEBOT_REPORT_SCHEDULE is set
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)  # released last, by close()
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _scheduler_task: asyncio.Task[None] | None = None
+    retention: RetentionPruner | None = None  # with IMAGEBOT_RETENTION_DAYS: made by start_scheduler
+    _retention_task: asyncio.Task[None] | None = None
 
     def start_scheduler(self) -> None:
+        """Start the background work: scheduled reports, and retention pruning (now, then every few hours)."""
         if self.scheduler is not None and self._scheduler_task is None:
             self._scheduler_task = asyncio.get_running_loop().create_task(self.scheduler.run(self._stop),
                                                                           name="report-scheduler")
+        if self.settings.retention_days is not None and self._retention_task is None:
+            self.retention = self.retention or RetentionPruner(self.db, self.settings.retention_days)
+            self._retention_task = asyncio.get_running_loop().create_task(self.retention.run(self._stop),
+                                                                          name="retention")
 
     async def close(self, grace: float | None = None) -> int:
         """Stop: running jobs get `grace` seconds (default: the setting), the rest are interrupted."""
         self._stop.set()
         if self._scheduler_task is not None:
             await asyncio.wait_for(self._scheduler_task, timeout=60)  # a report being posted finishes
+        if self._retention_task is not None:
+            await asyncio.wait_for(self._retention_task, timeout=60)  # stops after the batch in hand
         cut = await self.jobs.shutdown(self.settings.shutdown_grace_seconds if grace is None else grace)
         await self.db.close()
         await self.http.aclose()
@@ -68,8 +80,12 @@ def build_services(settings: Settings, *, provider: ImageProvider | None = None)
     # trust_env=False: proxies and netrc from the environment are not settings imagebot reads.
     http = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, trust_env=False)
     db = DbThread(Store.open(settings.data_dir))
-    images = ImageService(provider or make_provider(settings, http), db, prices, settings, Budgets(db, settings))
+    metrics = Metrics()
+    images = ImageService(provider or make_provider(settings, http), db, prices, settings, Budgets(db, settings),
+                          metrics=metrics)
     files = SlackFiles(http, settings.slack_bot_token, settings.slack_api_url)
     limits = Limits(max_concurrent=settings.max_concurrent, max_concurrent_per_user=settings.max_concurrent_per_user,
                     max_queue=settings.max_queue, user_requests_per_minute=settings.user_requests_per_minute)
-    return Services(settings=settings, images=images, jobs=JobQueue(db, limits), files=files, http=http, db=db)
+    jobs = JobQueue(db, limits, metrics=metrics)
+    metrics.watch_queue(jobs)
+    return Services(settings=settings, images=images, jobs=jobs, files=files, http=http, db=db, metrics=metrics)

@@ -60,12 +60,15 @@ class SlackFiles:
         parsed = _parse(url)
         return parsed is not None and _origin(parsed) in self.allowed_origins
 
-    async def download(self, url: str, *, name: str, max_bytes: int = MAX_INPUT_BYTES) -> bytes:
-        if not self._token:
+    async def download(self, url: str, *, name: str, max_bytes: int = MAX_INPUT_BYTES,
+                       token: str | None = None) -> bytes:
+        """`token`: the bot token of the file's workspace (default: the one this was built with)."""
+        token = token or self._token
+        if not token:
             raise AttachmentError(f"I cannot download {name}: no Slack bot token is configured.", filename=name)
         target = _parse(url)
         # Identity encoding: the limit counts the bytes that arrive, and no small compressed chunk can expand.
-        headers = {"Authorization": f"Bearer {self._token}", "Accept-Encoding": "identity"}
+        headers = {"Authorization": f"Bearer {token}", "Accept-Encoding": "identity"}
         for _ in range(MAX_REDIRECTS + 1):
             if target is None or not self.is_allowed(target):
                 raise AttachmentError(f"{name} is not hosted by Slack, so I will not fetch it.", filename=name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.services import Services
-from handlers import actions, admin, buttons, commands, middleware, modals, threads
+from handlers import actions, admin, buttons, commands, home, install, middleware, modals, threads
 from handlers.flows import Flows
 
 
@@ -17,3 +17,5 @@ def register_all(app: AsyncApp, services: Services, flows: Flows) -> None:
     admin.register(app, services, flows)
     modals.register(app, services, flows)
     buttons.register(app, services, flows)
+    home.register(app, services, flows)
+    install.register(app, services, flows)

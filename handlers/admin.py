@@ -9,8 +9,10 @@ answers through the command's response_url or in the channel.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,7 +22,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.budgets import PERIODS
-from bot.errors import InvalidOption
+from bot.errors import InvalidOption, NotInstalled
 from bot.options import KNOWN_MODELS, QUALITIES
 from bot.pricing import format_usd, parse_usd
 from bot.reports import Report, build_report, build_report_between, render_chart, render_csv
@@ -31,6 +33,7 @@ from handlers.flows import Flows
 from storage.store import Store
 
 ADMIN_CACHE_SECONDS = 300
+log = logging.getLogger(__name__)
 _USER_RE = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _CHANNEL_RE = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 
@@ -41,29 +44,30 @@ ADMIN_HELP = (
     "• `budget @user|#channel|workspace <dollars>|none [daily|monthly]`: set or remove a budget\n"
     "• `budget`: list the budgets in force\n"
     "• `policy #channel [quality=low|medium|high] [n=1-4] [models=gpt-image-1,…]|none`: a channel's caps\n"
+    "• `report-channel [#channel|none]`: where scheduled reports and budget alerts go\n"
 )
 
 
 class AdminCheck:
     """IMAGEBOT_ADMINS, or Slack's own admins and owners, cached briefly (admins rarely change)."""
 
-    def __init__(self, services: Services, client: AsyncWebClient) -> None:
+    def __init__(self, services: Services, slack: Callable[[str], Awaitable[AsyncWebClient]]) -> None:
         self.listed = set(services.settings.admins)
-        self.client = client
-        self._cache: dict[str, tuple[float, bool]] = {}
+        self.slack = slack  # the Web API client of a workspace
+        self._cache: dict[tuple[str, str], tuple[float, bool]] = {}
 
-    async def __call__(self, user_id: str) -> bool:
+    async def __call__(self, team_id: str, user_id: str) -> bool:
         if user_id in self.listed:
             return True
-        cached = self._cache.get(user_id)
+        cached = self._cache.get((team_id, user_id))
         if cached and time.monotonic() - cached[0] < ADMIN_CACHE_SECONDS:
             return cached[1]
         try:
-            user = (await self.client.users_info(user=user_id))["user"]
+            user = (await (await self.slack(team_id)).users_info(user=user_id))["user"]
         except SlackApiError:
             return False  # not cached: the next request asks again
         admin = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
-        self._cache[user_id] = (time.monotonic(), admin)
+        self._cache[(team_id, user_id)] = (time.monotonic(), admin)
         return admin
 
 
@@ -115,13 +119,29 @@ async def post_report(client: AsyncWebClient, channel: str, built: Report, chart
     ])
 
 
-def scheduled_poster(services: Services, client: AsyncWebClient) -> PostReport:
-    """What the report scheduler calls at each slot: the window's report, posted to IMAGEBOT_REPORT_CHANNEL."""
+def scheduled_poster(services: Services, flows: Flows) -> PostReport:
+    """What the report scheduler calls at each slot: each workspace's report for the window, posted to its report
+    channel (`/image-admin report-channel`, or IMAGEBOT_REPORT_CHANNEL in a single workspace)."""
+    post_one = _scheduled_report(services, flows)
+
+    async def post(slot: datetime, start: datetime, end: datetime) -> None:
+        for team in await flows.workspaces.teams():
+            channel = await flows.report_channel(team)
+            if channel is None:
+                continue
+            try:
+                await post_one(team, channel, start, end)
+            except (SlackApiError, NotInstalled) as error:  # one workspace's problem must not stop the others
+                log.warning("scheduled report for %s not posted: %s", team, error)
+
+    return post
+
+
+def _scheduled_report(services: Services, flows: Flows) -> Callable[..., Awaitable[None]]:
     tz = ZoneInfo(services.settings.timezone)
     store = services.images.store
 
-    async def post(slot: datetime, start: datetime, end: datetime) -> None:
-        team = (await client.auth_test())["team_id"]  # single workspace: the bot token's team
+    async def post_one(team: str, channel: str, start: datetime, end: datetime) -> None:
         label = (f"{start:%a %-d %b %Y}" if end - start <= timedelta(days=1, hours=1)
                  else f"{start:%-d %b} to {end - timedelta(days=1):%-d %b %Y}")
 
@@ -135,16 +155,15 @@ def scheduled_poster(services: Services, client: AsyncWebClient) -> PostReport:
                     reader.close()
 
         built, chart, csv_bytes = await asyncio.to_thread(build)
-        assert services.settings.report_channel
-        await post_report(client, services.settings.report_channel, built, chart, csv_bytes, asked_by=None)
+        await post_report(await flows.slack(team), channel, built, chart, csv_bytes, asked_by=None)
 
-    return post
+    return post_one
 
 
 def register(app: AsyncApp, services: Services, flows: Flows) -> None:
     store = services.images.store
     db = services.images.io
-    is_admin = AdminCheck(services, flows.client)
+    is_admin = AdminCheck(services, flows.slack)
     tz = ZoneInfo(services.settings.timezone)
 
     async def admin(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
@@ -154,7 +173,7 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
     async def run(command: dict[str, Any], respond: AsyncRespond) -> None:
         team, user, channel = command["team_id"], command["user_id"], command["channel_id"]
         words = (command.get("text") or "").split()
-        if not await is_admin(user):
+        if not await is_admin(team, user):
             await respond(text="Only imagebot admins can use /image-admin.", response_type="ephemeral")
             return
         try:
@@ -166,11 +185,28 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
                 await policy(team, user, words[1:], respond)
             elif words[0].lower() == "report":
                 await report(team, user, channel, words[1:], respond)
+            elif words[0].lower() == "report-channel":
+                await report_channel(team, user, words[1:], respond)
             else:
                 await respond(text=f"I don't know `{blocks.escape(words[0])}`.\n{ADMIN_HELP}",
                               response_type="ephemeral")
         except InvalidOption as error:
             await respond(text=f"{blocks.escape(str(error))}\n{ADMIN_HELP}", response_type="ephemeral")
+
+    async def report_channel(team: str, user: str, words: list[str], respond: AsyncRespond) -> None:
+        if not words:
+            current = await flows.report_channel(team)
+            where = f"<#{current}>" if current else "no channel"
+            await respond(text=f"Scheduled reports and budget alerts go to {where}.", response_type="ephemeral")
+            return
+        scope, channel = parse_target(words[0]) if words[0].lower() != "none" else ("channel", "")
+        if scope != "channel" or len(words) != 1:
+            raise InvalidOption("Use `report-channel #channel` (or `none`).")
+        await db(store.set_team_report_channel, team, channel or None, user)
+        await db(store.audit, team, user, "report-channel", {"channel": channel or None})
+        where = f"<#{channel}>" if channel else "no channel (the environment's default, if any, in a single workspace)"
+        await respond(text=f":white_check_mark: Scheduled reports and budget alerts go to {where}.",
+                      response_type="ephemeral")
 
     async def budget(team: str, user: str, words: list[str], respond: AsyncRespond) -> None:
         if not words:
@@ -236,7 +272,7 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
                                                           user_filter)
         await db(store.audit, team, user, "report", {"spec": spec, "channel": channel_filter, "user": user_filter})
         try:
-            await post_report(flows.client, channel, built, chart, csv_bytes, asked_by=user)
+            await post_report(await flows.slack(team), channel, built, chart, csv_bytes, asked_by=user)
         except SlackApiError as error:
             code = error.response.get("error", "unknown_error")
             await respond(text=f":warning: I could not post the report here (`{code}`). Invite me with "

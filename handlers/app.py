@@ -6,16 +6,16 @@ lazily, once, on the first request.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
+from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -23,12 +23,15 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.manifest import BOT_SCOPES
 from bot.scheduler import ReportScheduler
 from bot.services import Services
-from bot.settings import Settings
+from bot.settings import DEFAULT_SLACK_API_URL, Settings
 from handlers import register_all
 from handlers.admin import scheduled_poster
 from handlers.flows import Flows
+from handlers.workspaces import Workspaces
+from storage.installations import SQLiteInstallationStore, SQLiteOAuthStateStore
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
@@ -50,36 +53,44 @@ def make_client(settings: Settings, *, token: str | None = None,
     )
 
 
-def single_workspace_authorize(settings: Settings) -> Callable[..., Awaitable[AuthorizeResult]]:
-    """Authorize every request with the one bot token, checking it with auth.test once.
-
-    Bolt's default single-team authorization calls auth.test on each request until the first answer is in, so
-    a burst of N requests at start-up (Slack redelivering after a restart) made N calls to a rate-limited
-    method and made each ack wait for one. Here concurrent first requests share one call; a failed call is
-    not cached, so the next request tries again.
-    """
-    client = make_client(settings, token=settings.slack_bot_token)
-    lock = asyncio.Lock()
-    cached: list[AuthorizeResult] = []
-
-    async def authorize(enterprise_id: str | None, team_id: str | None, logger: logging.Logger) -> AuthorizeResult:
-        if not cached:
-            async with lock:
-                if not cached:
-                    response = await client.auth_test()
-                    cached.append(AuthorizeResult.from_auth_test_response(
-                        bot_token=settings.slack_bot_token, auth_test_response=response))
-        return cached[0]
-
-    return authorize
+def authorization_url(settings: Settings) -> str:
+    """Slack's "Allow" page for installs: on slack.com, or on the same host as SLACK_API_URL when that points
+    elsewhere (a Slack stand-in, a proxy), so the whole install can be exercised offline."""
+    if settings.slack_api_url == DEFAULT_SLACK_API_URL:
+        return "https://slack.com/oauth/v2/authorize"
+    return urljoin(settings.slack_api_url, "/oauth/v2/authorize")
 
 
 def build_app(settings: Settings, services: Services, *, socket_mode: bool = False,
               progress_interval: float = 20.0) -> AsyncApp:
+    # One aiohttp session for every Slack call made outside a request (jobs, token refreshes): without it
+    # slack_sdk opens a new session (and TCP connection) per call, which the burst profile showed as 12 % of
+    # the event loop's time.
+    session = aiohttp.ClientSession()
+    services.closers.append(session.close)
+    store = None
+    oauth_settings = None
+    if settings.oauth_enabled:
+        # Multi-workspace: installs through /slack/install, each workspace's bot token in the database.
+        store = SQLiteInstallationStore(services.db.store.db, services.db)
+        oauth_settings = AsyncOAuthSettings(
+            client_id=settings.slack_client_id,
+            client_secret=settings.slack_client_secret,
+            scopes=list(BOT_SCOPES),  # Bolt would otherwise ask Slack for no scope at all, which Slack refuses
+            redirect_uri=settings.slack_redirect_uri,
+            installation_store=store,
+            installation_store_bot_only=True,
+            state_store=SQLiteOAuthStateStore(services.db.store.db, services.db),
+            authorization_url=authorization_url(settings),
+        )
+    workspaces = Workspaces(settings, make_client, session, store)
     app = AsyncApp(
-        # No token on the shared client: each request's client gets the token from `authorize`.
+        # No token on the shared client: each request's client gets its workspace's token from `authorize`
+        # (which checks a single SLACK_BOT_TOKEN with auth.test once, or reads the workspace's install).
         client=make_client(settings),
-        authorize=single_workspace_authorize(settings),
+        authorize=workspaces.authorizer(),
+        oauth_settings=oauth_settings,
+        installation_store_bot_only=True if oauth_settings else None,
         signing_secret=settings.slack_signing_secret or "",
         # Listeners only parse, ack and hand work to the job runner, so they finish in microseconds; running
         # them before responding saves Bolt's 10 ms ack polling and means a job exists before Slack hears 200.
@@ -88,18 +99,13 @@ def build_app(settings: Settings, services: Services, *, socket_mode: bool = Fal
         request_verification_enabled=not socket_mode,
         ignoring_self_events_enabled=True,
     )
-    # Jobs talk to Slack through their own client: they outlive the request that admitted them, and the ones
-    # resumed after a restart have no request at all.
-    # One aiohttp session for the jobs' Slack calls: without it slack_sdk opens a new session (and TCP
-    # connection) for every call, which the burst profile showed as 12 % of the event loop's time.
-    session = aiohttp.ClientSession()
-    services.closers.append(session.close)
-    flows = Flows(services, make_client(settings, token=settings.slack_bot_token, session=session),
-                  progress_interval=progress_interval)
+    # Jobs talk to Slack through their own clients (from `workspaces`): they outlive the request that admitted
+    # them, and the ones resumed after a restart have no request at all.
+    flows = Flows(services, workspaces, progress_interval=progress_interval)
     services.jobs.bind(flows)
     if settings.report_schedule:
         services.scheduler = ReportScheduler(services.db, settings.report_schedule, ZoneInfo(settings.timezone),
-                                             scheduled_poster(services, flows.client))
+                                             scheduled_poster(services, flows))
     register_all(app, services, flows)
     return app
 
@@ -118,6 +124,17 @@ def web_app(app: AsyncApp, *, routes: Iterable[web.AbstractRouteDef] = (), event
     application = web.Application()
     if events:
         application.router.add_post(EVENTS_PATH, slack_events)
+    flow = app.oauth_flow
+    if flow is not None:  # multi-workspace: GET /slack/install (the "Add to Slack" page) and /slack/oauth_redirect
+
+        async def install(request: web.Request) -> web.StreamResponse:
+            return await to_aiohttp_response(await flow.handle_installation(await to_bolt_request(request)))
+
+        async def oauth_redirect(request: web.Request) -> web.StreamResponse:
+            return await to_aiohttp_response(await flow.handle_callback(await to_bolt_request(request)))
+
+        application.router.add_get(flow.install_path, install)
+        application.router.add_get(flow.redirect_uri_path, oauth_redirect)
     application.router.add_routes(list(routes))
     return application
 

@@ -41,14 +41,14 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
         version = await db(store.version, key, label)
         origin = await db(store.get_job, version["job_id"]) if version and version["job_id"] else None
         if version is None or origin is None:
-            services.jobs.background(flows.tell((channel, user, thread_ts), f"I no longer know {label}."),
+            services.jobs.background(flows.tell((team, channel, user, thread_ts), f"I no longer know {label}."),
                                      name="button-unknown")
             return
         parent = await db(store.version_of, key, version["parent_image_id"]) if version["parent_image_id"] else None
         kind, payload = _request(action["action_id"], origin.kind, origin.payload, label,
                                  parent["label"] if parent else None)
         if kind is None:
-            services.jobs.background(flows.tell((channel, user, thread_ts), payload["text"]), name="button-note")
+            services.jobs.background(flows.tell((team, channel, user, thread_ts), payload["text"]), name="button-note")
             return
         admission = await services.jobs.submit(
             dedupe_key=f"action:{team}:{body.get('trigger_id') or action.get('action_ts')}", kind=kind, team_id=team,
@@ -57,7 +57,7 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
         reason = refusal(admission.status, retry_in=admission.retry_in,
                          limit=services.settings.user_requests_per_minute)
         if reason:
-            services.jobs.background(flows.tell((channel, user, thread_ts), reason), name="button-refusal")
+            services.jobs.background(flows.tell((team, channel, user, thread_ts), reason), name="button-refusal")
 
     for action_id in (views.RETRY, views.UNDO, views.USE, views.HIGH_QUALITY, views.VARIATIONS):
         app.action(action_id)(press)

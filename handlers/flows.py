@@ -20,7 +20,6 @@ from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.errors import AttachmentError, ImagebotError
@@ -36,6 +35,7 @@ from bot.thread_commands import Edit, ShowGrid, Undo, UseOutput, UseVersion, par
 from handlers import blocks
 from handlers.messages import budget_owner, explain
 from handlers.views import build_confirmation, build_grid_message, build_result_actions
+from handlers.workspaces import Workspaces
 from storage.store import JobRecord, ThreadKey
 
 log = logging.getLogger(__name__)
@@ -72,10 +72,11 @@ def _key(job: JobRecord) -> ThreadKey:
 
 
 class Flows:
-    def __init__(self, services: Services, client: AsyncWebClient, *, progress_interval: float = 20.0) -> None:
+    def __init__(self, services: Services, workspaces: Workspaces, *, progress_interval: float = 20.0) -> None:
         self.services = services
         self.images = services.images
-        self.client = client
+        self.workspaces = workspaces
+        self.slack = workspaces.client  # `await self.slack(team_id)`: a Web API client with that workspace's token
         self.progress_interval = progress_interval  # seconds between elapsed-time updates
 
     # announce ----------------------------------------------------------------------------------------
@@ -95,7 +96,8 @@ class Flows:
             return job
         text, card = blocks.build_card(job.user_id, job.payload["prompt"], self._options(job), status)
         try:
-            posted = await self.client.chat_postMessage(channel=job.channel_id, text=text, blocks=card)
+            posted = await (await self.slack(job.team_id)).chat_postMessage(channel=job.channel_id, text=text,
+                                                                            blocks=card)
         except SlackApiError as error:
             code = error.response.get("error", "unknown_error")
             hint = " Invite me with `/invite @imagebot` and try again." if code in (
@@ -164,7 +166,7 @@ class Flows:
         key = _key(job)
         thread = await self.images.get_thread(key)
         raw = [Attachment(**a) for a in job.payload.get("attachments", [])]
-        attachments = await self._fetch(raw)
+        attachments = await self._fetch(job.team_id, raw)
         prompt_text = job.payload.get("text", "").strip()
         if not prompt_text and attachments:
             # An image with no words: it becomes the picture the next edit starts from; nothing is billed.
@@ -232,17 +234,18 @@ class Flows:
         key = _key(job)
         started = time.monotonic()
         status: dict[str, str] = {}
+        client = await self.slack(job.team_id)
 
         async def show(text: str, preview: str | None = None) -> None:
             message_blocks = blocks.build_progress(text, preview)
             try:
                 if "ts" not in status:
-                    posted = await self.client.chat_postMessage(channel=key.channel_id, thread_ts=key.thread_ts,
-                                                                text=text, blocks=message_blocks)
+                    posted = await client.chat_postMessage(channel=key.channel_id, thread_ts=key.thread_ts,
+                                                           text=text, blocks=message_blocks)
                     status["ts"] = posted["ts"]
                 else:
-                    await self.client.chat_update(channel=key.channel_id, ts=status["ts"], text=text,
-                                                  blocks=message_blocks)
+                    await client.chat_update(channel=key.channel_id, ts=status["ts"], text=text,
+                                             blocks=message_blocks)
             except SlackApiError as error:  # progress is a courtesy: never a reason to fail the request
                 log.info("progress update failed: %s", error.response.get("error"))
 
@@ -252,7 +255,7 @@ class Flows:
                 await show(f":hourglass_flowing_sand: Working… {round(time.monotonic() - started)} s")
 
         async def on_partial(partial: PartialImage) -> None:
-            upload = await self.client.files_upload_v2(  # no channel: a private file the message can show
+            upload = await client.files_upload_v2(  # no channel: a private file the message can show
                 file=partial.data, filename=f"preview-{partial.index + 1}.{partial.format}", title="preview")
             await show(f":eyes: Preview {partial.index + 1}…", upload["file"]["id"])
 
@@ -274,20 +277,22 @@ class Flows:
         grid = await asyncio.to_thread(draw_grid, await self.images.image_bytes(record.id))
         version = await self.images.current_version(key) or "the current image"
         try:
-            await self.client.files_upload_v2(channel=key.channel_id, thread_ts=key.thread_ts,
-                                              file=grid, filename=f"grid-{version}.png", title=f"Grid over {version}",
-                                              initial_comment=build_grid_message(version))
+            client = await self.slack(key.team_id)
+            await client.files_upload_v2(channel=key.channel_id, thread_ts=key.thread_ts, file=grid,
+                                         filename=f"grid-{version}.png", title=f"Grid over {version}",
+                                         initial_comment=build_grid_message(version))
         except (SlackClientError, aiohttp.ClientError, OSError) as error:
             log.warning("grid upload failed: %s", error)
             await self._say(key, ":warning: Slack refused the grid image; try again in a moment.")
         return Outcome("done", result={"grid": version})
 
-    async def _fetch(self, attachments: Sequence[Attachment]) -> list[tuple[InputImage, str | None]]:
+    async def _fetch(self, team_id: str, attachments: Sequence[Attachment]) -> list[tuple[InputImage, str | None]]:
         prepared = []
         for item in attachments:
             if item.size is not None and item.size > 50 * 1024 * 1024:
                 raise AttachmentError(f"{item.name} is over the 50 MB limit.", filename=item.name)
-            data = await self.services.files.download(item.url, name=item.name)
+            data = await self.services.files.download(item.url, name=item.name,
+                                                       token=await self.workspaces.token(team_id))
             prepared.append(await self.images.prepare_attachment(data, item.name))
         return prepared
 
@@ -310,7 +315,7 @@ class Flows:
         """Upload the images into the thread with the cost footnote as their comment."""
         result = {"image_ids": [r.id for r in delivered.images], "cost_micro": delivered.cost_micro,
                   "comment": self._comment(delivered, notes), "title": title}
-        await self._alert(delivered)
+        await self._alert(job.team_id, delivered)
         if await self.upload(_key(job), result):
             await self._buttons(_key(job), delivered)
             return Outcome("done", result=result)
@@ -326,9 +331,9 @@ class Flows:
         actions = [build_result_actions(record.id, version, can_undo=bool(record.parent_id))
                    for record, version in zip(delivered.images, delivered.versions, strict=True)]
         try:
-            await self.client.chat_postMessage(channel=key.channel_id, thread_ts=key.thread_ts,
-                                               text=f"What next for {'/'.join(delivered.versions)}?",
-                                               blocks=actions)
+            client = await self.slack(key.team_id)
+            await client.chat_postMessage(channel=key.channel_id, thread_ts=key.thread_ts,
+                                          text=f"What next for {'/'.join(delivered.versions)}?", blocks=actions)
         except SlackApiError as error:  # the image is there; the buttons are a convenience
             log.warning("could not post the buttons: %s", error.response.get("error"))
 
@@ -346,8 +351,9 @@ class Flows:
                 "alt_txt": result["title"][:1000],
             })
         try:
-            await self.client.files_upload_v2(file_uploads=uploads, channel=key.channel_id, thread_ts=key.thread_ts,
-                                              initial_comment=result["comment"])
+            await (await self.slack(key.team_id)).files_upload_v2(
+                file_uploads=uploads, channel=key.channel_id, thread_ts=key.thread_ts,
+                initial_comment=result["comment"])
         except (SlackClientError, aiohttp.ClientError, OSError, ValueError) as error:
             # SlackApiError: a method said no; SlackRequestError: the byte upload to upload_url failed;
             # aiohttp / OS errors: the connection did.
@@ -384,42 +390,54 @@ class Flows:
             comment += f"\n_To suit the image API: {changes}_"
         return comment
 
-    async def _alert(self, delivered: Delivered) -> None:
-        """Budget marks crossed (80 %, 100 %): one message each, to the report channel."""
-        channel = self.services.settings.report_channel
+    async def _alert(self, team_id: str, delivered: Delivered) -> None:
+        """Budget marks crossed (80 %, 100 %): one message each, to the workspace's report channel."""
+        if not delivered.alerts:
+            return
+        channel = await self.report_channel(team_id)
         for alert in delivered.alerts:
             budget = alert.budget
             text = blocks.budget_alert_text(budget_owner(budget.scope, budget.target), budget.period,
                                             alert.threshold, alert.spent_micro, budget.limit_micro)
             if channel is None:
-                log.warning("budget alert (no IMAGEBOT_REPORT_CHANNEL to post it to): %s", text)
+                log.warning("budget alert (no report channel to post it to): %s", text)
                 continue
             try:
-                await self.client.chat_postMessage(channel=channel, text=text)
+                await (await self.slack(team_id)).chat_postMessage(channel=channel, text=text)
             except SlackApiError as error:
                 log.warning("could not post a budget alert: %s", error.response.get("error"))
 
+    async def report_channel(self, team_id: str) -> str | None:
+        """Where a workspace's reports and budget alerts go: the channel its admins chose with `/image-admin
+        report-channel`, else (single workspace) IMAGEBOT_REPORT_CHANNEL."""
+        chosen = await self.images.io(self.images.store.team_report_channel, team_id)
+        if chosen:
+            return chosen
+        return None if self.workspaces.multi else self.services.settings.report_channel
+
     async def _say(self, key: ThreadKey, text: str) -> None:
         try:
-            await self.client.chat_postMessage(channel=key.channel_id, thread_ts=key.thread_ts, text=text)
+            client = await self.slack(key.team_id)
+            await client.chat_postMessage(channel=key.channel_id, thread_ts=key.thread_ts, text=text)
         except SlackApiError as error:
             log.warning("could not post in %s/%s: %s", key.channel_id, key.thread_ts, error.response.get("error"))
 
     async def _post(self, job: JobRecord, text: str, notice: list[dict[str, Any]], *, thread: bool) -> None:
         try:
-            await self.client.chat_postMessage(channel=job.channel_id, thread_ts=job.thread_ts if thread else None,
-                                               text=text, blocks=notice)
+            await (await self.slack(job.team_id)).chat_postMessage(
+                channel=job.channel_id, thread_ts=job.thread_ts if thread else None, text=text, blocks=notice)
         except SlackApiError as error:
             log.warning("could not post a notice for job %s: %s", job.id, error.response.get("error"))
 
-    async def tell(self, job_or_place: JobRecord | tuple[str, str, str | None], text: str) -> None:
-        """A private message to a user (a refusal) where they asked: (channel, user, thread_ts) or a job."""
+    async def tell(self, job_or_place: JobRecord | tuple[str, str, str, str | None], text: str) -> None:
+        """A private message to a user (a refusal) where they asked: (team, channel, user, thread_ts) or a job."""
         if isinstance(job_or_place, JobRecord):
             await self._tell_privately(job_or_place, text)
             return
-        channel, user, thread_ts = job_or_place
+        team, channel, user, thread_ts = job_or_place
         try:
-            await self.client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
+            client = await self.slack(team)
+            await client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
         except SlackApiError as error:
             log.warning("could not tell %s privately: %s", user, error.response.get("error"))
 
@@ -435,8 +453,8 @@ class Flows:
             except OSError as error:
                 log.warning("response_url failed for job %s: %s", job.id, error)
         try:
-            await self.client.chat_postEphemeral(channel=job.channel_id, user=job.user_id, text=text, blocks=notice,
-                                                 thread_ts=job.thread_ts)
+            await (await self.slack(job.team_id)).chat_postEphemeral(
+                channel=job.channel_id, user=job.user_id, text=text, blocks=notice, thread_ts=job.thread_ts)
         except SlackApiError as error:
             log.warning("could not tell %s privately: %s", job.user_id, error.response.get("error"))
 
@@ -445,12 +463,14 @@ class Flows:
             return
         text, card = blocks.build_card(job.user_id, job.payload["prompt"], self._options(job), status)
         try:
-            await self.client.chat_update(channel=job.channel_id, ts=job.thread_ts, text=text, blocks=card)
+            await (await self.slack(job.team_id)).chat_update(channel=job.channel_id, ts=job.thread_ts, text=text,
+                                                              blocks=card)
         except SlackApiError as error:
             log.warning("could not update the card %s: %s", job.thread_ts, error.response.get("error"))
 
     async def _react(self, job: JobRecord, *, add: bool) -> None:
-        method = self.client.reactions_add if add else self.client.reactions_remove
+        client = await self.slack(job.team_id)
+        method = client.reactions_add if add else client.reactions_remove
         try:
             await method(channel=job.channel_id, timestamp=job.message_ts, name=WORKING_REACTION)
         except SlackApiError as error:  # a missing reaction is cosmetic, never a reason to fail the edit

@@ -27,6 +27,8 @@ def _explain(error: errors.ImagebotError, model: str | None) -> str:
         return budget_refusal(error)
     if isinstance(error, errors.PolicyRefused):
         return f":no_entry_sign: {detail}"
+    if isinstance(error, errors.NotInstalled):  # only ever logged: without a token nothing reaches the workspace
+        return ":electric_plug: imagebot is no longer installed in this workspace. An admin can add it again."
     if isinstance(error, errors.ModerationBlocked):
         what = "the result" if error.stage == "output" else "this request"
         categories = f" (flagged: {', '.join(error.categories)})" if error.categories else ""

@@ -43,6 +43,12 @@ def channel_of(body: dict[str, Any]) -> str | None:
     return None
 
 
+def team_of(body: dict[str, Any]) -> str:
+    """The workspace a command, event, shortcut or interaction came from."""
+    team = body.get("team_id") or body.get("team") or (body.get("user") or {}).get("team_id") or ""
+    return team.get("id", "") if isinstance(team, dict) else team
+
+
 def channel_allowed(settings: Settings, channel_id: str | None) -> bool:
     if channel_id is None:
         return True
@@ -71,7 +77,8 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
         if "command" in body:
             return BoltResponse(status=200, body=CHANNEL_REFUSED)  # the ack body: shown only to the asker
         if body.get("type") == "block_actions":
-            services.jobs.background(flows.tell((channel or "", body["user"]["id"], None), CHANNEL_REFUSED),
+            services.jobs.background(flows.tell((team_of(body), channel or "", body["user"]["id"], None),
+                                                CHANNEL_REFUSED),
                                      name="channel-refused")
         elif body.get("type") == "event_callback":
             services.jobs.background(_refuse_reply(services, flows, body), name="channel-refused")
@@ -86,4 +93,4 @@ async def _refuse_reply(services: Services, flows: Flows, body: dict[str, Any]) 
         return
     key = ThreadKey(body.get("team_id") or "", event["channel"], thread_ts)
     if await services.images.get_thread(key) is not None:
-        await flows.tell((event["channel"], user, thread_ts), CHANNEL_REFUSED)
+        await flows.tell((key.team_id, event["channel"], user, thread_ts), CHANNEL_REFUSED)

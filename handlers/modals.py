@@ -18,6 +18,7 @@ from bot.services import Services
 from handlers import views
 from handlers.flows import Attachment, Flows, edit_payload, generate_payload
 from handlers.messages import refusal
+from handlers.middleware import team_of
 from handlers.threads import attachments_of
 from storage.store import ThreadKey
 
@@ -26,9 +27,9 @@ EDIT_SHORTCUT = "imagebot_edit_shortcut"
 NO_IMAGE = ":frame_with_picture: That message has no image I can edit. Use the shortcut on a message with an image."
 
 
-async def open_view(flows: Flows, trigger_id: str, view: dict[str, Any]) -> None:
+async def open_view(flows: Flows, team_id: str, trigger_id: str, view: dict[str, Any]) -> None:
     try:
-        await flows.client.views_open(trigger_id=trigger_id, view=view)
+        await (await flows.slack(team_id)).views_open(trigger_id=trigger_id, view=view)
     except SlackApiError as error:  # an expired trigger (over 3 s) is the usual cause
         log.warning("views.open failed: %s", error.response.get("error"))
 
@@ -37,7 +38,7 @@ async def open_image_form(services: Services, flows: Flows, command: dict[str, A
     """`/image` with no text: the form, preset to the defaults, offering only the models configured."""
     view = views.build_image_modal(services.images.default_options, services.images.allowed_models,
                                    private_metadata=command["channel_id"])
-    await open_view(flows, command["trigger_id"], view)
+    await open_view(flows, command["team_id"], command["trigger_id"], view)
 
 
 def register(app: AsyncApp, services: Services, flows: Flows) -> None:
@@ -59,7 +60,7 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
         reason = refusal(admission.status, retry_in=admission.retry_in,
                          limit=services.settings.user_requests_per_minute)
         if reason:
-            services.jobs.background(flows.tell((channel, user, None), reason), name="modal-refusal")
+            services.jobs.background(flows.tell((team, channel, user, None), reason), name="modal-refusal")
 
     async def edit_shortcut(ack: AsyncAck, body: dict[str, Any], shortcut: dict[str, Any]) -> None:
         await ack()
@@ -68,7 +69,8 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
                  if a.mimetype.startswith("image/") or a.name.lower().endswith((".png", ".jpg", ".jpeg", ".webp",
                                                                                 ".gif"))]
         if not files:
-            services.jobs.background(flows.tell((channel, user, message.get("thread_ts")), NO_IMAGE),
+            services.jobs.background(flows.tell((team_of(body), channel, user, message.get("thread_ts")),
+                                                NO_IMAGE),
                                      name="shortcut-no-image")
             return
         metadata = {"c": channel, "ts": message["ts"], "thread": message.get("thread_ts") or message["ts"],
@@ -77,7 +79,7 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
         while len(text) > views.METADATA_LIMIT and metadata["files"]:
             metadata["files"].pop()
             text = json.dumps(metadata)
-        services.jobs.background(open_view(flows, body["trigger_id"], views.build_edit_modal(text)),
+        services.jobs.background(open_view(flows, team_of(body), body["trigger_id"], views.build_edit_modal(text)),
                                  name="edit-modal")
 
     async def edit_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -101,7 +103,7 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
         reason = refusal(admission.status, retry_in=admission.retry_in,
                          limit=services.settings.user_requests_per_minute)
         if reason:
-            services.jobs.background(flows.tell((metadata["c"], user, metadata["thread"]), reason),
+            services.jobs.background(flows.tell((team, metadata["c"], user, metadata["thread"]), reason),
                                      name="modal-refusal")
 
     app.view(views.IMAGE_MODAL)(image_submitted)

@@ -11,6 +11,7 @@ from bot.options import parse_command
 from bot.services import Services
 from handlers.flows import Attachment, Flows, edit_payload, generate_payload
 from handlers.messages import explain, refusal
+from handlers.middleware import team_of
 from storage.store import ThreadKey
 
 MENTION_HINT = ("Attach an image to your mention and say what to change, and I will start an image thread "
@@ -52,7 +53,7 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
         reason = refusal(admission.status, retry_in=admission.retry_in,
                          limit=services.settings.user_requests_per_minute)
         if reason:
-            services.jobs.background(flows.tell((event["channel"], event["user"], thread_ts), reason),
+            services.jobs.background(flows.tell((team_id, event["channel"], event["user"], thread_ts), reason),
                                      name="refusal")
 
     async def start_thread(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -68,7 +69,7 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
             parsed = parse_command(text, images.default_options, allowed_models=images.allowed_models,
                                    provider=services.settings.provider)
         except UserInputError as error:
-            services.jobs.background(flows.tell((event["channel"], event["user"], None), explain(error)),
+            services.jobs.background(flows.tell((team_id, event["channel"], event["user"], None), explain(error)),
                                      name="dm-refusal")
             return
         await images.start_thread(key, user_id=event["user"], prompt=parsed.prompt)
@@ -96,7 +97,8 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
         if attachments_of(event):
             await start_thread(body, event, context)
         else:
-            services.jobs.background(flows.tell((event["channel"], event["user"], None), MENTION_HINT),
+            services.jobs.background(flows.tell((team_of(body), event["channel"], event["user"], None),
+                                                MENTION_HINT),
                                      name="mention-hint")
 
     # One catch-all listener for every message event, so Slack never gets a 404 for one.

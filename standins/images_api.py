@@ -9,7 +9,9 @@ OpenAPI description in /work/shared/schemas/openai-images.openapi.json.
 What it emulates
     OpenAI   POST /v1/images/generations (JSON) and POST /v1/images/edits (multipart/form-data with
              ``image``/``image[]`` and ``mask`` files, or the JSON variant with ``images: [{image_url}]``),
-             ``Authorization: Bearer <api_key>``.
+             ``Authorization: Bearer <api_key>``. GET /v1/models/{model}: the model object for a GPT image
+             model (404 model_not_found for others), after the same auth and queued faults (operation
+             "models") as the image routes.
     Azure    POST /openai/deployments/{deployment}/images/generations|edits?api-version=...,
              ``api-key: <azure_api_key>``; the model is the deployment's (§6).
     Both     OpenAI-style 400s with ``param`` and ``code`` for bad fields; 404 for unknown or retired
@@ -232,7 +234,7 @@ class RecordedRequest:
     """
 
     flavor: str  # "openai" | "azure"
-    operation: str  # "generations" | "edits"
+    operation: str  # "generations" | "edits" | "models" (GET /v1/models/{model})
     path: str
     query: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
@@ -456,6 +458,7 @@ class ImageAPIStandIn:
         app = web.Application(client_max_size=(MAX_INPUT_IMAGES + 1) * 50 * _MB)
         app.router.add_post("/v1/images/generations", self._openai_generations)
         app.router.add_post("/v1/images/edits", self._openai_edits)
+        app.router.add_get("/v1/models/{model}", self._openai_model)
         app.router.add_post("/openai/deployments/{deployment}/images/generations", self._azure_generations)
         app.router.add_post("/openai/deployments/{deployment}/images/edits", self._azure_edits)
         app.router.add_route("*", "/{tail:.*}", self._unknown_route)
@@ -724,8 +727,8 @@ class ImageAPIStandIn:
         self._queue(operation, times, None)
 
     def _queue(self, operation: str, times: int, build: Callable[[_FaultContext], _Reject] | None) -> None:
-        if operation not in ("generations", "edits", "*"):
-            raise ValueError("operation must be 'generations', 'edits' or '*'")
+        if operation not in ("generations", "edits", "models", "*"):
+            raise ValueError("operation must be 'generations', 'edits', 'models' or '*'")
         if times < 1:
             raise ValueError("times must be at least 1")
         self._faults.append(_Fault(operation, times, build))
@@ -752,6 +755,32 @@ class ImageAPIStandIn:
 
     async def _azure_edits(self, request: web.Request) -> web.StreamResponse:
         return await self._handle(request, "azure", "edits")
+
+    async def _openai_model(self, request: web.Request) -> web.StreamResponse:
+        """GET /v1/models/{model} (retrieve a model): free, so it is how a client proves a key works."""
+        request_id = _request_id()
+        headers = {"x-request-id": request_id, "openai-version": "2020-10-01", "openai-organization": "org-standin"}
+        record = RecordedRequest(flavor="openai", operation="models", path=request.path, query=dict(request.query),
+                                 headers={k.lower(): v for k, v in request.headers.items()})
+        self.requests.append(record)
+        self._arrived.set()
+        model = request.match_info["model"]
+        try:
+            presented_key = self._check_openai_auth(request)
+            fault = self._take_fault("models")
+            if fault is not None:
+                if fault.build is None:
+                    await self._stopped.wait()
+                    raise _error(503, "The stand-in was stopped while this request was hanging.", type="server_error")
+                raise fault.build(_FaultContext("openai", "models", model, request_id, None, presented_key))
+            if model not in GPT_IMAGE_MODELS:  # the retired DALL·E models too (§8)
+                raise _error(404, f"The model `{model}` does not exist or you do not have access to it.",
+                             param="model", code="model_not_found")
+        except _Reject as reject:
+            record.status = reject.status
+            return _respond(reject.status, reject.body, {**headers, **reject.headers})
+        record.status = 200
+        return _respond(200, {"id": model, "object": "model", "created": 1745366400, "owned_by": "system"}, headers)
 
     async def _unknown_route(self, request: web.Request) -> web.StreamResponse:
         if request.path.startswith("/openai/"):

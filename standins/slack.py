@@ -70,6 +70,7 @@ BOT_SCOPES = (
 )
 MAX_TEXT = 40_000  # longer message text is truncated (api.slack.com changelog 2018-04)
 MAX_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100  # modals and Home tabs
 MAX_SECTION_TEXT = 3000
 RESPONSE_URL_MAX_USES = 5
 DELIVERY_TIMEOUT = 30.0  # generous on purpose; Slack's own 3 s limit shows up in Delivery.elapsed_ms
@@ -159,6 +160,16 @@ class SlackStandIn:
                  bot_user_id: str = "U0IMAGEBOT", bot_id: str = "B0IMAGEBOT", echo_bot_messages: bool = True,
                  app_token: str = "xapp-1-standin") -> None:
         self.bot_token, self.signing_secret, self.app_token = bot_token, signing_secret, app_token
+        # Every bot token Slack would accept, and its workspace: the constructor's, plus those handed out by
+        # installs through oauth.v2.access (see `approve_install`). Revoked or expired tokens leave this dict.
+        self.tokens: dict[str, str] = {bot_token: team_id}
+        self.token_expiry: dict[str, float] = {}  # rotating tokens: when each stops working (time.time())
+        self.client_id, self.client_secret = "0123456789.9876543210", "standin-client-secret"
+        self.workspaces: dict[str, dict] = {team_id: {"id": team_id, "name": team_domain, "domain": team_domain}}
+        self.installs: list[dict] = []  # every oauth.v2.access answer given for a code, newest last
+        self._codes: dict[str, dict] = {}  # authorization code -> the install it stands for
+        self._refresh_tokens: dict[str, str] = {}  # refresh token -> team
+        self.next_install: dict = {}  # what the authorize page approves next (see `approve_install`)
         self.team_id, self.team_domain, self.app_id = team_id, team_domain, app_id
         self.bot_user_id, self.bot_id = bot_user_id, bot_id
         self.echo_bot_messages = echo_bot_messages
@@ -168,12 +179,16 @@ class SlackStandIn:
         # "socket": always Socket Mode, like Slack once Socket Mode is switched on; "http": always HTTP.
         self.transport = "auto"
         self.ack_timeout = SOCKET_ACK_TIMEOUT
+        # What the bot token's answers report in x-oauth-scopes; a test may narrow it (an app installed before
+        # a scope was added to its manifest).
+        self.bot_scopes = BOT_SCOPES
 
         self.users: dict[str, dict] = {}
         self.channels: dict[str, dict] = {}
         self.calls: list[RecordedCall] = []
         self.deliveries: list[Delivery] = []
         self.views: list[dict] = []  # modals the app opened (views.open)
+        self.home_views: dict[str, dict] = {}  # user id -> the App Home view last published for them
         self.connections: list[SocketConnection] = []  # every Socket Mode connection, open or closed
         self.acks: list[dict] = []  # every Socket Mode ack the app sent, as received
         self._messages: dict[str, dict[str, dict]] = {}  # channel id -> ts -> message
@@ -207,8 +222,10 @@ class SlackStandIn:
             "files.completeUploadExternal": self._files_complete_upload,
             "files.info": self._files_info,
             "conversations.replies": self._conversations_replies,
+            "conversations.history": self._conversations_history,
             "users.info": self._users_info,
             "views.open": self._views_open,
+            "views.publish": self._views_publish,
         }
         self.add_user(bot_user_id, "imagebot", real_name="imagebot", is_bot=True)
         self.add_user("U0ALICE", "alice", real_name="Alice Liddell")
@@ -229,6 +246,7 @@ class SlackStandIn:
         app.router.add_get("/files-pri/{team_file}/download/{name}", self._handle_download)
         app.router.add_post("/response/{response_id}", self._handle_response_url)
         app.router.add_get("/link/", self._handle_link)
+        app.router.add_get("/oauth/v2/authorize", self._handle_authorize)
         self._stopping = False
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
         await self._runner.setup()
@@ -387,7 +405,10 @@ class SlackStandIn:
         params: dict = {}
         try:
             params = await _read_params(request)
-            response = self._take_fault(method) or self._api_response(method, params, token)
+            if method == "oauth.v2.access":  # client credentials, not a token (HTTP Basic or form fields)
+                response = self._take_fault(method) or self._oauth_v2_access(params, request)
+            else:
+                response = self._take_fault(method) or self._api_response(method, params, token)
         except _ApiError as e:  # an unreadable body
             response = web.json_response({"ok": False, "error": e.error})
         self._record(method, params, request, token, response.status)
@@ -398,17 +419,17 @@ class SlackStandIn:
             return web.json_response({"ok": False, "error": "not_authed"})
         if method == "apps.connections.open":  # the one method that takes the app-level token
             return self._connections_open(token)
-        if token != self.bot_token:
+        if not self._token_valid(token):
             return web.json_response({"ok": False, "error": "invalid_auth"})
         handler = self._methods.get(method)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
         try:
-            body = {"ok": True, **handler(params)}
+            body = {"ok": True, **handler({**params, "__token": token} if method == "auth.test" else params)}
         except _ApiError as e:
             body = {"ok": False, "error": e.error, **e.extra}
         # Slack reports the token's scopes on every answer (Bolt reads them from auth.test's).
-        return web.json_response(body, headers={"x-oauth-scopes": BOT_SCOPES})
+        return web.json_response(body, headers={"x-oauth-scopes": self.bot_scopes})
 
     def _connections_open(self, token: str) -> web.Response:
         # Only the app-level token works here. Slack is said to answer a bot token with
@@ -428,9 +449,120 @@ class SlackStandIn:
     # --- auth / users / conversations
 
     def _auth_test(self, p: dict) -> dict:
-        return {"url": self.base_url, "team": self.team_domain, "user": self.users[self.bot_user_id]["name"],
-                "team_id": self.team_id, "user_id": self.bot_user_id, "bot_id": self.bot_id,
+        team = self.workspaces[self.tokens.get(p.get("__token", ""), self.team_id)]
+        return {"url": self.base_url, "team": team["domain"], "user": self.users[self.bot_user_id]["name"],
+                "team_id": team["id"], "user_id": self.bot_user_id, "bot_id": self.bot_id,
                 "is_enterprise_install": False}
+
+    # --- OAuth v2: installs into more workspaces, token rotation, uninstalls
+
+    def _token_valid(self, token: str | None) -> bool:
+        if token not in self.tokens:
+            return False
+        expires = self.token_expiry.get(token)
+        return expires is None or time.time() < expires
+
+    def team_of(self, token: str | None) -> str | None:
+        return self.tokens.get(token or "")
+
+    def add_workspace(self, team_id: str, domain: str) -> None:
+        self.workspaces[team_id] = {"id": team_id, "name": domain.title(), "domain": domain}
+
+    def approve_install(self, team_id: str, *, user_id: str = "U0ADMIN", rotation: bool = False,
+                        expires_in: int = 43200) -> None:
+        """What the next visit to the authorize page approves: an install into `team_id` (added as a
+        workspace if new) by `user_id`; with `rotation`, the tokens expire and come with a refresh token."""
+        if team_id not in self.workspaces:
+            self.add_workspace(team_id, team_id.lower())
+        self.next_install = {"team_id": team_id, "user_id": user_id, "rotation": rotation, "expires_in": expires_in}
+
+    async def _handle_authorize(self, request: web.Request) -> web.Response:
+        """Slack's "Allow" page, approved at once: back to redirect_uri with a code and the app's state."""
+        query = request.query
+        if query.get("client_id") != self.client_id or not self.next_install:
+            return web.Response(status=400, text="invalid_client_id or nothing to approve")
+        scopes = [s for s in query.get("scope", "").split(",") if s]
+        if not scopes:
+            return web.Response(status=400, text="invalid_scope: no scopes requested")
+        code = f"{secrets.randbelow(10**12)}.{secrets.token_hex(16)}"
+        self._codes[code] = {**self.next_install, "scopes": scopes, "redirect_uri": query.get("redirect_uri")}
+        target = query.get("redirect_uri") or ""
+        separator = "&" if "?" in target else "?"
+        raise web.HTTPFound(f"{target}{separator}{urlencode({'code': code, 'state': query.get('state', '')})}")
+
+    def authorization_code(self, team_id: str, *, user_id: str = "U0ADMIN", rotation: bool = False,
+                           expires_in: int = 43200, redirect_uri: str | None = None) -> str:
+        """A code as the authorize page would hand out, for tests that skip the browser step."""
+        self.approve_install(team_id, user_id=user_id, rotation=rotation, expires_in=expires_in)
+        code = f"{secrets.randbelow(10**12)}.{secrets.token_hex(16)}"
+        self._codes[code] = {**self.next_install, "scopes": BOT_SCOPES.split(","), "redirect_uri": redirect_uri}
+        return code
+
+    def _oauth_v2_access(self, params: dict, request: web.Request) -> web.Response:
+        client_id, client_secret = params.get("client_id"), params.get("client_secret")
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            client_id, _, client_secret = base64.b64decode(auth[6:]).decode().partition(":")
+        if client_id != self.client_id or client_secret != self.client_secret:
+            return web.json_response({"ok": False, "error": "invalid_client_id" if client_id != self.client_id
+                                      else "bad_client_secret"})
+        if params.get("grant_type") == "refresh_token":
+            team_id = self._refresh_tokens.pop(params.get("refresh_token", ""), None)
+            if team_id is None:
+                return web.json_response({"ok": False, "error": "invalid_refresh_token"})
+            body = {"ok": True, **self._new_bot_token(team_id, rotation=True, expires_in=43200),
+                    "team": {"id": team_id, "name": self.workspaces[team_id]["name"]}, "enterprise": None,
+                    "is_enterprise_install": False, "app_id": self.app_id, "scope": BOT_SCOPES,
+                    "token_type": "bot", "bot_user_id": self.bot_user_id}
+            return web.json_response(body)
+        grant = self._codes.pop(params.get("code", ""), None)
+        if grant is None:
+            return web.json_response({"ok": False, "error": "invalid_code"})
+        if grant.get("redirect_uri") and params.get("redirect_uri") not in (None, grant["redirect_uri"]):
+            return web.json_response({"ok": False, "error": "bad_redirect_uri"})
+        team_id = grant["team_id"]
+        body = {"ok": True, "app_id": self.app_id, "authed_user": {"id": grant["user_id"]},
+                "scope": ",".join(grant["scopes"]), "token_type": "bot", "bot_user_id": self.bot_user_id,
+                "team": {"id": team_id, "name": self.workspaces[team_id]["name"]}, "enterprise": None,
+                "is_enterprise_install": False,
+                **self._new_bot_token(team_id, rotation=grant["rotation"], expires_in=grant["expires_in"])}
+        self.installs.append(body)
+        self._changed()
+        return web.json_response(body)
+
+    def _new_bot_token(self, team_id: str, *, rotation: bool, expires_in: int) -> dict:
+        prefix = "xoxe.xoxb-" if rotation else "xoxb-"
+        token = f"{prefix}{team_id}-{secrets.token_hex(12)}"
+        self.tokens[token] = team_id
+        if not rotation:
+            return {"access_token": token}
+        self.token_expiry[token] = time.time() + expires_in
+        refresh = f"xoxe-1-{secrets.token_hex(16)}"
+        self._refresh_tokens[refresh] = team_id
+        return {"access_token": token, "refresh_token": refresh, "expires_in": expires_in}
+
+    def expire_tokens(self, team_id: str) -> None:
+        """The rotating tokens of `team_id` reach their expiry now (refresh tokens keep working)."""
+        for token, team in self.tokens.items():
+            if team == team_id and token in self.token_expiry:
+                self.token_expiry[token] = time.time() - 1
+
+    async def uninstall(self, team_id: str) -> Delivery:
+        """The workspace removes the app: its tokens stop working, then `app_uninstalled` is delivered."""
+        self._revoke(team_id)
+        return await self.deliver_event({"type": "app_uninstalled"}, team_id=team_id)
+
+    async def revoke_tokens(self, team_id: str) -> Delivery:
+        """The workspace's bot token is revoked: it stops working, then `tokens_revoked` is delivered."""
+        self._revoke(team_id)
+        return await self.deliver_event({"type": "tokens_revoked", "tokens": {"oauth": [], "bot": [self.bot_user_id]}},
+                                        team_id=team_id)
+
+    def _revoke(self, team_id: str) -> None:
+        for token in [t for t, team in self.tokens.items() if team == team_id]:
+            del self.tokens[token]
+        for refresh in [r for r, team in self._refresh_tokens.items() if team == team_id]:
+            del self._refresh_tokens[refresh]
 
     def _views_open(self, p: dict) -> dict:
         """Opens a modal: kept in `views` (newest last) so a test can fill it in and submit it."""
@@ -447,6 +579,24 @@ class SlackStandIn:
         self._changed()
         return {"view": opened}
 
+    def _views_publish(self, p: dict) -> dict:
+        """Publishes a user's App Home view: kept in `home_views[user_id]` (each publish replaces the last)."""
+        view = _decode_json(p.get("view"))
+        if not p.get("user_id") or not isinstance(view, dict):
+            raise _ApiError("invalid_arguments")
+        if p["user_id"] not in self.users:
+            raise _ApiError("user_not_found")
+        blocks = view.get("blocks")
+        if view.get("type") != "home" or not isinstance(blocks, list) or len(blocks) > MAX_VIEW_BLOCKS:
+            raise _ApiError("invalid_arguments")
+        for i in range(0, len(blocks), MAX_BLOCKS):  # the message checks, on each run of up to 50 blocks
+            _decode_blocks(blocks[i:i + MAX_BLOCKS])
+        published = {**view, "id": f"V{next(self._ids):08d}", "team_id": self.team_id, "app_id": self.app_id,
+                     "hash": secrets.token_hex(8)}
+        self.home_views[p["user_id"]] = published
+        self._changed()
+        return {"view": copy.deepcopy(published)}
+
     def _users_info(self, p: dict) -> dict:
         user = self.users.get(p.get("user", ""))
         if user is None:
@@ -461,6 +611,17 @@ class SlackStandIn:
         # `ts` may be the parent or any reply: the whole thread comes back either way.
         root = message.get("thread_ts", message["ts"])
         return {"messages": copy.deepcopy(self.thread(channel["id"], root)), "has_more": False,
+                "response_metadata": {"next_cursor": ""}}
+
+    def _conversations_history(self, p: dict) -> dict:
+        """A channel's top-level messages, newest first, at most `limit`. The bot must be a member: Slack answers
+        not_in_channel for a public channel it is not in, and channel_not_found for a private one it cannot see."""
+        channel = self._channel(p.get("channel"), allow_user=False)
+        if self.bot_user_id not in channel["members"]:
+            raise _ApiError("channel_not_found" if channel["is_private"] else "not_in_channel")
+        limit = min(max(int(p.get("limit") or 100), 1), 999)
+        top = [m for m in reversed(self.messages(channel["id"])) if m.get("thread_ts", m["ts"]) == m["ts"]]
+        return {"messages": copy.deepcopy(top[:limit]), "has_more": len(top) > limit, "pin_count": 0,
                 "response_metadata": {"next_cursor": ""}}
 
     # --- chat
@@ -633,10 +794,10 @@ class SlackStandIn:
         return response
 
     def _download(self, team_id: str, file_id: str, token: str | None, path: str) -> web.Response:
-        if token != self.bot_token:
+        if not self._token_valid(token):
             # Slack's quirk: no (or a wrong) token yields a 200 HTML sign-in page instead of the file.
             return web.Response(text=LOGIN_PAGE, content_type="text/html")
-        if team_id != self.team_id or file_id not in self._files:
+        if team_id != self.team_of(token) or file_id not in self._files:  # another workspace's file
             return web.Response(status=404, text="Not Found")
         file, headers = self._files[file_id], {}
         if "/download/" in path:
@@ -820,11 +981,13 @@ class SlackStandIn:
     # ------------------------------------------------------------------ acting as Slack towards the app
 
     async def send_command(self, user_id: str, channel_id: str, text: str, *, command: str = "/image",
-                           retry_num: int | None = None, headers: dict | None = None) -> Delivery:
+                           retry_num: int | None = None, headers: dict | None = None,
+                           team_id: str | None = None) -> Delivery:
         user, channel = self.users[user_id], self.channels[channel_id]
         response_url = self.new_response_url(user_id, channel_id)
+        team = self.workspaces[team_id or self.team_id]
         payload = {
-            "token": self.verification_token, "team_id": self.team_id, "team_domain": self.team_domain,
+            "token": self.verification_token, "team_id": team["id"], "team_domain": team["domain"],
             "channel_id": channel_id, "channel_name": "directmessage" if channel["is_im"] else channel["name"],
             "user_id": user_id, "user_name": user["name"], "command": command, "text": text,
             "api_app_id": self.app_id, "is_enterprise_install": "false", "response_url": response_url,
@@ -840,7 +1003,7 @@ class SlackStandIn:
 
     async def post_message(self, user_id: str, channel_id: str, text: str, *, thread_ts: str | None = None,
                            files: list[tuple[str, bytes, str]] | tuple = (), subtype: str | None = None,
-                           bot_id: str | None = None) -> dict:
+                           bot_id: str | None = None, team_id: str | None = None) -> dict:
         """A user (or, with bot_id, another bot) posts; the app gets the event(s). files: (name, bytes, mimetype)."""
         channel = self.channels[channel_id]
         if user_id not in self.users:
@@ -853,7 +1016,8 @@ class SlackStandIn:
         root = self._thread_root(channel_id, thread_ts)
         stored = [self._store_file(self._new_id("F"), name, data, user=user_id, mimetype=mimetype or None)
                   for name, data, mimetype in files]
-        message = {"type": "message", "text": text, "user": user_id, "ts": self._next_ts(), "team": self.team_id,
+        message = {"type": "message", "text": text, "user": user_id, "ts": self._next_ts(),
+                   "team": team_id or self.team_id,
                    "client_msg_id": str(uuid.uuid4())}
         if text:
             message["blocks"] = _rich_text(text)
@@ -867,20 +1031,31 @@ class SlackStandIn:
             await self.deliver_event(self._app_mention_event(channel, message))
         return message
 
+    async def open_home(self, user_id: str, *, tab: str = "home") -> Delivery:
+        """The user opens the app's Home tab (or, with tab="messages", its Messages tab): `app_home_opened`.
+        As from Slack, the event names the app's DM with the user and carries the Home view published before."""
+        event = {"type": "app_home_opened", "user": user_id, "channel": self._channel(user_id)["id"], "tab": tab,
+                 "event_ts": self._next_ts()}
+        if user_id in self.home_views:
+            event["view"] = copy.deepcopy(self.home_views[user_id])
+        return await self.deliver_event(event)
+
     def _app_mention_event(self, channel: dict, message: dict) -> dict:
         keys = ("user", "text", "ts", "team", "blocks", "client_msg_id", "thread_ts", "files")
         event = {"type": "app_mention", **{k: copy.deepcopy(message[k]) for k in keys if k in message}}
         return {**event, "channel": channel["id"], "event_ts": message["ts"]}
 
     async def deliver_event(self, event: dict, *, event_id: str | None = None, retry_num: int | None = None,
-                            retry_reason: str = "http_timeout") -> Delivery:
-        """POST an Events API envelope around `event`; reuse an event_id with retry_num to act out a retry."""
+                            retry_reason: str = "http_timeout", team_id: str | None = None) -> Delivery:
+        """POST an Events API envelope around `event`; reuse an event_id with retry_num to act out a retry.
+        `team_id`: the workspace it happens in (default: the constructor's; see `add_workspace`)."""
+        team_id = team_id or event.get("team") or self.team_id
         envelope = {
-            "token": self.verification_token, "team_id": self.team_id, "context_team_id": self.team_id,
+            "token": self.verification_token, "team_id": team_id, "context_team_id": team_id,
             "context_enterprise_id": None, "api_app_id": self.app_id, "event": event, "type": "event_callback",
             "event_id": event_id or f"Ev0{next(self._ids):08d}{secrets.token_hex(2).upper()}",
             "event_time": int(time.time()),
-            "authorizations": [{"enterprise_id": None, "team_id": self.team_id, "user_id": self.bot_user_id,
+            "authorizations": [{"enterprise_id": None, "team_id": team_id, "user_id": self.bot_user_id,
                                 "is_bot": True, "is_enterprise_install": False}],
             "is_ext_shared_channel": False, "event_context": self._event_context(event),
         }

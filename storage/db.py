@@ -2,7 +2,8 @@
 
 Tables
 - images:  every image imagebot has kept (generated, edited, or uploaded by a user as an input), keyed by
-           the SHA-256 of its bytes; the bytes live on disk (storage/files.py).
+           the SHA-256 of its bytes; the bytes live on disk (storage/files.py). `pruned_at`: when
+           IMAGEBOT_RETENTION_DAYS removed the file (the row stays).
 - threads: which Slack threads are image threads, and which image the next edit starts from.
 - ledger:  one row per image API call, failed calls included: who, where, what, tokens, cost, outcome.
 - jobs:    every request a user made, written before any image API call: its lifecycle
@@ -14,11 +15,14 @@ Tables
 - audit:   every admin action: who, what, when.
 - alerts:  which budget alerts (80 %, 100 %) were sent for which period, so each is sent once.
 - report_runs: which scheduled report slots were posted, so a restart never posts one twice.
+- installations, bots, oauth_states: multi-workspace installs (Slack OAuth v2), through slack_sdk's interface.
+- team_settings: per-workspace choices made from Slack (the report channel).
 """
 
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from sqlite_utils import Database, Migrations
@@ -183,6 +187,37 @@ def _report_speed(db: Database) -> None:
     )
 
 
+@migrations(name="0006_installations")
+def _installations(db: Database) -> None:
+    # Multi-workspace distribution (Slack OAuth v2): one row per workspace (or org) install, its bot, and the
+    # OAuth states handed out by /slack/install. enterprise_id and team_id are "" when absent (never NULL, so
+    # they can be part of a primary key). `data` is slack_sdk's own model, as JSON, tokens included.
+    db["installations"].create(
+        {"enterprise_id": str, "team_id": str, "user_id": str, "is_enterprise_install": int, "installed_at": float,
+         "data": str},
+        pk=("enterprise_id", "team_id", "user_id"),
+    )
+    db["installations"].create_index(["enterprise_id", "team_id", "installed_at"], index_name="installations_latest")
+    db["bots"].create(
+        {"enterprise_id": str, "team_id": str, "is_enterprise_install": int, "installed_at": float, "data": str},
+        pk=("enterprise_id", "team_id"),
+    )
+    db["oauth_states"].create({"state": str, "expires_at": float}, pk="state")
+    # Per-workspace choices made from Slack (the channel scheduled reports and budget alerts go to).
+    db["team_settings"].create(
+        {"team_id": str, "report_channel": str, "updated_by": str, "updated_at": str}, pk="team_id",
+    )
+
+
+@migrations(name="0007_retention")
+def _retention(db: Database) -> None:
+    # IMAGEBOT_RETENTION_DAYS: an image's file is deleted once it is older than that, but its row stays (the
+    # ledger, the versions and the threads point at it), marked with when its file went, so the bot can say
+    # what happened instead of failing. The pruner walks the unpruned images oldest first, in batches.
+    db["images"].add_column("pruned_at", str)
+    db["images"].create_index(["pruned_at", "created_at"], index_name="images_retention")
+
+
 def open_db(path: Path | str | None) -> Database:
     """Open (or create) the database at `path`, or an in-memory one for None, with the schema applied."""
     if path is None:
@@ -201,3 +236,9 @@ def open_db(path: Path | str | None) -> Database:
 
 def ensure_schema(db: Database) -> None:
     migrations.apply(db)
+
+
+def migration_names() -> list[str]:
+    """Every migration this version knows, in the order they apply (the last one is the current schema)."""
+    with closing(sqlite3.connect(":memory:")) as conn:
+        return [migration.name for migration in migrations.pending(Database(conn))]

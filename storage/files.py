@@ -36,3 +36,10 @@ class ImageFiles:
 
     def get(self, relative: str) -> bytes:
         return (self.root / relative).read_bytes()
+
+    def exists(self, relative: str) -> bool:
+        return (self.root / relative).is_file()
+
+    def remove(self, relative: str) -> None:
+        """Delete a stored file (retention); a file already gone is fine."""
+        (self.root / relative).unlink(missing_ok=True)

@@ -38,6 +38,7 @@ class ImageRecord:
     height: int | None
     origin: str
     parent_id: str | None
+    pruned_at: str | None = None  # when IMAGEBOT_RETENTION_DAYS removed its file (the row is kept)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,24 @@ class LedgerEntry:
     job_id: int | None = None
 
 
+@dataclass(frozen=True)
+class RecentImage:
+    """One successful image API call of a user, as their App Home lists it."""
+
+    created_at: str  # ledger time (ISO UTC)
+    channel_id: str
+    thread_ts: str
+    kind: str  # generate | edit
+    provider: str
+    model: str
+    size: str
+    quality: str
+    prompt: str
+    images: int
+    cost_micro: int | None
+    versions: tuple[str, ...]  # the thread's labels for what the call made (v3, or v3a, v3b…)
+
+
 class Store:
     def __init__(self, db: Database, files: ImageFiles) -> None:
         self.db = db
@@ -132,6 +151,17 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def check_writable(self) -> None:
+        """For /readyz: raise sqlite3.Error unless a row can be written. Takes the write lock, writes a row and
+        rolls it back, so nothing is kept. (A savepoint, not BEGIN: it is safe inside any open transaction.)"""
+        self.db.execute("SAVEPOINT readyz")
+        try:
+            self.db.execute("INSERT INTO report_runs (schedule, slot, posted_at) VALUES ('readyz', 'probe', ?)",
+                            [utcnow()])
+        finally:
+            self.db.execute("ROLLBACK TO readyz")
+            self.db.execute("RELEASE readyz")
+
     # images -----------------------------------------------------------------------------------------
     def save_image(self, data: bytes, fmt: str, *, origin: str, key: ThreadKey, parent_id: str | None = None,
                    width: int | None = None, height: int | None = None) -> ImageRecord:
@@ -150,13 +180,22 @@ class Store:
             "thread_ts": key.thread_ts, "created_at": utcnow(),
         }
         self.db["images"].insert(row, ignore=True)
-        return self.get_image(digest)
+        record = self.get_image(digest)
+        if record.pruned_at is not None and self.files.exists(relative):
+            # The same bytes again after retention removed them: `put` wrote the file anew, so the image is
+            # back and its age counts from now. (Had the pruner removed the file again between `put` and here,
+            # the row would rightly stay pruned.)
+            with self.db.conn:
+                self.db.execute("UPDATE images SET pruned_at = NULL, created_at = ? WHERE id = ?",
+                                [row["created_at"], digest])
+            record = self.get_image(digest)
+        return record
 
     def get_image(self, image_id: str) -> ImageRecord:
         row = self.db["images"].get(image_id)
         return ImageRecord(id=row["id"], path=row["path"], bytes=row["bytes"], format=row["format"],
                            width=row["width"], height=row["height"], origin=row["origin"],
-                           parent_id=row["parent_id"])
+                           parent_id=row["parent_id"], pruned_at=row.get("pruned_at"))
 
     def image_bytes(self, image_id: str) -> bytes:
         return self.files.get(self.get_image(image_id).path)
@@ -251,6 +290,20 @@ class Store:
     def ledger_rows(self, **where: Any) -> list[dict[str, Any]]:
         clauses = " AND ".join(f"{name} = :{name}" for name in where) or "1"
         return list(self.db.query(f"SELECT * FROM ledger WHERE {clauses} ORDER BY id", where))
+
+    def recent_images(self, team_id: str, user_id: str, limit: int = 5) -> list[RecentImage]:
+        """The user's latest successful calls in the team, newest first (ledger_user_time narrows them)."""
+        rows = self.db.execute(
+            "SELECT created_at, channel_id, thread_ts, kind, provider, model, size, quality, prompt, images, "
+            "cost_micro, (SELECT group_concat(label, ' ') FROM (SELECT v.label FROM versions v, "
+            "json_each(ledger.image_ids) j WHERE v.team_id = ledger.team_id AND v.channel_id = ledger.channel_id "
+            "AND v.thread_ts = ledger.thread_ts AND v.image_id = j.value ORDER BY v.number, v.label)) "
+            "FROM ledger WHERE team_id = ? AND user_id = ? AND status = 'ok' "
+            "ORDER BY created_at DESC, id DESC LIMIT ?", [team_id, user_id, limit]).fetchall()
+        return [RecentImage(created_at=r[0], channel_id=r[1], thread_ts=r[2], kind=r[3], provider=r[4],
+                            model=r[5], size=r[6], quality=r[7], prompt=r[8] or "", images=int(r[9] or 0),
+                            cost_micro=r[10], versions=tuple((r[11] or "").split()))
+                for r in rows]
 
     # jobs -------------------------------------------------------------------------------------------
     def create_job(self, *, dedupe_key: str, kind: str, team_id: str, channel_id: str, user_id: str,
@@ -383,6 +436,16 @@ class Store:
     def audit(self, team_id: str, user_id: str, action: str, details: dict[str, Any]) -> None:
         self.db["audit"].insert({"created_at": utcnow(), "team_id": team_id, "user_id": user_id, "action": action,
                                  "details": json.dumps(details)})
+
+    # per-workspace settings ---------------------------------------------------------------------------
+    def team_report_channel(self, team_id: str) -> str | None:
+        row = self.db.execute("SELECT report_channel FROM team_settings WHERE team_id = ?", [team_id]).fetchone()
+        return row[0] if row and row[0] else None
+
+    def set_team_report_channel(self, team_id: str, channel_id: str | None, set_by: str) -> None:
+        with self.db.conn:
+            self.db["team_settings"].upsert({"team_id": team_id, "report_channel": channel_id, "updated_by": set_by,
+                                             "updated_at": utcnow()}, pk="team_id")
 
     # scheduled reports --------------------------------------------------------------------------------
     def claim_report_slot(self, schedule: str, slot: str) -> bool:

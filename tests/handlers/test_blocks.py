@@ -195,6 +195,7 @@ def every_error() -> dict[str, errors.ImagebotError]:
         "budget": errors.BudgetExceeded(scope="channel", target="C1", period="monthly", limit_micro=5_000_000,
                                         spent_micro=4_990_000, estimate_micro=42_240, resets_at="Tue 1 Dec 2026"),
         "policy": errors.PolicyRefused("This channel allows only gpt-image-1-mini."),
+        "not installed": errors.NotInstalled("T0OTHER"),
     }
 
 

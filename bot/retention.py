@@ -1,0 +1,63 @@
+"""IMAGEBOT_RETENTION_DAYS: image files older than that are deleted, on start-up and every few hours.
+
+Age counts from when imagebot first kept the image, also for an image that is still a thread's current
+context: retention is a promise about how long images are kept, so it does not bend to use. The rows stay
+(the ledger keeps every call; a thread's versions stay listed), marked `pruned_at`, and a reply that needs a
+removed image is told so and asked for a new one (bot/service.py `ImagePruned`). Images posted in Slack are
+Slack's, under the workspace's own retention settings; this covers imagebot's copies.
+
+Pruning runs in small batches on the db thread (storage/lifecycle.py `prune_images`), so a request that
+arrives meanwhile waits for one batch at most, never for the whole sweep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from bot.jobs import DbThread
+from storage.lifecycle import prune_images, retention_cutoff
+
+log = logging.getLogger(__name__)
+PRUNE_INTERVAL = 6 * 3600.0  # seconds between sweeps: a file outlives its limit by at most this
+BATCH = 100  # images per db-thread call: a few milliseconds of unlinks and one small transaction
+
+
+class RetentionPruner:
+    def __init__(self, db: DbThread, days: int, *, clock: Callable[[], datetime] | None = None,
+                 interval: float = PRUNE_INTERVAL, batch: int = BATCH) -> None:
+        self._db = db
+        self.days = days
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.interval = interval
+        self.batch = batch
+        self.swept = asyncio.Event()  # set after each sweep: for tests and probes
+
+    async def prune(self, stop: asyncio.Event | None = None) -> int:
+        """One sweep: every image older than the limit, batch by batch; stops early when `stop` is set."""
+        cutoff = retention_cutoff(self._clock(), self.days)
+        total = 0
+        while stop is None or not stop.is_set():
+            pruned = await self._db(prune_images, self._db.store, cutoff, limit=self.batch)
+            total += len(pruned)
+            if len(pruned) < self.batch:
+                break
+        if total:
+            log.info("retention: removed %d image file(s) older than %d day(s)", total, self.days)
+        return total
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Sweep now, then every `interval` seconds, until `stop` is set. Every sleep is bounded."""
+        while not stop.is_set():
+            try:
+                await self.prune(stop)
+            except (OSError, sqlite3.Error):  # a full or read-only disk, a locked database: try at the next sweep
+                log.exception("retention: pruning failed; will try again in %.0f s", self.interval)
+            self.swept.set()
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=self.interval)
+            except TimeoutError:
+                continue
