@@ -112,34 +112,40 @@ def main(argv: list[str] | None = None) -> int:
 
 async def serve(settings: Settings, *, http: bool, host: str, port: int) -> int:
     from bot.services import build_services
-    from handlers.app import build_app, start_http
+    from handlers.app import build_app, make_workspaces, start_http
+    from handlers.ops import ops_routes
 
     services = build_services(settings)
-    app = build_app(settings, services, socket_mode=not http)
+    workspaces = make_workspaces(settings, services)
+    app = build_app(settings, services, socket_mode=not http, workspaces=workspaces)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    log.info("imagebot serving over %s, image provider %s, model %s, data in %s", "HTTP" if http else "Socket Mode",
-             settings.provider, settings.model, settings.data_dir)
+    log.info("imagebot serving over %s (%s), image provider %s, model %s, data in %s",
+             "HTTP" if http else "Socket Mode", "multi-workspace installs" if settings.oauth_enabled
+             else "one workspace", settings.provider, settings.model, settings.data_dir)
     # Recovery first: jobs a dead process left behind are settled before any new request can arrive.
     await services.jobs.recover()
     services.start_scheduler()
-    stop_transport: Callable[[], Awaitable[None]]
-    if http:
-        runner, _ = await start_http(app, host=host, port=port)
-        stop_transport = runner.cleanup
-    else:
+    # HTTP always runs: /slack/events in HTTP mode; /healthz, /readyz, /metrics (and, multi-workspace, the
+    # install pages) in both modes, so a container's health check works with Socket Mode too.
+    routes = ops_routes(services, workspaces.check)
+    runner, bound = await start_http(app, host=host, port=port, routes=routes, events=http)
+    stoppers: list[Callable[[], Awaitable[None]]] = [runner.cleanup]
+    if not http:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
         handler = AsyncSocketModeHandler(app, settings.slack_app_token)
         await handler.connect_async()
-        stop_transport = handler.close_async
+        stoppers.insert(0, handler.close_async)
+        log.info("health and metrics on http://%s:%s/healthz, /readyz, /metrics", host, bound)
     try:
         await stop.wait()
     finally:
         log.info("stopping: no new requests; running jobs get up to %.0fs", settings.shutdown_grace_seconds)
-        await stop_transport()
+        for stop_transport in stoppers:
+            await stop_transport()
         cut = await services.close()
         if cut:
             log.info("%d job(s) interrupted; their users were told", cut)

@@ -132,7 +132,8 @@ def load_settings(environ: Mapping[str, str], dotenv: Path | None) -> tuple[Sett
         fix = (f"Set {error.variable} correctly (it is set in {where})." if where
                else f"Set {error.variable} in the environment or in .env.")
         return None, [Check("Settings", FAIL, f"{error.variable}: {error.problem}",
-                            f"{fix} Every variable is described in the README's Configuration section.")]
+                            f"{fix} Every variable is described in the README's Configuration section."),
+                      Check("Everything else", INFO, "not checked until the settings are valid")]
     names = {**file_values, **environ}
     origin = ", ".join(dict.fromkeys("the environment" if n in environ else str(dotenv) for n in names
                                      if n.startswith(_SETTING_PREFIXES)))
@@ -168,7 +169,8 @@ def _unknown_variables(names: Mapping[str, str]) -> list[Check]:
         hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
     return [Check("Unknown settings", WARN, f"imagebot does not read {', '.join(hints)}; "
                   f"{'it is' if len(unknown) == 1 else 'they are'} ignored",
-                  "Fix the name, or remove the variable. The README's Configuration section lists every setting.")]
+                  "Correct the name, or remove the variable; the README's Configuration section lists every "
+                  "setting.")]
 
 
 def _prices_check(settings: Settings, prices: PriceTable) -> Check:
@@ -178,7 +180,7 @@ def _prices_check(settings: Settings, prices: PriceTable) -> Check:
     budgets = [settings.user_monthly_budget_micro, settings.user_daily_budget_micro,
                settings.channel_monthly_budget_micro, settings.workspace_monthly_budget_micro]
     fix = (f"Add {settings.model} to a price file named by IMAGEBOT_PRICES, or set IMAGEBOT_MODEL to a priced "
-           f"model ({', '.join(prices.models())}).")
+           f"model ({', '.join(prices.models)}).")
     if any(b is not None for b in budgets):
         return Check("Prices", FAIL, f"{source} has no price for {settings.model} (IMAGEBOT_MODEL), and budgets are "
                      "set: every request for it would be refused, as its cost cannot be estimated", fix)
@@ -216,13 +218,15 @@ async def _slack_call(call: Callable[[], Awaitable[Any]]) -> tuple[Any | None, s
         response = await asyncio.wait_for(call(), CALL_TIMEOUT + 5)
     except SlackApiError as error:
         return None, str(error.response.get("error") or "unknown_error"), error.response.status_code
-    except (TimeoutError, aiohttp.ClientError, OSError) as error:
-        return None, f"no answer ({type(error).__name__})", None
+    except TimeoutError:
+        return None, f"no answer within {CALL_TIMEOUT:g} s", None
+    except (aiohttp.ClientError, OSError) as error:
+        return None, type(error).__name__, None
     return response, None, 200
 
 
 def _unreachable(settings: Settings, problem: str) -> str:
-    return f"could not reach Slack at {settings.slack_api_url}: {problem}, within {CALL_TIMEOUT:.0f} s"
+    return f"could not reach Slack at {settings.slack_api_url} ({problem})"
 
 
 async def slack_checks(settings: Settings, *, socket_mode: bool) -> list[Check]:
@@ -359,7 +363,7 @@ async def _report_channel_check(client: AsyncWebClient, channel: str, bot_name: 
     if response is not None:
         return Check(title, OK, f"@{bot_name} is a member of {channel} (IMAGEBOT_REPORT_CHANNEL)")
     if status is None:
-        return Check(title, FAIL, f"not checked: {error}", "Check the network and proxy.")
+        return Check(title, FAIL, f"could not ask Slack ({error})", "Check the network and proxy.")
     if status == 429:
         return Check(title, WARN, "Slack is rate-limiting conversations.history (HTTP 429): not checked",
                      "Run `imagebot doctor` again in a minute.")
@@ -369,8 +373,7 @@ async def _report_channel_check(client: AsyncWebClient, channel: str, bot_name: 
     if error == "channel_not_found":
         return Check(title, FAIL, f"@{bot_name} cannot see a channel {channel} (IMAGEBOT_REPORT_CHANNEL): the id "
                      "is wrong, or it is a private channel the bot has not been invited to",
-                     "Check the id (the channel's details, at the bottom of About), and " + invite[0].lower()
-                     + invite[1:])
+                     f"Check the id (at the bottom of the channel's details). {invite}")
     return Check(title, FAIL, f"Slack refused to look at {channel} (IMAGEBOT_REPORT_CHANNEL): {error}",
                  "See the Slack scopes check above." if error == "missing_scope" else "")
 
@@ -392,7 +395,7 @@ async def _admins_check(client: AsyncWebClient, admins: tuple[str, ...]) -> Chec
     more = f" (the first {MAX_ADMINS_CHECKED} checked)" if len(admins) > MAX_ADMINS_CHECKED else ""
     if problems:
         return Check("Admins", WARN, f"IMAGEBOT_ADMINS{more}: {'; '.join(problems)}",
-                     "Use member ids (a profile's ⋮ menu, Copy member ID), separated by commas.")
+                     "List member ids (on a profile: More, Copy member ID), separated by commas.")
     listed = ", ".join(found) if found else "not checked (Slack is rate-limiting users.info)"
     return Check("Admins", OK, f"IMAGEBOT_ADMINS{more}: {listed}, plus the workspace's own admins and owners")
 
@@ -419,7 +422,7 @@ async def _get_or_post(http: httpx.AsyncClient, method: str, url: str, **kwargs:
     try:
         return await asyncio.wait_for(http.request(method, url, timeout=CALL_TIMEOUT, **kwargs), CALL_TIMEOUT + 5)
     except (TimeoutError, httpx.TimeoutException):
-        return f"no answer within {CALL_TIMEOUT:.0f} s"
+        return f"no answer within {CALL_TIMEOUT:g} s"
     except httpx.HTTPError as error:
         return f"{type(error).__name__}"
 
@@ -527,8 +530,7 @@ async def _azure_check(settings: Settings, http: httpx.AsyncClient) -> Check:
                      "Unset AZURE_OPENAI_API_VERSION to use 2025-04-01-preview, the first version with GPT Image.")
     if answer.status_code == 404:
         if "deployment" in str(error).lower():
-            return Check(title, FAIL, f"AZURE_OPENAI_API_KEY works, but there is no {deployment} at "
-                         f"{settings.azure_endpoint}: {error}",
+            return Check(title, FAIL, f"there is no {deployment} at {settings.azure_endpoint}: {error}",
                          "Set AZURE_OPENAI_DEPLOYMENT to the name of the image model's deployment (Azure AI Foundry, "
                          "Deployments). A new deployment can take 5 minutes to answer.")
         return Check(title, FAIL, f"no Azure OpenAI images API at {settings.azure_endpoint}: {error}",

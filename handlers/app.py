@@ -61,29 +61,34 @@ def authorization_url(settings: Settings) -> str:
     return urljoin(settings.slack_api_url, "/oauth/v2/authorize")
 
 
-def build_app(settings: Settings, services: Services, *, socket_mode: bool = False,
-              progress_interval: float = 20.0) -> AsyncApp:
+def make_workspaces(settings: Settings, services: Services) -> Workspaces:
+    """Where bot tokens come from: SLACK_BOT_TOKEN, or (SLACK_CLIENT_ID + SLACK_CLIENT_SECRET) the installs
+    stored in the database."""
     # One aiohttp session for every Slack call made outside a request (jobs, token refreshes): without it
     # slack_sdk opens a new session (and TCP connection) per call, which the burst profile showed as 12 % of
     # the event loop's time.
     session = aiohttp.ClientSession()
     services.closers.append(session.close)
-    store = None
+    store = SQLiteInstallationStore(services.db.store.db, services.db) if settings.oauth_enabled else None
+    return Workspaces(settings, make_client, session, store)
+
+
+def build_app(settings: Settings, services: Services, *, socket_mode: bool = False,
+              progress_interval: float = 20.0, workspaces: Workspaces | None = None) -> AsyncApp:
+    workspaces = workspaces or make_workspaces(settings, services)
     oauth_settings = None
-    if settings.oauth_enabled:
+    if workspaces.store is not None:
         # Multi-workspace: installs through /slack/install, each workspace's bot token in the database.
-        store = SQLiteInstallationStore(services.db.store.db, services.db)
         oauth_settings = AsyncOAuthSettings(
             client_id=settings.slack_client_id,
             client_secret=settings.slack_client_secret,
             scopes=list(BOT_SCOPES),  # Bolt would otherwise ask Slack for no scope at all, which Slack refuses
             redirect_uri=settings.slack_redirect_uri,
-            installation_store=store,
+            installation_store=workspaces.store,
             installation_store_bot_only=True,
             state_store=SQLiteOAuthStateStore(services.db.store.db, services.db),
             authorization_url=authorization_url(settings),
         )
-    workspaces = Workspaces(settings, make_client, session, store)
     app = AsyncApp(
         # No token on the shared client: each request's client gets its workspace's token from `authorize`
         # (which checks a single SLACK_BOT_TOKEN with auth.test once, or reads the workspace's install).

@@ -50,6 +50,7 @@ class Workspaces:
         self._clients: dict[str, AsyncWebClient] = {}
         self._single: BotIdentity | None = None
         self._locks: dict[str, asyncio.Lock] = {}
+        self._checked: tuple[float, str | None] | None = None  # (when, problem) of the last /readyz auth.test
         self._api = make_client(settings, session=session)  # no token: oauth.v2.access and auth.test(token=…)
 
     @property
@@ -139,6 +140,26 @@ class Workspaces:
             return
         await self.store.async_delete_all(enterprise_id=enterprise_id, team_id=team_id)
         log.info("forgot the tokens of workspace %s (uninstalled or revoked)", team_id)
+
+    async def check(self) -> str | None:
+        """For /readyz: None when Slack auth is fine, else why not. A single token is checked with auth.test
+        (at most every 30 s, so frequent probes don't spend Slack's rate limit); multi-workspace, the installs
+        must be readable (a workspace with no install yet is not a fault)."""
+        if self.store is not None:
+            await self.store.async_installed_teams()
+            return None
+        now = time.monotonic()
+        if self._checked is not None and now - self._checked[0] < 30:
+            return self._checked[1]
+        try:
+            await self._api.auth_test(token=self.settings.slack_bot_token or "")
+            problem = None
+        except SlackApiError as error:
+            problem = f"auth.test: {error.response.get('error', 'failed')}"
+        except (aiohttp.ClientError, OSError) as error:
+            problem = f"auth.test: {type(error).__name__}"
+        self._checked = (now, problem)
+        return problem
 
     def authorizer(self) -> AsyncAuthorize:
         return _Authorize(self)

@@ -170,6 +170,7 @@ class SlackStandIn:
         self._codes: dict[str, dict] = {}  # authorization code -> the install it stands for
         self._refresh_tokens: dict[str, str] = {}  # refresh token -> team
         self.next_install: dict = {}  # what the authorize page approves next (see `approve_install`)
+        self.oauth_redirect_url: str | None = None  # the app's registered Redirect URL (used when none is sent)
         self.team_id, self.team_domain, self.app_id = team_id, team_domain, app_id
         self.bot_user_id, self.bot_id = bot_user_id, bot_id
         self.echo_bot_messages = echo_bot_messages
@@ -486,7 +487,7 @@ class SlackStandIn:
             return web.Response(status=400, text="invalid_scope: no scopes requested")
         code = f"{secrets.randbelow(10**12)}.{secrets.token_hex(16)}"
         self._codes[code] = {**self.next_install, "scopes": scopes, "redirect_uri": query.get("redirect_uri")}
-        target = query.get("redirect_uri") or ""
+        target = query.get("redirect_uri") or self.oauth_redirect_url or ""
         separator = "&" if "?" in target else "?"
         raise web.HTTPFound(f"{target}{separator}{urlencode({'code': code, 'state': query.get('state', '')})}")
 

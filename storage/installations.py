@@ -30,10 +30,13 @@ log = logging.getLogger(__name__)
 
 
 def _json(model: Installation | Bot) -> str:
-    def plain(value: Any) -> Any:
-        return value.timestamp() if isinstance(value, datetime) else value
+    def plain(key: str, value: Any) -> Any:
+        if not isinstance(value, datetime):
+            return value
+        # slack_sdk reads installed_at back as a float and *_expires_at as a whole number of seconds.
+        return int(value.timestamp()) if key.endswith("expires_at") else value.timestamp()
 
-    return json.dumps({k: plain(v) for k, v in model.to_dict_for_copying().items()})
+    return json.dumps({k: plain(k, v) for k, v in model.to_dict_for_copying().items()})
 
 
 # -- synchronous, on the db thread -------------------------------------------------------------------------------

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from standins.slack import SlackStandIn
@@ -48,7 +50,7 @@ async def test_serve_socket_mode_generates_edits_and_stops_cleanly_on_sigterm(tm
     async with SlackStandIn() as slack:
         slack.transport = "socket"  # Socket Mode is on: nothing goes over HTTP, there is no request URL
         process = await asyncio.create_subprocess_exec(
-            *IMAGEBOT, cwd=tmp_path, env=socket_mode_env(tmp_path, slack),
+            *IMAGEBOT, "--host", "127.0.0.1", "--port", "0", cwd=tmp_path, env=socket_mode_env(tmp_path, slack),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         output = bytearray()
 
@@ -71,6 +73,15 @@ async def test_serve_socket_mode_generates_edits_and_stops_cleanly_on_sigterm(tm
             card = await slack.wait_for(lambda: first_card(slack), timeout=WAIT)
             first = await slack.wait_for(lambda: images_in_thread(slack, card["ts"]), timeout=WAIT)
             assert first[0]["files"][0]["mimetype"] == "image/png"
+
+            # Socket Mode has no request URL, but the health endpoints are served (for container health checks).
+            health = re.search(r"health and metrics on (http://[0-9.:]+)/healthz", output.decode(errors="replace"))
+            assert health, output.decode(errors="replace")
+            async with httpx.AsyncClient(trust_env=False) as http:
+                assert (await http.get(f"{health.group(1)}/healthz")).text == "ok"
+                ready = await http.get(f"{health.group(1)}/readyz")
+                assert ready.status_code == 200 and ready.json()["checks"]["slack"] == "ok", ready.text
+                assert (await http.post(f"{health.group(1)}/slack/events")).status_code in (404, 405)
 
             reply = await slack.post_message("U0ALICE", CHANNEL, "make the sky purple", thread_ts=card["ts"])
             assert slack.deliveries[-1].status == 200 and slack.deliveries[-1].transport == "socket"

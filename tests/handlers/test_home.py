@@ -142,7 +142,7 @@ def test_recent_images_are_the_users_own_successes_in_the_team_newest_first(tmp_
 async def test_opening_home_publishes_spend_budget_and_the_new_image(slack: SlackStandIn,
                                                                      workspace_factory: WorkspaceFactory) -> None:
     workspace = await workspace_factory(user_monthly_budget_micro=5_000_000)
-    await slack.send_command(ALICE, CHANNEL, "a lighthouse at dusk, oil painting")
+    await slack.send_command(ALICE, CHANNEL, "a red fox in the snow, woodcut")
     await workspace.settle()
     assert workspace.services is not None
     [row] = workspace.services.images.store.ledger_rows(user_id=ALICE)
@@ -156,13 +156,13 @@ async def test_opening_home_publishes_spend_budget_and_the_new_image(slack: Slac
     assert view["type"] == "home"
     assert f"*{format_usd(row['cost_micro'])}* this month" in text
     assert f"Your monthly budget: *{format_usd(5_000_000 - row['cost_micro'])} left* of $5.00" in text
-    assert "*v1* made in <#C0GENERAL>" in text and "> a lighthouse at dusk, oil painting" in text
+    assert "*v1* made in <#C0GENERAL>" in text and "> a red fox in the snow, woodcut" in text
 
     # Bob's Home is his own: no spend, none of Alice's images.
     await slack.open_home(BOB)
     await workspace.settle()
     bob = view_text(await slack.wait_for(lambda: slack.home_views.get(BOB), timeout=10))
-    assert "*$0.00* this month" in bob and "lighthouse" not in bob and "None yet." in bob
+    assert "*$0.00* this month" in bob and "fox" not in bob and "None yet." in bob
 
 
 @pytest.mark.anyio
