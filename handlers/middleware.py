@@ -37,7 +37,9 @@ def channel_of(body: dict[str, Any]) -> str | None:
     if "command" in body:
         return body.get("channel_id")
     if body.get("type") == "event_callback":
-        return (body.get("event") or {}).get("channel")
+        event = body.get("event") or {}
+        # app_home_opened names the user's DM with the bot as its channel: the Home tab is not a channel's.
+        return None if event.get("type") == "app_home_opened" else event.get("channel")
     if body.get("type") == "block_actions":
         return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
     return None

@@ -180,3 +180,18 @@ async def test_scheduled_report_posts_once_and_not_again_after_a_restart(
     await asyncio.wait_for(second.services.scheduler.ticked.wait(), 30)
     await second.settle()
     assert len(reports()) == 1  # that slot was posted: not again
+
+
+async def test_report_channel_chosen_from_slack_takes_the_alerts(slack: SlackStandIn, image_api: ImageAPIStandIn,
+                                                                 workspace_factory: WorkspaceFactory) -> None:
+    workspace = await workspace_factory(channel_monthly_budget_micro=90_000, report_channel=REPORTS)
+    slack.add_channel("C0ALERTS", "alerts")
+    assert "only" in (await admin(slack, workspace, "report-channel <#C0ALERTS|alerts>", user="U0ALICE")).lower()
+    answer = await admin(slack, workspace, "report-channel <#C0ALERTS|alerts>")
+    assert "<#C0ALERTS>" in answer
+    assert "<#C0ALERTS>" in await admin(slack, workspace, "report-channel")
+    await image(slack, workspace, "one")
+    await image(slack, workspace, "two")  # 94 % of the channel budget: the 80 % alert, in the chosen channel
+    assert [m for m in slack.messages("C0ALERTS") if "budget is at" in m.get("text", "")]
+    assert not [m for m in slack.messages(REPORTS) if "budget is at" in m.get("text", "")]
+    assert "report-channel" in await admin(slack, workspace, "report-channel #alerts")  # not an escaped mention

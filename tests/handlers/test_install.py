@@ -164,7 +164,8 @@ async def test_a_rotating_token_is_refreshed_before_it_expires_and_saved(
     await image(slack, app, BOB, BETA_CHANNEL, BETA, "a rotating balloon")
     refreshes = [c for c in slack.calls if c.method == "oauth.v2.access" and c.params.get("grant_type")]
     assert len(refreshes) == 1  # concurrent users of the token shared one refresh
-    posted = {c.token for c in slack.calls if c.method == "chat.postMessage" and c.params.get("channel") == BETA_CHANNEL}
+    posted = {c.token for c in slack.calls
+              if c.method == "chat.postMessage" and c.params.get("channel") == BETA_CHANNEL}
     assert first not in posted and all(slack.team_of(t) == BETA for t in posted)
     assert app.services is not None
     stored = installations.find_bot(app.services.images.store.db, None, BETA)

@@ -53,7 +53,8 @@ def test_opening_twice_applies_migrations_once_and_keeps_data(tmp_path: Path) ->
     try:
         applied = list(again.query("SELECT name FROM _sqlite_migrations WHERE migration_set = 'imagebot'"))
         assert applied == [{"name": n} for n in ("0001_core_loop", "0002_jobs", "0003_spend_control",
-                                                 "0004_versions", "0005_report_speed")]
+                                                 "0004_versions", "0005_report_speed", "0006_installations",
+                                                 "0007_retention")]
         assert again["threads"].count == 1
     finally:
         again.close()
