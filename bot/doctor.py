@@ -42,6 +42,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import errors
+from bot import settings as settings_module
 from bot.image_api import AzureTarget, OpenAITarget, error_from_response
 from bot.logs import Redactor
 from bot.manifest import BOT_SCOPES
@@ -103,8 +104,11 @@ def main(environ: Mapping[str, str], *, dotenv: Path | None, http: bool = False,
     heading = "imagebot doctor"
     if settings is not None:
         socket_mode = bool(settings.slack_app_token) and not http
-        heading += (f": Slack over {'Socket Mode' if socket_mode else 'HTTP'}, images from {settings.provider} "
-                    f"({settings.model}), data in {settings.data_dir.resolve()}")
+        slack = ("Slack not configured" if not settings.has_slack_credentials
+                 else f"Slack over {'Socket Mode' if socket_mode else 'HTTP'}")
+        images = ("the offline renderer" if settings.provider == "offline"
+                  else f"{settings.provider} ({settings.model})")
+        heading += f": {slack}, images from {images}, data in {settings.data_dir.resolve()}"
         redactor = Redactor([settings.slack_bot_token, settings.slack_app_token, settings.slack_signing_secret,
                              settings.slack_client_secret, settings.openai_api_key, settings.azure_api_key])
         checks += [Check(c.title, c.status, redactor(c.detail), redactor(c.fix))
@@ -137,7 +141,8 @@ def load_settings(environ: Mapping[str, str], dotenv: Path | None) -> tuple[Sett
     names = {**file_values, **environ}
     origin = ", ".join(dict.fromkeys("the environment" if n in environ else str(dotenv) for n in names
                                      if n.startswith(_SETTING_PREFIXES)))
-    checks = [Check("Settings", OK, f"every value is valid (read from {origin or 'defaults only'})")]
+    checks = [Check("Settings", OK, f"every value is valid (read from {origin})" if origin
+                    else "nothing is set: every value is a default")]
     checks += _unknown_variables(names)
     checks.append(_prices_check(settings, prices))
     return settings, checks
@@ -146,10 +151,8 @@ def load_settings(environ: Mapping[str, str], dotenv: Path | None) -> tuple[Sett
 def _known_variables() -> frozenset[str]:
     """The variable names bot/settings.py reads: the quoted names in its source, which is the only place that
     reads configuration (empty if the source is not shipped)."""
-    from bot import settings as module
-
     try:
-        source = Path(module.__file__ or "").read_text(encoding="utf-8")
+        source = Path(settings_module.__file__ or "").read_text(encoding="utf-8")
     except OSError:
         return frozenset()
     return frozenset(re.findall(r'"((?:IMAGEBOT|SLACK|OPENAI|AZURE_OPENAI)_[A-Z0-9_]+)"', source))

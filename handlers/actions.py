@@ -10,10 +10,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.service import ImagePruned
 from bot.services import Services
 from handlers import views
 from handlers.flows import RUN_AGAIN_ACTION, UPLOAD_AGAIN_ACTION, Flows
-from handlers.messages import refusal
+from handlers.messages import explain, refusal
 from storage.store import JobRecord, ThreadKey
 
 
@@ -70,7 +71,13 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
             return  # a redelivered click, or uploaded already: one upload per refusal
 
         async def upload() -> None:
-            if await flows.upload(key, result):
+            try:
+                uploaded = await flows.upload(key, result)
+            except ImagePruned as error:  # IMAGEBOT_RETENTION_DAYS removed the image before it was re-sent
+                await services.images.io(store.update_job, job.id, error_code="image_pruned")
+                await respond(text=explain(error), response_type="ephemeral", replace_original=False)
+                return
+            if uploaded:
                 await services.images.io(store.finish_job, job.id, "done", result=result)
                 await respond(text=":white_check_mark: Uploaded.", replace_original=True)
             else:

@@ -735,3 +735,26 @@ async def test_a_job_stopped_while_being_announced_runs_cleanly_after_the_restar
     assert [m["text"] for m in bot_replies(slack, card["ts"])
             if not m.get("files") and not m["text"].startswith("What next for")] == []
     assert job["status"] == "done" and len(image_replies(slack, card["ts"])) == 1
+
+
+async def test_upload_again_after_retention_removed_the_image_says_so(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.retention import RetentionPruner
+
+    slack.fail_next("files.completeUploadExternal", status=200, error="invalid_arguments")
+    thread_ts = await generate(slack, workspace, "a lighthouse")
+    [notice] = notices(slack, thread_ts, UPLOAD_AGAIN)
+    assert workspace.services is not None
+    later = datetime.now(UTC) + timedelta(days=40)
+    assert await RetentionPruner(workspace.services.db, 30, clock=lambda: later).prune() == 1
+
+    before = len(slack.ephemerals(user_id=ALICE))
+    await slack.send_interaction(press(slack, ALICE, notice, UPLOAD_AGAIN))
+    await workspace.settle()
+    told = [e["text"] for e in slack.ephemerals(user_id=ALICE)[before:]]
+    assert any("no longer stored" in t or "was removed" in t for t in told), told
+    assert not image_replies(slack, thread_ts) and len(image_api.requests) == 1
+    [job] = await Records(workspace).jobs()
+    assert job["error_code"] == "image_pruned"
