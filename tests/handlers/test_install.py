@@ -5,6 +5,7 @@ runs against the Slack stand-in's authorize page and oauth.v2.access; nothing of
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 from collections.abc import AsyncIterator
@@ -185,3 +186,39 @@ async def test_install_with_a_bad_state_is_refused(slack: SlackStandIn, app: Loc
         assert response.status >= 400
     assert bots(app) == []
     assert not [c for c in slack.calls if c.method == "oauth.v2.access"]
+
+
+async def test_scheduled_reports_go_to_each_workspaces_own_channel_with_its_token(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, tmp_path: Path) -> None:
+    import time
+
+    from slack_sdk.oauth.installation_store import Installation
+
+    from storage.store import Store
+
+    # Two workspaces installed earlier (their installs already in the database), each with its report channel.
+    slack.add_workspace(BETA, "beta")
+    slack.add_channel(BETA_CHANNEL, "beta-general")
+    slack.add_channel("C0BETAREP", "beta-reports")
+    store = Store.open(tmp_path / "data")
+    for team, channel in ((ALPHA, "C0RANDOM"), (BETA, "C0BETAREP")):
+        token = f"xoxb-{team}-earlier"
+        slack.tokens[token] = team
+        installations.save_installation(store.db, Installation(
+            app_id=slack.app_id, team_id=team, user_id="U0ADMIN", bot_token=token, bot_id=slack.bot_id,
+            bot_user_id=slack.bot_user_id, bot_scopes="chat:write,files:write", installed_at=time.time()))
+        store.set_team_report_channel(team, channel, "U0ADMIN")
+    store.close()
+
+    settings = dataclasses.replace(
+        settings_for(slack, tmp_path / "data", Settings()), slack_bot_token=None, slack_client_id=slack.client_id,
+        slack_client_secret=slack.client_secret, report_schedule="daily 09:00")
+    async with LocalWorkspace(settings, slack) as workspace:
+        assert workspace.services is not None and workspace.services.scheduler is not None
+        await asyncio.wait_for(workspace.services.scheduler.ticked.wait(), WAIT)  # the catch-up slot
+        await workspace.settle()
+    for team, channel in ((ALPHA, "C0RANDOM"), (BETA, "C0BETAREP")):
+        reports = [m for m in slack.messages(channel) if "imagebot spend" in m.get("text", "")]
+        assert len(reports) == 1, channel
+        assert tokens_used(slack, "chat.postMessage", channel) <= {team} and tokens_used(
+            slack, "files.completeUploadExternal", channel) == {team}, channel
