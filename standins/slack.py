@@ -426,7 +426,8 @@ class SlackStandIn:
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
         try:
-            body = {"ok": True, **handler({**params, "__token": token} if method == "auth.test" else params)}
+            # auth.test describes the token itself: the one method whose answer depends on which token it is.
+            body = {"ok": True, **(self._auth_test(token) if method == "auth.test" else handler(params))}
         except _ApiError as e:
             body = {"ok": False, "error": e.error, **e.extra}
         # Slack reports the token's scopes on every answer (Bolt reads them from auth.test's).
@@ -449,8 +450,8 @@ class SlackStandIn:
 
     # --- auth / users / conversations
 
-    def _auth_test(self, p: dict) -> dict:
-        team = self.workspaces[self.tokens.get(p.get("__token", ""), self.team_id)]
+    def _auth_test(self, token: str | None) -> dict:
+        team = self.workspaces[self.tokens.get(token or "", self.team_id)]
         return {"url": self.base_url, "team": team["domain"], "user": self.users[self.bot_user_id]["name"],
                 "team_id": team["id"], "user_id": self.bot_user_id, "bot_id": self.bot_id,
                 "is_enterprise_install": False}

@@ -87,18 +87,7 @@ def find_installation(db: Database, enterprise_id: str | None, team_id: str | No
         clause, params = f"{clause} AND user_id = :user", {**params, "user": user_id}
     row = db.execute(f"SELECT data FROM installations WHERE {clause} ORDER BY installed_at DESC LIMIT 1",
                      params).fetchone()
-    if row is None:
-        return None
-    installation = Installation(**json.loads(row[0]))
-    if user_id is not None:
-        # The user's own row may hold an older bot token than the workspace's latest: the bot is the bots row.
-        bot = find_bot(db, enterprise_id, team_id, is_enterprise_install)
-        if bot is not None and bot.bot_token != installation.bot_token:
-            installation.bot_token, installation.bot_id = bot.bot_token, bot.bot_id
-            installation.bot_user_id, installation.bot_scopes = bot.bot_user_id, bot.bot_scopes
-            installation.bot_refresh_token = bot.bot_refresh_token
-            installation.bot_token_expires_at = bot.bot_token_expires_at
-    return installation
+    return Installation(**json.loads(row[0])) if row else None
 
 
 def delete_bot(db: Database, enterprise_id: str | None, team_id: str | None) -> None:
