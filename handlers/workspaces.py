@@ -62,25 +62,29 @@ class Workspaces:
         """The bot of `team_id`; raises NotInstalled when there is none (multi-workspace)."""
         if self.store is None:
             return await self._single_identity()
-        lock = self._locks.setdefault(f"{enterprise_id}:{team_id}", asyncio.Lock())
-        async with lock:  # one refresh per workspace at a time: a refresh token works once
-            bot = await self.store.async_find_bot(enterprise_id=enterprise_id, team_id=team_id)
-            if bot is None and enterprise_id:  # an org-wide install answers for every workspace of the org
-                bot = await self.store.async_find_bot(enterprise_id=enterprise_id, team_id=None,
-                                                      is_enterprise_install=True)
-            if bot is None or not bot.bot_token:
-                raise NotInstalled(team_id or enterprise_id or "?")
-            bot = await self._rotated(bot)
+        bot = await self._find(team_id, enterprise_id)
+        if _due(bot):
+            # A refresh token works once: one refresh per workspace, and whoever waited reads the saved result.
+            async with self._locks.setdefault(f"{enterprise_id}:{team_id}", asyncio.Lock()):
+                bot = await self._find(team_id, enterprise_id)
+                if _due(bot):
+                    bot = await self._rotated(bot)
         return BotIdentity(team_id=bot.team_id or team_id or "", enterprise_id=bot.enterprise_id,
                            token=bot.bot_token, bot_id=bot.bot_id, bot_user_id=bot.bot_user_id,
                            scopes=tuple(bot.bot_scopes or ()))
 
-    async def _rotated(self, bot: Bot) -> Bot:
-        if not bot.bot_refresh_token or bot.bot_token_expires_at is None:
-            return bot
-        if bot.bot_token_expires_at > time.time() + ROTATE_MINUTES_BEFORE_EXPIRY * 60:
-            return bot
+    async def _find(self, team_id: str | None, enterprise_id: str | None) -> Bot:
         assert self.store is not None
+        bot = await self.store.async_find_bot(enterprise_id=enterprise_id, team_id=team_id)
+        if bot is None and enterprise_id:  # an org-wide install answers for every workspace of the org
+            bot = await self.store.async_find_bot(enterprise_id=enterprise_id, team_id=None,
+                                                  is_enterprise_install=True)
+        if bot is None or not bot.bot_token:
+            raise NotInstalled(team_id or enterprise_id or "?")
+        return bot
+
+    async def _rotated(self, bot: Bot) -> Bot:
+        assert self.store is not None and bot.bot_token_expires_at is not None
         try:
             response = await self._api.oauth_v2_access(
                 client_id=self.settings.slack_client_id, client_secret=self.settings.slack_client_secret,
@@ -163,6 +167,12 @@ class Workspaces:
 
     def authorizer(self) -> AsyncAuthorize:
         return _Authorize(self)
+
+
+def _due(bot: Bot) -> bool:
+    """A rotating token with less than two hours left (Bolt's rule): refresh it before use."""
+    return bool(bot.bot_refresh_token) and bot.bot_token_expires_at is not None and (
+        bot.bot_token_expires_at <= time.time() + ROTATE_MINUTES_BEFORE_EXPIRY * 60)
 
 
 class _Authorize(AsyncAuthorize):
