@@ -78,14 +78,12 @@ def main(argv: list[str] | None = None) -> int:
         return doctor(os.environ, dotenv=Path(".env"), http=args.http)
     try:
         settings = Settings.from_env(os.environ, dotenv=Path(".env"))
-        from bot.logs import log_handler  # IMAGEBOT_LOG_FORMAT: text lines, or one JSON object per line
+        from bot.logs import install_redaction, log_handler
 
+        # IMAGEBOT_LOG_FORMAT: text lines, or one JSON object per line.
         logging.basicConfig(level=settings.log_level, handlers=[log_handler(settings.log_format)])
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per HTTP request is noise at INFO
-        from bot.logs import install_redaction  # every log record, from any library, loses these from here on
-
-        install_redaction([settings.slack_bot_token, settings.slack_app_token, settings.slack_signing_secret,
-                           settings.openai_api_key, settings.azure_api_key])
+        install_redaction(settings.secrets)  # every log record, from any library, loses these from here on
         command = args.command or ("serve" if settings.has_slack_credentials else "sandbox")
         if command == "serve":
             http = getattr(args, "http", False) or not settings.slack_app_token
@@ -111,6 +109,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def serve(settings: Settings, *, http: bool, host: str, port: int) -> int:
+    from storage.lifecycle import DataDirInUse, lock_data_dir
+
+    try:
+        release = lock_data_dir(settings.data_dir)  # one server per data folder; restore refuses while held
+    except DataDirInUse as error:
+        raise SettingsError("IMAGEBOT_DATA_DIR", f"{error}; one server per data folder") from None
+    try:
+        return await _serve(settings, http=http, host=host, port=port)
+    finally:
+        release()
+
+
+async def _serve(settings: Settings, *, http: bool, host: str, port: int) -> int:
     from bot.services import build_services
     from handlers.app import build_app, make_workspaces, start_http
     from handlers.ops import ops_routes

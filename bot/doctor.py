@@ -24,9 +24,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import difflib
+import math
 import os
 import re
 import shutil
+import sqlite3
 import sys
 import tempfile
 import textwrap
@@ -109,8 +111,7 @@ def main(environ: Mapping[str, str], *, dotenv: Path | None, http: bool = False,
         images = ("the offline renderer" if settings.provider == "offline"
                   else f"{settings.provider} ({settings.model})")
         heading += f": {slack}, images from {images}, data in {settings.data_dir.resolve()}"
-        redactor = Redactor([settings.slack_bot_token, settings.slack_app_token, settings.slack_signing_secret,
-                             settings.slack_client_secret, settings.openai_api_key, settings.azure_api_key])
+        redactor = Redactor(settings.secrets)
         checks += [Check(c.title, c.status, redactor(c.detail), redactor(c.fix))
                    for c in asyncio.run(run_checks(settings, socket_mode=socket_mode))]
     out.write(render(checks, heading=heading))
@@ -134,6 +135,7 @@ def load_settings(environ: Mapping[str, str], dotenv: Path | None) -> tuple[Sett
         where = ("the environment" if error.variable in environ
                  else str(dotenv) if error.variable in file_values else None)
         fix = (f"Set {error.variable} correctly (it is set in {where})." if where
+               else f"Save {error.variable} as UTF-8 text." if dotenv is not None and error.variable == str(dotenv)
                else f"Set {error.variable} in the environment or in .env.")
         return None, [Check("Settings", FAIL, f"{error.variable}: {error.problem}",
                             f"{fix} Every variable is described in the README's Configuration section."),
@@ -212,7 +214,8 @@ async def run_checks(settings: Settings, *, socket_mode: bool, http: httpx.Async
 
 def _slack_client(settings: Settings, token: str | None) -> AsyncWebClient:
     # No retry handlers: one bounded try per call. The timeout is aiohttp's total for the call.
-    return AsyncWebClient(token=token, base_url=settings.slack_api_url, timeout=int(CALL_TIMEOUT), retry_handlers=[])
+    return AsyncWebClient(token=token, base_url=settings.slack_api_url, timeout=math.ceil(CALL_TIMEOUT),
+                          retry_handlers=[])
 
 
 async def _slack_call(call: Callable[[], Awaitable[Any]]) -> tuple[Any | None, str | None, int | None]:
@@ -297,7 +300,11 @@ async def _oauth_checks(settings: Settings) -> list[Check]:
     redirect = settings.slack_redirect_uri or "the app's only Redirect URL (SLACK_REDIRECT_URI is not set)"
     checks = [Check("Multi-workspace installs", OK, f"SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are set; workspaces "
                     f"install at /slack/install and come back to {redirect}")]
-    count = await asyncio.to_thread(_installed_workspaces, settings.data_dir)
+    try:
+        count = await asyncio.to_thread(_installed_workspaces, settings.data_dir)
+    except sqlite3.Error as error:
+        checks.append(_unreadable_database(settings.data_dir, error))
+        return checks
     if count is None:
         checks.append(Check("Installed workspaces", INFO, "not counted: the database has no installs table yet (it "
                             "is added when `imagebot serve` next starts)"))
@@ -486,7 +493,12 @@ async def _verification_check(settings: Settings, error: errors.ImageAPIError | 
                      f"Verify it at {VERIFY_URL} (it can take 15 minutes to apply).")
     if not checked:
         return Check(title, INFO, "not checked, as the key check failed")
-    verdict = await asyncio.to_thread(_last_verdict, settings.data_dir, settings.model)
+    try:
+        verdict = await asyncio.to_thread(_last_verdict, settings.data_dir, settings.model)
+    except sqlite3.Error as error:
+        if settings.oauth_enabled:  # the install count has reported the damaged database already
+            return Check(title, INFO, "not checked: the database cannot be read")
+        return _unreadable_database(settings.data_dir, error)
     if verdict is None:
         return Check(title, INFO, f"not known yet: no image has been made with {settings.model} here. OpenAI asks "
                      "some organisations to verify before they can use the GPT Image models; if yours must, the "
@@ -590,6 +602,12 @@ def _writable_check(path: Path, existing: Path) -> Check:
         if part.exists() and not os.access(part, os.W_OK):
             return Check(title, FAIL, f"{part} is not writable", fix)
     return Check(title, OK, f"{path} is writable")
+
+
+def _unreadable_database(data_dir: Path, error: sqlite3.Error) -> Check:
+    return Check("Database", FAIL, f"{data_dir / diagnostics.DB_NAME} cannot be read: {error}",
+                 "Restore the latest backup with `imagebot restore PATH --force` (the damaged files are moved "
+                 "aside, not deleted).")
 
 
 def _plural(count: int, noun: str) -> str:

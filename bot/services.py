@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ from bot.settings import Settings
 from bot.slack_files import SlackFiles
 from storage.store import Store
 
+log = logging.getLogger(__name__)
 
 @dataclass
 class Services:
@@ -51,10 +53,14 @@ class Services:
     async def close(self, grace: float | None = None) -> int:
         """Stop: running jobs get `grace` seconds (default: the setting), the rest are interrupted."""
         self._stop.set()
-        if self._scheduler_task is not None:
-            await asyncio.wait_for(self._scheduler_task, timeout=60)  # a report being posted finishes
-        if self._retention_task is not None:
-            await asyncio.wait_for(self._retention_task, timeout=60)  # stops after the batch in hand
+        # A report being posted finishes; pruning stops after the batch in hand. Either may take up to a minute;
+        # past that it is cancelled, and the rest of the shutdown (jobs, database, connections) still runs.
+        for task in (self._scheduler_task, self._retention_task):
+            if task is not None:
+                try:
+                    await asyncio.wait_for(task, timeout=60)
+                except TimeoutError:
+                    log.warning("%s did not stop within 60 s; cancelled", task.get_name())
         cut = await self.jobs.shutdown(self.settings.shutdown_grace_seconds if grace is None else grace)
         await self.db.close()
         await self.http.aclose()

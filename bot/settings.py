@@ -78,6 +78,12 @@ class Settings:
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
+    def secrets(self) -> tuple[str | None, ...]:
+        """Every credential setting: redacted from logs and from doctor's output."""
+        return (self.slack_bot_token, self.slack_app_token, self.slack_signing_secret, self.slack_client_secret,
+                self.openai_api_key, self.azure_api_key)
+
+    @property
     def oauth_enabled(self) -> bool:
         """Multi-workspace: installs go through /slack/install and each workspace's token is stored."""
         return bool(self.slack_client_id and self.slack_client_secret)
@@ -110,7 +116,11 @@ class Settings:
         values: dict[str, str] = {}
         sources: dict[str, str] = {}
         if dotenv is not None and dotenv.is_file():
-            for key, value in parse_dotenv(dotenv.read_text(encoding="utf-8")).items():
+            try:
+                text = dotenv.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise SettingsError(str(dotenv), f"cannot be read as UTF-8 text ({exc})") from exc
+            for key, value in parse_dotenv(text).items():
                 values[key] = value
                 sources[key] = str(dotenv)
         for key, value in environ.items():

@@ -23,7 +23,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.manifest import BOT_SCOPES
+from bot.manifest import BOT_SCOPES, EVENTS_PATH
 from bot.scheduler import ReportScheduler
 from bot.services import Services
 from bot.settings import DEFAULT_SLACK_API_URL, Settings
@@ -34,7 +34,6 @@ from handlers.workspaces import Workspaces
 from storage.installations import SQLiteInstallationStore, SQLiteOAuthStateStore
 
 log = logging.getLogger(__name__)
-EVENTS_PATH = "/slack/events"
 
 
 def make_client(settings: Settings, *, token: str | None = None,

@@ -19,6 +19,7 @@ from bot.budgets import Budget, period_bounds
 from bot.services import Services
 from handlers.flows import Flows
 from handlers.home_view import BudgetLine, HomeSummary, build_home
+from handlers.middleware import team_of
 
 log = logging.getLogger(__name__)
 RECENT_IMAGES = 5
@@ -51,7 +52,7 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
         user = event.get("user")
         if event.get("tab") != "home" or not user:
             return  # the Messages tab: nothing to publish
-        team = body.get("team_id") or (body.get("authorizations") or [{}])[0].get("team_id") or ""
+        team = team_of(body)
         # `client` carries this request's workspace token, so the view goes to the workspace the event came from.
         services.jobs.background(publish(client, team, user), name="home")
 

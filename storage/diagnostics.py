@@ -18,15 +18,17 @@ DB_NAME = "imagebot.db"  # as storage.store.Store.open names it
 
 
 def open_readonly(data_dir: Path) -> Database | None:
-    """The database in `data_dir`, opened read-only, or None when there is none yet (or it cannot be read)."""
+    """The database in `data_dir`, opened read-only, or None when there is none yet. A file that is not a
+    readable SQLite database raises sqlite3.Error: that is a fault to report, not "no history"."""
     path = data_dir / DB_NAME
     if not path.is_file():
         return None
+    conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True, check_same_thread=False, timeout=5.0)
     try:
-        conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True, check_same_thread=False, timeout=5.0)
         conn.execute("SELECT 1 FROM sqlite_master LIMIT 1")
     except sqlite3.Error:
-        return None
+        conn.close()
+        raise
     return Database(conn)
 
 

@@ -18,6 +18,7 @@ The database is migrated to this version's schema on the way in.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -41,6 +42,27 @@ IMAGES = "images"
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
 _CHUNK = 1 << 20
+
+
+LOCK_NAME = "imagebot.lock"
+
+
+class DataDirInUse(Exception):
+    """Another imagebot process serves this data folder."""
+
+
+def lock_data_dir(data_dir: Path) -> Callable[[], None]:
+    """Hold the data folder for this process (`imagebot serve`) until the returned release is called, or the
+    process ends (the OS drops the lock). A second server on the same folder, or a restore into it, is refused:
+    SQLite and the job records that stop duplicates assume one writer process."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(data_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DataDirInUse(f"{data_dir} is in use by a running imagebot") from None
+    return lambda: os.close(fd)
 
 
 class BackupError(Exception):
@@ -211,6 +233,18 @@ def restore(source: Path, data_dir: Path, *, force: bool = False,
             clock: Callable[[], datetime] | None = None) -> RestoreReport:
     """Restore the backup in `source` into `data_dir`. Stop imagebot first: it must not hold the database."""
     manifest = verify_backup(source)
+    try:
+        release = lock_data_dir(data_dir)  # held until the swap is done, so no server can start meanwhile
+    except DataDirInUse as exc:
+        raise BackupError(f"{exc}: stop it before restoring") from None
+    try:
+        return _restore(source, data_dir, manifest, force=force, clock=clock)
+    finally:
+        release()
+
+
+def _restore(source: Path, data_dir: Path, manifest: dict[str, Any], *, force: bool,
+             clock: Callable[[], datetime] | None) -> RestoreReport:
     occupied = has_data(data_dir)
     if occupied and not force:
         raise BackupError(f"{data_dir} already has imagebot data: stop imagebot and add --force to replace it "

@@ -174,6 +174,19 @@ async def test_multi_workspace_counts_installs(slack: SlackStandIn, image_api: I
     assert status == 0 and line(output, "Installed workspaces") == "[ok] Installed workspaces: 2 workspaces"
 
 
+async def test_a_damaged_database_fails_instead_of_looking_empty(slack: SlackStandIn, image_api: ImageAPIStandIn,
+                                                                 tmp_path: Path) -> None:
+    env = env_for(slack, image_api, tmp_path, SLACK_BOT_TOKEN="", SLACK_APP_TOKEN="",
+                  SLACK_SIGNING_SECRET="0123456789abcdef" * 2, SLACK_CLIENT_ID=slack.client_id,
+                  SLACK_CLIENT_SECRET=slack.client_secret)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "imagebot.db").write_bytes(b"not a database at all, " * 100)
+    status, output = await run(env)
+    assert status == 1
+    assert line(output, "Database").startswith("[FAIL] Database: ") and "imagebot restore" in output
+    assert "no workspace has installed" not in output
+
+
 async def test_openai_key_problems_use_the_slack_wording(slack: SlackStandIn, image_api: ImageAPIStandIn,
                                                          tmp_path: Path) -> None:
     status, output = await run(env_for(slack, image_api, tmp_path, OPENAI_API_KEY="sk-wrong-key-0123456789"))

@@ -292,3 +292,10 @@ def test_parse_dotenv_handles_export_quotes_and_comments() -> None:
 
 def test_parse_dotenv_strips_quotes_before_a_trailing_comment() -> None:
     assert parse_dotenv('OPENAI_API_KEY="sk-test" # the team key') == {"OPENAI_API_KEY": "sk-test"}
+
+
+def test_an_unreadable_env_file_is_a_settings_error_naming_it(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_bytes(b"OPENAI_API_KEY=\xff\xfe not utf-8\n")
+    with pytest.raises(SettingsError, match=r"\.env: cannot be read as UTF-8"):
+        Settings.from_env({}, dotenv=dotenv)

@@ -15,7 +15,9 @@ from storage.db import migration_names, migrations
 from storage.lifecycle import (
     DB_NAME,
     BackupError,
+    DataDirInUse,
     backup,
+    lock_data_dir,
     prune_images,
     restore,
     retention_cutoff,
@@ -197,6 +199,22 @@ def test_restore_into_an_empty_folder_gives_a_working_store(store: Store, tmp_pa
         assert restored.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
         restored.close()
+
+
+def test_restore_refuses_while_a_server_holds_the_data_folder(store: Store, tmp_path: Path) -> None:
+    thread_with_images(store)
+    backup(store.files.root.parent, tmp_path / "backup")
+    target = tmp_path / "serving"
+    release = lock_data_dir(target)  # what `imagebot serve` holds while it runs
+    try:
+        with pytest.raises(DataDirInUse):
+            lock_data_dir(target)  # a second server
+        with pytest.raises(BackupError, match="in use by a running imagebot"):
+            restore(tmp_path / "backup", target, force=True)
+        assert not (target / DB_NAME).exists()
+    finally:
+        release()
+    assert restore(tmp_path / "backup", target, force=True).files == 3  # stopped: the restore goes ahead
 
 
 def test_restore_refuses_existing_data_unless_forced_and_then_keeps_it_aside(store: Store, tmp_path: Path) -> None:
