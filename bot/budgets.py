@@ -46,6 +46,28 @@ class Alert:
 
 
 @dataclass(frozen=True)
+class BudgetStanding:
+    """A budget that applies to a user, and its spend so far this period."""
+
+    budget: Budget
+    spent_micro: int
+    resets_at: datetime  # aware, in the budgets' time zone: when the period ends
+
+    @property
+    def left_micro(self) -> int:
+        return max(0, self.budget.limit_micro - self.spent_micro)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A user's spend today and this month, and where they stand against each budget that applies."""
+
+    today_micro: int
+    month_micro: int
+    budgets: tuple[BudgetStanding, ...] = ()
+
+
+@dataclass(frozen=True)
 class _Reservation:
     team_id: str
     user_id: str
@@ -63,6 +85,16 @@ def period_bounds(period: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, d
         start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         end = (start + timedelta(days=32)).replace(day=1)
     return start.replace(tzinfo=tz), end.replace(tzinfo=tz)
+
+
+def default_budgets(settings: Settings) -> list[tuple[str, str, int]]:
+    """The budgets set in the environment, as (scope, period, limit): they apply to each user / each channel."""
+    return [(scope, period, limit) for scope, period, limit in (
+        ("user", "monthly", settings.user_monthly_budget_micro),
+        ("user", "daily", settings.user_daily_budget_micro),
+        ("channel", "monthly", settings.channel_monthly_budget_micro),
+        ("workspace", "monthly", settings.workspace_monthly_budget_micro),
+    ) if limit is not None]
 
 
 def ledger_time(moment: datetime) -> str:
@@ -92,16 +124,10 @@ class Budgets:
 
     async def applicable(self, team_id: str, user_id: str, channel_id: str) -> list[Budget]:
         """The budgets that apply to a request: defaults from the environment, overridden from Slack."""
-        settings = self.settings
-        found: dict[tuple[str, str, str], Budget | None] = {}
-        for scope, target, period, limit in (
-            ("user", user_id, "monthly", settings.user_monthly_budget_micro),
-            ("user", user_id, "daily", settings.user_daily_budget_micro),
-            ("channel", channel_id, "monthly", settings.channel_monthly_budget_micro),
-            ("workspace", "", "monthly", settings.workspace_monthly_budget_micro),
-        ):
-            if limit is not None:
-                found[(scope, target, period)] = Budget(scope, target, period, limit, "env")
+        targets = {"user": user_id, "channel": channel_id, "workspace": ""}
+        found: dict[tuple[str, str, str], Budget | None] = {
+            (scope, targets[scope], period): Budget(scope, targets[scope], period, limit, "env")
+            for scope, period, limit in default_budgets(self.settings)}
         for row in await self._db(self._store.budget_overrides, team_id):
             key = (row["scope"], row["target"], row["period"])
             if key[:2] in (("user", user_id), ("channel", channel_id), ("workspace", "")):
@@ -112,19 +138,28 @@ class Budgets:
     async def listing(self, team_id: str) -> list[Budget]:
         """Every budget in force for the team: the defaults (target "" = each user / each channel) and those
         set from Slack."""
-        settings = self.settings
-        found: dict[tuple[str, str, str], Budget | None] = {}
-        for scope, period, limit in (("user", "monthly", settings.user_monthly_budget_micro),
-                                     ("user", "daily", settings.user_daily_budget_micro),
-                                     ("channel", "monthly", settings.channel_monthly_budget_micro),
-                                     ("workspace", "monthly", settings.workspace_monthly_budget_micro)):
-            if limit is not None:
-                found[(scope, "", period)] = Budget(scope, "", period, limit, "env")
+        found: dict[tuple[str, str, str], Budget | None] = {
+            (scope, "", period): Budget(scope, "", period, limit, "env")
+            for scope, period, limit in default_budgets(self.settings)}
         for row in await self._db(self._store.budget_overrides, team_id):
             found[(row["scope"], row["target"], row["period"])] = (
                 None if row["limit_micro"] is None
                 else Budget(row["scope"], row["target"], row["period"], row["limit_micro"], "slack"))
         return [b for b in found.values() if b is not None]
+
+    async def standing(self, team_id: str, user_id: str, channel_id: str, now: datetime | None = None) -> Standing:
+        """Where a user stands: their spend today and this month, and each budget that applies to them with its
+        spend (channel_id "" leaves channel budgets out: they depend on where the user asks)."""
+        now = now or datetime.now(self.tz)
+        today = await self.spent(team_id, Budget("user", user_id, "daily", 0, "env"), now)
+        month = await self.spent(team_id, Budget("user", user_id, "monthly", 0, "env"), now)
+        lines = []
+        for budget in await self.applicable(team_id, user_id, channel_id):
+            if budget.scope == "channel" and not channel_id:
+                continue
+            _, resets = period_bounds(budget.period, now, self.tz)
+            lines.append(BudgetStanding(budget, await self.spent(team_id, budget, now), resets))
+        return Standing(today_micro=today, month_micro=month, budgets=tuple(lines))
 
     async def spent(self, team_id: str, budget: Budget, now: datetime) -> int:
         start, end = period_bounds(budget.period, now, self.tz)

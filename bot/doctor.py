@@ -45,6 +45,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import errors
 from bot import settings as settings_module
+from bot.budgets import default_budgets
 from bot.image_api import AzureTarget, OpenAITarget, error_from_response
 from bot.logs import Redactor
 from bot.manifest import BOT_SCOPES
@@ -182,11 +183,9 @@ def _prices_check(settings: Settings, prices: PriceTable) -> Check:
     source = f"from {settings.prices_path}" if settings.prices_path else "the built-in table"
     if prices.price_for(settings.model) is not None:
         return Check("Prices", OK, f"{source} prices {settings.model}")
-    budgets = [settings.user_monthly_budget_micro, settings.user_daily_budget_micro,
-               settings.channel_monthly_budget_micro, settings.workspace_monthly_budget_micro]
     fix = (f"Add {settings.model} to a price file named by IMAGEBOT_PRICES, or set IMAGEBOT_MODEL to a priced "
            f"model ({', '.join(prices.models)}).")
-    if any(b is not None for b in budgets):
+    if default_budgets(settings):
         return Check("Prices", FAIL, f"{source} has no price for {settings.model} (IMAGEBOT_MODEL), and budgets are "
                      "set: every request for it would be refused, as its cost cannot be estimated", fix)
     return Check("Prices", WARN, f"{source} has no price for {settings.model} (IMAGEBOT_MODEL): its images will "

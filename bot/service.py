@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from bot import imaging
-from bot.budgets import Alert, Budget, Budgets, estimate_micro
+from bot.budgets import Alert, Budgets, BudgetStanding, estimate_micro
 from bot.errors import AttachmentError, ImageAPIError, InvalidOption, ServerError, UserInputError
 from bot.image_api import OnPartial, end_user_id
 from bot.jobs import DbThread
@@ -27,7 +27,7 @@ from bot.policy import Policy, apply_policy
 from bot.pricing import PriceTable
 from bot.settings import Settings
 from bot.tokens import is_gpt_image_2
-from storage.store import ImageRecord, LedgerEntry, Spend, ThreadKey, ThreadRecord
+from storage.store import ImageRecord, LedgerEntry, RecentImage, Spend, ThreadKey, ThreadRecord
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -76,7 +76,7 @@ class Delivered:
     base_version: str | None = None  # the version an edit started from
     next_edit: str | None = None  # the version the next edit will use
     user_month_micro: int = 0  # the asker's spend this month, this call included
-    budgets_left: tuple[tuple[Budget, int], ...] = ()  # each budget that applies, and what is left of it
+    budgets_left: tuple[BudgetStanding, ...] = ()  # each budget that applies, and where the asker stands
     alerts: tuple[Alert, ...] = ()  # channel / workspace budget marks this call crossed (80 %, 100 %)
 
 
@@ -114,6 +114,10 @@ class ImageService:
 
     async def get_thread(self, key: ThreadKey) -> ThreadRecord | None:
         return await self.io(self.store.get_thread, key)
+
+    async def recent_images(self, team_id: str, user_id: str, limit: int) -> list[RecentImage]:
+        """A user's latest images in the workspace, newest first (the App Home lists them)."""
+        return await self.io(self.store.recent_images, team_id, user_id, limit)
 
     async def image_bytes(self, image_id: str, key: ThreadKey | None = None) -> bytes:
         """The row from the db thread; the (megabytes of) file from a worker thread, so the db thread stays free."""
@@ -378,13 +382,9 @@ class ImageService:
             row = await self.io(self.store.version_of, key, images[0].parent_id)
             base = row["label"] if row else None
         now = datetime.now(self.budgets.tz)
-        month = Budget("user", user_id, "monthly", 0, "env")
-        budgets = await self.budgets.applicable(key.team_id, user_id, key.channel_id)
-        left = []
-        for budget in budgets:
-            left.append((budget, max(0, budget.limit_micro - await self.budgets.spent(key.team_id, budget, now))))
+        standing = await self.budgets.standing(key.team_id, user_id, key.channel_id, now)
         return Delivered(kind=kind, result=result, images=images, cost_micro=cost, thread_spend=spend,
                          converted=converted, policy_notes=policy_notes,
                          versions=tuple(versions), base_version=base, next_edit=await self.current_version(key),
-                         user_month_micro=await self.budgets.spent(key.team_id, month, now), budgets_left=tuple(left),
+                         user_month_micro=standing.month_micro, budgets_left=standing.budgets,
                          alerts=tuple(await self.budgets.crossed(key.team_id, key.channel_id, now)))

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.budgets import Budget
 from bot.errors import UserInputError
 from bot.options import is_help, parse_command
 from bot.pricing import format_usd
@@ -55,15 +53,13 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
     async def usage(command: dict[str, Any], respond: AsyncRespond) -> None:
         """A user's own spend today and this month, and what is left of their budgets (privately)."""
         team, user = command["team_id"], command["user_id"]
-        budgets = images.budgets
-        now = datetime.now(budgets.tz)
-        today = await budgets.spent(team, Budget("user", user, "daily", 0, "env"), now)
-        month = await budgets.spent(team, Budget("user", user, "monthly", 0, "env"), now)
-        lines = [f"*Your imagebot spend*: {format_usd(today)} today, {format_usd(month)} this month."]
-        for budget in await budgets.applicable(team, user, command["channel_id"]):
-            spent = await budgets.spent(team, budget, now)
+        standing = await images.budgets.standing(team, user, command["channel_id"])
+        lines = [f"*Your imagebot spend*: {format_usd(standing.today_micro)} today, "
+                 f"{format_usd(standing.month_micro)} this month."]
+        for line in standing.budgets:
+            budget = line.budget
             owner = {"user": "your", "channel": "this channel's", "workspace": "the workspace's"}[budget.scope]
-            lines.append(f"• {owner} {budget.period} budget: {format_usd(max(0, budget.limit_micro - spent))} "
+            lines.append(f"• {owner} {budget.period} budget: {format_usd(line.left_micro)} "
                          f"left of {format_usd(budget.limit_micro)}")
         if len(lines) == 1:
             lines.append("No budget applies to you.")

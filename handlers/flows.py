@@ -375,8 +375,8 @@ class Flows:
             cost_micro=delivered.cost_micro,
             thread=delivered.thread_spend,
             user_month_micro=delivered.user_month_micro,
-            budgets_left=tuple((f"{b.period} {b.scope} budget", left, b.limit_micro)
-                               for b, left in delivered.budgets_left),
+            budgets_left=tuple((f"{b.budget.period} {b.budget.scope} budget", b.left_micro, b.budget.limit_micro)
+                               for b in delivered.budgets_left),
             versions=delivered.versions,
             base_version=delivered.base_version,
             next_edit=delivered.next_edit,

@@ -15,7 +15,6 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.budgets import Budget, period_bounds
 from bot.services import Services
 from handlers.flows import Flows
 from handlers.home_view import BudgetLine, HomeSummary, build_home
@@ -28,23 +27,17 @@ RECENT_IMAGES = 5
 async def home_summary(services: Services, team_id: str, user_id: str, now: datetime | None = None) -> HomeSummary:
     """The user's spend this month and today, the user and workspace budgets that apply to them, and their latest
     images, all within `team_id`."""
-    budgets = services.images.budgets
-    now = now or datetime.now(budgets.tz)
-    month = await budgets.spent(team_id, Budget("user", user_id, "monthly", 0, "env"), now)
-    today = await budgets.spent(team_id, Budget("user", user_id, "daily", 0, "env"), now)
-    lines = []
+    images = services.images
+    now = now or datetime.now(images.budgets.tz)
     # No channel here: a channel's budget depends on where the user asks (/image usage there shows it).
-    for budget in await budgets.applicable(team_id, user_id, ""):
-        if budget.scope == "channel":
-            continue
-        _, resets = period_bounds(budget.period, now, budgets.tz)
-        lines.append(BudgetLine(budget.scope, budget.period, budget.limit_micro,
-                                await budgets.spent(team_id, budget, now), resets))
-    store = services.images.store
-    recent = await services.images.io(store.recent_images, team_id, user_id, RECENT_IMAGES)
-    return HomeSummary(user_id=user_id, month_label=now.astimezone(budgets.tz).strftime("%B %Y"),
-                       month_micro=month, today_micro=today, timezone=services.settings.timezone,
-                       budgets=tuple(lines), recent=tuple(recent), offline=services.settings.provider == "offline")
+    standing = await images.budgets.standing(team_id, user_id, "", now)
+    lines = tuple(BudgetLine(b.budget.scope, b.budget.period, b.budget.limit_micro, b.spent_micro, b.resets_at)
+                  for b in standing.budgets)
+    recent = await images.recent_images(team_id, user_id, RECENT_IMAGES)
+    return HomeSummary(user_id=user_id, month_label=now.astimezone(images.budgets.tz).strftime("%B %Y"),
+                       month_micro=standing.month_micro, today_micro=standing.today_micro,
+                       timezone=services.settings.timezone, budgets=lines, recent=tuple(recent),
+                       offline=services.settings.provider == "offline")
 
 
 def register(app: AsyncApp, services: Services, flows: Flows) -> None:
