@@ -120,19 +120,22 @@ class ImageService:
         return await self.io(self.store.recent_images, team_id, user_id, limit)
 
     async def image_bytes(self, image_id: str, key: ThreadKey | None = None) -> bytes:
-        """The row from the db thread; the (megabytes of) file from a worker thread, so the db thread stays free."""
-        record = await self.io(self.store.get_image, image_id)
-        await self._require_kept(key, record)
+        return await self.read_image(await self.kept_image(key, image_id), key)
+
+    async def read_image(self, record: ImageRecord, key: ThreadKey | None = None) -> bytes:
+        """The (megabytes of) file from a worker thread, so the db thread stays free."""
         try:
             return await asyncio.to_thread(self.store.files.get, record.path)
         except FileNotFoundError:
-            log.warning("image %s is recorded but its file %s is missing", image_id, record.path)
-            raise ImagePruned(label=await self._label(key, image_id), days=None) from None
+            log.warning("image %s is recorded but its file %s is missing", record.id, record.path)
+            raise ImagePruned(label=await self._label(key, record.id), days=None) from None
 
-    async def _require_kept(self, key: ThreadKey | None, record: ImageRecord) -> None:
-        """Refuse (with words for the user) an image whose file retention has removed."""
+    async def kept_image(self, key: ThreadKey | None, image_id: str) -> ImageRecord:
+        """The image's record; refused (with words for the user) if retention has removed its file."""
+        record = await self.io(self.store.get_image, image_id)
         if record.pruned_at is not None:
             raise ImagePruned(label=await self._label(key, record.id), days=self.settings.retention_days)
+        return record
 
     async def _label(self, key: ThreadKey | None, image_id: str) -> str | None:
         row = await self.io(self.store.version_of, key, image_id) if key is not None else None
@@ -163,8 +166,8 @@ class ImageService:
         inputs: list[InputImage] = []
         parent_id = await self.version_image(key, base) if base else (thread.last_image_id if thread else None)
         if parent_id:
-            record = await self.io(self.store.get_image, parent_id)
-            data = await self.image_bytes(parent_id, key)
+            record = await self.kept_image(key, parent_id)
+            data = await self.read_image(record, key)
             inputs.append(InputImage(data=data, format=record.format, width=record.width or 0,
                                      height=record.height or 0, name=f"v-last.{record.format}"))
         inputs.extend(image for image, _ in attachments)
@@ -241,7 +244,7 @@ class ImageService:
         row = await self.io(self.store.version, key, label)
         if row is None:
             raise InvalidOption(f"This thread has no {label}. {await self._known(key)}")
-        await self._require_kept(key, await self.io(self.store.get_image, row["image_id"]))
+        await self.kept_image(key, row["image_id"])
         await self.io(self.store.set_last_image, key, row["image_id"])
         return str(row["label"])
 
@@ -253,7 +256,7 @@ class ImageService:
         if current is None or not current["parent_image_id"]:
             raise InvalidOption("There is nothing to undo: the current image was not made from another one.")
         parent = await self.io(self.store.version_of, key, current["parent_image_id"])
-        await self._require_kept(key, await self.io(self.store.get_image, current["parent_image_id"]))
+        await self.kept_image(key, current["parent_image_id"])
         await self.io(self.store.set_last_image, key, current["parent_image_id"])
         return str(parent["label"]) if parent else "the previous image"
 
@@ -267,7 +270,7 @@ class ImageService:
         siblings = [r for r in await self.io(self.store.versions, key) if r["number"] == current["number"]]
         if len(siblings) < 2 or not 0 <= index < len(siblings):
             raise InvalidOption(f"{current['label']} is the only image of its request. {await self._known(key)}")
-        await self._require_kept(key, await self.io(self.store.get_image, siblings[index]["image_id"]))
+        await self.kept_image(key, siblings[index]["image_id"])
         await self.io(self.store.set_last_image, key, siblings[index]["image_id"])
         return str(siblings[index]["label"])
 
@@ -283,9 +286,7 @@ class ImageService:
             image_id = thread.last_image_id if thread else None
         if not image_id:
             return None
-        record = await self.io(self.store.get_image, image_id)
-        await self._require_kept(key, record)  # before any estimate or confirmation: it cannot be edited
-        return record
+        return await self.kept_image(key, image_id)  # refused before any estimate or confirmation
 
     async def version_image(self, key: ThreadKey, label: str) -> str:
         row = await self.io(self.store.version, key, label)
@@ -326,14 +327,12 @@ class ImageService:
         except ImageAPIError as error:
             entry.status, entry.error_code, entry.request_id = "error", error.code, error.request_id
             entry.error_message = redact(str(error))[:2000]  # a 401's text quotes part of the API key
-            entry.latency_ms = round((time.perf_counter() - started) * 1000)
-            self.metrics.image_call(entry)
-            await self.io(self.store.record_call, entry, ledger_id=ledger_id)
+            await self._settle(entry, ledger_id, started)
             raise
         except asyncio.CancelledError:  # shutdown cut the call short: it may have been billed
             entry.status, entry.error_code = "error", "interrupted"
             entry.error_message = "imagebot stopped before the image API answered; it may have been billed"
-            await self.io(self.store.record_call, entry, ledger_id=ledger_id)
+            await self._settle(entry, ledger_id, started)
             raise
         entry.status = "ok"
         entry.latency_ms = round((time.perf_counter() - started) * 1000)
@@ -350,8 +349,7 @@ class ImageService:
             # Billed, but unusable: the ledger keeps the cost, the user is told the call failed.
             entry.status, entry.error_code = "error", "unreadable_output"
             entry.error_message = "The image API returned an image that cannot be read."
-            self.metrics.image_call(entry)
-            await self.io(self.store.record_call, entry, ledger_id=ledger_id)
+            await self._settle(entry, ledger_id, started)
             raise ServerError(entry.error_message, request_id=result.request_id) from exc
         records = [await self.save_image(image.data, image.format, origin=origin, key=key, parent_id=parent_id,
                                          width=info.width, height=info.height)
@@ -360,13 +358,20 @@ class ImageService:
         # upload holds a few hundred bytes, not megabytes (a 50-burst held 120 MB of decoded PNGs this way).
         result = replace(result, images=())
         entry.image_ids = tuple(r.id for r in records)
-        self.metrics.image_call(entry)
-        await self.io(self.store.record_call, entry, ledger_id=ledger_id)
+        await self._settle(entry, ledger_id, started)
         await self.io(self.store.add_versions, key, [r.id for r in records], parent_image_id=parent_id,
                       job_id=job_id)
         # With several outputs the first (v3a) is the context; "use b" picks another.
         await self.io(self.store.set_last_image, key, records[0].id)
         return result, tuple(records)
+
+    async def _settle(self, entry: LedgerEntry, ledger_id: int, started: float) -> None:
+        """The call's answer is in (or it failed, or was cut short): complete its ledger row and count it.
+        The latency runs to the answer, not to the end of storing its images."""
+        if entry.latency_ms is None:
+            entry.latency_ms = round((time.perf_counter() - started) * 1000)
+        self.metrics.image_call(entry)
+        await self.io(self.store.record_call, entry, ledger_id=ledger_id)
 
     async def _delivered(self, kind: str, key: ThreadKey, user_id: str, result: ImageResult,
                          images: tuple[ImageRecord, ...], converted: tuple[str, ...] = (),

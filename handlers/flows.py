@@ -274,7 +274,7 @@ class Flows:
         record = await self.images.base_record(key, None)
         if record is None:
             raise NoImageYet()
-        grid = await asyncio.to_thread(draw_grid, await self.images.image_bytes(record.id))
+        grid = await asyncio.to_thread(draw_grid, await self.images.read_image(record, key))
         version = await self.images.current_version(key) or "the current image"
         try:
             client = await self.slack(key.team_id)

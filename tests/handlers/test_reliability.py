@@ -325,6 +325,7 @@ async def test_sigterm_interrupts_the_running_job_and_queued_ones_run_once_after
         [cut] = store.ledger_rows()  # the call SIGTERM cut short: kept, interrupted, cost unknown
         assert (cut["job_id"], cut["status"], cut["error_code"], cut["cost_micro"]) == (
             running["id"], "error", "interrupted", None)
+        assert cut["latency_ms"] is not None  # how long it ran before the cut: the latency metric counts it too
     finally:
         store.close()
     assert (running["status"], running["error_code"]) == ("interrupted", "interrupted")
