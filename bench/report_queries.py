@@ -29,9 +29,10 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.reports import build_report, report_window, to_ledger_time
+from bot.reports import build_report, report_window
 from storage import reports as queries
 from storage.db import open_db
+from storage.store import ledger_time
 
 NOW = datetime(2026, 11, 21, 19, 44, 39, 679000, tzinfo=UTC)
 TEAM, OTHER_TEAM = "T0HEAVY", "T0SMALL"
@@ -134,7 +135,7 @@ def bench(count: int, runs: int, tz: ZoneInfo, folder: Path) -> list[tuple[int, 
     print(f"# {count:,} rows written in {seconds:.1f} s ({path.stat().st_size / 1e6:.0f} MB)", file=sys.stderr)
     db = open_db(path)
     start, end, _ = report_window("month", NOW, tz)
-    month = (to_ledger_time(start), to_ledger_time(end))
+    month = (ledger_time(start), ledger_time(end))
     cases: list[tuple[str, Callable[[], object]]] = [
         ("build_report 30d", lambda: build_report(db, TEAM, "30d", NOW, tz)),
         ("build_report month", lambda: build_report(db, TEAM, "month", NOW, tz)),

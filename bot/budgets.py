@@ -24,6 +24,7 @@ from bot.models import ImageOptions
 from bot.pricing import PriceTable, Usage
 from bot.settings import Settings
 from bot.tokens import input_image_tokens, output_image_tokens, prompt_text_tokens
+from storage.store import ledger_time
 
 PERIODS = ("daily", "monthly")
 ALERT_THRESHOLDS = (80, 100)
@@ -95,11 +96,6 @@ def default_budgets(settings: Settings) -> list[tuple[str, str, int]]:
         ("channel", "monthly", settings.channel_monthly_budget_micro),
         ("workspace", "monthly", settings.workspace_monthly_budget_micro),
     ) if limit is not None]
-
-
-def ledger_time(moment: datetime) -> str:
-    """The ledger's created_at format (storage/store.py utcnow) for an aware datetime."""
-    return moment.astimezone(ZoneInfo("UTC")).isoformat(timespec="milliseconds")
 
 
 def estimate_micro(prices: PriceTable, options: ImageOptions, prompt: str,

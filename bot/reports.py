@@ -3,7 +3,7 @@
     /image-admin report [today|7d|30d|month|YYYY-MM] [#channel|@user]
 
 Time. The ledger stores UTC; people think in local days. A window is made of local midnights in the
-workspace's time zone (the `timezone` setting), turned into the ledger's UTC strings by `to_ledger_time`.
+workspace's time zone (the `timezone` setting), turned into the ledger's UTC strings by `storage.store.ledger_time`.
 SQLite cannot shift a timestamp by a DST-aware zone, so spend comes back per UTC hour (storage/reports.py)
 and is put into local days here; a day is 23 or 25 hours long when the clocks change, and zones whose
 offset is not whole hours (Asia/Kolkata, Asia/Kathmandu) get half- or quarter-hour slots, so that no
@@ -33,6 +33,7 @@ from bot.errors import InvalidOption
 from bot.pricing import MICRO, format_usd
 from storage import reports as queries
 from storage.reports import Row, Scope, Totals
+from storage.store import ledger_time
 
 WINDOW_FORMS = "today, 7d, 30d, month or a month as YYYY-MM (e.g. 2026-11)"
 TOP = 10  # users and channels listed in a report
@@ -41,16 +42,6 @@ _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 # time -----------------------------------------------------------------------------------------------------
-
-
-def to_ledger_time(dt: datetime) -> str:
-    """`dt` as the ledger writes times (storage.store.utcnow): UTC, milliseconds, "+00:00".
-
-    Same width, same offset, so string order is time order and the strings can bound an index range.
-    """
-    if dt.tzinfo is None or dt.utcoffset() is None:
-        raise ValueError("ledger times need an aware datetime; a naive one has no place on the clock")
-    return dt.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def _midnight(day: date, tz: ZoneInfo) -> datetime:
@@ -151,7 +142,7 @@ def build_report(db: Database, team_id: str, spec: str, now: datetime, tz: ZoneI
 def build_report_between(db: Database, team_id: str, start: datetime, end: datetime, label: str, tz: ZoneInfo,
                          channel_id: str | None = None, user_id: str | None = None) -> Report:
     """A report for an explicit local window [start, end) (scheduled reports: the day or week before)."""
-    scope = Scope(team_id=team_id, start=to_ledger_time(start), end=to_ledger_time(end), channel_id=channel_id,
+    scope = Scope(team_id=team_id, start=ledger_time(start), end=ledger_time(end), channel_id=channel_id,
                   user_id=user_id)
     days = local_days(start, end, tz)
     slots = queries.spend_by_hour(db, scope, minutes=_slot_minutes(days, tz))

@@ -8,6 +8,21 @@ import tempfile
 from pathlib import Path
 
 
+def write_atomically(target: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, flush it to disk, then rename it over `target`: a crash
+    leaves either no file or the whole file, never half of one."""
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
 class ImageFiles:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -20,18 +35,7 @@ class ImageFiles:
         if target.exists():
             return digest, relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        # Write to a temporary file in the same folder, flush it to disk, then rename over the target:
-        # a crash leaves either no file or the whole file, never half an image.
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        write_atomically(target, data)
         return digest, relative
 
     def get(self, relative: str) -> bytes:

@@ -35,7 +35,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from storage.db import ensure_schema, migration_names, migrations, open_db
-from storage.store import Store, utcnow
+from storage.files import write_atomically
+from storage.store import Store, ledger_time, utcnow
 
 DB_NAME = "imagebot.db"
 IMAGES = "images"
@@ -99,8 +100,8 @@ def prune_images(store: Store, cutoff: str, *, limit: int = 100, now: str | None
 
 
 def retention_cutoff(now: datetime, days: int) -> str:
-    """The created_at before which images are pruned, in the format storage writes (utcnow)."""
-    return (now.astimezone(UTC) - timedelta(days=days)).isoformat(timespec="milliseconds")
+    """The created_at before which images are pruned, in the format storage writes."""
+    return ledger_time(now - timedelta(days=days))
 
 
 # backup --------------------------------------------------------------------------------------------------
@@ -140,7 +141,7 @@ def backup(data_dir: Path, target: Path, *, clock: Callable[[], datetime] | None
         # A database the bot has not opened since an upgrade is brought to this version's schema, as start-up
         # would: a backup is always at the schema of the imagebot that wrote it (the manifest says which).
         ensure_schema(db)
-        for row in db.query("SELECT id, path FROM images WHERE pruned_at IS NULL ORDER BY id"):
+        for row in _kept_images(db):
             outcome = _copy_checked(data_dir / IMAGES, row["path"], target / IMAGES, row["id"])
             if outcome is None:
                 report.missing.append(row["id"])
@@ -172,7 +173,7 @@ def backup(data_dir: Path, target: Path, *, clock: Callable[[], datetime] | None
         "missing": report.missing,
         "corrupt": report.corrupt,
     }
-    _write_atomically(target / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+    write_atomically(target / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
     return report
 
 
@@ -209,8 +210,7 @@ def verify_backup(source: Path) -> dict[str, Any]:
         if newer:
             raise BackupError(f"the backup's schema ({', '.join(newer)}) is newer than this imagebot's: "
                               "upgrade imagebot, then restore")
-        for row in db.query("SELECT id, path FROM images WHERE pruned_at IS NULL ORDER BY id"
-                            if _has_column(db, "images", "pruned_at") else "SELECT id, path FROM images ORDER BY id"):
+        for row in _kept_images(db):
             file = _inside(source / IMAGES, row["path"])
             if file is None or not file.is_file():
                 problems.append(f"image {row['id']}: file {row['path']} is missing")
@@ -257,10 +257,10 @@ def _restore(source: Path, data_dir: Path, manifest: dict[str, Any], *, force: b
         (staging / DB_NAME).chmod(0o600)
         files = 0
         with _database(staging / DB_NAME, readonly=True) as db:
-            where = " WHERE pruned_at IS NULL" if _has_column(db, "images", "pruned_at") else ""
-            rows = list(db.query(f"SELECT id, path FROM images{where} ORDER BY id"))
+            rows = _kept_images(db)
         for row in rows:
-            # Checked again while copied: a file changed since the verification is caught, not restored.
+            # Verified above before anything was written; checked again while copied, so a file changed since
+            # is caught, not restored. Restores are rare: reading each file twice buys both guarantees.
             if _copy_checked(source / IMAGES, row["path"], staging / IMAGES, row["id"]) in (None, -1):
                 raise BackupError(f"image {row['id']} ({row['path']}) changed in the backup while it was restored")
             files += 1
@@ -307,8 +307,10 @@ def _counts(db: Database) -> dict[str, int]:
             for name in sorted(db.table_names()) if not name.startswith(("_", "sqlite_"))}
 
 
-def _has_column(db: Database, table: str, column: str) -> bool:
-    return column in db[table].columns_dict
+def _kept_images(db: Database) -> list[dict[str, Any]]:
+    """The images whose files are kept (not pruned), by id; a backup older than retention has no pruned_at."""
+    where = " WHERE pruned_at IS NULL" if "pruned_at" in db["images"].columns_dict else ""
+    return list(db.query(f"SELECT id, path FROM images{where} ORDER BY id"))
 
 
 def _inside(root: Path, relative: str) -> Path | None:
@@ -352,11 +354,3 @@ def _fsync(path: Path) -> None:
     with path.open("rb") as handle:
         os.fsync(handle.fileno())
 
-
-def _write_atomically(path: Path, text: str) -> None:
-    temp = path.with_name(f".{path.name}.tmp")
-    with temp.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)

@@ -17,8 +17,18 @@ from storage.db import open_db
 from storage.files import ImageFiles
 
 
+def ledger_time(moment: datetime) -> str:
+    """An aware datetime as storage writes times (created_at, pruned_at…): UTC, milliseconds, "+00:00".
+
+    Same width, same offset, so string order is time order and the strings can bound an index range.
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("ledger times need an aware datetime; a naive one has no place on the clock")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
 def utcnow() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    return ledger_time(datetime.now(UTC))
 
 
 @dataclass(frozen=True)

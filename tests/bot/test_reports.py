@@ -22,13 +22,12 @@ from bot.reports import (
     render_chart,
     render_csv,
     report_window,
-    to_ledger_time,
     usd_decimal,
 )
 from storage import reports as queries
 from storage.db import open_db
 from storage.reports import Scope
-from storage.store import utcnow
+from storage.store import ledger_time, utcnow
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 21, 19, 44, 39, 679000, tzinfo=UTC)  # Saturday; 20:44 in Berlin
@@ -43,7 +42,7 @@ def db(tmp_path: Path) -> Iterator[Database]:
 
 def add(db: Database, when: datetime | str, **fields: Any) -> None:
     row: dict[str, Any] = {
-        "created_at": when if isinstance(when, str) else to_ledger_time(when), "team_id": "T1", "user_id": "U1",
+        "created_at": when if isinstance(when, str) else ledger_time(when), "team_id": "T1", "user_id": "U1",
         "channel_id": "C1", "thread_ts": "1.0", "kind": "generate", "provider": "openai", "model": "gpt-image-1",
         "size": "1024x1024", "quality": "medium", "n": 1, "prompt": "a cat", "cost_micro": 42_240, "status": "ok",
     }
@@ -62,13 +61,13 @@ def utc(*args: int) -> datetime:
 # ledger time ----------------------------------------------------------------------------------------------
 
 
-def test_to_ledger_time_writes_the_ledgers_own_format() -> None:
-    assert to_ledger_time(NOW) == "2026-11-21T19:44:39.679+00:00"
-    assert to_ledger_time(datetime(2026, 7, 1, 0, 0, tzinfo=BERLIN)) == "2026-06-30T22:00:00.000+00:00"
-    assert to_ledger_time(datetime(2026, 1, 1, 0, 0, tzinfo=BERLIN)) == "2025-12-31T23:00:00.000+00:00"
+def test_ledger_time_writes_the_ledgers_own_format() -> None:
+    assert ledger_time(NOW) == "2026-11-21T19:44:39.679+00:00"
+    assert ledger_time(datetime(2026, 7, 1, 0, 0, tzinfo=BERLIN)) == "2026-06-30T22:00:00.000+00:00"
+    assert ledger_time(datetime(2026, 1, 1, 0, 0, tzinfo=BERLIN)) == "2025-12-31T23:00:00.000+00:00"
     pattern = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00"
     assert re.fullmatch(pattern, utcnow())
-    assert re.fullmatch(pattern, to_ledger_time(datetime.now(BERLIN)))
+    assert re.fullmatch(pattern, ledger_time(datetime.now(BERLIN)))
 
 
 def test_ledger_times_sort_as_the_instants_do_across_a_clock_change() -> None:
@@ -76,12 +75,12 @@ def test_ledger_times_sort_as_the_instants_do_across_a_clock_change() -> None:
     first = datetime(2026, 10, 25, 2, 30, tzinfo=BERLIN)
     second = datetime(2026, 10, 25, 2, 10, fold=1, tzinfo=BERLIN)
     assert first.timestamp() < second.timestamp()  # (`<` on one tzinfo compares wall clocks, ignoring fold)
-    assert to_ledger_time(first) < to_ledger_time(second)
+    assert ledger_time(first) < ledger_time(second)
 
 
-def test_to_ledger_time_refuses_a_naive_datetime() -> None:
+def test_ledger_time_refuses_a_naive_datetime() -> None:
     with pytest.raises(ValueError, match="aware"):
-        to_ledger_time(datetime(2026, 11, 21, 12, 0))
+        ledger_time(datetime(2026, 11, 21, 12, 0))
 
 
 # windows --------------------------------------------------------------------------------------------------
@@ -91,7 +90,7 @@ def test_today_runs_from_local_midnight_to_now() -> None:
     start, end, label = report_window("today", NOW, BERLIN)
 
     assert start == datetime(2026, 11, 21, 0, 0, tzinfo=BERLIN)
-    assert to_ledger_time(start) == "2026-11-20T23:00:00.000+00:00"
+    assert ledger_time(start) == "2026-11-20T23:00:00.000+00:00"
     assert end == NOW
     assert label == "today (Sat 21 Nov)"
 
@@ -110,22 +109,22 @@ def test_last_days_are_whole_local_days_ending_today(spec: str, first_day: date,
 def test_30d_across_the_clock_change_starts_at_local_midnight_in_summer_time() -> None:
     start, _, _ = report_window("30d", NOW, BERLIN)  # 23 October: still CEST (UTC+2)
 
-    assert to_ledger_time(start) == "2026-10-22T22:00:00.000+00:00"
+    assert ledger_time(start) == "2026-10-22T22:00:00.000+00:00"
 
 
 def test_month_is_this_calendar_month_to_now() -> None:
     start, end, label = report_window("month", NOW, BERLIN)
 
     assert (start, end, label) == (datetime(2026, 11, 1, tzinfo=BERLIN), NOW, "November 2026")
-    assert to_ledger_time(start) == "2026-10-31T23:00:00.000+00:00"
+    assert ledger_time(start) == "2026-10-31T23:00:00.000+00:00"
 
 
 def test_a_past_month_is_the_whole_month_in_local_time() -> None:
     start, end, label = report_window("2026-10", NOW, BERLIN)
 
     assert label == "October 2026"
-    assert to_ledger_time(start) == "2026-09-30T22:00:00.000+00:00"  # CEST
-    assert to_ledger_time(end) == "2026-10-31T23:00:00.000+00:00"  # CET
+    assert ledger_time(start) == "2026-09-30T22:00:00.000+00:00"  # CEST
+    assert ledger_time(end) == "2026-10-31T23:00:00.000+00:00"  # CET
     december, january, _ = report_window("2025-12", NOW, BERLIN)
     assert (december.date(), january.date()) == (date(2025, 12, 1), date(2026, 1, 1))
 
