@@ -36,7 +36,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import quote
 
 import aiohttp
 import httpx
@@ -44,22 +43,21 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import errors
-from bot import settings as settings_module
 from bot.budgets import default_budgets
 from bot.image_api import AzureTarget, OpenAITarget, error_from_response
 from bot.logs import Redactor
 from bot.manifest import BOT_SCOPES
 from bot.options import KNOWN_MODELS
 from bot.pricing import PriceTable
-from bot.settings import DEFAULT_OPENAI_BASE_URL, Settings, parse_dotenv
+from bot.settings import DEFAULT_OPENAI_BASE_URL, VARIABLES, Settings
 from storage import diagnostics
 
 OK, WARN, FAIL, INFO = "ok", "warn", "FAIL", "--"  # INFO: not checked, or not applicable (says why)
-CALL_TIMEOUT = 10.0  # seconds for each network call (connect and answer)
+CALL_TIMEOUT = 10.0  # seconds for each network call (connect and answer): the clients' own timeouts
+BACKSTOP = 5.0  # more seconds before asyncio gives up on a call whose client timeout did not fire
 MIN_FREE_BYTES = 250 * 1024**2  # below this, the next few images or a database checkpoint may not fit
 LOW_FREE_BYTES = 2 * 1024**3  # a few hundred large images
 MAX_ADMINS_CHECKED = 20
-VERIFY_URL = "https://platform.openai.com/settings/organization/general"
 # Slack errors that mean the token itself is no good (not a problem with one call).
 _BAD_TOKEN = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
                         "not_allowed_token_type", "invalid_token"})
@@ -125,24 +123,19 @@ def main(environ: Mapping[str, str], *, dotenv: Path | None, http: bool = False,
 
 def load_settings(environ: Mapping[str, str], dotenv: Path | None) -> tuple[Settings | None, list[Check]]:
     """Settings as `serve` reads them, or None and the failed check naming the variable."""
-    file_values: dict[str, str] = {}
-    if dotenv is not None and dotenv.is_file():
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            file_values = parse_dotenv(dotenv.read_text(encoding="utf-8"))
     try:
         settings = Settings.from_env(environ, dotenv=dotenv)
         prices = PriceTable.load(settings.prices_path)
     except errors.SettingsError as error:
-        where = ("the environment" if error.variable in environ
-                 else str(dotenv) if error.variable in file_values else None)
+        where = {"environment": "the environment", None: None}.get(error.source, error.source)
         fix = (f"Set {error.variable} correctly (it is set in {where})." if where
                else f"Save {error.variable} as UTF-8 text." if dotenv is not None and error.variable == str(dotenv)
                else f"Set {error.variable} in the environment or in .env.")
         return None, [Check("Settings", FAIL, f"{error.variable}: {error.problem}",
                             f"{fix} Every variable is described in the README's Configuration section."),
                       Check("Everything else", INFO, "not checked until the settings are valid")]
-    names = {**file_values, **environ}
-    origin = ", ".join(dict.fromkeys("the environment" if n in environ else str(dotenv) for n in names
+    names = settings.sources
+    origin = ", ".join(dict.fromkeys("the environment" if names[n] == "environment" else names[n] for n in names
                                      if n.startswith(_SETTING_PREFIXES)))
     checks = [Check("Settings", OK, f"every value is valid (read from {origin})" if origin
                     else "nothing is set: every value is a default")]
@@ -151,21 +144,9 @@ def load_settings(environ: Mapping[str, str], dotenv: Path | None) -> tuple[Sett
     return settings, checks
 
 
-def _known_variables() -> frozenset[str]:
-    """The variable names bot/settings.py reads: the quoted names in its source, which is the only place that
-    reads configuration (empty if the source is not shipped)."""
-    try:
-        source = Path(settings_module.__file__ or "").read_text(encoding="utf-8")
-    except OSError:
-        return frozenset()
-    return frozenset(re.findall(r'"((?:IMAGEBOT|SLACK|OPENAI|AZURE_OPENAI)_[A-Z0-9_]+)"', source))
-
-
 def _unknown_variables(names: Mapping[str, str]) -> list[Check]:
     """A variable that looks like a setting but is not one is ignored silently: most often a typo."""
-    known = _known_variables()
-    if not known:
-        return []
+    known = VARIABLES
     unknown = sorted(n for n in names if n.startswith(_SETTING_PREFIXES) and n not in known)
     if not unknown:
         return []
@@ -220,14 +201,31 @@ def _slack_client(settings: Settings, token: str | None) -> AsyncWebClient:
 async def _slack_call(call: Callable[[], Awaitable[Any]]) -> tuple[Any | None, str | None, int | None]:
     """(response, error, HTTP status): Slack's error code (or a transport failure, described) instead of raising."""
     try:
-        response = await asyncio.wait_for(call(), CALL_TIMEOUT + 5)
+        response = await asyncio.wait_for(_own_timeout(call()), CALL_TIMEOUT + BACKSTOP)
     except SlackApiError as error:
         return None, str(error.response.get("error") or "unknown_error"), error.response.status_code
-    except TimeoutError:
+    except _NoAnswer:
         return None, f"no answer within {CALL_TIMEOUT:g} s", None
+    except TimeoutError:
+        return None, _backstop_fired(), None
     except (aiohttp.ClientError, OSError) as error:
         return None, type(error).__name__, None
     return response, None, 200
+
+
+class _NoAnswer(Exception):
+    """A client's own timeout fired (as it should, before the backstop)."""
+
+
+async def _own_timeout(call: Awaitable[Any]) -> Any:
+    try:
+        return await call
+    except TimeoutError as error:  # aiohttp's and httpx's own timeouts (httpx's are converted by the caller)
+        raise _NoAnswer from error
+
+
+def _backstop_fired() -> str:
+    return f"no answer within {CALL_TIMEOUT + BACKSTOP:g} s (the client's own timeout did not fire)"
 
 
 def _unreachable(settings: Settings, problem: str) -> str:
@@ -429,27 +427,22 @@ async def image_api_checks(settings: Settings, http: httpx.AsyncClient) -> list[
 async def _get_or_post(http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response | str:
     """The response, or what went wrong on the way (the caller says where)."""
     try:
-        return await asyncio.wait_for(http.request(method, url, timeout=CALL_TIMEOUT, **kwargs), CALL_TIMEOUT + 5)
-    except (TimeoutError, httpx.TimeoutException):
+        return await asyncio.wait_for(http.request(method, url, timeout=CALL_TIMEOUT, **kwargs),
+                                      CALL_TIMEOUT + BACKSTOP)
+    except httpx.TimeoutException:
         return f"no answer within {CALL_TIMEOUT:g} s"
+    except TimeoutError:
+        return _backstop_fired()
     except httpx.HTTPError as error:
         return f"{type(error).__name__}"
 
 
-def _api_error_check(title: str, error: errors.ImageAPIError, key_name: str) -> Check:
-    """The account problems, in the words handlers/messages.py uses for them in Slack."""
+def _api_error_check(title: str, error: errors.ImageAPIError, key_name: str, model: str) -> Check:
+    """The account problems in the words Slack uses for them (errors.account_advice), then the passing ones."""
     detail = f"{error} (HTTP {error.status})"
-    if isinstance(error, errors.AuthenticationFailed):
-        return Check(title, FAIL, f"the image API rejected imagebot's API key: {detail}",
-                     f"Set a valid key in {key_name} and restart imagebot.")
-    if isinstance(error, errors.OrganizationNotVerified):
-        return Check(title, FAIL, f"OpenAI requires the organisation to be verified: {detail}",
-                     f"Verify it at {VERIFY_URL} (it can take 15 minutes to apply).")
-    if isinstance(error, errors.QuotaExhausted):
-        return Check(title, FAIL, f"the image API account is out of quota or credit: {detail}",
-                     "Check the account's plan, billing and spend limits; nothing can be made until then.")
-    if isinstance(error, errors.PermissionDenied):
-        return Check(title, FAIL, f"the image API refused access: {detail}", "Check the account's access.")
+    advice = errors.account_advice(error, model=model, key_name=key_name)
+    if advice is not None:
+        return _advice_check(title, advice, f": {detail}")
     if isinstance(error, errors.RateLimited):
         return Check(title, WARN, f"the image API is busy with too many requests: {detail}",
                      "Run `imagebot doctor` again in a minute.")
@@ -459,13 +452,19 @@ def _api_error_check(title: str, error: errors.ImageAPIError, key_name: str) -> 
     return Check(title, FAIL, f"the image API said: {detail}")
 
 
+def _advice_check(title: str, advice: errors.Advice | None, detail: str) -> Check:
+    if advice is None:
+        return Check(title, FAIL, f"the image API refused{detail}")
+    problem = advice.problem.replace("The image API", "the image API", 1)  # after "Title: ", as the others read
+    return Check(title, FAIL, f"{problem}{detail}", f"{advice.fix[0].upper()}{advice.fix[1:]}.")
+
+
 async def _openai_check(settings: Settings, http: httpx.AsyncClient) -> tuple[Check, errors.ImageAPIError | None]:
     """GET /models/{model}: free, and it needs a working key. It does not show organisation verification."""
     title = "OpenAI key and model"
     target = OpenAITarget(settings.openai_base_url, settings.openai_api_key or "")
     where = "" if settings.openai_base_url == DEFAULT_OPENAI_BASE_URL else f" at {settings.openai_base_url}"
-    answer = await _get_or_post(http, "GET", f"{settings.openai_base_url}/models/{quote(settings.model, safe='')}",
-                                headers=target.headers())
+    answer = await _get_or_post(http, "GET", target.model_url(settings.model), headers=target.headers())
     if isinstance(answer, str):
         return Check(title, FAIL, f"could not reach the OpenAI API{where}: {answer}",
                      "Check the network and proxy, and OPENAI_BASE_URL if it is set."), None
@@ -480,7 +479,7 @@ async def _openai_check(settings: Settings, http: httpx.AsyncClient) -> tuple[Ch
         return Check(title, WARN, f"the API{where} does not answer GET /models/{settings.model} (a proxy?), so the "
                      "key is checked only when the first image is made",
                      "If images fail, check OPENAI_API_KEY and OPENAI_BASE_URL."), error
-    return _api_error_check(title, error, "OPENAI_API_KEY"), error
+    return _api_error_check(title, error, "OPENAI_API_KEY", settings.model), error
 
 
 async def _verification_check(settings: Settings, error: errors.ImageAPIError | None, *, checked: bool) -> Check:
@@ -488,8 +487,7 @@ async def _verification_check(settings: Settings, error: errors.ImageAPIError | 
     answer comes from the ledger: the newest call with this model that succeeded, or that was refused for it."""
     title = "Organisation verification"
     if isinstance(error, errors.OrganizationNotVerified):
-        return Check(title, FAIL, f"OpenAI requires the organisation to be verified to use {settings.model}",
-                     f"Verify it at {VERIFY_URL} (it can take 15 minutes to apply).")
+        return _advice_check(title, errors.account_advice(error, model=settings.model), "")
     if not checked:
         return Check(title, INFO, "not checked, as the key check failed")
     try:
@@ -502,14 +500,14 @@ async def _verification_check(settings: Settings, error: errors.ImageAPIError | 
         return Check(title, INFO, f"not known yet: no image has been made with {settings.model} here. OpenAI asks "
                      "some organisations to verify before they can use the GPT Image models; if yours must, the "
                      "first image fails and imagebot says so in Slack",
-                     f"To be sure beforehand, look at {VERIFY_URL}.")
+                     f"To be sure beforehand, look at {errors.VERIFY_URL}.")
     when = verdict["created_at"]
     if verdict["status"] == "ok":
         return Check(title, OK, f"not in the way: {settings.model} made an image here on {when}")
     return Check(title, FAIL, f"the last call with {settings.model} ({when}) was refused: OpenAI requires the "
                  "organisation to be verified",
-                 f"Verify it at {VERIFY_URL} (it can take 15 minutes to apply). If it is verified since, this clears "
-                 "with the next image that succeeds.")
+                 f"Verify it at {errors.VERIFY_URL} (it can take 15 minutes to apply). If it is verified since, this "
+                 "clears with the next image that succeeds.")
 
 
 def _last_verdict(data_dir: Path, model: str) -> dict[str, Any] | None:
@@ -549,7 +547,7 @@ async def _azure_check(settings: Settings, http: httpx.AsyncClient) -> Check:
                          "Deployments). A new deployment can take 5 minutes to answer.")
         return Check(title, FAIL, f"no Azure OpenAI images API at {settings.azure_endpoint}: {error}",
                      "Check AZURE_OPENAI_ENDPOINT (https://YOUR-RESOURCE.openai.azure.com, without a path).")
-    return _api_error_check(title, error, "AZURE_OPENAI_API_KEY")
+    return _api_error_check(title, error, "AZURE_OPENAI_API_KEY", settings.model)
 
 
 def _api_version_refused(answer: httpx.Response) -> bool:

@@ -20,10 +20,16 @@
         └── ServerError          5xx, timeouts, connection failures, unreadable answers
 
 Each class carries what the Slack edge needs to write one clear message; turning them into
-words happens in one place (handlers/messages.py), never here.
+words happens in one place (handlers/messages.py). The exception is the account problems (key, quota,
+organisation verification, access): admins read about them both in Slack and from `imagebot doctor`, so
+`account_advice` words them once, here.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+VERIFY_URL = "https://platform.openai.com/settings/organization/general"
 
 
 class ImagebotError(Exception):
@@ -35,6 +41,7 @@ class SettingsError(ImagebotError):
         super().__init__(f"{variable}: {problem}")
         self.variable = variable
         self.problem = problem
+        self.source: str | None = None  # "environment" or the .env file's path, when the variable was set
 
 
 class UserInputError(ImagebotError):
@@ -157,3 +164,27 @@ class InvalidRequest(ImageAPIError):
 
 class ServerError(ImageAPIError):
     code = "server_error"
+
+
+@dataclass(frozen=True)
+class Advice:
+    """An account problem in words for an admin: what is wrong, and what to do (both without a final stop)."""
+
+    problem: str
+    fix: str
+
+
+def account_advice(error: ImageAPIError, *, model: str | None = None,
+                   key_name: str = "OPENAI_API_KEY, or AZURE_OPENAI_API_KEY for Azure") -> Advice | None:
+    """What an account-level refusal means and how an admin fixes it; None for other errors."""
+    if isinstance(error, QuotaExhausted):
+        return Advice("The image API account is out of quota or credit",
+                      "check its plan, billing and spend limits; nothing more can be made until then")
+    if isinstance(error, AuthenticationFailed):
+        return Advice("The image API rejected imagebot's API key", f"set a valid key ({key_name}) and restart imagebot")
+    if isinstance(error, OrganizationNotVerified):
+        return Advice(f"OpenAI requires the organisation to be verified to use {model or 'this model'}",
+                      f"verify it at {VERIFY_URL} (it can take 15 minutes to apply)")
+    if isinstance(error, PermissionDenied):
+        return Advice("The image API refused access", "check the account's access")
+    return None

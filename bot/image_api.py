@@ -31,6 +31,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 
@@ -69,6 +70,10 @@ class OpenAITarget:
 
     def url(self, operation: str) -> str:
         return f"{self.base_url.rstrip('/')}/images/{operation}"
+
+    def model_url(self, model: str) -> str:
+        """GET it to learn whether the key works and can use `model`: free, nothing is made (`imagebot doctor`)."""
+        return f"{self.base_url.rstrip('/')}/models/{quote(model, safe='')}"
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}

@@ -22,6 +22,21 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_AZURE_API_VERSION = "2025-04-01-preview"
 
+# Every variable imagebot reads (from_env refuses to read any other): `imagebot doctor` warns about look-alikes.
+VARIABLES = frozenset({
+    "SLACK_API_URL", "SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET",
+    "SLACK_REDIRECT_URI", "SLACK_SIGNING_SECRET",
+    "OPENAI_API_KEY", "OPENAI_BASE_URL",
+    "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_API_VERSION", "AZURE_OPENAI_DEPLOYMENT", "AZURE_OPENAI_ENDPOINT",
+    "IMAGEBOT_ADMINS", "IMAGEBOT_ALLOWED_CHANNELS", "IMAGEBOT_CHANNEL_MONTHLY_BUDGET_USD",
+    "IMAGEBOT_CONFIRM_ABOVE_USD", "IMAGEBOT_DATA_DIR", "IMAGEBOT_DENIED_CHANNELS", "IMAGEBOT_LOG_FORMAT",
+    "IMAGEBOT_LOG_LEVEL", "IMAGEBOT_MAX_CONCURRENT", "IMAGEBOT_MAX_CONCURRENT_PER_USER", "IMAGEBOT_MAX_QUEUE",
+    "IMAGEBOT_MODEL", "IMAGEBOT_PARTIAL_IMAGES", "IMAGEBOT_PRICES", "IMAGEBOT_PROVIDER", "IMAGEBOT_QUALITY",
+    "IMAGEBOT_REPORT_CHANNEL", "IMAGEBOT_REPORT_SCHEDULE", "IMAGEBOT_RETENTION_DAYS",
+    "IMAGEBOT_SHUTDOWN_GRACE_SECONDS", "IMAGEBOT_SIZE", "IMAGEBOT_TIMEZONE", "IMAGEBOT_USER_DAILY_BUDGET_USD",
+    "IMAGEBOT_USER_MONTHLY_BUDGET_USD", "IMAGEBOT_USER_REQUESTS_PER_MINUTE", "IMAGEBOT_WORKSPACE_MONTHLY_BUDGET_USD",
+})
+
 _SIZE_RE = re.compile(r"^(auto|[0-9]{2,5}x[0-9]{2,5})$")
 
 
@@ -128,8 +143,19 @@ class Settings:
             sources[key] = "environment"
 
         def get(name: str) -> str | None:
+            if name not in VARIABLES:
+                raise KeyError(f"{name} is read but not listed in VARIABLES")  # a programming error: add it there
             value = values.get(name, "").strip()
             return value or None
+
+        try:
+            return cls._from_values(get, sources)
+        except SettingsError as error:
+            error.source = sources.get(error.variable)  # where the bad value was set, for `imagebot doctor`
+            raise
+
+    @classmethod
+    def _from_values(cls, get: Callable[[str], str | None], sources: dict[str, str]) -> Settings:
 
         slack_api_url = _url(get("SLACK_API_URL") or DEFAULT_SLACK_API_URL, "SLACK_API_URL")
         if not slack_api_url.endswith("/"):

@@ -9,6 +9,9 @@ from bot.logs import redact
 from bot.pricing import format_usd
 from handlers.blocks import escape
 
+_ACCOUNT_ICONS = {errors.QuotaExhausted: ":credit_card:", errors.AuthenticationFailed: ":key:",
+                  errors.OrganizationNotVerified: ":identification_card:", errors.PermissionDenied: ":lock:"}
+
 
 def explain(error: errors.ImagebotError, *, model: str | None = None) -> str:
     """One clear message: what happened, and who can do what about it."""
@@ -38,19 +41,11 @@ def _explain(error: errors.ImagebotError, model: str | None) -> str:
         seconds = math.ceil(error.retry_after) if error.retry_after else 0
         wait = f"in about {seconds} second{'s' if seconds != 1 else ''}" if seconds else "in a minute"
         return f":hourglass: The image API is busy with too many requests. Try again {wait}."
-    if isinstance(error, errors.QuotaExhausted):
-        return (":credit_card: The image API account is out of quota or credit. An admin must check its plan, "
-                "billing and spend limits; nothing more can be made until then.")
-    if isinstance(error, errors.AuthenticationFailed):
-        return (":key: The image API rejected imagebot's API key. An admin must set a valid key "
-                "(OPENAI_API_KEY, or AZURE_OPENAI_API_KEY for Azure) and restart imagebot.")
-    if isinstance(error, errors.OrganizationNotVerified):
-        name = f" `{model}`" if model else " this model"
-        return (f":identification_card: OpenAI requires the organisation to be verified to use{name}. An admin "
-                "must verify it at https://platform.openai.com/settings/organization/general "
-                "(it can take 15 minutes to apply).")
-    if isinstance(error, errors.PermissionDenied):
-        return f":lock: The image API refused access: {detail}. An admin must check the account's access."
+    advice = errors.account_advice(error, model=f"`{model}`" if model else None) \
+        if isinstance(error, errors.ImageAPIError) else None
+    if advice is not None:
+        seen = f": {detail}" if isinstance(error, errors.PermissionDenied) else ""
+        return f"{_ACCOUNT_ICONS[type(error)]} {advice.problem}{seen}. An admin must {advice.fix}."
     if isinstance(error, errors.InvalidRequest):
         field = f" `{error.param}`" if error.param else ""
         return f":warning: The image API rejected the request{field}: {detail}"

@@ -203,6 +203,7 @@ class SlackStandIn:
         self._pending_acks: dict[str, asyncio.Future[dict | None]] = {}  # envelope id -> its ack
         self._socket_turn = itertools.count()
         self._stopping = False
+        self._released = asyncio.Event()  # set by stop(): requests hanging on purpose (hang_next) are answered
         self._open_channels: set[str] = set()  # channels every (later) user joins
         self._ids = itertools.count(1)
         self._last_ts_us = 0
@@ -259,6 +260,7 @@ class SlackStandIn:
     async def stop(self) -> None:
         """Cancel pending background deliveries, say goodbye to Socket Mode apps, close the session and server."""
         self._stopping = True
+        self._released.set()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -390,11 +392,19 @@ class SlackStandIn:
         fault = {"status": status, "error": error, "retry_after": retry_after}
         self._faults.setdefault(method, []).extend(dict(fault) for _ in range(times))
 
-    def _take_fault(self, method: str) -> web.Response | None:
+    def hang_next(self, method: str, *, times: int = 1) -> None:
+        """Never answer the next `times` requests to `method` until stop() (then 503): the caller's own timeout
+        has to fire."""
+        self._faults.setdefault(method, []).extend({"hang": True} for _ in range(times))
+
+    async def _take_fault(self, method: str) -> web.Response | None:
         queue = self._faults.get(method)
         if not queue:
             return None
         fault = queue.pop(0)
+        if fault.get("hang"):
+            await self._released.wait()
+            return web.json_response({"ok": False, "error": "standin_stopped"}, status=503)
         headers = {"Retry-After": str(fault["retry_after"])} if fault["retry_after"] is not None else {}
         return web.json_response({"ok": False, "error": fault["error"]}, status=fault["status"], headers=headers)
 
@@ -407,9 +417,9 @@ class SlackStandIn:
         try:
             params = await _read_params(request)
             if method == "oauth.v2.access":  # client credentials, not a token (HTTP Basic or form fields)
-                response = self._take_fault(method) or self._oauth_v2_access(params, request)
+                response = await self._take_fault(method) or self._oauth_v2_access(params, request)
             else:
-                response = self._take_fault(method) or self._api_response(method, params, token)
+                response = await self._take_fault(method) or self._api_response(method, params, token)
         except _ApiError as e:  # an unreadable body
             response = web.json_response({"ok": False, "error": e.error})
         self._record(method, params, request, token, response.status)
@@ -776,7 +786,7 @@ class SlackStandIn:
 
     async def _handle_upload(self, request: web.Request) -> web.Response:
         params = {"file_id": request.match_info["file_id"]}
-        response = self._take_fault("upload") or await self._upload(params, request)
+        response = await self._take_fault("upload") or await self._upload(params, request)
         self._record("upload", params, request, None, response.status)
         return response
 
@@ -791,7 +801,7 @@ class SlackStandIn:
     async def _handle_download(self, request: web.Request) -> web.Response:
         team_id, _, file_id = request.match_info["team_file"].partition("-")
         token = _bearer(request)
-        response = self._take_fault("download") or self._download(team_id, file_id, token, request.path)
+        response = await self._take_fault("download") or self._download(team_id, file_id, token, request.path)
         self._record("download", {"file_id": file_id, "path": request.path}, request, token, response.status)
         return response
 
@@ -810,7 +820,7 @@ class SlackStandIn:
         raw = await request.text()
         payload = _decode_json(raw)
         context = self._response_urls.get(request.match_info["response_id"])
-        response = self._take_fault("response_url") or self._respond(context, payload)
+        response = await self._take_fault("response_url") or self._respond(context, payload)
         self._record("response_url", payload if isinstance(payload, dict) else {"raw": raw}, request, None,
                      response.status)
         return response

@@ -117,20 +117,40 @@ async def test_report_channel_membership(slack: SlackStandIn, image_api: ImageAP
     assert status == 0 and line(output, "Report channel").startswith("[ok]")
 
 
-async def test_unknown_admins_are_a_warning_only(slack: SlackStandIn, image_api: ImageAPIStandIn,
-                                                 tmp_path: Path) -> None:
-    status, output = await run(env_for(slack, image_api, tmp_path, IMAGEBOT_ADMINS="U0ADMIN,U0NOBODY"))
-    assert status == 0  # warnings do not fail
-    admins = line(output, "Admins")
-    assert admins.startswith("[warn]") and "U0NOBODY is not a user of this workspace" in admins
+# One setting, one verdict: (what is set, exit status, {check title: (status tag, words its entry must hold)}).
+VERDICTS = {
+    "unknown admins are a warning only": (
+        {"IMAGEBOT_ADMINS": "U0ADMIN,U0NOBODY"}, 0,
+        {"Admins": ("[warn]", "U0NOBODY is not a user of this workspace")}),
+    "a revoked app token fails Socket Mode": (
+        {"SLACK_APP_TOKEN": "xapp-1-revoked"}, 1,
+        {"Socket Mode": ("[FAIL]", "SLACK_APP_TOKEN", "connections:write")}),
+    "a model the key cannot use fails, and it has no price": (
+        {"IMAGEBOT_MODEL": "gpt-image-9"}, 1,
+        {"OpenAI key and model": ("[FAIL]", "gpt-image-9 (IMAGEBOT_MODEL) is not available"), "Prices": ("[warn]",)}),
+    "the offline renderer is a warning": (
+        {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}, 0,
+        {"Image API": ("[warn]", "no image API is configured")}),
+    "a look-alike variable is flagged with a suggestion": (
+        {"IMAGEBOT_QUALTY": "high"}, 0,
+        {"Unknown settings": ("[warn]", "IMAGEBOT_QUALTY (did you mean IMAGEBOT_QUALITY?)")}),
+    "an unpriced model with budgets fails": (
+        {"IMAGEBOT_MODEL": "gpt-image-9", "IMAGEBOT_USER_MONTHLY_BUDGET_USD": "20"}, 1,
+        {"Prices": ("[FAIL]", "every request for it would be refused")}),
+}
 
 
-async def test_socket_mode_checks_the_app_token(slack: SlackStandIn, image_api: ImageAPIStandIn,
-                                                tmp_path: Path) -> None:
-    status, output = await run(env_for(slack, image_api, tmp_path, SLACK_APP_TOKEN="xapp-1-revoked"))
-    assert status == 1
-    mode = line(output, "Socket Mode")
-    assert mode.startswith("[FAIL]") and "SLACK_APP_TOKEN" in mode and "connections:write" in mode
+@pytest.mark.parametrize("case", VERDICTS)
+async def test_one_setting_one_verdict(slack: SlackStandIn, image_api: ImageAPIStandIn, tmp_path: Path,
+                                       case: str) -> None:
+    overrides, expected_status, entries = VERDICTS[case]
+    status, output = await run(env_for(slack, image_api, tmp_path, **overrides))
+    assert status == expected_status, output
+    for title, (tag, *words) in entries.items():
+        entry = line(output, title)
+        assert entry.startswith(f"{tag} {title}:") and all(w in entry for w in words), entry
+    if "OPENAI_API_KEY" in overrides:
+        assert not image_api.requests  # no image API configured: nothing asked
 
 
 async def test_http_mode_needs_the_signing_secret(slack: SlackStandIn, image_api: ImageAPIStandIn,
@@ -205,26 +225,27 @@ async def test_openai_key_problems_use_the_slack_wording(slack: SlackStandIn, im
     assert status == 0 and line(output, "OpenAI key and model").startswith("[warn]")
 
 
-async def test_a_model_the_key_cannot_use_fails(slack: SlackStandIn, image_api: ImageAPIStandIn,
-                                                tmp_path: Path) -> None:
-    status, output = await run(env_for(slack, image_api, tmp_path, IMAGEBOT_MODEL="gpt-image-9"))
-    assert status == 1
-    model = line(output, "OpenAI key and model")
-    assert model.startswith("[FAIL]") and "gpt-image-9 (IMAGEBOT_MODEL) is not available" in model
-    assert line(output, "Prices").startswith("[warn]")  # and it has no price either
-
-
-async def test_every_call_is_bounded(slack: SlackStandIn, image_api: ImageAPIStandIn, tmp_path: Path,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_every_call_is_bounded_by_its_clients_own_timeout(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Slack and the image API both take the call and never answer. Each must be cut by its client's own timeout
+    # ("within 0.5 s"), not by asyncio's backstop, which would say "the client's own timeout did not fire".
     monkeypatch.setattr(doctor, "CALL_TIMEOUT", 0.5)
     image_api.hang(operation="models")
+    slack.hang_next("apps.connections.open")
+    status, output = await run(env_for(slack, image_api, tmp_path))
+    assert status == 1
+    assert "no answer within 0.5 s" in line(output, "OpenAI key and model")
+    assert "could not reach Slack" in line(output, "Socket Mode") and "no answer within 0.5 s" in output
+    assert "did not fire" not in output
+
+
+async def test_a_slack_that_cannot_be_reached_fails_quickly(slack: SlackStandIn, image_api: ImageAPIStandIn,
+                                                            tmp_path: Path) -> None:
     with socket.socket() as closed:  # a port nobody listens on
         closed.bind(("127.0.0.1", 0))
         nowhere = f"http://127.0.0.1:{closed.getsockname()[1]}/api/"
         status, output = await run(env_for(slack, image_api, tmp_path, SLACK_API_URL=nowhere))
-    assert status == 1
-    assert "no answer within 0.5 s" in line(output, "OpenAI key and model")
-    assert "could not reach Slack" in line(output, "Socket Mode")
+    assert status == 1 and "could not reach Slack" in line(output, "Socket Mode")
 
 
 async def test_organisation_verification_comes_from_the_ledger(workspace_factory, slack: SlackStandIn,
@@ -262,30 +283,6 @@ async def test_azure_checks_key_and_deployment_without_making_an_image(slack: Sl
     status, output = await run(env_for(slack, image_api, tmp_path, **{**azure, "AZURE_OPENAI_API_KEY": "wrong-key"}))
     deployment = line(output, "Azure OpenAI key and deployment")
     assert status == 1 and "rejected imagebot's API key" in deployment and "AZURE_OPENAI_API_KEY" in deployment
-
-
-async def test_offline_renderer_is_a_warning(slack: SlackStandIn, image_api: ImageAPIStandIn,
-                                             tmp_path: Path) -> None:
-    status, output = await run(env_for(slack, image_api, tmp_path, OPENAI_API_KEY="", OPENAI_BASE_URL=""))
-    assert status == 0
-    assert line(output, "Image API").startswith("[warn] Image API: no image API is configured")
-    assert not image_api.requests
-
-
-async def test_unknown_variables_are_flagged_with_a_suggestion(slack: SlackStandIn, image_api: ImageAPIStandIn,
-                                                               tmp_path: Path) -> None:
-    status, output = await run(env_for(slack, image_api, tmp_path, IMAGEBOT_QUALTY="high"))
-    assert status == 0
-    assert "IMAGEBOT_QUALTY (did you mean IMAGEBOT_QUALITY?)" in line(output, "Unknown settings")
-
-
-async def test_an_unpriced_model_with_budgets_fails(slack: SlackStandIn, image_api: ImageAPIStandIn,
-                                                    tmp_path: Path) -> None:
-    status, output = await run(env_for(slack, image_api, tmp_path, IMAGEBOT_MODEL="gpt-image-9",
-                                       IMAGEBOT_USER_MONTHLY_BUDGET_USD="20"))
-    assert status == 1
-    prices = line(output, "Prices")
-    assert prices.startswith("[FAIL]") and "every request for it would be refused" in prices
 
 
 def test_data_dir_and_free_disk(tmp_path: Path) -> None:

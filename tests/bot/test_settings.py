@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import SettingsError
-from bot.settings import Settings, parse_dotenv
+from bot.settings import VARIABLES, Settings, parse_dotenv
 
 OPENAI = {"OPENAI_API_KEY": "sk-test"}
 AZURE = {
@@ -299,3 +299,23 @@ def test_an_unreadable_env_file_is_a_settings_error_naming_it(tmp_path: Path) ->
     dotenv.write_bytes(b"OPENAI_API_KEY=\xff\xfe not utf-8\n")
     with pytest.raises(SettingsError, match=r"\.env: cannot be read as UTF-8"):
         Settings.from_env({}, dotenv=dotenv)
+
+
+def test_every_variable_is_listed_read_and_documented() -> None:
+    import bot.settings as module
+
+    source = Path(module.__file__ or "").read_text(encoding="utf-8")
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    listed_only = [name for name in VARIABLES if source.count(f'"{name}"') < 2]  # in VARIABLES, never read
+    assert not listed_only
+    assert [name for name in sorted(VARIABLES) if f"`{name}`" not in readme] == []
+
+
+def test_a_bad_value_says_where_it_was_set(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("IMAGEBOT_QUALITY=best\n", encoding="utf-8")
+    with pytest.raises(SettingsError) as from_file:
+        Settings.from_env({}, dotenv=dotenv)
+    with pytest.raises(SettingsError) as from_environment:
+        Settings.from_env({"IMAGEBOT_QUALITY": "best"}, dotenv=dotenv)
+    assert (from_file.value.source, from_environment.value.source) == (str(dotenv), "environment")
