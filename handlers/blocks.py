@@ -41,8 +41,18 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def section(text: str) -> dict[str, Any]:
+    """A mrkdwn section, clipped to what Slack accepts."""
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}}
+
+
+def context(text: str) -> dict[str, Any]:
+    """A one-element mrkdwn context line (small grey text), clipped to what Slack accepts."""
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}]}
 
 
 def settings_line(options: ImageOptions) -> str:
@@ -61,11 +71,11 @@ def build_card(user_id: str, prompt: str, options: ImageOptions, status: str) ->
     quoted = "\n".join(f"> {escape(line)}" if line else ">" for line in prompt.splitlines()) or ">"
     head = f"*<@{user_id}> asked for an image*\n"
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(head + quoted, SECTION_LIMIT)}},
+        section(head + quoted),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": settings_line(options)}]},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(status, SECTION_LIMIT)}]},
+        context(status),
     ]
-    return _clip(f"<@{user_id}> asked for an image: {escape(prompt)}", 3000), blocks
+    return clip(f"<@{user_id}> asked for an image: {escape(prompt)}", 3000), blocks
 
 
 def status_working(kind: str = "generate") -> str:
@@ -85,7 +95,7 @@ def status_done(images: int, cost_micro: int | None, provider: str) -> str:
 
 
 def status_failed(reason: str) -> str:
-    return f":warning: {_clip(reason, 400)}"
+    return f":warning: {clip(reason, 400)}"
 
 
 def footnote_text(note: Footnote) -> str:
@@ -145,7 +155,7 @@ def help_text(command: str = "/image") -> str:
 
 def build_notice(text: str, *, button: tuple[str, str, str] | None = None) -> list[dict[str, Any]]:
     """A message with an optional button: (label, action_id, value)."""
-    notice: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}}]
+    notice: list[dict[str, Any]] = [section(text)]
     if button is not None:
         label, action_id, value = button
         notice.append({"type": "actions", "elements": [
@@ -181,13 +191,13 @@ def build_report(report: Any, *, asked_by: str | None) -> tuple[str, list[dict[s
     report_blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": head}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{name}*\n{value}"} for name, value in fields]},
-        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(
+        {"type": "section", "text": {"type": "mrkdwn", "text": clip(
             "*Top users*\n" + _lines(report.top_users, lambda k: f"<@{k}>"), SECTION_LIMIT)}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(
+        {"type": "section", "text": {"type": "mrkdwn", "text": clip(
             "*Top channels*\n" + _lines(report.top_channels, lambda k: f"<#{k}>"), SECTION_LIMIT)}},
         {"type": "section", "fields": [
-            {"type": "mrkdwn", "text": _clip("*Per model*\n" + _lines(report.by_model, str), 2000)},
-            {"type": "mrkdwn", "text": _clip("*Per quality*\n" + _lines(report.by_quality, str), 2000)},
+            {"type": "mrkdwn", "text": clip("*Per model*\n" + _lines(report.by_model, str), 2000)},
+            {"type": "mrkdwn", "text": clip("*Per quality*\n" + _lines(report.by_quality, str), 2000)},
         ]},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": (
             f"{f'Asked by <@{asked_by}>' if asked_by else 'Scheduled report'} · days in {report.timezone} · "

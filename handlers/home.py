@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import Services
 from handlers.flows import Flows
-from handlers.home_view import BudgetLine, HomeSummary, build_home
+from handlers.home_view import HomeSummary, build_home
 from handlers.middleware import team_of
 
 log = logging.getLogger(__name__)
@@ -31,12 +31,10 @@ async def home_summary(services: Services, team_id: str, user_id: str, now: date
     now = now or datetime.now(images.budgets.tz)
     # No channel here: a channel's budget depends on where the user asks (/image usage there shows it).
     standing = await images.budgets.standing(team_id, user_id, "", now)
-    lines = tuple(BudgetLine(b.budget.scope, b.budget.period, b.budget.limit_micro, b.spent_micro, b.resets_at)
-                  for b in standing.budgets)
     recent = await images.recent_images(team_id, user_id, RECENT_IMAGES)
     return HomeSummary(user_id=user_id, month_label=now.astimezone(images.budgets.tz).strftime("%B %Y"),
                        month_micro=standing.month_micro, today_micro=standing.today_micro,
-                       timezone=services.settings.timezone, budgets=lines, recent=tuple(recent),
+                       timezone=services.settings.timezone, budgets=standing.budgets, recent=tuple(recent),
                        offline=services.settings.provider == "offline")
 
 

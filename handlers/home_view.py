@@ -11,25 +11,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.budgets import BudgetStanding
 from bot.pricing import format_usd
-from handlers.blocks import SECTION_LIMIT, _clip, escape
+from handlers.blocks import SECTION_LIMIT, clip, context, escape, section
 from storage.store import RecentImage
 
 HOME_CALLBACK = "imagebot_home"
 HOME_BLOCK_LIMIT = 100
 PROMPT_PREVIEW = 300  # characters of a prompt shown in the list (the thread has the rest)
 BAR_WIDTH = 10
-
-
-@dataclass(frozen=True)
-class BudgetLine:
-    """A budget that applies to the user, and where they stand against it."""
-
-    scope: str  # user | workspace (channel budgets depend on the channel: /image usage shows them there)
-    period: str  # daily | monthly
-    limit_micro: int
-    spent_micro: int
-    resets_at: datetime  # aware: when the period ends
 
 
 @dataclass(frozen=True)
@@ -41,7 +31,7 @@ class HomeSummary:
     month_micro: int  # the user's spend this month
     today_micro: int  # and today
     timezone: str  # IANA name: budget periods follow it
-    budgets: tuple[BudgetLine, ...] = ()
+    budgets: tuple[BudgetStanding, ...] = ()  # user and workspace ones (a channel's depends on the channel)
     recent: tuple[RecentImage, ...] = ()
     offline: bool = False  # the offline renderer is configured: costs are priced, nothing is billed
 
@@ -50,8 +40,8 @@ def build_home(summary: HomeSummary) -> dict[str, Any]:
     """The user's App Home: what imagebot does and how, their spend and budgets, their latest images."""
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "imagebot", "emoji": True}},
-        _section("Pictures from OpenAI's GPT Image models, right in Slack. Every image shows what it cost."),
-        _section(
+        section("Pictures from OpenAI's GPT Image models, right in Slack. Every image shows what it cost."),
+        section(
             "*How to use it*\n"
             "• `/image a lighthouse at dusk` in any channel I'm in: I post a card and the image in its thread. "
             "`/image` alone opens a form.\n"
@@ -62,21 +52,21 @@ def build_home(summary: HomeSummary) -> dict[str, Any]:
             "`--transparent`, `--format png|jpeg|webp`, `--model NAME`. `/image help` lists them all."),
         {"type": "divider"},
         {"type": "header", "text": {"type": "plain_text", "text": "Your spend", "emoji": True}},
-        _section(_spend_text(summary)),
+        section(_spend_text(summary)),
     ]
     if summary.offline:
-        blocks.append(_context("imagebot is using its offline renderer: costs are what the model would charge; "
+        blocks.append(context("imagebot is using its offline renderer: costs are what the model would charge; "
                                "nothing is billed."))
     blocks += [
         {"type": "divider"},
         {"type": "header", "text": {"type": "plain_text", "text": "Your recent images", "emoji": True}},
     ]
     if not summary.recent:
-        blocks.append(_section("None yet. Try `/image a lighthouse at dusk, oil painting` in a channel I'm in."))
+        blocks.append(section("None yet. Try `/image a lighthouse at dusk, oil painting` in a channel I'm in."))
     for item in summary.recent:
-        blocks.append(_section(_recent_text(item)))
-        blocks.append(_context(_recent_footnote(item)))
-    blocks.append(_context("Only you can see this page. `/image usage` in a channel also shows that channel's "
+        blocks.append(section(_recent_text(item)))
+        blocks.append(context(_recent_footnote(item)))
+    blocks.append(context("Only you can see this page. `/image usage` in a channel also shows that channel's "
                            "budget."))
     return {"type": "home", "callback_id": HOME_CALLBACK, "blocks": blocks[:HOME_BLOCK_LIMIT]}
 
@@ -90,11 +80,12 @@ def slack_date(moment: datetime, fallback_format: str = "%Y-%m-%d %H:%M UTC") ->
 def _spend_text(summary: HomeSummary) -> str:
     lines = [f"*{format_usd(summary.month_micro)}* this month ({summary.month_label}), "
              f"{format_usd(summary.today_micro)} of it today."]
-    for budget in summary.budgets:
-        left = max(0, budget.limit_micro - budget.spent_micro)
+    for line in summary.budgets:
+        budget = line.budget
         owner = "Your" if budget.scope == "user" else "The workspace's"
-        lines.append(f"{owner} {budget.period} budget: *{format_usd(left)} left* of {format_usd(budget.limit_micro)} "
-                     f"{_bar(budget.spent_micro, budget.limit_micro)}, resets {slack_date(budget.resets_at)}")
+        lines.append(f"{owner} {budget.period} budget: *{format_usd(line.left_micro)} left* of "
+                     f"{format_usd(budget.limit_micro)} {_bar(line.spent_micro, budget.limit_micro)}, "
+                     f"resets {slack_date(line.resets_at)}")
     if not summary.budgets:
         lines.append("No budget applies to you.")
     lines.append(f"_Days and months follow {summary.timezone}._")
@@ -115,10 +106,10 @@ def _where(channel_id: str) -> str:
 
 def _recent_text(item: RecentImage) -> str:
     label = " ".join(f"*{v}*" for v in item.versions) or ("*edit*" if item.kind == "edit" else "*image*")
-    prompt = escape(_clip(" ".join(item.prompt.split()), PROMPT_PREVIEW)) or "_(no prompt)_"
+    prompt = escape(clip(" ".join(item.prompt.split()), PROMPT_PREVIEW)) or "_(no prompt)_"
     verb = "edited" if item.kind == "edit" else "made"
     when = slack_date(datetime.fromisoformat(item.created_at))
-    return _clip(f"{label} {verb} in {_where(item.channel_id)}, {when}\n> {prompt}", SECTION_LIMIT)
+    return clip(f"{label} {verb} in {_where(item.channel_id)}, {when}\n> {prompt}", SECTION_LIMIT)
 
 
 def _recent_footnote(item: RecentImage) -> str:
@@ -128,11 +119,3 @@ def _recent_footnote(item: RecentImage) -> str:
     cost = format_usd(item.cost_micro)
     parts.append(f"{cost} (offline render, nothing billed)" if item.provider == "offline" else cost)
     return " · ".join(parts)
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}}
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}]}

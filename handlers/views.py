@@ -22,7 +22,7 @@ from bot.errors import InvalidOption
 from bot.models import ImageOptions
 from bot.options import FORMATS, MAX_N, PROMPT_LIMIT, QUALITIES, SIZE_ALIASES, check_options
 from bot.pricing import format_usd
-from handlers.blocks import SECTION_LIMIT, _clip, escape
+from handlers.blocks import clip, escape, section
 
 # Slack limits.
 TITLE_LIMIT = 24
@@ -93,7 +93,7 @@ _CLI_VALUE_RE = re.compile(r"`--[a-z-]+[ =]([^`]+)`")
 
 
 def _plain(text: str, limit: int | None = None) -> dict[str, Any]:
-    return {"type": "plain_text", "text": _clip(text, limit) if limit else text, "emoji": True}
+    return {"type": "plain_text", "text": clip(text, limit) if limit else text, "emoji": True}
 
 
 def _option(text: str, value: str) -> dict[str, Any]:
@@ -127,7 +127,7 @@ def _text_input(action_id: str, initial: str, placeholder: str, *, focus: bool) 
                                "max_length": MODAL_INPUT_LIMIT, "placeholder": _plain(placeholder, 150),
                                "focus_on_load": focus}
     if initial:
-        element["initial_value"] = _clip(initial, MODAL_INPUT_LIMIT)
+        element["initial_value"] = clip(initial, MODAL_INPUT_LIMIT)
     return element
 
 
@@ -304,7 +304,7 @@ def build_confirmation(estimate_micro: int, summary: str, token: str) -> list[di
     """
     text = f":moneybag: This will cost about *{format_usd(estimate_micro)}*: {escape(summary)}"
     return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}},
+        section(text),
         {"type": "actions", "block_id": CONFIRMATION_BLOCK, "elements": [
             {**_button("Generate", CONFIRM, token), "style": "primary"},
             _button("Cancel", CANCEL, token),

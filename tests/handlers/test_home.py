@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from bot.budgets import Budget, BudgetStanding
 from bot.pricing import format_usd
-from handlers.home_view import HOME_BLOCK_LIMIT, BudgetLine, HomeSummary, build_home
+from handlers.home_view import HOME_BLOCK_LIMIT, HomeSummary, build_home
 from standins.slack import SlackStandIn
 from storage.store import LedgerEntry, RecentImage, Store, ThreadKey
 from tests.conftest import WorkspaceFactory
@@ -52,8 +53,8 @@ def summary(**overrides: Any) -> HomeSummary:
 
 def test_home_explains_the_bot_and_shows_spend_budgets_and_recent_images() -> None:
     view = build_home(summary(
-        budgets=(BudgetLine("user", "monthly", 5_000_000, 310_000, RESETS),
-                 BudgetLine("workspace", "monthly", 100_000_000, 25_000_000, RESETS)),
+        budgets=(BudgetStanding(Budget("user", "", "monthly", 5_000_000, "env"), 310_000, RESETS),
+                 BudgetStanding(Budget("workspace", "", "monthly", 100_000_000, "env"), 25_000_000, RESETS)),
         recent=(recent(), recent("make the sky purple", kind="edit", versions=("v2",), cost_micro=51_000))))
     text = view_text(view)
     assert view["type"] == "home" and view["blocks"][0]["type"] == "header"
@@ -94,7 +95,7 @@ def test_home_marks_offline_renders_and_direct_messages() -> None:
 
 def test_home_shows_over_budget_and_unknown_prices_honestly() -> None:
     text = view_text(build_home(summary(
-        budgets=(BudgetLine("user", "daily", 1_000_000, 1_200_000, RESETS),),
+        budgets=(BudgetStanding(Budget("user", "", "daily", 1_000_000, "env"), 1_200_000, RESETS),),
         recent=(recent(cost_micro=None, model="gpt-image-9"),))))
     assert "Your daily budget: *$0.00 left* of $1.00" in text and "120 % used" in text
     assert "gpt-image-9 · 1024x1024 · medium · price unknown" in text
