@@ -39,7 +39,9 @@ def channel_of(body: dict[str, Any]) -> str | None:
     if body.get("type") == "event_callback":
         event = body.get("event") or {}
         # app_home_opened names the user's DM with the bot as its channel: the Home tab is not a channel's.
-        return None if event.get("type") == "app_home_opened" else event.get("channel")
+        channel = None if event.get("type") == "app_home_opened" else event.get("channel")
+        # Some events (channel_rename, channel_created) carry the channel as an object: a channel all the same.
+        return channel.get("id") if isinstance(channel, dict) else channel
     if body.get("type") == "block_actions":
         return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
     return None
