@@ -37,15 +37,16 @@ class Services:
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)  # released last, by close()
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _scheduler_task: asyncio.Task[None] | None = None
-    retention: RetentionPruner | None = None  # with IMAGEBOT_RETENTION_DAYS: made by start_scheduler
+    retention: RetentionPruner | None = None  # made by start_scheduler (prunes by age with IMAGEBOT_RETENTION_DAYS)
     _retention_task: asyncio.Task[None] | None = None
 
     def start_scheduler(self) -> None:
-        """Start the background work: scheduled reports, and retention pruning (now, then every few hours)."""
+        """Start the background work: scheduled reports, and housekeeping of the image folder (now, then every few
+        hours): retention pruning with IMAGEBOT_RETENTION_DAYS, stray files always."""
         if self.scheduler is not None and self._scheduler_task is None:
             self._scheduler_task = asyncio.get_running_loop().create_task(self.scheduler.run(self._stop),
                                                                           name="report-scheduler")
-        if self.settings.retention_days is not None and self._retention_task is None:
+        if self._retention_task is None:  # stray files are swept with or without IMAGEBOT_RETENTION_DAYS
             self.retention = self.retention or RetentionPruner(self.db, self.settings.retention_days)
             self._retention_task = asyncio.get_running_loop().create_task(self.retention.run(self._stop),
                                                                           name="retention")

@@ -33,6 +33,9 @@ class ImageFiles:
         relative = f"{digest[:2]}/{digest}.{'jpg' if fmt == 'jpeg' else fmt}"
         target = self.root / relative
         if target.exists():
+            # Touched: a file about to be recorded again is young, so the stray sweep (storage/lifecycle.py)
+            # never takes it for one a crash left unrecorded.
+            os.utime(target)
             return digest, relative
         target.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(target, data)

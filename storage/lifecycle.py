@@ -18,6 +18,7 @@ The database is migrated to this version's schema on the way in.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -97,6 +98,46 @@ def prune_images(store: Store, cutoff: str, *, limit: int = 100, now: str | None
     with store.db.conn:
         store.db.conn.executemany("UPDATE images SET pruned_at = ? WHERE id = ?", [(stamp, row["id"]) for row in rows])
     return [Pruned(row["id"], row["path"]) for row in rows]
+
+
+def stray_candidates(root: Path, before: float) -> list[str]:
+    """Files in the image folder last written before `before` (epoch seconds), relative to it: those a crash
+    may have left unrecorded (written, then the process died before the row), and half-written temporary files.
+    Walks the folder: run it on a worker thread."""
+    found: list[str] = []
+    if not root.is_dir():
+        return found
+    with os.scandir(root) as folders:
+        for folder in folders:
+            if not folder.is_dir(follow_symlinks=False):
+                continue
+            with os.scandir(folder.path) as files:
+                found += [f"{folder.name}/{f.name}" for f in files
+                          if f.is_file(follow_symlinks=False) and f.stat().st_mtime < before]
+    return found
+
+
+def unrecorded(store: Store, relatives: list[str]) -> list[str]:
+    """Those of `relatives` no image row records (looked up by id, the file's name: one indexed query). Runs on
+    the db thread; pass a few hundred at a time so requests in between wait for one batch at most."""
+    ids = {relative: Path(relative).name.split(".", 1)[0] for relative in relatives}
+    named = [i for i in ids.values() if i]
+    known = {row[0] for row in store.db.execute(
+        f"SELECT id FROM images WHERE id IN ({', '.join('?' * len(named))})", named)} if named else set()
+    return [relative for relative, image_id in ids.items() if image_id not in known]
+
+
+def remove_strays(root: Path, relatives: list[str], before: float) -> int:
+    """Delete the given unrecorded files, each only if it is still older than `before` (a file saved again in the
+    meantime was touched, so it stays). Returns how many went."""
+    removed = 0
+    for relative in relatives:
+        path = root / relative
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime < before:
+                path.unlink()
+                removed += 1
+    return removed
 
 
 def retention_cutoff(now: datetime, days: int) -> str:

@@ -4,6 +4,7 @@ and a thread whose image was pruned says so (replies and buttons alike) without 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -118,8 +119,9 @@ async def test_an_image_posted_on_its_own_gives_a_pruned_thread_a_new_start(
 
 async def test_start_up_prunes_what_is_older_than_the_limit(
         slack: SlackStandIn, workspace_factory: WorkspaceFactory) -> None:
-    first = await workspace_factory()  # no retention: nothing is ever pruned
-    assert first.services is not None and first.services.retention is None
+    first = await workspace_factory()  # no retention: nothing is ever pruned (only stray files are swept)
+    assert first.services is not None and first.services.retention is not None
+    assert first.services.retention.days is None
     await start(slack, first, "a lighthouse")
     await start(slack, first, "a fox")
     data_dir = first.settings.data_dir
@@ -139,3 +141,24 @@ async def test_start_up_prunes_what_is_older_than_the_limit(
                                                                   "created_at")))
     assert [r["pruned_at"] is not None for r in rows] == [True, False]
     assert sorted(p.name for p in (data_dir / "images").rglob("*.png")) == [f"{rows[1]['id']}.png"]
+
+
+async def test_a_file_a_crash_left_unrecorded_is_swept_on_start_up_with_or_without_retention(
+        slack: SlackStandIn, workspace_factory: WorkspaceFactory) -> None:
+    first = await workspace_factory()
+    await start(slack, first, "a lighthouse")
+    data_dir = first.settings.data_dir
+    store = first.services.images.store if first.services else None
+    assert store is not None
+    await first.stop()
+    # As if the process died between writing an image file and recording it, a day and more ago.
+    digest, stray = store.files.put(png("white"), "png")
+    old = (datetime.now(UTC) - timedelta(days=2)).timestamp()
+    os.utime(store.files.root / stray, (old, old))
+    kept = sorted(p.name for p in (data_dir / "images").rglob("*.png") if p.name != f"{digest}.png")
+
+    second = await workspace_factory()  # no IMAGEBOT_RETENTION_DAYS
+    assert second.services is not None and second.services.retention is not None
+    await asyncio.wait_for(second.services.retention.swept.wait(), timeout=30)  # the sweep runs on start-up
+    assert sorted(p.name for p in (data_dir / "images").rglob("*.png")) == kept  # the recorded image stays
+    assert len(kept) == 1

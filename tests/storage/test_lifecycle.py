@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -19,8 +21,11 @@ from storage.lifecycle import (
     backup,
     lock_data_dir,
     prune_images,
+    remove_strays,
     restore,
     retention_cutoff,
+    stray_candidates,
+    unrecorded,
     verify_backup,
 )
 from storage.store import LedgerEntry, Store, ThreadKey
@@ -110,6 +115,30 @@ def test_the_same_bytes_saved_again_bring_a_pruned_image_back(store: Store) -> N
     assert again.id == image_id and again.pruned_at is None
     assert store.files.get(again.path) == png("red")
     assert prune_images(store, retention_cutoff(NOW, 30)) == []  # its age counts from now
+
+
+def test_files_no_row_records_are_strays_once_old_and_saving_the_same_bytes_again_keeps_one(store: Store) -> None:
+    recorded, kept_again = thread_with_images(store, 2)
+    root = store.files.root
+    # What a crash leaves: a file written but never recorded, and half a temporary file.
+    digest, unrecorded_file = store.files.put(png("white"), "png")
+    (root / digest[:2] / ".tmp-abc123").write_bytes(b"half an ima")
+    young, _ = store.files.put(png("black"), "png")  # written a moment ago, its row not yet recorded
+    day_ago = time.time() - 86_400  # the sweep's line: a day before the real clock, as files carry real times
+    for relative in (unrecorded_file, f"{digest[:2]}/.tmp-abc123", store.get_image(recorded).path,
+                     store.get_image(kept_again).path):
+        os.utime(root / relative, (day_ago - 60, day_ago - 60))
+    candidates = stray_candidates(root, before=day_ago)
+    assert sorted(candidates) == sorted([unrecorded_file, f"{digest[:2]}/.tmp-abc123",
+                                         store.get_image(recorded).path, store.get_image(kept_again).path])
+    strays = unrecorded(store, candidates)
+    assert sorted(strays) == sorted([unrecorded_file, f"{digest[:2]}/.tmp-abc123"])
+
+    store.files.put(png("white"), "png")  # the same bytes saved again before the sweep gets to it: touched, kept
+    assert remove_strays(root, strays, before=day_ago) == 1
+    assert store.files.exists(unrecorded_file) and not (root / digest[:2] / ".tmp-abc123").exists()
+    assert all(store.files.exists(store.get_image(i).path) for i in (recorded, kept_again))
+    assert store.files.exists(f"{young[:2]}/{young}.png")
 
 
 def test_the_cutoff_is_in_the_format_storage_writes() -> None:
