@@ -8,7 +8,7 @@ It is the first thing to run when imagebot misbehaves. In order:
                       apps.connections.open; signing secret for HTTP); the bot token (auth.test) and its scopes
                       against the manifest's (auth.test's x-oauth-scopes header); the bot's membership of
                       IMAGEBOT_REPORT_CHANNEL; IMAGEBOT_ADMINS are users. Multi-workspace (SLACK_CLIENT_ID and
-                      SLACK_CLIENT_SECRET): the OAuth settings and how many workspaces are installed
+                      SLACK_CLIENT_SECRET): the OAuth settings, how many workspaces are installed, and each one's token
     Image API         OpenAI: the key and the model (GET /models/{model}, free). Azure: the key and the
                       deployment (a request without a prompt, refused before any work: not billed).
                       Organisation verification (OpenAI): from the ledger, as no free call reveals it
@@ -32,6 +32,7 @@ import sqlite3
 import sys
 import tempfile
 import textwrap
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ from typing import Any, TextIO
 import aiohttp
 import httpx
 from slack_sdk.errors import SlackApiError
+from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import errors
@@ -58,6 +60,7 @@ BACKSTOP = 5.0  # more seconds before asyncio gives up on a call whose client ti
 MIN_FREE_BYTES = 250 * 1024**2  # below this, the next few images or a database checkpoint may not fit
 LOW_FREE_BYTES = 2 * 1024**3  # a few hundred large images
 MAX_ADMINS_CHECKED = 20
+MAX_WORKSPACES_CHECKED = 20
 # Slack errors that mean the token itself is no good (not a problem with one call).
 _BAD_TOKEN = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
                         "not_allowed_token_type", "invalid_token"})
@@ -298,29 +301,55 @@ async def _oauth_checks(settings: Settings) -> list[Check]:
     checks = [Check("Multi-workspace installs", OK, f"SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are set; workspaces "
                     f"install at /slack/install and come back to {redirect}")]
     try:
-        count = await asyncio.to_thread(_installed_workspaces, settings.data_dir)
+        bots = await asyncio.to_thread(_installed_bots, settings.data_dir)
     except sqlite3.Error as error:
         checks.append(_unreadable_database(settings.data_dir, error))
         return checks
-    if count is None:
+    if bots is None:
         checks.append(Check("Installed workspaces", INFO, "not counted: the database has no installs table yet (it "
                             "is added when `imagebot serve` next starts)"))
-    elif count == 0:
+    elif not bots:
         checks.append(Check("Installed workspaces", WARN, "no workspace has installed imagebot yet",
                             "Open https://YOUR-HOST/slack/install in a browser and choose Allow."))
     else:
-        checks.append(Check("Installed workspaces", OK, _plural(count, "workspace")))
+        checks += [Check("Installed workspaces", OK, _plural(len(bots), "workspace")),
+                   await _workspace_tokens_check(settings, bots)]
     return checks
 
 
-def _installed_workspaces(data_dir: Path) -> int | None:
+def _installed_bots(data_dir: Path) -> list[Bot] | None:
     db = diagnostics.open_readonly(data_dir)
     if db is None:
-        return 0
+        return []
     try:
-        return diagnostics.installed_workspace_count(db)
+        return diagnostics.installed_workspace_bots(db)
     finally:
         db.close()
+
+
+async def _workspace_tokens_check(settings: Settings, bots: list[Bot]) -> Check:
+    """auth.test with each installed workspace's own bot token (the first MAX_WORKSPACES_CHECKED), side by side.
+    A rotating token past its expiry is not tried: imagebot refreshes it on its next use (no writes here)."""
+    checked = bots[:MAX_WORKSPACES_CHECKED]
+    now = time.time()
+
+    async def problem(bot: Bot) -> str | None:
+        if bot.bot_token_expires_at is not None and bot.bot_token_expires_at <= now:
+            return None if bot.bot_refresh_token else f"{bot.team_id}: its token expired and there is no refresh token"
+        client = _slack_client(settings, bot.bot_token)
+        response, error, status = await _slack_call(client.auth_test)
+        if response is not None or status == 429:
+            return None
+        return f"{bot.team_id}: " + (_unreachable(settings, error or "") if status is None
+                                      else f"Slack refused its token ({error})")
+
+    problems = [p for p in await asyncio.gather(*(problem(b) for b in checked)) if p]
+    more = f" (the first {MAX_WORKSPACES_CHECKED} checked)" if len(bots) > MAX_WORKSPACES_CHECKED else ""
+    if problems:
+        return Check("Workspace tokens", WARN, f"{'; '.join(problems)}{more}",
+                     "Someone in each such workspace installs imagebot again at https://YOUR-HOST/slack/install; "
+                     "until then, its requests cannot be answered. Other workspaces are not affected.")
+    return Check("Workspace tokens", OK, f"each installed workspace's bot token works{more}")
 
 
 async def _bot_token_check(settings: Settings) -> tuple[Check, dict[str, Any] | None]:

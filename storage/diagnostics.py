@@ -10,9 +10,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from slack_sdk.oauth.installation_store import Bot
 from sqlite_utils import Database
 
-from storage.installations import installed_teams
+from storage.installations import installed_bots
 
 DB_NAME = "imagebot.db"  # as storage.store.Store.open names it
 
@@ -46,9 +47,10 @@ def last_model_verdict(db: Database, provider: str, model: str) -> dict[str, Any
     return {"created_at": row[0], "status": row[1], "error_code": row[2]} if row else None
 
 
-def installed_workspace_count(db: Database) -> int | None:
-    """How many workspaces (or orgs) have the bot installed; None when the database predates installs."""
+def installed_workspace_bots(db: Database) -> list[Bot] | None:
+    """Every installed workspace's bot (its token, and for rotation its expiry and refresh token); None when the
+    database predates installs."""
     try:
-        return len(installed_teams(db))
-    except sqlite3.OperationalError:  # no `bots` table: migrated when `imagebot serve` next starts
+        return installed_bots(db)
+    except sqlite3.OperationalError:
         return None

@@ -114,6 +114,11 @@ def installed_teams(db: Database) -> list[tuple[str, str]]:
     return [(row[0], row[1]) for row in db.execute("SELECT enterprise_id, team_id FROM bots ORDER BY team_id")]
 
 
+def installed_bots(db: Database) -> list[Bot]:
+    """The bot of every workspace (or org) with imagebot installed, by team id."""
+    return [Bot(**json.loads(row[0])) for row in db.execute("SELECT data FROM bots ORDER BY team_id")]
+
+
 def issue_state(db: Database, expires_in: float) -> str:
     state = secrets.token_urlsafe(24)
     now = time.time()

@@ -183,15 +183,25 @@ async def test_multi_workspace_counts_installs(slack: SlackStandIn, image_api: I
     assert line(output, "Multi-workspace installs").startswith("[ok]")
     assert line(output, "Installed workspaces").startswith("[warn] Installed workspaces: no workspace")
     assert line(output, "Report channel and admins").startswith("[--]")
-    assert not slack.calls  # no bot token: nothing to ask Slack
+    assert not slack.calls  # no bot token and no workspace installed: nothing to ask Slack
     db = open_db(tmp_path / "data" / "imagebot.db")
     for team in ("T0ONE", "T0TWO"):
         save_installation(db, Installation(app_id="A0IMAGEBOT", team_id=team, user_id="U0ADMIN",
                                            bot_token=f"xoxb-{team}", bot_id="B0IMAGEBOT", bot_user_id="U0IMAGEBOT",
                                            bot_scopes=list(BOT_SCOPES)))
+        slack.add_workspace(team, team.lower())
+        slack.tokens[f"xoxb-{team}"] = team
     db.close()
     status, output = await run(env)
     assert status == 0 and line(output, "Installed workspaces") == "[ok] Installed workspaces: 2 workspaces"
+    assert line(output, "Workspace tokens").startswith("[ok]")
+    assert sorted(c.token for c in slack.calls_to("auth.test")) == ["xoxb-T0ONE", "xoxb-T0TWO"]  # each its own
+
+    del slack.tokens["xoxb-T0TWO"]  # revoked, and the tokens_revoked event never arrived
+    status, output = await run(env)
+    tokens = line(output, "Workspace tokens")
+    assert status == 0 and tokens.startswith("[warn]") and "T0TWO: Slack refused its token (invalid_auth)" in tokens
+    assert "T0ONE" not in tokens and "xoxb-T0TWO" not in output
 
 
 async def test_a_damaged_database_fails_instead_of_looking_empty(slack: SlackStandIn, image_api: ImageAPIStandIn,
