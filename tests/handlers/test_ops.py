@@ -138,8 +138,11 @@ async def test_readyz_is_503_naming_slack_when_its_check_fails_hangs_or_raises(s
     ops.slack_answer = refused
     response = await ops.get("/readyz")
     assert response.status_code == 503
-    assert response.json() == {"status": "not ready",
-                               "checks": {"database": "ok", "slack": "auth.test: invalid_auth", "jobs": "ok"}}
+    body = response.json()
+    # The short bound is the database check's too: a real write that a busy machine may not finish within 0.2 s.
+    # What the database says is test_readyz_is_200_with_each_check_when_all_is_well's business; here either is fine.
+    assert body["checks"].pop("database") in ("ok", "no answer within 0.2 s")
+    assert body == {"status": "not ready", "checks": {"slack": "auth.test: invalid_auth", "jobs": "ok"}}
     ops.slack_answer = hangs
     response = await ops.get("/readyz")
     assert response.status_code == 503 and response.json()["checks"]["slack"] == "no answer within 0.2 s"

@@ -316,9 +316,7 @@ async def test_sigterm_interrupts_the_running_job_and_queued_ones_run_once_after
     await wait_announced(first.services, 3)  # every card posted and its thread recorded: the jobs are in line
     assert all("Queued" in card_text(c) for c in cards(slack)[1:])
 
-    started = time.monotonic()
-    await asyncio.wait_for(first.stop(grace=0.2), WAIT)
-    assert time.monotonic() - started < 20  # bounded: the grace period, then the notices
+    await asyncio.wait_for(first.stop(grace=0.2), WAIT)  # bounded: the grace period, then the notices
     store = Store.open(first.settings.data_dir)
     try:
         running, *waiting = job_rows(store)

@@ -18,6 +18,7 @@ from standins.sandbox import Sandbox, image_provider
 
 pytestmark = pytest.mark.anyio
 ALICE, BOB, CHANNEL = "U0ALICE", "U0BOB", "C0GENERAL"
+WAIT = 60.0  # a bound for anything the sandbox does in the background, never a delay
 
 
 @pytest.fixture
@@ -28,13 +29,13 @@ async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
 
 @pytest.fixture
 async def http(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=sandbox.url, timeout=10.0, trust_env=False) as client:
+    async with httpx.AsyncClient(base_url=sandbox.url, timeout=WAIT, trust_env=False) as client:
         yield client
 
 
 async def settle(sandbox: Sandbox) -> None:
     assert sandbox.workspace is not None
-    await sandbox.workspace.settle(timeout=10.0)
+    await sandbox.workspace.settle(timeout=WAIT)
 
 
 async def state(http: httpx.AsyncClient, user: str = ALICE) -> dict[str, Any]:
@@ -181,9 +182,9 @@ async def test_events_say_changed_after_a_command(sandbox: Sandbox, http: httpx.
 
     connected = asyncio.Event()
     reader = asyncio.create_task(first_change())
-    await asyncio.wait_for(connected.wait(), 5)
+    await asyncio.wait_for(connected.wait(), WAIT)
     await http.post("/api/command", json={"user": ALICE, "channel": CHANNEL, "text": "help", "command": "/image"})
-    assert await asyncio.wait_for(reader, 5) == "data: changed"
+    assert await asyncio.wait_for(reader, WAIT) == "data: changed"
 
 
 async def test_bad_requests_get_json_errors(sandbox: Sandbox, http: httpx.AsyncClient) -> None:
