@@ -471,7 +471,8 @@ def _api_error_check(title: str, error: errors.ImageAPIError, key_name: str, mod
     detail = f"{error} (HTTP {error.status})"
     advice = errors.account_advice(error, model=model, key_name=key_name)
     if advice is not None:
-        return _advice_check(title, advice, f": {detail}")
+        problem = advice.problem.replace("The image API", "the image API", 1)  # after "Title: ", as others read
+        return Check(title, FAIL, f"{problem}: {detail}", f"{advice.fix[0].upper()}{advice.fix[1:]}.")
     if isinstance(error, errors.RateLimited):
         return Check(title, WARN, f"the image API is busy with too many requests: {detail}",
                      "Run `imagebot doctor` again in a minute.")
@@ -479,13 +480,6 @@ def _api_error_check(title: str, error: errors.ImageAPIError, key_name: str, mod
         return Check(title, WARN, f"the image API failed, so nothing could be checked: {detail}",
                      "Run `imagebot doctor` again in a moment.")
     return Check(title, FAIL, f"the image API said: {detail}")
-
-
-def _advice_check(title: str, advice: errors.Advice | None, detail: str) -> Check:
-    if advice is None:
-        return Check(title, FAIL, f"the image API refused{detail}")
-    problem = advice.problem.replace("The image API", "the image API", 1)  # after "Title: ", as the others read
-    return Check(title, FAIL, f"{problem}{detail}", f"{advice.fix[0].upper()}{advice.fix[1:]}.")
 
 
 async def _openai_check(settings: Settings, http: httpx.AsyncClient) -> tuple[Check, errors.ImageAPIError | None]:
@@ -516,7 +510,7 @@ async def _verification_check(settings: Settings, error: errors.ImageAPIError | 
     answer comes from the ledger: the newest call with this model that succeeded, or that was refused for it."""
     title = "Organisation verification"
     if isinstance(error, errors.OrganizationNotVerified):
-        return _advice_check(title, errors.account_advice(error, model=settings.model), "")
+        return _api_error_check(title, error, "OPENAI_API_KEY", settings.model)
     if not checked:
         return Check(title, INFO, "not checked, as the key check failed")
     try:
