@@ -52,10 +52,12 @@ class DbThread:
 
 @dataclass(frozen=True)
 class Limits:
-    max_concurrent: int = 16
-    max_concurrent_per_user: int = 2
-    max_queue: int = 500
-    user_requests_per_minute: int = 10
+    """The concurrency limits, from Settings (whose defaults are the documented ones)."""
+
+    max_concurrent: int
+    max_concurrent_per_user: int
+    max_queue: int
+    user_requests_per_minute: int
 
 
 @dataclass(frozen=True)
