@@ -45,3 +45,12 @@ def png(color: str = "red", size: tuple[int, int] = (256, 256)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, color).save(out, format="PNG")
     return out.getvalue()
+
+
+def decoded(data: bytes) -> Image.Image:
+    """The image in `data`, fully decoded and detached from its file, with its format kept."""
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        copy = image.copy()
+        copy.format = image.format
+        return copy

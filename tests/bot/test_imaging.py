@@ -14,6 +14,7 @@ from PIL import Image, ImageCms, ImageFile, ImageOps
 from bot import imaging
 from bot.errors import AttachmentError
 from bot.imaging import ACCEPTED_TEXT, MAX_INPUT_BYTES, MAX_PIXELS, inspect, prepare_input, prepare_input_with_note
+from tests.slack_views import decoded
 
 
 def encode(image: Image.Image, fmt: str, **params) -> bytes:
@@ -45,14 +46,6 @@ def png_raw(width: int, height: int, depth: int, colour_type: int, rows: list[by
     ihdr = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
     body = idat if idat is not None else zlib.compress(b"".join(b"\0" + row for row in rows))
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
-
-
-def decoded(data: bytes) -> Image.Image:
-    with Image.open(io.BytesIO(data)) as image:
-        image.load()
-        copy = image.copy()
-        copy.format = image.format
-        return copy
 
 
 # pass-through ---------------------------------------------------------------------------------------------

@@ -9,16 +9,9 @@ from bot.models import EditRequest, GenerateRequest, ImageOptions, InputImage
 from bot.offline import OfflineImageAPI
 from bot.pricing import Usage
 from bot.tokens import input_image_tokens, output_image_tokens, prompt_text_tokens
+from tests.slack_views import decoded
 
 pytestmark = pytest.mark.anyio
-
-
-def opened(data: bytes) -> Image.Image:
-    with Image.open(io.BytesIO(data)) as image:
-        image.load()
-        copy = image.copy()
-        copy.format = image.format
-        return copy
 
 
 def input_image(width: int, height: int, color: tuple[int, int, int] = (200, 30, 30)) -> InputImage:
@@ -49,9 +42,9 @@ async def test_generate_returns_images_of_the_requested_size_and_format(size: st
     width, height = (int(v) for v in size.split("x"))
     for image in result.images:
         assert image.format == fmt
-        decoded = opened(image.data)
-        assert decoded.format == pil
-        assert decoded.size == (width, height)
+        opened = decoded(image.data)
+        assert opened.format == pil
+        assert opened.size == (width, height)
     assert (result.size, result.output_format, result.model) == (size, fmt, "gpt-image-1")
 
 
@@ -69,14 +62,14 @@ async def test_generate_auto_size_and_quality_resolve_like_the_api() -> None:
     result = await generate(model="gpt-image-2", size="auto", quality="auto")
 
     assert (result.size, result.quality) == ("1024x1024", "medium")
-    assert opened(result.images[0].data).size == (1024, 1024)
+    assert decoded(result.images[0].data).size == (1024, 1024)
     assert result.usage.output_image_tokens == 1756
 
 
 async def test_gpt_image_2_custom_size_is_drawn_at_that_size() -> None:
     result = await generate(model="gpt-image-2", size="1280x720", quality="low")
 
-    assert opened(result.images[0].data).size == (1280, 720)
+    assert decoded(result.images[0].data).size == (1280, 720)
     assert result.usage.output_image_tokens == output_image_tokens("gpt-image-2", "1280x720", "low")
 
 
@@ -108,7 +101,7 @@ async def test_opaque_result_says_opaque() -> None:
 async def test_opaque_result_has_no_transparent_pixel() -> None:
     result = await generate()
 
-    alpha = opened(result.images[0].data).convert("RGBA").getchannel("A")
+    alpha = decoded(result.images[0].data).convert("RGBA").getchannel("A")
     assert alpha.getextrema() == (255, 255)
 
 
@@ -117,7 +110,7 @@ async def test_transparent_result_has_an_alpha_channel_with_transparent_pixels(f
     result = await generate("a logo", transparent=True, output_format=fmt)
 
     assert result.background == "transparent"
-    image = opened(result.images[0].data)
+    image = decoded(result.images[0].data)
     assert "A" in image.getbands()
     low, high = image.getchannel("A").getextrema()
     assert low == 0
@@ -133,9 +126,9 @@ async def test_edit_differs_from_its_input_and_keeps_a_square_base_size_when_aut
 
     assert result.size == "1024x1024"
     assert result.images[0].data != base.data
-    edited = opened(result.images[0].data)
+    edited = decoded(result.images[0].data)
     assert edited.size == (1024, 1024)
-    assert edited.convert("RGB").tobytes() != opened(base.data).convert("RGB").tobytes()
+    assert edited.convert("RGB").tobytes() != decoded(base.data).convert("RGB").tobytes()
 
 
 @pytest.mark.parametrize(("width", "height", "size"), [(1536, 1024, "1536x1024"), (800, 600, "1536x1024"),
@@ -147,7 +140,7 @@ async def test_edit_with_auto_size_follows_the_base_orientation(width: int, heig
     result = await OfflineImageAPI().edit(request)
 
     assert result.size == size
-    assert opened(result.images[0].data).size == tuple(int(v) for v in size.split("x"))
+    assert decoded(result.images[0].data).size == tuple(int(v) for v in size.split("x"))
 
 
 async def test_edit_with_explicit_size_uses_it() -> None:
@@ -157,7 +150,7 @@ async def test_edit_with_explicit_size_uses_it() -> None:
     result = await OfflineImageAPI().edit(request)
 
     assert len(result.images) == 2
-    assert all(opened(image.data).size == (1024, 1536) for image in result.images)
+    assert all(decoded(image.data).size == (1024, 1536) for image in result.images)
 
 
 async def test_edit_usage_counts_every_input_image_and_the_outputs() -> None:

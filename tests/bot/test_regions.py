@@ -20,20 +20,13 @@ from bot.regions import (
     is_mask_name,
     parse_region_reply,
 )
+from tests.slack_views import decoded
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **params) -> bytes:
     out = io.BytesIO()
     image.save(out, format=fmt, **params)
     return out.getvalue()
-
-
-def decoded(data: bytes) -> Image.Image:
-    with Image.open(io.BytesIO(data)) as image:
-        image.load()
-        copy = image.copy()
-        copy.format = image.format
-        return copy
 
 
 def picture(size: tuple[int, int], mode: str = "RGB") -> Image.Image:
