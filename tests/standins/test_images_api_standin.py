@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from collections.abc import Awaitable, Callable
 
 import anyio
 import httpx
@@ -471,10 +472,8 @@ async def test_hang_makes_the_client_time_out(api):
     assert api.requests[-1].status == 0  # still unanswered; the fixture's stop() releases it
 
 
-async def test_hang_is_released_by_stop():
-    api = ImageAPIStandIn()
-    await api.start()
-    api.hang()
+async def answered_when_stopped(api: ImageAPIStandIn, arrived: Callable[[], Awaitable[object]]) -> httpx.Response:
+    """Post one generation, wait until `arrived()` says the stand-in has it, stop the stand-in: the answer."""
     responses: list[httpx.Response] = []
     async with httpx.AsyncClient(base_url=api.openai_base_url, headers={"Authorization": f"Bearer {KEY}"},
                                  timeout=30) as http:
@@ -484,27 +483,23 @@ async def test_hang_is_released_by_stop():
 
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(call)
-            await api.wait_for_requests(1)
+            await arrived()
             await api.stop()
-    assert_error(responses[0], 503, type="server_error")
+    return responses[0]
+
+
+async def test_hang_is_released_by_stop():
+    api = ImageAPIStandIn()
+    await api.start()
+    api.hang()
+    assert_error(await answered_when_stopped(api, lambda: api.wait_for_requests(1)), 503, type="server_error")
     assert api.requests[0].status == 503
 
 
 async def test_latency_is_cut_short_by_stop():
     api = ImageAPIStandIn(latency=600)
     await api.start()
-    responses: list[httpx.Response] = []
-    async with httpx.AsyncClient(base_url=api.openai_base_url, headers={"Authorization": f"Bearer {KEY}"},
-                                 timeout=30) as http:
-
-        async def call() -> None:
-            responses.append(await http.post(GEN, json=gen_body()))
-
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(call)
-            await api.wait_for_requests(1)
-            await api.stop()
-    assert responses[0].status_code == 200
+    assert (await answered_when_stopped(api, lambda: api.wait_for_requests(1))).status_code == 200
 
 
 # -- streaming -----------------------------------------------------------------------------------------------
@@ -907,18 +902,8 @@ async def test_held_requests_are_released_by_stop():
     api = ImageAPIStandIn()
     await api.start()
     api.pause()
-    responses: list[httpx.Response] = []
-    async with httpx.AsyncClient(base_url=api.openai_base_url, headers={"Authorization": f"Bearer {KEY}"},
-                                 timeout=30) as http:
-
-        async def call() -> None:
-            responses.append(await http.post(GEN, json=gen_body()))
-
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(call)
-            await api.wait_for_waiting(1)
-            await api.stop()
-    assert responses[0].status_code == 200  # like latency: cut short, answered normally
+    response = await answered_when_stopped(api, lambda: api.wait_for_waiting(1))
+    assert response.status_code == 200  # like latency: cut short, answered normally
     assert api.waiting == 0
 
 
