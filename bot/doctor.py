@@ -223,7 +223,7 @@ class _NoAnswer(Exception):
 async def _own_timeout(call: Awaitable[Any]) -> Any:
     try:
         return await call
-    except TimeoutError as error:  # aiohttp's and httpx's own timeouts (httpx's are converted by the caller)
+    except TimeoutError as error:  # aiohttp's own timeout, under slack_sdk (httpx raises its own TimeoutException)
         raise _NoAnswer from error
 
 
