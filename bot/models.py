@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.pricing import Usage
+from bot.pricing import SvgUsage, Usage
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,11 @@ class ImageOptions:
     output_format: str = "png"
     partial_images: int = 0  # 0–3 previews streamed before the final image (§3b); 0 = no streaming
     input_fidelity: str | None = None  # edits: "high" matches faces and logos of the inputs more closely
+    complexity: str | None = None  # low | medium | high: planning depth, on models that have it (not billed)
+    moderation: str | None = None  # low | auto, generations on models that have it
+    frames: int | None = None  # GIF: frame_count (2-16)
+    frame_ms: int | None = None  # GIF: frame_duration_ms
+    svg_model: str | None = None  # SVG: the model that writes the SVG (svg.model); None: the API's choice
 
     @property
     def background(self) -> str | None:
@@ -45,13 +50,14 @@ class EditRequest:
     options: ImageOptions
     images: tuple[InputImage, ...]  # the base image first, then references (1..16)
     mask: bytes | None = None
+    markup: bytes | None = None  # a transparent PNG of marks drawn over the base image; never with a mask
     user: str | None = None
 
 
 @dataclass(frozen=True)
 class OutputImage:
     data: bytes  # exactly as the API returned them (C2PA provenance is in these bytes)
-    format: str
+    format: str  # png | jpeg | webp | gif (animated) | svg
 
 
 @dataclass(frozen=True)
@@ -77,3 +83,4 @@ class ImageResult:
     # Previews received while streaming. Their tokens (100 image output tokens each, §3b) are already in `usage`:
     # this count only explains them ("incl. N previews") and must never be priced again.
     partials: int = 0
+    svg_usage: SvgUsage | None = None  # the SVG author model's tokens, billed apart from `usage`

@@ -12,7 +12,6 @@ import json
 import tomllib
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -120,9 +119,13 @@ class ModelPrice:
 
 
 class PriceTable:
-    def __init__(self, models: dict[str, ModelPrice], aliases: dict[str, str] | None = None) -> None:
+    """Prices per model (and per SVG author model), from the catalogue; IMAGEBOT_PRICES may replace or add some."""
+
+    def __init__(self, models: dict[str, ModelPrice], aliases: dict[str, str] | None = None, *,
+                 svg_authors: dict[str, ModelPrice] | None = None) -> None:
         self._models = dict(models)
         self._aliases = dict(aliases or {})
+        self._svg_authors = dict(svg_authors or {})
 
     def price_for(self, model: str) -> ModelPrice | None:
         if model in self._models:
@@ -135,28 +138,29 @@ class PriceTable:
         price = self.price_for(model)
         return None if price is None else price.cost(usage)
 
+    def svg_author_cost(self, usage: SvgUsage) -> int | None:
+        """What the model that wrote an SVG charged (its `svg_usage`), or None when its price is not known."""
+        price = self._svg_authors.get(usage.model)
+        if price is None:
+            return None
+        return price.cost(Usage(input_text_tokens=usage.input_tokens, output_text_tokens=usage.output_tokens))
+
     @property
     def models(self) -> list[str]:
         return sorted(self._models)
 
-    @classmethod
-    def builtin(cls) -> PriceTable:
-        data = json.loads(resources.files("bot").joinpath("prices.json").read_text(encoding="utf-8"))
-        return cls.from_data(data, source="built-in price table")
-
-    @classmethod
-    def load(cls, override: Path | None) -> PriceTable:
-        """The built-in table, with models from `override` (JSON or TOML) replacing or adding entries."""
-        table = cls.builtin()
+    def overridden(self, override: Path | None) -> PriceTable:
+        """This table with models from `override` (JSON or TOML, IMAGEBOT_PRICES) replacing or adding entries."""
         if override is None:
-            return table
+            return self
         try:
             text = override.read_text(encoding="utf-8")
             data = tomllib.loads(text) if override.suffix == ".toml" else json.loads(text)
         except (OSError, ValueError) as exc:
             raise SettingsError("IMAGEBOT_PRICES", f"cannot read {override}: {exc}") from exc
-        extra = cls.from_data(data, source=str(override))
-        return cls({**table._models, **extra._models}, {**table._aliases, **extra._aliases})
+        extra = self.from_data(data, source=str(override))
+        return PriceTable({**self._models, **extra._models}, {**self._aliases, **extra._aliases},
+                          svg_authors=self._svg_authors)
 
     @classmethod
     def from_data(cls, data: Any, *, source: str) -> PriceTable:
@@ -164,33 +168,54 @@ class PriceTable:
             raise SettingsError("IMAGEBOT_PRICES", f"{source}: expected a 'models' table")
         models: dict[str, ModelPrice] = {}
         for model, entry in data["models"].items():
-            if not isinstance(entry, dict):
-                raise SettingsError("IMAGEBOT_PRICES", f"{source}: {model} must be a table of prices")
-            unknown = set(entry) - set(PRICE_KINDS)
-            if unknown:
-                raise SettingsError("IMAGEBOT_PRICES", f"{source}: {model} has unknown keys {sorted(unknown)}")
-            prices = {kind: _micro_per_million(entry.get(kind), source, model) for kind in PRICE_KINDS}
-            models[model] = ModelPrice(**prices)
+            models[model] = price_from_data(entry, where=f"{source}: {model}", setting="IMAGEBOT_PRICES")
         aliases = data.get("aliases") or {}
         if not isinstance(aliases, dict):
             raise SettingsError("IMAGEBOT_PRICES", f"{source}: 'aliases' must map model names to model names")
         return cls(models, {str(k): str(v) for k, v in aliases.items()})
 
 
-def _micro_per_million(value: Any, source: str, model: str) -> int | None:
+@dataclass(frozen=True)
+class SvgUsage:
+    """`svg_usage`: the tokens of the model that wrote an SVG, billed apart from the render's `usage`."""
+
+    model: str
+    input_tokens: int
+    output_tokens: int
+    reasoning_tokens: int = 0
+
+    @classmethod
+    def from_api(cls, usage: Any) -> SvgUsage:
+        if not isinstance(usage, dict) or not isinstance(usage.get("model"), str):
+            raise ValueError("svg_usage is not an object with a model")
+        reasoning = _count(usage, "reasoning_tokens") if "reasoning_tokens" in usage else 0
+        return cls(model=usage["model"], input_tokens=_count(usage, "input_tokens"),
+                   output_tokens=_count(usage, "output_tokens"), reasoning_tokens=reasoning)
+
+
+def price_from_data(entry: Any, *, where: str, setting: str) -> ModelPrice:
+    """A ModelPrice from a table of dollars per 1M tokens ({"text_in": "5.00", …}); a missing kind is unpublished."""
+    if not isinstance(entry, dict):
+        raise SettingsError(setting, f"{where} must be a table of prices")
+    unknown = set(entry) - set(PRICE_KINDS)
+    if unknown:
+        raise SettingsError(setting, f"{where} has unknown keys {sorted(unknown)}")
+    return ModelPrice(**{kind: _micro_per_million(entry.get(kind), where, setting) for kind in PRICE_KINDS})
+
+
+def _micro_per_million(value: Any, where: str, setting: str) -> int | None:
     if value is None:
         return None
     try:
         # Decimal from the text, so "1.25" is exactly 1.25 and never 1.2499999.
         dollars = Decimal(str(value))
     except InvalidOperation as exc:
-        problem = f"{source}: {model} has a price that is not a number: {value!r}"
-        raise SettingsError("IMAGEBOT_PRICES", problem) from exc
+        raise SettingsError(setting, f"{where} has a price that is not a number: {value!r}") from exc
     if not dollars.is_finite():
-        raise SettingsError("IMAGEBOT_PRICES", f"{source}: {model} price {value!r} is not a finite number")
+        raise SettingsError(setting, f"{where} price {value!r} is not a finite number")
     micro = dollars * MICRO
     if dollars < 0 or micro != micro.to_integral_value():
-        raise SettingsError("IMAGEBOT_PRICES", f"{source}: {model} price {value!r} must be ≥ 0 with at most 6 decimals")
+        raise SettingsError(setting, f"{where} price {value!r} must be ≥ 0 with at most 6 decimals")
     return int(micro)
 
 

@@ -1,21 +1,15 @@
-"""Token counts the image API charges, from OpenAI's published tables (shared/reference §5).
+"""Token counts the image API should charge, estimated from the catalogue's published tables and formulas.
 
-Used to estimate before a call (and by the offline renderer to report usage the way the API does).
-Bills are always computed from the API's own `usage`, never from these.
+Used to estimate before a call (budgets, the confirmation) and by the offline renderer to report usage the way the
+API does. Bills are always computed from the API's own `usage`, never from these. Where no figure is published
+(xhigh, max, GIF), the catalogue states an upper bound and `is_upper_bound` says so.
 """
 
 from __future__ import annotations
 
 import math
 
-# Output image tokens per image for the models before gpt-image-2 (gpt-image-1, -1.5; mini is billed
-# by its own usage, which does not follow this table, but it is the best published estimate).
-_TABLE = {
-    "low": {"1024x1024": 272, "1024x1536": 408, "1536x1024": 400},
-    "medium": {"1024x1024": 1056, "1024x1536": 1584, "1536x1024": 1568},
-    "high": {"1024x1024": 4160, "1024x1536": 6240, "1536x1024": 6208},
-}
-_GPT_IMAGE_2_Q = {"low": 16, "medium": 48, "high": 96}
+from bot.catalogue import Capabilities, Estimate, InputTokens
 
 
 def resolve_size(size: str) -> str:
@@ -26,36 +20,56 @@ def resolve_quality(quality: str) -> str:
     return "medium" if quality == "auto" else quality
 
 
-def is_gpt_image_2(model: str) -> bool:
-    return model.startswith("gpt-image-2")
+def is_upper_bound(caps: Capabilities, quality: str, output_format: str = "png") -> bool:
+    """True when the estimate for this request is the catalogue's stated upper bound, not a published figure."""
+    return caps.estimate.is_bound(resolve_quality(quality)) or (output_format == "gif" and caps.estimate.gif_factor != 1)
 
 
-def output_image_tokens(model: str, size: str, quality: str) -> int:
+def output_image_tokens(caps: Capabilities, size: str, quality: str, output_format: str = "png") -> int:
     """Tokens for one output image of `size` at `quality` (auto resolved to 1024x1024 / medium)."""
     size, quality = resolve_size(size), resolve_quality(quality)
     width, height = (int(v) for v in size.split("x"))
-    if is_gpt_image_2(model):
-        # Community-derived formula that reproduces every published gpt-image-2 figure (§5c).
-        q = _GPT_IMAGE_2_Q[quality]
+    estimate = caps.estimate
+    tokens = _tokens(estimate, width, height, quality)
+    if output_format == "gif":
+        tokens = math.ceil(tokens * estimate.gif_factor)  # the frames share one render's budget; a stated bound
+    return tokens
+
+
+def _tokens(estimate: Estimate, width: int, height: int, quality: str) -> int:
+    if quality in estimate.bounds:
+        of, factor = estimate.bounds[quality]
+        return math.ceil(_tokens(estimate, width, height, of) * factor)
+    if estimate.method == "formula":
+        # Community-derived formula that reproduces every published gpt-image-2 calculator figure.
+        q = estimate.quality_factor[quality]
         long, short = max(width, height), min(width, height)
         saf = (2 * q * short + long) // (2 * long)
         return math.ceil(q * saf * (2_000_000 + width * height) / 4_000_000)
-    if size in _TABLE[quality]:
-        return _TABLE[quality][size]
-    # Not a size these models produce; scale the square figure by area as the nearest honest estimate.
-    return math.ceil(_TABLE[quality]["1024x1024"] * width * height / (1024 * 1024))
+    table = estimate.table[quality]
+    size = f"{width}x{height}"
+    if size in table:
+        return table[size]
+    # Not a size in the table; scale the square figure by area as the nearest honest estimate.
+    return math.ceil(table["1024x1024"] * width * height / (1024 * 1024))
 
 
-def input_image_tokens(width: int, height: int, *, fidelity: str = "low", model: str = "gpt-image-1") -> int:
-    """Tokens for one input image (§5d): shortest side scaled to 512 px, 65 + 129 per 512-px tile."""
+def input_image_tokens(inputs: InputTokens, width: int, height: int, *, high_fidelity: bool) -> int:
+    """Tokens for one input image: shortest side scaled to the tile size, base + per-tile tokens, plus the high
+    fidelity surcharge when the request (or the model, always) reads it at high fidelity."""
     short = min(width, height)
+    tile = inputs.tile
     # Integer arithmetic: floats turn an exact 1536 into 1536.0000000000002 and a fourth tile.
-    w, h = -(-width * 512 // short), -(-height * 512 // short)
-    tiles = -(-w // 512) * -(-h // 512)
-    tokens = 65 + 129 * tiles
-    if fidelity == "high" or is_gpt_image_2(model):
-        tokens += 4160 if width == height else 6240
+    w, h = -(-width * tile // short), -(-height * tile // short)
+    tiles = -(-w // tile) * -(-h // tile)
+    tokens = inputs.base_tokens + inputs.tile_tokens * tiles
+    if high_fidelity:
+        tokens += inputs.high_fidelity_square if width == height else inputs.high_fidelity_other
     return tokens
+
+
+def reads_high_fidelity(caps: Capabilities, fidelity: str | None) -> bool:
+    return caps.inputs_high_fidelity or fidelity == "high"
 
 
 def prompt_text_tokens(prompt: str, *, input_images: int = 0) -> int:
