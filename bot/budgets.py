@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.catalogue import Catalogue
 from bot.errors import BudgetExceeded
 from bot.jobs import DbThread
 from bot.models import ImageOptions
 from bot.pricing import PriceTable, Usage
 from bot.settings import Settings
-from bot.tokens import input_image_tokens, output_image_tokens, prompt_text_tokens
+from bot.tokens import input_image_tokens, output_image_tokens, prompt_text_tokens, reads_high_fidelity
 from storage.store import ledger_time
 
 PERIODS = ("daily", "monthly")
@@ -98,13 +99,19 @@ def default_budgets(settings: Settings) -> list[tuple[str, str, int]]:
     ) if limit is not None]
 
 
-def estimate_micro(prices: PriceTable, options: ImageOptions, prompt: str,
-                   inputs: tuple[tuple[int, int], ...] = (), fidelity: str = "low") -> int | None:
-    """What a request should cost, from the published token tables; None when the model has no price."""
+def estimate_micro(prices: PriceTable, catalogue: Catalogue, options: ImageOptions, prompt: str,
+                   inputs: tuple[tuple[int, int], ...] = (), fidelity: str | None = None) -> int | None:
+    """What a request should cost, from the catalogue's token tables (or its stated upper bounds where none are
+    published); None when the model has no price or the catalogue does not know it."""
+    caps = catalogue.capabilities(options.model, "openai")
+    if caps is None:
+        return None
+    high = reads_high_fidelity(caps, fidelity)
     usage = Usage(
         input_text_tokens=prompt_text_tokens(prompt, input_images=len(inputs)),
-        input_image_tokens=sum(input_image_tokens(w, h, fidelity=fidelity, model=options.model) for w, h in inputs),
-        output_image_tokens=output_image_tokens(options.model, options.size, options.quality) * options.n,
+        input_image_tokens=sum(input_image_tokens(catalogue.inputs, w, h, high_fidelity=high) for w, h in inputs),
+        output_image_tokens=(output_image_tokens(caps, options.size, options.quality, options.output_format)
+                             + catalogue.inputs.partial_image_tokens * options.partial_images) * options.n,
     )
     return prices.cost(options.model, usage)
 

@@ -23,10 +23,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import SettingsError
 from bot.pricing import ModelPrice, PriceTable, price_from_data
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 STATES = ("live", "deprecated", "shut_down", "unconfirmed")
 #: The provider whose statuses the offline renderer follows: it imitates OpenAI.
@@ -190,6 +193,8 @@ class Provider:
     lists_models: bool
     formats: tuple[str, ...] | None = None
     note: str = ""
+    # GET /v1/models has no modality field: image models are told by their IDs (and by being in the catalogue).
+    image_model_prefixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -319,6 +324,13 @@ class Catalogue:
         return _Reader(source).catalogue(data)
 
 
+def load_catalogue(settings: Settings) -> tuple[Catalogue, PriceTable]:
+    """The model catalogue (IMAGEBOT_MODELS merged over the built-in one) and its prices (IMAGEBOT_PRICES over
+    those). Raises SettingsError naming the variable for a bad file."""
+    catalogue = Catalogue.load(settings.models_path)
+    return catalogue, catalogue.price_table().overridden(settings.prices_path)
+
+
 def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     """`extra` over `base`: tables merge key by key (so an override can change one field of one model), anything
     else is replaced. `_about` and other comment keys merge like any other."""
@@ -438,7 +450,7 @@ class _Reader:
     def capabilities(self, mid: str, f: dict[str, Any], estimates: dict[str, Estimate]) -> Capabilities:
         def need(key: str, kind: type | tuple[type, ...]) -> Any:
             value = f.get(key)
-            if isinstance(value, bool) and kind is int or not isinstance(value, kind):
+            if (isinstance(value, bool) and kind is int) or not isinstance(value, kind):
                 raise self.fail(f"{mid}.{key}", f"expected {getattr(kind, '__name__', kind)}, got {value!r}")
             return value
 
@@ -541,7 +553,8 @@ class _Reader:
         formats = value.get("formats")
         return Provider(name=name, end_user_field=str(value.get("end_user_field") or "safety_identifier"),
                         lists_models=bool(value.get("lists_models")),
-                        formats=tuple(formats) if formats is not None else None, note=str(value.get("note") or ""))
+                        formats=tuple(formats) if formats is not None else None, note=str(value.get("note") or ""),
+                        image_model_prefixes=tuple(value.get("image_model_prefixes") or ()))
 
 
 # Keys of a model entry that are not capabilities.

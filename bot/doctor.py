@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import difflib
 import math
 import os
@@ -35,8 +36,10 @@ import textwrap
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import httpx
@@ -46,10 +49,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import errors
 from bot.budgets import default_budgets
+from bot.catalogue import Catalogue, load_catalogue
 from bot.image_api import AzureTarget, OpenAITarget, error_from_response
 from bot.logs import Redactor
 from bot.manifest import BOT_SCOPES
-from bot.options import KNOWN_MODELS
+from bot.model_watch import image_models
 from bot.pricing import PriceTable
 from bot.settings import DEFAULT_OPENAI_BASE_URL, VARIABLES, Settings
 from storage import diagnostics
@@ -128,7 +132,9 @@ def load_settings(environ: Mapping[str, str], dotenv: Path | None) -> tuple[Sett
     """Settings as `serve` reads them, or None and the failed check naming the variable."""
     try:
         settings = Settings.from_env(environ, dotenv=dotenv)
-        prices = PriceTable.load(settings.prices_path)
+        catalogue, prices = load_catalogue(settings)
+        # Doctor speaks of the model requests will name: IMAGEBOT_MODEL, or the catalogue's default.
+        settings = dataclasses.replace(settings, model=settings.model or catalogue.default_model)
     except errors.SettingsError as error:
         where = {"environment": "the environment", None: None}.get(error.source, error.source)
         fix = (f"Set {error.variable} correctly (it is set in {where})." if where
@@ -143,8 +149,41 @@ def load_settings(environ: Mapping[str, str], dotenv: Path | None) -> tuple[Sett
     checks = [Check("Settings", OK, f"every value is valid (read from {origin})" if origin
                     else "nothing is set: every value is a default")]
     checks += _unknown_variables(names)
+    checks.append(model_check(settings, catalogue, datetime.now(ZoneInfo(settings.timezone)).date()))
     checks.append(_prices_check(settings, prices))
     return settings, checks
+
+
+def model_check(settings: Settings, catalogue: Catalogue, today: date) -> Check:
+    """What the catalogue says of the configured model on this provider today: live, shutting down, gone."""
+    model, provider = str(settings.model), settings.provider
+    named = "IMAGEBOT_MODEL" if settings.sources.get("IMAGEBOT_MODEL") else "the default model"
+    source = f"the catalogue ({settings.models_path} over the built-in one)" if settings.models_path \
+        else "the built-in catalogue"
+    entry = catalogue.get(model)
+    if entry is None:
+        return Check("Model", WARN, f"{model} ({named}) is not in {source}: imagebot cannot check its options or "
+                     "estimate its cost", "Add it with IMAGEBOT_MODELS (see the README's Models section), or set "
+                     f"IMAGEBOT_MODEL to one of {', '.join(catalogue.live(provider, today))}.")
+    status = entry.status(provider)
+    state = status.on(today)
+    resolved = catalogue.resolve(model, provider, today)
+    where = {"azure": " on Azure OpenAI", "offline": ""}.get(provider, " on OpenAI")
+    if state == "shut_down":
+        day = status.shutdown.isoformat() if status.shutdown else "already"
+        fix = f"Set IMAGEBOT_MODEL={resolved.used}." if resolved.replaced else \
+            f"Set IMAGEBOT_MODEL to one of {', '.join(catalogue.live(provider, today))}."
+        return Check("Model", FAIL, f"{model} ({named}) was shut down{where} on {day}; requests use "
+                     f"{resolved.used if resolved.replaced else 'nothing'} instead", fix)
+    if state == "deprecated":
+        return Check("Model", WARN, f"{model} ({named}) shuts down{where} on {status.shutdown}; its replacement is "
+                     f"{status.replacement}", f"Move to IMAGEBOT_MODEL={status.replacement} before then.")
+    if state in ("unconfirmed", "unknown"):
+        return Check("Model", WARN, f"{model} ({named}) is not confirmed{where} in {source}",
+                     "Check that your deployment serves it (the Foundry model catalog for your region); imagebot "
+                     "sends requests as the catalogue describes it.")
+    why = f" ({catalogue.default_why})" if named == "the default model" and catalogue.default_why else ""
+    return Check("Model", OK, f"{model} ({named}) is live{where} per {source}{why}")
 
 
 def _unknown_variables(names: Mapping[str, str]) -> list[Check]:
@@ -449,8 +488,37 @@ async def image_api_checks(settings: Settings, http: httpx.AsyncClient) -> list[
         return [await _azure_check(settings, http),
                 Check("Organisation verification", INFO, "not used by Azure OpenAI (access to the image models "
                       "is granted per subscription; the deployment check covers it)")]
-    model_check, error = await _openai_check(settings, http)
-    return [model_check, await _verification_check(settings, error, checked=model_check.status != FAIL)]
+    key_check, error = await _openai_check(settings, http)
+    listed = await _listed_models_check(settings, http) if key_check.status != FAIL else \
+        Check("Models the key lists", INFO, "not checked, as the key check failed")
+    return [key_check, listed, await _verification_check(settings, error, checked=key_check.status != FAIL)]
+
+
+async def _listed_models_check(settings: Settings, http: httpx.AsyncClient) -> Check:
+    """GET /v1/models: the image models the key lists and their shutdown dates. Not proof of access."""
+    title = "Models the key lists"
+    target = OpenAITarget(settings.openai_base_url, settings.openai_api_key or "")
+    answer = await _get_or_post(http, "GET", target.models_url(), headers=target.headers())
+    if isinstance(answer, str) or answer.status_code >= 400:
+        problem = answer if isinstance(answer, str) else f"HTTP {answer.status_code}"
+        return Check(title, WARN, f"GET /models failed ({problem}); imagebot falls back on its catalogue",
+                     "Nothing to do unless it persists.")
+    try:
+        listed = image_models(answer.json(), load_catalogue(settings)[0])
+    except ValueError:
+        return Check(title, WARN, "GET /models answered with something that is not a list of models; imagebot falls "
+                     "back on its catalogue")
+    if not listed:
+        return Check(title, WARN, "GET /models lists no image model; imagebot falls back on its catalogue")
+    shown = ", ".join(f"{m} (shuts down {d})" if d else m for m, d in sorted(listed.items()))
+    model = str(settings.model)
+    if listed.get(model):
+        return Check(title, WARN, f"{shown}. {model} (IMAGEBOT_MODEL) shuts down on {listed[model]}",
+                     "Choose its replacement before then; imagebot warns admins 14 days ahead and on the day.")
+    if model not in listed:
+        return Check(title, WARN, f"{shown}. {model} (IMAGEBOT_MODEL) is not listed: it may be gone, or this project "
+                     "may not see it", "Set IMAGEBOT_MODEL to a listed model, or check the project's model access.")
+    return Check(title, OK, shown + ". The list is not proof of access: a refused call is explained as it happens")
 
 
 async def _get_or_post(http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response | str:
@@ -497,8 +565,8 @@ async def _openai_check(settings: Settings, http: httpx.AsyncClient) -> tuple[Ch
     if answer.status_code == 404:
         if isinstance(error, errors.InvalidRequest) and error.api_code == "model_not_found":
             return Check(title, FAIL, f"OPENAI_API_KEY works, but {settings.model} (IMAGEBOT_MODEL) is not available "
-                         f"to it: {error}", f"Set IMAGEBOT_MODEL to a model the account can use "
-                         f"({', '.join(KNOWN_MODELS)}), or check the project's model access."), error
+                         f"to it: {error}", "Set IMAGEBOT_MODEL to a model the account can use (see 'Models the "
+                         "key lists'), or check the project's model access."), error
         return Check(title, WARN, f"the API{where} does not answer GET /models/{settings.model} (a proxy?), so the "
                      "key is checked only when the first image is made",
                      "If images fail, check OPENAI_API_KEY and OPENAI_BASE_URL."), error

@@ -17,6 +17,7 @@
         ├── OrganizationNotVerified  OpenAI requires organisation verification for this model
         ├── PermissionDenied     any other 403 (region, resource blocked, model access)
         ├── InvalidRequest       the API rejected a field (param names it)
+        │   └── ModelUnavailable the API says the model is gone or does not exist (404 model_not_found, …)
         └── ServerError          5xx, timeouts, connection failures, unreadable answers
 
 Each class carries what the Slack edge needs to write one clear message; turning them into
@@ -160,6 +161,16 @@ class InvalidRequest(ImageAPIError):
         super().__init__(message, status=status, request_id=request_id)
         self.param = param
         self.api_code = api_code
+
+
+class ModelUnavailable(InvalidRequest):
+    """The API says the model is shut down or does not exist: nothing was made, nothing is billed."""
+
+    code = "model_unavailable"
+
+    def __init__(self, message: str, *, model: str | None = None, **kwargs: object) -> None:
+        super().__init__(message, param="model", **kwargs)  # type: ignore[arg-type]
+        self.model = model
 
 
 class ServerError(ImageAPIError):

@@ -1,8 +1,11 @@
 """The image API client: OpenAI and Azure OpenAI, over one injected `httpx.AsyncClient`.
 
-Generations are JSON; edits are multipart with `image[]` for each of 1–16 inputs and an optional `mask`
-(shared/reference §1, §2a). The client always sends `model` to OpenAI (the generations default is
-dall-e-2) and never sends the DALL·E-only `response_format` or `style`, which GPT image models reject.
+Generations are JSON; edits are multipart: one input as `image`, several as `image[]` (as the official SDK sends
+them), an optional `mask` or `markup` PNG, nested options in bracket notation (`svg[model]`). The client always sends
+`model` to OpenAI (the spec's implicit defaults are shut-down models) and never sends the DALL·E-only
+`response_format` or `style`. What a model accepts is decided before this client is called (bot/options.py and the
+catalogue); this client sends what the options say. The end user's hashed id goes as `safety_identifier` on OpenAI
+and as `user` on Azure, whose api-version knows no other (the catalogue's `end_user_field`).
 Azure routes by deployment (`/openai/deployments/{name}/images/...?api-version=`) with an `api-key` header.
 
 Waits are bounded: the HTTP client's timeouts (sized for images that take two minutes), at most
@@ -39,6 +42,7 @@ from bot.errors import (
     AuthenticationFailed,
     ImageAPIError,
     InvalidRequest,
+    ModelUnavailable,
     ModerationBlocked,
     OrganizationNotVerified,
     PermissionDenied,
@@ -47,15 +51,16 @@ from bot.errors import (
     ServerError,
 )
 from bot.models import EditRequest, GenerateRequest, ImageOptions, ImageResult, OutputImage, PartialImage
-from bot.pricing import Usage
-from bot.tokens import is_gpt_image_2
+from bot.pricing import SvgUsage, Usage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Image generation can take two minutes and more at high quality; the read timeout covers the whole wait.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=60.0, pool=30.0)
-_MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+_MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif", "svg": "image/svg+xml"}
+#: A safety_identifier longer than this is refused (the Responses API caps it at 64; keep image calls within it).
+MAX_SAFETY_IDENTIFIER = 64
 # A stream carries up to n × (partial_images + 1) full pictures in base64: 10 × 4 large PNGs stay well under this.
 MAX_STREAM_BYTES = 200 * 1024 * 1024
 MAX_STREAM_EVENTS = 200  # at most 10 × (3 + 1) = 40 are expected
@@ -74,6 +79,10 @@ class OpenAITarget:
     def model_url(self, model: str) -> str:
         """GET it to learn whether the key works and can use `model`: free, nothing is made (`imagebot doctor`)."""
         return f"{self.base_url.rstrip('/')}/models/{quote(model, safe='')}"
+
+    def models_url(self) -> str:
+        """GET /v1/models: every model the key lists, with its `shutdown_date`."""
+        return f"{self.base_url.rstrip('/')}/models"
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
@@ -125,8 +134,10 @@ class ImageAPI:
         max_stream_events: int = MAX_STREAM_EVENTS,
         partial_timeout: float = 30.0,
         max_reading: int = 2,
+        end_user_field: str = "safety_identifier",
     ) -> None:
         self._http = http
+        self._end_user_field = end_user_field
         self._reading = asyncio.Semaphore(max_reading)
         self._target = target
         self._max_attempts = max_attempts
@@ -143,9 +154,12 @@ class ImageAPI:
 
     async def generate(self, request: GenerateRequest, on_partial: OnPartial | None = None) -> ImageResult:
         """One generation. With `options.partial_images` > 0 it streams, awaiting `on_partial` for each preview."""
-        body: dict[str, Any] = {"prompt": request.prompt, **self._common_fields(request.options)}
-        if request.user:
-            body["user"] = request.user
+        options = request.options
+        body: dict[str, Any] = {"prompt": request.prompt, **self._common_fields(request.options, request.user)}
+        if options.moderation:
+            body["moderation"] = options.moderation  # generations only: the edits endpoint has no such field
+        if options.output_format == "svg" and options.svg_model:
+            body["svg"] = {"model": options.svg_model}
         if request.options.partial_images:
             body.update(stream=True, partial_images=_partial_images(request.options))
             return await self._stream("generations", request.options, on_partial, json=body)
@@ -155,33 +169,72 @@ class ImageAPI:
         """One edit (multipart). With `options.partial_images` > 0 it streams, like `generate`."""
         if not 1 <= len(request.images) <= 16:
             raise InvalidRequest("An edit takes 1 to 16 input images.", param="image")
-        fields = {"prompt": request.prompt, **self._common_fields(request.options)}
-        if request.user:
-            fields["user"] = request.user
-        # input_fidelity is an edits-only field; gpt-image-2 always reads inputs at high fidelity and is sent none.
-        if request.options.input_fidelity and not is_gpt_image_2(request.options.model):
+        if request.mask is not None and request.markup is not None:
+            raise InvalidRequest("An edit takes a mask or markup, not both.", param="markup", status=None)
+        fields = {"prompt": request.prompt, **self._common_fields(request.options, request.user)}
+        # input_fidelity is an edits-only field, sent only when set: options drop it for models that take none.
+        if request.options.input_fidelity:
             fields["input_fidelity"] = request.options.input_fidelity
+        if request.options.output_format == "svg" and request.options.svg_model:
+            fields["svg[model]"] = request.options.svg_model  # multipart spells nested objects with brackets
         data = {key: str(value) for key, value in fields.items()}
+        name = "image" if len(request.images) == 1 else "image[]"
         files: list[tuple[str, tuple[str, bytes, str]]] = [
-            ("image[]", (f"image_{i}.{_suffix(img.format)}", img.data, _MIME[img.format]))
+            (name, (f"image_{i}.{_suffix(img.format)}", img.data, _MIME[img.format]))
             for i, img in enumerate(request.images, start=1)
         ]
         if request.mask is not None:
             files.append(("mask", ("mask.png", request.mask, "image/png")))
+        if request.markup is not None:
+            files.append(("markup", ("markup.png", request.markup, "image/png")))
         if request.options.partial_images:
             # Multipart carries booleans as text; the schema's `stream` is a boolean, sent as "true" (§2a).
             data.update(stream="true", partial_images=str(_partial_images(request.options)))
             return await self._stream("edits", request.options, on_partial, data=data, files=files)
         return await self._call("edits", request.options, data=data, files=files)
 
-    def _common_fields(self, options: ImageOptions) -> dict[str, Any]:
+    def _common_fields(self, options: ImageOptions, end_user: str | None) -> dict[str, Any]:
         fields: dict[str, Any] = {}
         if self._target.sends_model:
             fields["model"] = options.model
         fields.update(n=options.n, size=options.size, quality=options.quality, output_format=options.output_format)
         if options.background:
             fields["background"] = options.background
+        if options.complexity:
+            fields["complexity"] = options.complexity
+        if options.output_format == "gif":
+            if options.frames:
+                fields["frame_count"] = options.frames
+            if options.frame_ms:
+                fields["frame_duration_ms"] = options.frame_ms
+        if end_user:
+            fields[self._end_user_field] = end_user[:MAX_SAFETY_IDENTIFIER]
         return fields
+
+    async def list_models(self) -> list[tuple[str, str | None]]:
+        """GET /v1/models: (id, shutdown_date or None) for every model the key lists. Raises ImageAPIError (or
+        ServerError for a transport failure); bounded by the client's timeouts, one attempt."""
+        if not isinstance(self._target, OpenAITarget):
+            return []
+        try:
+            response = await self._http.get(self._target.models_url(), headers=self._target.headers())
+        except httpx.HTTPError as exc:
+            raise ServerError(f"Could not list the models ({type(exc).__name__}).") from exc
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise ServerError("GET /models answered with something that is not JSON.") from exc
+        items = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise ServerError("GET /models answered without a list of models.")
+        listed = []
+        for item in items:
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                shutdown = item.get("shutdown_date")
+                listed.append((item["id"], shutdown if isinstance(shutdown, str) and shutdown else None))
+        return listed
 
     async def _with_retries(self, operation: str, attempt_once: Callable[[int], Awaitable[T]]) -> T:
         """Run `attempt_once(attempt)` up to max_attempts times: timeouts and connection failures (raised as
@@ -294,6 +347,7 @@ class ImageAPI:
         return ImageResult(
             images=tuple(images),
             usage=usage,
+            svg_usage=_svg_usage(body),
             model=options.model,
             size=str(body.get("size") or options.size),
             quality=str(body.get("quality") or options.quality),
@@ -432,6 +486,17 @@ def _usage(answer: dict[str, Any]) -> Usage | None:
         return Usage.from_api(answer["usage"])
     except ValueError as exc:
         log.warning("image api usage unreadable (%s); cost will show as unknown", exc)
+        return None
+
+
+def _svg_usage(answer: dict[str, Any]) -> SvgUsage | None:
+    """The SVG author model's `svg_usage`, or None when absent or unreadable (its cost then shows as unknown)."""
+    if answer.get("svg_usage") is None:
+        return None
+    try:
+        return SvgUsage.from_api(answer["svg_usage"])
+    except ValueError as exc:
+        log.warning("image api svg_usage unreadable (%s); the SVG author's cost will show as unknown", exc)
         return None
 
 
@@ -593,6 +658,8 @@ def error_from_response(response: httpx.Response) -> ImageAPIError:
         if re.search(r"organi[sz]ation must be verified|verify organi[sz]ation", message, re.IGNORECASE):
             return OrganizationNotVerified(message, **kw)
         return PermissionDenied(message, **kw)
+    if _model_gone(status, code, param, message):
+        return ModelUnavailable(message, model=_named_model(message), api_code=code or None, **kw)
     moderation = _moderation(error, code, etype, message)
     if moderation is not None:
         stage, categories = moderation
@@ -600,6 +667,21 @@ def error_from_response(response: httpx.Response) -> ImageAPIError:
     if code in ("billing_hard_limit_reached", "insufficient_quota"):
         return QuotaExhausted(message, **kw)
     return InvalidRequest(message, param=param if isinstance(param, str) else None, api_code=code or None, **kw)
+
+
+def _model_gone(status: int, code: str, param: Any, message: str) -> bool:
+    """The API's ways of saying a model is shut down or unknown: 404 model_not_found ("The model `X` has been
+    deprecated"), or a 400 invalid_value on `model` ("The model 'X' does not exist.")."""
+    if code == "model_not_found" or (status == 404 and "model" in message.lower()):
+        return True
+    return status == 400 and (param == "model" or code == "invalid_value") and bool(
+        re.search(r"model\b.*\b(does not exist|has been deprecated|has been shut down|is not available)", message,
+                  re.IGNORECASE))
+
+
+def _named_model(message: str) -> str | None:
+    found = re.search(r"model [`'\"]([^`'\"]+)[`'\"]", message)
+    return found.group(1) if found else None
 
 
 def _moderation(

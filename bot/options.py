@@ -1,10 +1,11 @@
 """Parse `/image` text into a prompt and options, and check options against what the model accepts.
 
-    /image <prompt> [--size square|portrait|landscape|1024x1024|1536x1024|1024x1536|auto]
-                    [--quality low|medium|high|auto] [--n 1-4] [--transparent]
-                    [--format png|jpeg|webp] [--model NAME] [--fidelity high|low]
+    /image <prompt> [--size square|portrait|landscape|WxH|auto] [--quality low|medium|high|xhigh|max|auto]
+                    [--n 1-4] [--transparent] [--format png|jpeg|webp|gif|svg] [--frames 2-16] [--frame-ms MS]
+                    [--complexity low|medium|high] [--moderation low|auto] [--model NAME] [--fidelity high|low]
 
-Options may stand anywhere in the text, as `--size portrait` or `--size=portrait`. A lone `--` ends the
+Which values a model takes is the catalogue's (bot/catalogue.json), seen through `Choices`: one provider on one
+day. Options may stand anywhere in the text, as `--size portrait` or `--size=portrait`. A lone `--` ends the
 options: everything after it is prompt, so a prompt can itself contain "--size". Every mistake raises
 `InvalidOption` with a message that names the valid values.
 """
@@ -14,21 +15,23 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, replace
+from datetime import date
 
+from bot.catalogue import Capabilities, Catalogue
 from bot.errors import InvalidOption, PromptTooLong
 from bot.models import ImageOptions
-from bot.tokens import is_gpt_image_2
 
 SIZE_ALIASES = {"square": "1024x1024", "portrait": "1024x1536", "landscape": "1536x1024"}
-CLASSIC_SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
-QUALITIES = ("low", "medium", "high", "auto")
-FORMATS = ("png", "jpeg", "webp")
+#: What imagebot posts for one request at most (a product limit, below every model's own `max_n`).
 MAX_N = 4
-PROMPT_LIMIT = 32_000  # characters, for every GPT image model
-KNOWN_MODELS = ("gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "gpt-image-2")
-VALUE_OPTIONS = ("size", "quality", "n", "format", "model", "fidelity")
+COMPLEXITIES = ("low", "medium", "high")
+MODERATIONS = ("low", "auto")
+FIDELITIES = ("high", "low")
+VALUE_OPTIONS = ("size", "quality", "n", "format", "model", "fidelity", "complexity", "moderation", "frames",
+                 "frame-ms")
 FLAG_OPTIONS = ("transparent",)
 HELP_WORDS = ("help", "--help", "-h", "?")
+_ANY_QUALITY = ("low", "medium", "high", "auto")  # for a model the catalogue does not know: the API decides the rest
 
 _OPTION_RE = re.compile(r"^--([a-z][a-z-]*)(?:=(.*))?$", re.IGNORECASE)
 
@@ -39,13 +42,48 @@ class ParsedCommand:
     options: ImageOptions
 
 
+@dataclass(frozen=True)
+class Choices:
+    """What a request may ask for here today: the catalogue seen from one provider on one day.
+
+    `only` narrows the models (an Azure deployment serves exactly the one it was made for)."""
+
+    catalogue: Catalogue
+    provider: str
+    today: date
+    only: tuple[str, ...] | None = None
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        if self.only is not None:
+            return self.only
+        return self.catalogue.live(self.provider, self.today)
+
+    def caps(self, model: str) -> Capabilities | None:
+        return self.catalogue.capabilities(model, self.provider)
+
+    def refuse_model(self, model: str) -> InvalidOption:
+        """Why `model` cannot be asked for, with the models that can."""
+        live = f"Models: {', '.join(self.models)}."
+        status = self.catalogue.status(model, self.provider)
+        gone = self.catalogue.gone(model)
+        if status.on(self.today) == "shut_down" or gone is not None:
+            when = (status.shutdown or (gone.shutdown if gone else None))
+            replacement = status.replacement or (gone.replacement if gone else None)
+            instead = f" Its replacement is {replacement}." if replacement else ""
+            day = f" on {when.isoformat()}" if when else ""
+            return InvalidOption(f"`{model}` was shut down{day}.{instead} {live}", option="model")
+        if model in self.catalogue and self.only is not None:
+            return InvalidOption(f"`{model}` is not the model of this deployment. {live}", option="model")
+        return InvalidOption(f"`--model {model}` is not available here. {live}", option="model")
+
+
 def is_help(text: str) -> bool:
     stripped = text.strip().lower()
     return not stripped or stripped in HELP_WORDS
 
 
-def parse_command(text: str, defaults: ImageOptions, *, allowed_models: tuple[str, ...] = KNOWN_MODELS,
-                  provider: str = "openai") -> ParsedCommand:
+def parse_command(text: str, defaults: ImageOptions, choices: Choices) -> ParsedCommand:
     """Split `text` into prompt and options; apply them over `defaults`; validate for the model."""
     tokens = slack_to_plain(text).split()
     words: list[str] = []
@@ -70,7 +108,9 @@ def parse_command(text: str, defaults: ImageOptions, *, allowed_models: tuple[st
         elif name in VALUE_OPTIONS:
             if inline is None:
                 if index >= len(tokens) or tokens[index].startswith("--"):
-                    raise InvalidOption(f"`--{name}` needs a value: {_valid_values(name)}.", option=name)
+                    model = values.get("model", defaults.model)
+                    raise InvalidOption(f"`--{name}` needs a value: {_valid_values(name, choices, model)}.",
+                                        option=name)
                 inline = tokens[index]
                 index += 1
             if name in values:
@@ -86,62 +126,133 @@ def parse_command(text: str, defaults: ImageOptions, *, allowed_models: tuple[st
     prompt = " ".join(words)
     if not prompt:
         raise InvalidOption("Add a prompt: what should the image show?", option="prompt")
-    if len(prompt) > PROMPT_LIMIT:
-        raise PromptTooLong(len(prompt), PROMPT_LIMIT)
 
     options = defaults
     if "model" in values:
-        options = replace(options, model=_model(values["model"], allowed_models))
+        options = replace(options, model=_model(values["model"], choices))
+    caps = choices.caps(options.model)
+    limit = caps.prompt_limit if caps else 32_000
+    if len(prompt) > limit:
+        raise PromptTooLong(len(prompt), limit)
+
+    def word(name: str, allowed: tuple[str, ...]) -> str:
+        value = values[name].lower()
+        if value not in allowed:
+            valid = _valid_values(name, choices, options.model)
+            raise InvalidOption(f"`--{name} {values[name]}` is not valid: {valid}.", option=name)
+        return value
+
     if "size" in values:
         options = replace(options, size=_size(values["size"]))
     if "quality" in values:
-        quality = values["quality"].lower()
-        if quality not in QUALITIES:
-            raise InvalidOption(f"`--quality {values['quality']}` is not valid: {_valid_values('quality')}.",
-                                option="quality")
-        options = replace(options, quality=quality)
+        options = replace(options, quality=word("quality", caps.qualities if caps else _ANY_QUALITY))
     if "n" in values:
-        options = replace(options, n=_n(values["n"]))
+        options = replace(options, n=_whole(values["n"], "n", 1, MAX_N))
     if "format" in values:
-        fmt = values["format"].lower().replace("jpg", "jpeg")
-        if fmt not in FORMATS:
-            raise InvalidOption(f"`--format {values['format']}` is not valid: {_valid_values('format')}.",
-                                option="format")
-        options = replace(options, output_format=fmt)
+        values["format"] = values["format"].lower().replace("jpg", "jpeg")
+        options = replace(options, output_format=word("format", caps.formats if caps else ("png", "jpeg", "webp")))
     if "transparent" in flags:
         options = replace(options, transparent=True)
     if "fidelity" in values:
-        fidelity = values["fidelity"].lower()
-        if fidelity not in ("high", "low"):
-            raise InvalidOption(f"`--fidelity {values['fidelity']}` is not valid: {_valid_values('fidelity')}.",
-                                option="fidelity")
-        options = replace(options, input_fidelity=fidelity)
-    check_options(options, provider=provider)
+        options = replace(options, input_fidelity=word("fidelity", FIDELITIES))
+    if "complexity" in values:
+        options = replace(options, complexity=word("complexity", COMPLEXITIES))
+    if "moderation" in values:
+        options = replace(options, moderation=word("moderation", MODERATIONS))
+    gif = caps.gif if caps else None
+    if "frames" in values:
+        low, high = (gif.min_frames, gif.max_frames) if gif else (2, 16)
+        options = replace(options, frames=_whole(values["frames"], "frames", low, high))
+    if "frame-ms" in values:
+        longest = gif.max_frame_ms if gif else 655_350
+        options = replace(options, frame_ms=_whole(values["frame-ms"], "frame-ms", 10, longest))
+    check_options(options, choices)
     return ParsedCommand(prompt=prompt, options=options)
 
 
-def check_options(options: ImageOptions, *, provider: str = "openai") -> None:
-    """Reject combinations the image API would refuse, before any money is at stake."""
-    if is_gpt_image_2(options.model):
-        _check_free_size(options.size)
-    elif options.size not in CLASSIC_SIZES:
-        raise InvalidOption(
-            f"{options.model} makes {', '.join(CLASSIC_SIZES)} (or square, portrait, landscape); "
-            f"{options.size} needs gpt-image-2.",
-            option="size",
-        )
+def check_options(options: ImageOptions, choices: Choices) -> None:
+    """Reject what the model would refuse, and combinations the API refuses, before any money is at stake."""
+    caps = choices.caps(options.model)
+    if caps is None:
+        return  # a model the catalogue does not know (an operator's IMAGEBOT_MODEL): the API decides
+    model = options.model
+    problems = caps.sizes.problems(options.size)
+    if problems:
+        raise InvalidOption(f"`--size {options.size}` does not work for {model}: {'; '.join(problems)}.",
+                            option="size")
+    if options.quality not in caps.qualities:
+        raise InvalidOption(f"{model} has no quality {options.quality}: {_or(caps.qualities)}.", option="quality")
+    if options.output_format not in caps.formats:
+        where = " on Azure OpenAI" if choices.provider == "azure" else ""
+        raise InvalidOption(f"{model} does not make {options.output_format}{where}; use `--format` "
+                            f"{_or(caps.formats)}.", option="format")
     if options.transparent:
-        if options.output_format == "jpeg":
+        if options.output_format not in ("png", "webp"):
             raise InvalidOption("A transparent background needs `--format png` or `--format webp`.", option="format")
-        if is_gpt_image_2(options.model):
-            raise InvalidOption("gpt-image-2 does not make transparent backgrounds; use another model.",
-                                option="transparent")
-    if options.input_fidelity == "high" and options.model == "gpt-image-1-mini":
-        raise InvalidOption("gpt-image-1-mini does not support `--fidelity high`; use gpt-image-1 or gpt-image-1.5 "
-                            "for a closer match to faces and logos.", option="fidelity")
-    if provider == "azure" and options.output_format == "webp":
-        raise InvalidOption("Azure OpenAI does not return webp; use `--format png` or `--format jpeg`.",
-                            option="format")
+        if not caps.transparent:
+            raise InvalidOption(f"{model} does not make transparent backgrounds; use "
+                                f"{_or(_having(choices, 'transparent'))}.", option="transparent")
+    if options.input_fidelity == "high" and "high" not in caps.input_fidelity and not caps.inputs_high_fidelity:
+        raise InvalidOption(f"{model} does not support `--fidelity high`; use "
+                            f"{_or(_having(choices, 'input_fidelity'))} for a closer match to faces and logos.",
+                            option="fidelity")
+    if options.complexity and not caps.complexity:
+        raise InvalidOption(f"{model} has no `--complexity`; use {_or(_having(choices, 'complexity'))}.",
+                            option="complexity")
+    if options.moderation and not caps.moderation:
+        raise InvalidOption(f"{model} has no `--moderation` setting.", option="moderation")
+    if options.output_format != "gif" and (options.frames or options.frame_ms):
+        raise InvalidOption("`--frames` and `--frame-ms` are for `--format gif`.", option="frames")
+    if options.output_format == "svg" and options.n > 1:
+        raise InvalidOption("An SVG comes one at a time: leave out `--n` with `--format svg`.", option="n")
+    if options.n > caps.max_n:
+        raise InvalidOption(f"{model} makes at most {caps.max_n} images a request.", option="n")
+
+
+def fit_options(options: ImageOptions, caps: Capabilities) -> tuple[ImageOptions, tuple[str, ...]]:
+    """Options a model can take, for a request whose options were chosen for another model (a thread started on a
+    model since shut down, a Retry): what it lacks is dropped or set to its default, with a note for each.
+    Streaming is switched off for GIF and SVG, which never stream."""
+    notes = []
+    if caps.sizes.problems(options.size):
+        notes.append(f"size {options.size} became auto")
+        options = replace(options, size="auto")
+    if options.quality not in caps.qualities:
+        notes.append(f"quality {options.quality} became auto")
+        options = replace(options, quality="auto")
+    if options.output_format not in caps.formats:
+        notes.append(f"format {options.output_format} became png")
+        options = replace(options, output_format="png", frames=None, frame_ms=None)
+    if options.transparent and not caps.transparent:
+        notes.append("the transparent background was dropped")
+        options = replace(options, transparent=False)
+    if options.input_fidelity and options.input_fidelity not in caps.input_fidelity:
+        # Models that read every input at high fidelity take no such field; nothing is lost by leaving it out.
+        options = replace(options, input_fidelity=None)
+    if options.complexity and not caps.complexity:
+        options = replace(options, complexity=None)
+    if options.moderation and not caps.moderation:
+        options = replace(options, moderation=None)
+    if options.partial_images and not caps.streams(options.output_format):
+        options = replace(options, partial_images=0)
+    elif options.partial_images > caps.max_partial_images:
+        options = replace(options, partial_images=caps.max_partial_images)
+    return options, tuple(notes)
+
+
+def _having(choices: Choices, capability: str) -> tuple[str, ...]:
+    """The models here that have `capability` (a Capabilities field that is truthy), for "use …" advice."""
+    found = []
+    for model in choices.models:
+        caps = choices.caps(model)
+        if caps is not None and getattr(caps, capability) and choices.catalogue.get(model) and \
+                not choices.catalogue.get(model).snapshot_of:  # type: ignore[union-attr]
+            found.append(model)
+    return tuple(found) or ("another model",)
+
+
+def _or(values: tuple[str, ...]) -> str:
+    return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} or {values[-1]}"
 
 
 def _dashes(token: str) -> str:
@@ -153,10 +264,10 @@ def _dashes(token: str) -> str:
     return token
 
 
-def _model(value: str, allowed: tuple[str, ...]) -> str:
+def _model(value: str, choices: Choices) -> str:
     model = value.strip().lower()
-    if model not in allowed:
-        raise InvalidOption(f"`--model {value}` is not available here. Models: {', '.join(allowed)}.", option="model")
+    if model not in choices.models:
+        raise choices.refuse_model(model)
     return model
 
 
@@ -165,42 +276,36 @@ def _size(value: str) -> str:
     size = SIZE_ALIASES.get(size, size)
     if size == "auto" or re.fullmatch(r"[0-9]{2,5}x[0-9]{2,5}", size):  # ASCII digits: \d takes "１０２４" too
         return size
-    raise InvalidOption(f"`--size {value}` is not valid: {_valid_values('size')}.", option="size")
+    raise InvalidOption(f"`--size {value}` is not valid: square, portrait, landscape, WIDTHxHEIGHT or auto.",
+                        option="size")
 
 
-def _check_free_size(size: str) -> None:
-    """gpt-image-2's rules (§1a): edges multiples of 16, long edge ≤ 3840, ratio ≤ 3:1, 655,360–8,294,400 px."""
-    if size == "auto":
-        return
-    width, height = (int(v) for v in size.split("x"))
-    long, short = max(width, height), min(width, height)
-    problems = []
-    if width % 16 or height % 16:
-        problems.append("both edges must be multiples of 16")
-    if long > 3840:
-        problems.append("the long edge must be at most 3840")
-    if long > 3 * short:
-        problems.append("the long edge must be at most 3 × the short edge")
-    if not 655_360 <= width * height <= 8_294_400:
-        problems.append("the area must be between 655,360 and 8,294,400 pixels")
-    if problems:
-        raise InvalidOption(f"`--size {size}` does not work for gpt-image-2: {'; '.join(problems)}.", option="size")
-
-
-def _n(value: str) -> int:
-    if not re.fullmatch(r"[0-9]{1,3}", value) or not 1 <= int(value) <= MAX_N:
-        raise InvalidOption(f"`--n {value}` is not valid: a whole number from 1 to {MAX_N}.", option="n")
+def _whole(value: str, name: str, low: int, high: int) -> int:
+    if not re.fullmatch(r"[0-9]{1,6}", value) or not low <= int(value) <= high:
+        raise InvalidOption(f"`--{name} {value}` is not valid: a whole number from {low} to {high}.", option=name)
     return int(value)
 
 
-def _valid_values(option: str) -> str:
+def _valid_values(option: str, choices: Choices, model: str) -> str:
+    caps = choices.caps(model)
+    if option == "size":
+        return "square, portrait, landscape, " + (caps.sizes.describe() if caps else "WIDTHxHEIGHT or auto")
+    if option == "quality" and caps:
+        return _or(caps.qualities)
+    if option == "format" and caps:
+        return _or(caps.formats)
+    if option == "frames" and caps and caps.gif:
+        return f"{caps.gif.min_frames} to {caps.gif.max_frames} (with --format gif)"
     return {
-        "size": "square, portrait, landscape, 1024x1024, 1536x1024, 1024x1536 or auto",
-        "quality": "low, medium, high or auto",
         "n": f"1 to {MAX_N}",
-        "format": "png, jpeg or webp",
-        "model": ", ".join(KNOWN_MODELS),
+        "model": ", ".join(choices.models),
         "fidelity": "high or low (for edits)",
+        "complexity": _or(COMPLEXITIES),
+        "moderation": _or(MODERATIONS),
+        "frames": "2 to 16 (with --format gif)",
+        "frame-ms": "milliseconds per frame (with --format gif)",
+        "quality": "low, medium, high or auto",
+        "format": "png, jpeg or webp",
     }[option]
 
 

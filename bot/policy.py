@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 from bot.errors import PolicyRefused
 from bot.models import ImageOptions
 
-QUALITY_RANK = {"low": 0, "medium": 1, "high": 2, "auto": 2}  # auto may resolve to high: treat it as high
+# The order of the API's qualities; auto may resolve to high, so it is treated as high.
+QUALITY_RANK = {"low": 0, "medium": 1, "high": 2, "auto": 2, "xhigh": 3, "max": 4}
 
 
 @dataclass(frozen=True)

@@ -277,6 +277,39 @@ def check_user_mask(mask_bytes: bytes, width: int, height: int, name: str = "mas
     return output
 
 
+def is_markup_name(filename: str | None) -> bool:
+    """Whether an attachment is meant as markup: its name starts with "markup" and ends ".png" (any case)."""
+    name = (filename or "").strip().lower()
+    return name.startswith("markup") and name.endswith(".png")
+
+
+def check_markup(data: bytes, width: int, height: int, name: str = "markup.png") -> bytes:
+    """Hold an attached markup (marks drawn on a transparent PNG the size of the image: arrows, circles, notes)
+    to the API's rules; returns it byte-identical, since the API reads it as it is. Raises AttachmentError."""
+    rules = f"a PNG the size of the image ({width}×{height}), transparent except for the marks"
+    try:
+        with Image.open(io.BytesIO(data), formats=OPEN_FORMATS) as image:
+            if (image.format or "").upper() != "PNG":
+                raise AttachmentError(f"{name} is not a PNG; markup must be {rules}.", filename=name)
+            if image.size != (width, height):  # from the header, before any pixel is decoded
+                raise AttachmentError(f"{name} is {image.width}×{image.height}; markup must be {rules}.",
+                                      filename=name)
+            image.load()
+            alpha = image.getchannel("A") if "A" in image.getbands() else None
+            if alpha is None and image.info.get("transparency") is not None:
+                alpha = image.convert("RGBA").getchannel("A")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise AttachmentError(f"{name} is too large to open safely; markup must be {rules}.", filename=name) from exc
+    except AttachmentError:
+        raise
+    except _DECODE_ERRORS as exc:
+        raise AttachmentError(f"{name} is not an image I can read; markup must be {rules}.", filename=name) from exc
+    if alpha is None or alpha.getextrema()[0] == 255:
+        raise AttachmentError(f"{name} has no transparent pixels: markup must be {rules}, so the picture shows "
+                              "through.", filename=name)
+    return data
+
+
 def _png_bit_depth(data: bytes) -> int:
     """Bits per sample from the IHDR (Pillow reads a 16-bit RGBA PNG as plain "RGBA", hiding it)."""
     return data[24] if data[12:16] == b"IHDR" and len(data) > 25 else 8

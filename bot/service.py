@@ -11,27 +11,27 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
 from bot import imaging
 from bot.budgets import Alert, Budgets, BudgetStanding, estimate_micro
+from bot.catalogue import Catalogue, Resolved
 from bot.errors import AttachmentError, ImageAPIError, InvalidOption, ServerError, UserInputError
 from bot.image_api import OnPartial, end_user_id
 from bot.jobs import DbThread
 from bot.logs import redact
 from bot.metrics import Metrics
 from bot.models import EditRequest, GenerateRequest, ImageOptions, ImageResult, InputImage
-from bot.options import CLASSIC_SIZES, KNOWN_MODELS
+from bot.options import Choices, fit_options
 from bot.policy import Policy, apply_policy
 from bot.pricing import PriceTable
 from bot.settings import Settings
-from bot.tokens import is_gpt_image_2
 from storage.store import ImageRecord, LedgerEntry, RecentImage, Spend, ThreadKey, ThreadRecord
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-MAX_INPUTS = 16
+MAX_INPUTS = 16  # the most any model takes (the catalogue's max_inputs narrows it per model)
 
 
 class ImageProvider(Protocol):
@@ -82,8 +82,12 @@ class Delivered:
 
 class ImageService:
     def __init__(self, provider: ImageProvider, db: DbThread, prices: PriceTable, settings: Settings,
-                 budgets: Budgets, *, metrics: Metrics | None = None) -> None:
+                 budgets: Budgets, *, catalogue: Catalogue, metrics: Metrics | None = None,
+                 today: Callable[[], date] | None = None) -> None:
         self.provider = provider
+        self.catalogue = catalogue
+        # The catalogue's statuses apply from their dates, so "today" is asked at each request, not at start-up.
+        self._today = today or (lambda: datetime.now(budgets.tz).date())
         self.metrics = metrics or Metrics()
         self.store = db.store
         self.io = db
@@ -96,17 +100,35 @@ class ImageService:
         digest, relative = await asyncio.to_thread(self.store.files.put, data, fmt)
         return await self.io(self.store.record_image, digest, relative, len(data), fmt, **fields)
 
+    def today(self) -> date:
+        return self._today()
+
     # settings ---------------------------------------------------------------------------------------
     @property
+    def configured_model(self) -> Resolved:
+        """IMAGEBOT_MODEL (or the catalogue's default), and what requests use today: its replacement once the
+        catalogue says it is shut down on this provider."""
+        model = self.settings.model or self.catalogue.default_model
+        return self.catalogue.resolve(model, self.provider.provider, self._today())
+
+    def choices(self) -> Choices:
+        """What requests may ask for today: the live models (an Azure deployment serves exactly its own)."""
+        only = (self.settings.model or self.catalogue.default_model,) if self.settings.provider == "azure" else None
+        return Choices(self.catalogue, self.provider.provider, self._today(), only=only)
+
+    @property
     def default_options(self) -> ImageOptions:
-        return ImageOptions(model=self.settings.model, size=self.settings.size, quality=self.settings.quality,
-                            partial_images=self.settings.partial_images)
+        model = self.configured_model.used
+        caps = self.catalogue.capabilities(model, self.provider.provider)
+        options = ImageOptions(model=model, size=self.settings.size, quality=self.settings.quality,
+                               partial_images=self.settings.partial_images,
+                               moderation=self.settings.moderation if caps is None or caps.moderation else None,
+                               svg_model=self.settings.svg_model)
+        return fit_options(options, caps)[0] if caps is not None else options
 
     @property
     def allowed_models(self) -> tuple[str, ...]:
-        if self.settings.provider == "azure":
-            return (self.settings.model,)  # an Azure deployment serves exactly one model
-        return tuple(dict.fromkeys((*KNOWN_MODELS, self.settings.model)))
+        return self.choices().models
 
     # threads ----------------------------------------------------------------------------------------
     async def start_thread(self, key: ThreadKey, *, user_id: str, prompt: str | None) -> ThreadRecord:
@@ -149,7 +171,7 @@ class ImageService:
     # the two calls ----------------------------------------------------------------------------------
     async def generate(self, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions, *,
                        job_id: int | None = None, on_partial: OnPartial | None = None) -> Delivered:
-        options, notes = await self.apply_policy(key, options)
+        options, notes = await self.prepare(key, options)
         request = GenerateRequest(prompt=prompt, options=options, user=end_user_id(key.team_id, user_id))
         result, images = await self._call("generate", key, user_id, prompt, options, (),
                                           lambda: self.provider.generate(request, on_partial), origin="generated",
@@ -159,7 +181,7 @@ class ImageService:
     async def edit(self, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions | None,
                    attachments: Sequence[tuple[InputImage, str | None]] = (), *,
                    job_id: int | None = None, base: str | None = None, mask: bytes | None = None,
-                   on_partial: OnPartial | None = None) -> Delivered:
+                   markup: bytes | None = None, on_partial: OnPartial | None = None) -> Delivered:
         """Edit the thread's last image (or version `base`, a branch); attached images join as references (or
         become the base); `mask` marks the region to change on the base."""
         thread = await self.get_thread(key)
@@ -186,8 +208,16 @@ class ImageService:
             await self.io(self.store.add_versions, key, [parent_id], parent_image_id=None, job_id=job_id)
         if options is None:
             options = await self.edit_defaults(key, inputs[0])
-        options, notes = await self.apply_policy(key, options)
-        request = EditRequest(prompt=prompt, options=options, images=tuple(inputs), mask=mask,
+        options, notes = await self.prepare(key, options)
+        caps = self.catalogue.capabilities(options.model, self.provider.provider)
+        if markup is not None and caps is not None and not caps.markup:
+            raise InvalidOption(f"{options.model} does not take markup (marks drawn over the image). Use "
+                                f"{', '.join(m for m in self.choices().models if self._has_markup(m))}, or describe "
+                                "the change in words.", option="markup")
+        if caps is not None and len(inputs) > caps.max_inputs:
+            raise InvalidOption(f"{options.model} takes at most {caps.max_inputs} images; this edit has "
+                                f"{len(inputs)}.", option="image")
+        request = EditRequest(prompt=prompt, options=options, images=tuple(inputs), mask=mask, markup=markup,
                               user=end_user_id(key.team_id, user_id))
         result, images = await self._call("edit", key, user_id, prompt, options,
                                           tuple((i.width, i.height) for i in inputs),
@@ -208,7 +238,8 @@ class ImageService:
         else:
             return options
         own = f"{width}x{height}"
-        if width and height and (own in CLASSIC_SIZES or is_gpt_image_2(options.model)):
+        caps = self.catalogue.capabilities(options.model, self.provider.provider)
+        if width and height and caps is not None and not caps.sizes.problems(own):
             return replace(options, size=own)
         return replace(options, size="auto")
 
@@ -222,6 +253,38 @@ class ImageService:
 
     async def apply_policy(self, key: ThreadKey, options: ImageOptions) -> tuple[ImageOptions, tuple[str, ...]]:
         return apply_policy(options, await self.policy(key.team_id, key.channel_id))
+
+    async def prepare(self, key: ThreadKey, options: ImageOptions) -> tuple[ImageOptions, tuple[str, ...]]:
+        """The options a call will be sent with, and notes for the footnote: a model the catalogue says is shut
+        down is replaced (a thread started on it, a Retry, a shut-down IMAGEBOT_MODEL), what the replacement lacks
+        is dropped, and the channel's policy applies."""
+        resolved = self.catalogue.resolve(options.model, self.provider.provider, self._today())
+        notes: tuple[str, ...] = ()
+        if resolved.replaced:
+            caps = self.catalogue.capabilities(resolved.used, self.provider.provider)
+            options = replace(options, model=resolved.used)
+            fitted: tuple[str, ...] = ()
+            if caps is not None:
+                options, fitted = fit_options(options, caps)
+            notes = (str(resolved.note()), *fitted)
+        options, policy_notes = await self.apply_policy(key, options)
+        return options, (*notes, *policy_notes)
+
+    def _has_markup(self, model: str) -> bool:
+        caps = self.catalogue.capabilities(model, self.provider.provider)
+        entry = self.catalogue.get(model)
+        return bool(caps and caps.markup and entry and not entry.snapshot_of)
+
+    def cost(self, result: ImageResult) -> int | None:
+        """A call's cost from its own usage: the render, plus the SVG author's tokens for an SVG (unknown when
+        either price is not known)."""
+        if result.usage is None:
+            return None
+        cost = self.prices.cost(result.model, result.usage)
+        if cost is None or result.svg_usage is None:
+            return cost
+        author = self.prices.svg_author_cost(result.svg_usage)
+        return None if author is None else cost + author
 
     async def use_upload(self, key: ThreadKey, image: InputImage) -> str:
         """Make an uploaded image the thread's context for the next edit (no API call, nothing billed); it gets
@@ -275,7 +338,7 @@ class ImageService:
         return str(siblings[index]["label"])
 
     def estimate(self, options: ImageOptions, prompt: str, inputs: tuple[tuple[int, int], ...] = ()) -> int | None:
-        return estimate_micro(self.prices, options, prompt, inputs, fidelity=options.input_fidelity or "low")
+        return estimate_micro(self.prices, self.catalogue, options, prompt, inputs, fidelity=options.input_fidelity)
 
     async def base_record(self, key: ThreadKey, base: str | None) -> ImageRecord | None:
         """The image an edit would start from: version `base`, or the thread's current image."""
@@ -303,7 +366,7 @@ class ImageService:
                     inputs: tuple[tuple[int, int], ...], call: Callable[[], Any], *, origin: str,
                     parent_id: str | None, job_id: int | None) -> tuple[ImageResult, tuple[ImageRecord, ...]]:
         """Check the budgets, call the API, keep its images, and write exactly one ledger row whatever happens."""
-        estimate = estimate_micro(self.prices, options, prompt, inputs, fidelity=options.input_fidelity or "low")
+        estimate = self.estimate(options, prompt, inputs)
         reservation = object()
         await self.budgets.reserve(reservation, key.team_id, user_id, key.channel_id, estimate, model=options.model)
         try:
@@ -342,7 +405,7 @@ class ImageService:
             entry.input_image_tokens = result.usage.input_image_tokens
             entry.output_image_tokens = result.usage.output_image_tokens
             entry.output_text_tokens = result.usage.output_text_tokens
-            entry.cost_micro = self.prices.cost(options.model, result.usage)
+            entry.cost_micro = self.cost(result)
         try:
             infos = [await asyncio.to_thread(imaging.inspect, image.data) for image in result.images]
         except AttachmentError as exc:
@@ -377,7 +440,7 @@ class ImageService:
                          images: tuple[ImageRecord, ...], converted: tuple[str, ...] = (),
                          policy_notes: tuple[str, ...] = ()) -> Delivered:
         spend = await self.io(self.store.thread_spend, key)
-        cost = self.prices.cost(result.model, result.usage) if result.usage is not None else None
+        cost = self.cost(result)
         versions = []
         for record in images:
             row = await self.io(self.store.version_of, key, record.id)

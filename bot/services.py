@@ -6,15 +6,19 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 
 from bot.budgets import Budgets
+from bot.catalogue import Catalogue, load_catalogue
+from bot.errors import SettingsError
 from bot.image_api import DEFAULT_TIMEOUT, AzureTarget, ImageAPI, OpenAITarget
 from bot.jobs import DbThread, JobQueue, Limits
 from bot.metrics import Metrics
+from bot.model_watch import NOTICES, ModelWatch, Notify
 from bot.offline import OfflineImageAPI
-from bot.pricing import PriceTable
 from bot.retention import RetentionPruner
 from bot.scheduler import ReportScheduler
 from bot.service import ImageProvider, ImageService
@@ -39,6 +43,8 @@ class Services:
     _scheduler_task: asyncio.Task[None] | None = None
     retention: RetentionPruner | None = None  # made by start_scheduler (prunes by age with IMAGEBOT_RETENTION_DAYS)
     _retention_task: asyncio.Task[None] | None = None
+    model_watch: ModelWatch | None = None  # set by the Slack edge: GET /v1/models daily, shutdown notices
+    _watch_task: asyncio.Task[None] | None = None
 
     def start_scheduler(self) -> None:
         """Start the background work: scheduled reports, and housekeeping of the image folder (now, then every few
@@ -46,6 +52,9 @@ class Services:
         if self.scheduler is not None and self._scheduler_task is None:
             self._scheduler_task = asyncio.get_running_loop().create_task(self.scheduler.run(self._stop),
                                                                           name="report-scheduler")
+        if self.model_watch is not None and self._watch_task is None:
+            self._watch_task = asyncio.get_running_loop().create_task(self.model_watch.run(self._stop),
+                                                                      name="model-watch")
         if self._retention_task is None:  # stray files are swept with or without IMAGEBOT_RETENTION_DAYS
             self.retention = self.retention or RetentionPruner(self.db, self.settings.retention_days)
             self._retention_task = asyncio.get_running_loop().create_task(self.retention.run(self._stop),
@@ -56,7 +65,7 @@ class Services:
         self._stop.set()
         # A report being posted finishes; pruning stops after the batch in hand. Either may take up to a minute;
         # past that it is cancelled, and the rest of the shutdown (jobs, database, connections) still runs.
-        for task in (self._scheduler_task, self._retention_task):
+        for task in (self._scheduler_task, self._retention_task, self._watch_task):
             if task is not None:
                 try:
                     await asyncio.wait_for(task, timeout=60)
@@ -70,26 +79,72 @@ class Services:
         return cut
 
 
-def make_provider(settings: Settings, http: httpx.AsyncClient) -> ImageProvider:
+def make_provider(settings: Settings, http: httpx.AsyncClient, catalogue: Catalogue) -> ImageProvider:
     if settings.provider == "openai":
         assert settings.openai_api_key
-        return ImageAPI(http, OpenAITarget(settings.openai_base_url, settings.openai_api_key))
+        return ImageAPI(http, OpenAITarget(settings.openai_base_url, settings.openai_api_key),
+                        end_user_field=catalogue.provider("openai").end_user_field)
     if settings.provider == "azure":
         assert settings.azure_endpoint and settings.azure_api_key and settings.azure_deployment
         return ImageAPI(http, AzureTarget(settings.azure_endpoint, settings.azure_api_key,
-                                          settings.azure_deployment, settings.azure_api_version))
-    return OfflineImageAPI()
+                                          settings.azure_deployment, settings.azure_api_version),
+                        end_user_field=catalogue.provider("azure").end_user_field)
+    return OfflineImageAPI(catalogue=catalogue)
+
+
+def make_model_watch(services: Services, notify: Notify) -> ModelWatch:
+    """The daily look at GET /v1/models and the shutdown notices, posting with `notify` (the Slack edge's)."""
+    images, db = services.images, services.db
+    provider = images.provider
+    lister = provider.list_models if isinstance(provider, ImageAPI) and provider.provider == "openai" else None
+
+    async def claim(key: str) -> bool:
+        return bool(await db(db.store.claim_report_slot, NOTICES, key))
+
+    async def release(key: str) -> None:
+        await db(db.store.release_report_slot, NOTICES, key)
+
+    return ModelWatch(catalogue=images.catalogue, provider=provider.provider,
+                      model=lambda: images.configured_model.requested, today=images.today, notify=notify,
+                      claim=claim, release=release, list_models=lister)
+
+
+def check_defaults(settings: Settings, catalogue: Catalogue, provider: str, today: date) -> None:
+    """At start-up: say once, clearly, when IMAGEBOT_MODEL is shut down (requests use its replacement), and refuse
+    an IMAGEBOT_QUALITY or IMAGEBOT_SIZE the model cannot make, naming the variable."""
+    resolved = catalogue.resolve(settings.model or catalogue.default_model, provider, today)
+    if resolved.replaced and resolved.retired is not None:
+        when = resolved.retired.shutdown.isoformat() if resolved.retired.shutdown else "already"
+        log.warning("IMAGEBOT_MODEL=%s was shut down on %s (%s); requests use its replacement %s. Set "
+                    "IMAGEBOT_MODEL=%s (or another live model) to silence this.", resolved.requested, when,
+                    provider, resolved.used, resolved.used)
+    elif catalogue.get(resolved.used) is None:
+        log.warning("IMAGEBOT_MODEL=%s is not in the model catalogue: its capabilities and price are unknown (add it "
+                    "with IMAGEBOT_MODELS)", resolved.used)
+    caps = catalogue.capabilities(resolved.used, provider)
+    if caps is None:
+        return
+    if settings.quality not in caps.qualities:
+        raise SettingsError("IMAGEBOT_QUALITY", f"{resolved.used} has no quality {settings.quality!r}; it takes "
+                            f"{', '.join(caps.qualities)}")
+    problems = caps.sizes.problems(settings.size)
+    if problems:
+        raise SettingsError("IMAGEBOT_SIZE", f"{settings.size} does not work for {resolved.used}: "
+                            f"{'; '.join(problems)}")
 
 
 def build_services(settings: Settings, *, provider: ImageProvider | None = None) -> Services:
     """Open storage and HTTP clients. Call inside the running event loop; `close()` releases them."""
-    prices = PriceTable.load(settings.prices_path)  # first: a bad price file stops start-up before anything opens
+    # First: a bad catalogue or price file, or defaults the model cannot make, stop start-up before anything opens.
+    catalogue, prices = load_catalogue(settings)
+    check_defaults(settings, catalogue, provider.provider if provider else settings.provider,
+                   datetime.now(ZoneInfo(settings.timezone)).date())
     # trust_env=False: proxies and netrc from the environment are not settings imagebot reads.
     http = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, trust_env=False)
     db = DbThread(Store.open(settings.data_dir))
     metrics = Metrics()
-    images = ImageService(provider or make_provider(settings, http), db, prices, settings, Budgets(db, settings),
-                          metrics=metrics)
+    images = ImageService(provider or make_provider(settings, http, catalogue), db, prices, settings,
+                          Budgets(db, settings), catalogue=catalogue, metrics=metrics)
     files = SlackFiles(http, settings.slack_bot_token, settings.slack_api_url)
     limits = Limits(max_concurrent=settings.max_concurrent, max_concurrent_per_user=settings.max_concurrent_per_user,
                     max_queue=settings.max_queue, user_requests_per_minute=settings.user_requests_per_minute)

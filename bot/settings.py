@@ -17,7 +17,9 @@ from bot.errors import SettingsError
 from bot.pricing import parse_usd
 
 PROVIDERS = ("openai", "azure", "offline")
-QUALITIES = ("low", "medium", "high", "auto")
+# Which qualities a model takes is the catalogue's; settings only check the word's shape (start-up checks the rest).
+_WORD_RE = re.compile(r"^[a-z]{2,20}$")
+MODERATIONS = ("low", "auto")
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_AZURE_API_VERSION = "2025-04-01-preview"
@@ -31,7 +33,8 @@ VARIABLES = frozenset({
     "IMAGEBOT_ADMINS", "IMAGEBOT_ALLOWED_CHANNELS", "IMAGEBOT_CHANNEL_MONTHLY_BUDGET_USD",
     "IMAGEBOT_CONFIRM_ABOVE_USD", "IMAGEBOT_DATA_DIR", "IMAGEBOT_DENIED_CHANNELS", "IMAGEBOT_LOG_FORMAT",
     "IMAGEBOT_LOG_LEVEL", "IMAGEBOT_MAX_CONCURRENT", "IMAGEBOT_MAX_CONCURRENT_PER_USER", "IMAGEBOT_MAX_QUEUE",
-    "IMAGEBOT_MODEL", "IMAGEBOT_PARTIAL_IMAGES", "IMAGEBOT_PRICES", "IMAGEBOT_PROVIDER", "IMAGEBOT_QUALITY",
+    "IMAGEBOT_MODEL", "IMAGEBOT_MODELS", "IMAGEBOT_MODERATION", "IMAGEBOT_SVG_MODEL",
+    "IMAGEBOT_PARTIAL_IMAGES", "IMAGEBOT_PRICES", "IMAGEBOT_PROVIDER", "IMAGEBOT_QUALITY",
     "IMAGEBOT_REPORT_CHANNEL", "IMAGEBOT_REPORT_SCHEDULE", "IMAGEBOT_RETENTION_DAYS",
     "IMAGEBOT_SHUTDOWN_GRACE_SECONDS", "IMAGEBOT_SIZE", "IMAGEBOT_TIMEZONE", "IMAGEBOT_USER_DAILY_BUDGET_USD",
     "IMAGEBOT_USER_MONTHLY_BUDGET_USD", "IMAGEBOT_USER_REQUESTS_PER_MINUTE", "IMAGEBOT_WORKSPACE_MONTHLY_BUDGET_USD",
@@ -61,12 +64,15 @@ class Settings:
     azure_api_version: str = DEFAULT_AZURE_API_VERSION
     # imagebot
     data_dir: Path = Path("data")
-    model: str = "gpt-image-1"
+    model: str | None = None  # None: the catalogue's default (bot/catalogue.json `defaults.model`)
     size: str = "1024x1024"
     quality: str = "medium"
     provider: str = "offline"
     admins: tuple[str, ...] = ()
     prices_path: Path | None = None
+    models_path: Path | None = None  # IMAGEBOT_MODELS: a catalogue file merged over the built-in one
+    moderation: str = "auto"  # IMAGEBOT_MODERATION, sent to models that have the setting
+    svg_model: str | None = None  # IMAGEBOT_SVG_MODEL: the model that writes SVGs (`svg.model`); None: not sent
     # Limits and fairness
     max_concurrent: int = 16
     max_concurrent_per_user: int = 2
@@ -168,8 +174,11 @@ class Settings:
         provider = _provider(get, azure_endpoint)
 
         quality = (get("IMAGEBOT_QUALITY") or "medium").lower()
-        if quality not in QUALITIES:
-            raise SettingsError("IMAGEBOT_QUALITY", f"must be one of {', '.join(QUALITIES)} (got {quality!r})")
+        if not _WORD_RE.match(quality):
+            raise SettingsError("IMAGEBOT_QUALITY", f"must be a quality such as low, medium or high (got {quality!r})")
+        moderation = (get("IMAGEBOT_MODERATION") or "auto").lower()
+        if moderation not in MODERATIONS:
+            raise SettingsError("IMAGEBOT_MODERATION", f"must be one of {', '.join(MODERATIONS)} (got {moderation!r})")
         size = (get("IMAGEBOT_SIZE") or "1024x1024").lower()
         if not _SIZE_RE.match(size):
             raise SettingsError("IMAGEBOT_SIZE", f"must be auto or WIDTHxHEIGHT such as 1024x1024 (got {size!r})")
@@ -178,6 +187,10 @@ class Settings:
         prices_path = Path(prices) if prices else None
         if prices_path is not None and not prices_path.is_file():
             raise SettingsError("IMAGEBOT_PRICES", f"file not found: {prices_path}")
+        models = get("IMAGEBOT_MODELS")
+        models_path = Path(models) if models else None
+        if models_path is not None and not models_path.is_file():
+            raise SettingsError("IMAGEBOT_MODELS", f"file not found: {models_path}")
 
         admins = tuple(a.strip() for a in (get("IMAGEBOT_ADMINS") or "").split(",") if a.strip())
         for admin in admins:
@@ -229,7 +242,10 @@ class Settings:
             azure_deployment=get("AZURE_OPENAI_DEPLOYMENT"),
             azure_api_version=get("AZURE_OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION,
             data_dir=Path(get("IMAGEBOT_DATA_DIR") or "data"),
-            model=get("IMAGEBOT_MODEL") or "gpt-image-1",
+            model=(get("IMAGEBOT_MODEL") or "").lower() or None,
+            models_path=models_path,
+            moderation=moderation,
+            svg_model=get("IMAGEBOT_SVG_MODEL"),
             size=size,
             quality=quality,
             provider=provider,

@@ -22,7 +22,8 @@ def resolve_quality(quality: str) -> str:
 
 def is_upper_bound(caps: Capabilities, quality: str, output_format: str = "png") -> bool:
     """True when the estimate for this request is the catalogue's stated upper bound, not a published figure."""
-    return caps.estimate.is_bound(resolve_quality(quality)) or (output_format == "gif" and caps.estimate.gif_factor != 1)
+    gif_bound = output_format == "gif" and caps.estimate.gif_factor != 1
+    return caps.estimate.is_bound(resolve_quality(quality)) or gif_bound
 
 
 def output_image_tokens(caps: Capabilities, size: str, quality: str, output_format: str = "png") -> int:

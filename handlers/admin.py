@@ -23,7 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.budgets import PERIODS
 from bot.errors import InvalidOption, NotInstalled
-from bot.options import KNOWN_MODELS, QUALITIES
+from bot.policy import QUALITY_RANK
 from bot.pricing import format_usd, parse_usd
 from bot.reports import Report, build_report, build_report_between, render_chart, render_csv
 from bot.scheduler import PostReport
@@ -43,7 +43,7 @@ ADMIN_HELP = (
     "per model and quality, a chart and a CSV, posted here\n"
     "• `budget @user|#channel|workspace <dollars>|none [daily|monthly]`: set or remove a budget\n"
     "• `budget`: list the budgets in force\n"
-    "• `policy #channel [quality=low|medium|high] [n=1-4] [models=gpt-image-1,…]|none`: a channel's caps\n"
+    "• `policy #channel [quality=low|medium|high] [n=1-4] [models=a,b,…]|none`: a channel's caps\n"
     "• `report-channel [#channel|none]`: where scheduled reports and budget alerts go\n"
 )
 
@@ -242,15 +242,16 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
             name = name.lower()
             if word.lower() == "none":
                 continue
-            if name == "quality" and value in QUALITIES[:3]:
+            if name == "quality" and value in QUALITY_RANK and value != "auto":
                 settings["max_quality"] = value
             elif name == "n" and value.isascii() and value.isdigit() and 1 <= int(value) <= 4:
                 settings["max_n"] = int(value)
-            elif name == "models" and value and all(m in KNOWN_MODELS for m in value.split(",")):
+            elif name == "models" and value and all(m in services.images.catalogue for m in value.split(",")):
                 settings["allowed_models"] = value.split(",")
             else:
-                raise InvalidOption(f"`{blocks.escape(word)}` is not quality=low|medium|high, n=1-4 or "
-                                    f"models=<{','.join(KNOWN_MODELS)}>.")
+                qualities = "|".join(q for q in QUALITY_RANK if q != "auto")
+                raise InvalidOption(f"`{blocks.escape(word)}` is not quality={qualities}, n=1-4 or "
+                                    f"models=<{','.join(services.images.choices().models)}>.")
         await db(store.set_policy, team, channel, set_by=user, **settings)
         await db(store.audit, team, user, "policy", {"channel": channel, **settings})
         current = await services.images.policy(team, channel)

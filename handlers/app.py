@@ -25,7 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.manifest import BOT_SCOPES, EVENTS_PATH
 from bot.scheduler import ReportScheduler
-from bot.services import Services
+from bot.services import Services, make_model_watch
 from bot.settings import DEFAULT_SLACK_API_URL, Settings
 from handlers import register_all
 from handlers.admin import scheduled_poster
@@ -107,6 +107,7 @@ def build_app(settings: Settings, services: Services, *, socket_mode: bool = Fal
     # them, and the ones resumed after a restart have no request at all.
     flows = Flows(services, workspaces, progress_interval=progress_interval)
     services.jobs.bind(flows)
+    services.model_watch = make_model_watch(services, flows.notify_admins)
     if settings.report_schedule:
         services.scheduler = ReportScheduler(services.db, settings.report_schedule, ZoneInfo(settings.timezone),
                                              scheduled_poster(services, flows))

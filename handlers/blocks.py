@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.models import ImageOptions
-from bot.options import MAX_N
+from bot.options import MAX_N, Choices
 from bot.pricing import format_usd
 from storage.store import Spend
 
@@ -136,21 +136,37 @@ def footnote_text(note: Footnote) -> str:
     return text
 
 
-def help_text(command: str = "/image") -> str:
-    return (
-        f"*{command} <prompt> [options]* makes an image; I post it in a thread with what it cost.\n"
+def help_text(command: str, choices: Choices, default_model: str) -> str:
+    """What `/image help` says: the options, and per live model (from the catalogue) what it takes."""
+    lines = [
+        f"*{command} <prompt> [options]* makes an image; I post it in a thread with what it cost.",
         "Reply in that thread to edit the latest image (\"make the sky purple\"); attach images to a reply "
-        "to use them as references.\n"
-        "*Options*\n"
-        "• `--size square|portrait|landscape|1024x1024|1536x1024|1024x1536|auto`\n"
-        "• `--quality low|medium|high|auto`\n"
-        f"• `--n 1-{MAX_N}` (how many images)\n"
-        "• `--transparent` (transparent background; png or webp)\n"
-        "• `--format png|jpeg|webp`\n"
-        "• `--model NAME`\n"
-        "• `--fidelity high` (edits: match faces and logos of the inputs more closely; costs more input tokens)\n"
-        f"Example: `{command} a lighthouse at dusk --size landscape --quality high`"
-    )
+        "to use them as references.",
+        "*Options*",
+        "• `--size square|portrait|landscape|WIDTHxHEIGHT|auto`",
+        "• `--quality low|medium|high|auto` (and `xhigh|max` where the model has them)",
+        f"• `--n 1-{MAX_N}` (how many images)",
+        "• `--transparent` (transparent background; png or webp)",
+        "• `--format png|jpeg|webp`, or `gif` (animated: `--frames 2-16`, `--frame-ms 200`) and `svg` where the "
+        "model makes them",
+        "• `--complexity low|medium|high` (how much planning the model does; not billed), `--moderation low|auto`",
+        "• `--fidelity high` (edits: match faces and logos of the inputs more closely; costs more input tokens)",
+        f"• `--model NAME` (default {default_model})",
+        "*Models*",
+    ]
+    for model in choices.models:
+        entry = choices.catalogue.get(model)
+        caps = choices.caps(model)
+        if entry is None or caps is None or entry.snapshot_of:
+            continue
+        extras = [name for name, has in (("complexity", caps.complexity), ("markup", caps.markup),
+                                         ("transparent", caps.transparent)) if has]
+        sizes = "any size" if caps.sizes.free else "3 sizes"
+        role = f" ({entry.role})" if entry.role else ""
+        lines.append(f"• `{model}`{role}: {sizes}; quality {'/'.join(caps.qualities)}; "
+                     f"{'/'.join(caps.formats)}" + (f"; {', '.join(extras)}" if extras else ""))
+    lines.append(f"Example: `{command} a lighthouse at dusk --size landscape --quality high`")
+    return "\n".join(lines)
 
 
 def build_notice(text: str, *, button: tuple[str, str, str] | None = None) -> list[dict[str, Any]]:

@@ -29,15 +29,15 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
             services.jobs.background(open_image_form(services, flows, command), name="image-form")
             return
         if is_help(text):
-            await ack(text=blocks.help_text(IMAGE_COMMAND))  # the ack body is shown only to the asker
+            # The ack body is shown only to the asker.
+            await ack(text=blocks.help_text(IMAGE_COMMAND, images.choices(), images.default_options.model))
             return
         if text.strip().lower() == "usage":
             await ack()
             services.jobs.background(usage(command, respond), name="usage")
             return
         try:
-            parsed = parse_command(text, images.default_options, allowed_models=images.allowed_models,
-                                   provider=services.settings.provider)
+            parsed = parse_command(text, images.default_options, images.choices())
         except UserInputError as error:
             await ack(text=f"{explain(error)}\nSee `{IMAGE_COMMAND} help` for the options.")
             return

@@ -22,13 +22,23 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.errors import AttachmentError, ImagebotError
+from bot import imaging
+from bot.errors import AttachmentError, ImagebotError, ModelUnavailable
 from bot.image_api import OnPartial
 from bot.jobs import Outcome
+from bot.model_watch import NOTICES
 from bot.models import ImageOptions, InputImage, PartialImage
 from bot.options import parse_command
 from bot.pricing import format_usd
-from bot.regions import build_mask, check_user_mask, draw_grid, is_mask_name, parse_region_reply
+from bot.regions import (
+    build_mask,
+    check_markup,
+    check_user_mask,
+    draw_grid,
+    is_markup_name,
+    is_mask_name,
+    parse_region_reply,
+)
 from bot.service import Delivered, NoImageYet
 from bot.services import Services
 from bot.thread_commands import Edit, ShowGrid, Undo, UseOutput, UseVersion, parse_reply
@@ -118,6 +128,10 @@ class Flows:
             return await self._edit(job)
         except ImagebotError as error:
             reason = explain(error, model=self._options(job).model if job.kind == "generate" else None)
+            if isinstance(error, ModelUnavailable):
+                live = ", ".join(f"`{m}`" for m in self.images.choices().models[:5])
+                reason += f" Live models: {live}." if live else ""
+                await self._model_gone(error.model or self._options(job).model, job.team_id)
             await self._say(_key(job), reason)
             if job.kind == "generate":
                 await self._update_card(job, blocks.status_failed(reason))
@@ -194,13 +208,18 @@ class Flows:
             return await self._grid(key)
         has_image = thread is not None and thread.last_image_id is not None
         region, text = parse_region_reply(command.text)
-        # An attachment named mask*.png is the user's own mask for the base image, not a reference.
+        # An attachment named mask*.png is the user's own mask for the base image, markup*.png marks drawn over it
+        # (arrows, circles, notes) for models that read markup; the rest are references.
         masks = [a for a, item in zip(attachments, raw, strict=True) if is_mask_name(item.name)]
-        references = [a for a, item in zip(attachments, raw, strict=True) if not is_mask_name(item.name)]
+        markups = [a for a, item in zip(attachments, raw, strict=True) if is_markup_name(item.name)]
+        references = [a for a, item in zip(attachments, raw, strict=True)
+                      if not is_mask_name(item.name) and not is_markup_name(item.name)]
         defaults = await self.images.edit_defaults(key, references[0][0] if references and not has_image else None)
-        parsed = parse_command(text, defaults, allowed_models=self.images.allowed_models,
-                               provider=self.services.settings.provider)
-        mask, notes = None, []
+        parsed = parse_command(text, defaults, self.images.choices())
+        mask, markup, notes = None, None, []
+        if markups and (masks or region is not None):
+            raise AttachmentError("A reply takes a mask (or a region) or markup, not both: the image API reads one "
+                                  "or the other. Send them in two replies.")
         if parsed.options.input_fidelity == "high":
             notes.append("high input fidelity: the inputs cost more input image tokens")
         if region is not None or masks:
@@ -214,8 +233,18 @@ class Flows:
                 notes.append(f"edited where {image.name} is transparent")
             else:
                 assert region is not None
+                # A region is sent as a mask even to models that read markup: a mask bounds the change to the
+                # cells asked for, where a drawn box is only guidance and could be painted into the picture.
                 mask = await asyncio.to_thread(build_mask, region, base.width or 0, base.height or 0)
                 notes.append(f"edited region {region.name}")
+        if markups:
+            base = await self.images.base_record(key, command.base)
+            if base is None:
+                raise NoImageYet()
+            image, _ = markups[0]
+            markup = await asyncio.to_thread(check_markup, image.data, base.width or 0, base.height or 0,
+                                             image.name)
+            notes.append(f"following the marks in {image.name}")
         base_image = await self.images.base_record(key, command.base)
         dims = ((base_image.width or 1024, base_image.height or 1024),) if base_image else ()
         dims += tuple((image.width, image.height) for image, _ in references)
@@ -223,7 +252,8 @@ class Flows:
             return waiting
         async with self._progress(job) as on_partial:
             delivered = await self.images.edit(key, job.user_id, parsed.prompt, parsed.options, references,
-                                               job_id=job.id, base=command.base, mask=mask, on_partial=on_partial)
+                                               job_id=job.id, base=command.base, mask=mask, markup=markup,
+                                               on_partial=on_partial)
         return await self._deliver(job, delivered, title=parsed.prompt, notes=tuple(notes))
 
     @contextlib.asynccontextmanager
@@ -344,12 +374,19 @@ class Flows:
         for index, image_id in enumerate(ids, start=1):
             record = await self.images.io(self.images.store.get_image, image_id)
             suffix = "jpg" if record.format == "jpeg" else record.format
-            uploads.append({
-                "file": await self.images.image_bytes(image_id),
-                "filename": f"imagebot-{image_id[:12]}.{suffix}",
-                "title": _title(result["title"], index, len(ids)),
-                "alt_txt": result["title"][:1000],
-            })
+            data = await self.images.image_bytes(image_id)
+            title = _title(result["title"], index, len(ids))
+            # As the API made them (a GIF plays in Slack as it came); the alt text is for screen readers.
+            uploads.append({"file": data, "filename": f"imagebot-{image_id[:12]}.{suffix}", "title": title,
+                            "alt_txt": result["title"][:1000]})
+            if record.format == "svg":  # Slack draws no SVG: a PNG preview goes beside the file as it came
+                try:
+                    preview = await asyncio.to_thread(imaging.svg_preview, data)
+                except AttachmentError as error:
+                    log.warning("no preview for SVG %s: %s", image_id, error)
+                else:
+                    uploads.append({"file": preview, "filename": f"imagebot-{image_id[:12]}-preview.png",
+                                    "title": f"{title} (preview)", "alt_txt": result["title"][:1000]})
         try:
             await (await self.slack(key.team_id)).files_upload_v2(
                 file_uploads=uploads, channel=key.channel_id, thread_ts=key.thread_ts,
@@ -406,6 +443,34 @@ class Flows:
                 await (await self.slack(team_id)).chat_postMessage(channel=channel, text=text)
             except SlackApiError as error:
                 log.warning("could not post a budget alert: %s", error.response.get("error"))
+
+    async def _model_gone(self, model: str, team_id: str) -> None:
+        """The API said a model is gone: its workspace's admins hear it once (per model, across restarts)."""
+        key = f"model-unavailable:{team_id}:{model}"
+        if not await self.images.io(self.images.store.claim_report_slot, NOTICES, key):
+            return
+        text = (f":warning: The image API refused `{model}` as shut down or unknown, so requests for it fail (nothing "
+                "is charged). Set IMAGEBOT_MODEL to a live model; `imagebot doctor` lists what the key can use.")
+        if not await self.notify_team(team_id, text):
+            await self.images.io(self.images.store.release_report_slot, NOTICES, key)
+
+    async def notify_team(self, team_id: str, text: str) -> bool:
+        """Post `text` to a workspace's report channel; False when there is none or Slack refused it."""
+        channel = await self.report_channel(team_id)
+        if channel is None:
+            log.warning("admin notice (no report channel to post it to): %s", text)
+            return False
+        try:
+            await (await self.slack(team_id)).chat_postMessage(channel=channel, text=text)
+        except (SlackApiError, ImagebotError) as error:
+            log.warning("could not post an admin notice to %s: %s", team_id, error)
+            return False
+        return True
+
+    async def notify_admins(self, text: str) -> bool:
+        """Post `text` to every workspace's report channel (ModelWatch's notices); False when none took it."""
+        posted = [await self.notify_team(team, text) for team in await self.workspaces.teams()]
+        return any(posted)
 
     async def report_channel(self, team_id: str) -> str | None:
         """Where a workspace's reports and budget alerts go: the channel its admins chose with `/image-admin

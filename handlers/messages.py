@@ -46,6 +46,11 @@ def _explain(error: errors.ImagebotError, model: str | None) -> str:
     if advice is not None:
         seen = f": {detail}" if isinstance(error, errors.PermissionDenied) else ""
         return f"{_ACCOUNT_ICONS[type(error)]} {advice.problem}{seen}. An admin must {advice.fix}."
+    if isinstance(error, errors.ModelUnavailable):
+        gone = error.model or model
+        named = f"`{gone}`" if gone else "this model"
+        return (f":no_entry: The image API no longer serves {named} (it is shut down or unknown to this account), so "
+                "nothing was made and nothing was charged. Admins have been told.")
     if isinstance(error, errors.InvalidRequest):
         field = f" `{error.param}`" if error.param else ""
         return f":warning: The image API rejected the request{field}: {detail}"

@@ -36,7 +36,7 @@ async def open_view(flows: Flows, team_id: str, trigger_id: str, view: dict[str,
 
 async def open_image_form(services: Services, flows: Flows, command: dict[str, Any]) -> None:
     """`/image` with no text: the form, preset to the defaults, offering only the models configured."""
-    view = views.build_image_modal(services.images.default_options, services.images.allowed_models,
+    view = views.build_image_modal(services.images.default_options, services.images.choices(),
                                    private_metadata=command["channel_id"])
     await open_view(flows, command["team_id"], command["trigger_id"], view)
 
@@ -46,9 +46,8 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
 
     async def image_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         try:
-            prompt, options = views.parse_image_modal(view["state"]["values"], defaults=images.default_options,
-                                                      allowed_models=images.allowed_models,
-                                                      provider=services.settings.provider)
+            prompt, options = views.parse_image_modal(view["state"]["values"], images.choices(),
+                                                      defaults=images.default_options)
         except InvalidOption as error:
             await ack(response_action="errors", errors=views.modal_errors(error))
             return
@@ -79,12 +78,13 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
         while len(text) > views.METADATA_LIMIT and metadata["files"]:
             metadata["files"].pop()
             text = json.dumps(metadata)
-        services.jobs.background(open_view(flows, team_of(body), body["trigger_id"], views.build_edit_modal(text)),
-                                 name="edit-modal")
+        modal = views.build_edit_modal(text, views.offered(images.choices(), "qualities"))
+        services.jobs.background(open_view(flows, team_of(body), body["trigger_id"], modal), name="edit-modal")
 
     async def edit_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         try:
-            instruction, quality = views.parse_edit_modal(view["state"]["values"])
+            instruction, quality = views.parse_edit_modal(view["state"]["values"],
+                                                          views.offered(images.choices(), "qualities"))
         except InvalidOption as error:
             await ack(response_action="errors",
                       errors=views.modal_errors(error, fallback_block=views.INSTRUCTION_BLOCK))

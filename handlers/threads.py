@@ -66,8 +66,7 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
             await admit(body, event, "edit", edit_payload(text, files), event["ts"])
             return
         try:
-            parsed = parse_command(text, images.default_options, allowed_models=images.allowed_models,
-                                   provider=services.settings.provider)
+            parsed = parse_command(text, images.default_options, images.choices())
         except UserInputError as error:
             services.jobs.background(flows.tell((team_id, event["channel"], event["user"], None), explain(error)),
                                      name="dm-refusal")

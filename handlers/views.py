@@ -20,7 +20,7 @@ from typing import Any
 
 from bot.errors import InvalidOption
 from bot.models import ImageOptions
-from bot.options import FORMATS, MAX_N, PROMPT_LIMIT, QUALITIES, SIZE_ALIASES, check_options
+from bot.options import MAX_N, SIZE_ALIASES, Choices, check_options
 from bot.pricing import format_usd
 from handlers.blocks import clip, escape, section
 
@@ -35,7 +35,7 @@ METADATA_LIMIT = 3000
 # Slack refuses a plain_text_input whose max_length is over 3000 (views.open fails), so a prompt typed in the
 # modal is shorter than the 32,000 characters `/image` text may carry.
 INPUT_LIMIT = 3000
-MODAL_INPUT_LIMIT = min(PROMPT_LIMIT, INPUT_LIMIT)
+MODAL_INPUT_LIMIT = INPUT_LIMIT  # every model's prompt limit (the catalogue's prompt_limit) is far above it
 
 # The /image modal.
 IMAGE_MODAL = "imagebot_image_modal"
@@ -81,8 +81,8 @@ SIZE_CHOICES = (
     ("Landscape (1536×1024)", SIZE_ALIASES["landscape"]),
     ("Auto (the model decides)", "auto"),
 )
-QUALITY_CHOICES = tuple((quality.capitalize(), quality) for quality in QUALITIES)
-FORMAT_CHOICES = tuple(({"png": "PNG", "jpeg": "JPEG", "webp": "WebP"}.get(f, f), f) for f in FORMATS)
+_FORMAT_NAMES = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP", "gif": "GIF (animated)", "svg": "SVG (vector)"}
+_QUALITY_NAMES = {"xhigh": "Extra high", "max": "Max"}
 N_CHOICES = tuple((f"{n} image{'s' if n > 1 else ''}", str(n)) for n in range(1, MAX_N + 1))
 
 _SIZE_RE = re.compile(r"[0-9]{2,5}x[0-9]{2,5}")  # ASCII digits only, as bot/options.py reads them
@@ -152,43 +152,62 @@ def _modal(callback_id: str, title: str, submit: str, blocks: list[dict[str, Any
 # The /image modal -------------------------------------------------------------------------------------------
 
 
-def build_image_modal(defaults: ImageOptions, models: tuple[str, ...], *, prompt: str = "",
+def offered(choices: Choices, what: str) -> tuple[str, ...]:
+    """Every value of `what` ("qualities", "formats") that some offered model takes, in catalogue order. A modal's
+    selects cannot depend on each other, so the union is offered and the submission is checked per model."""
+    found: dict[str, None] = {}
+    for model in choices.models:
+        caps = choices.caps(model)
+        for value in (getattr(caps, what) if caps else ()):
+            found[value] = None
+    return tuple(found) or (("low", "medium", "high", "auto") if what == "qualities" else ("png", "jpeg", "webp"))
+
+
+def _quality_choices(qualities: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    return tuple((_QUALITY_NAMES.get(q, q.capitalize()), q) for q in qualities)
+
+
+def build_image_modal(defaults: ImageOptions, choices: Choices, *, prompt: str = "",
                       private_metadata: str = "") -> dict[str, Any]:
     """The modal `/image` with no text opens: a prompt and every option, preset to `defaults`.
 
-    Only `models` are offered. `private_metadata` carries what the submission needs back (the channel id).
+    Only the models `choices` offers are offered, with the qualities and formats they take (from the catalogue).
+    `private_metadata` carries what the submission needs back (the channel id).
     """
+    models = choices.models
     if not models:
         raise ValueError("the image modal needs at least one model to offer")
     sizes = SIZE_CHOICES
-    if defaults.size not in {value for _, value in sizes}:  # a configured gpt-image-2 size such as 2048x1152
+    if defaults.size not in {value for _, value in sizes}:  # a configured free size such as 2048x1152
         sizes = (*sizes, (defaults.size.replace("x", "×"), defaults.size))
     transparent = _option("Transparent background", TRANSPARENT_VALUE)
-    transparent["description"] = _plain("PNG or WebP only; not gpt-image-2", OPTION_TEXT_LIMIT)
+    without = [m for m in models if (caps := choices.caps(m)) is not None and not caps.transparent]
+    hint = "PNG or WebP only" + (f"; not {', '.join(without)}" if without else "")
+    transparent["description"] = _plain(hint, OPTION_TEXT_LIMIT)
     checkboxes: dict[str, Any] = {"type": "checkboxes", "action_id": TRANSPARENT_ACTION, "options": [transparent]}
     if defaults.transparent:
         checkboxes["initial_options"] = [transparent]
+    formats = tuple((_FORMAT_NAMES.get(f, f), f) for f in offered(choices, "formats"))
+    model_choices = tuple((m, m) for m in models[:OPTIONS_LIMIT])
     blocks = [
         _input(PROMPT_BLOCK, "Prompt", _text_input(PROMPT_ACTION, prompt, "A lighthouse at dusk, oil painting",
                                                    focus=True)),
         _input(SIZE_BLOCK, "Size", _select(SIZE_ACTION, sizes, defaults.size, "Choose a size")),
-        _input(QUALITY_BLOCK, "Quality", _select(QUALITY_ACTION, QUALITY_CHOICES, defaults.quality,
-                                                 "Choose a quality"),
+        _input(QUALITY_BLOCK, "Quality", _select(QUALITY_ACTION, _quality_choices(offered(choices, "qualities")),
+                                                 defaults.quality, "Choose a quality"),
                hint="Higher quality costs more."),
         _input(N_BLOCK, "Number of images", _select(N_ACTION, N_CHOICES, str(defaults.n), "How many")),
         # A checkbox input that is not optional makes Slack insist that a box is ticked.
         _input(TRANSPARENT_BLOCK, "Background", checkboxes, optional=True),
-        _input(FORMAT_BLOCK, "Output format", _select(FORMAT_ACTION, FORMAT_CHOICES, defaults.output_format,
+        _input(FORMAT_BLOCK, "Output format", _select(FORMAT_ACTION, formats, defaults.output_format,
                                                       "Choose a format")),
-        _input(MODEL_BLOCK, "Model", _select(MODEL_ACTION, tuple((m, m) for m in models), defaults.model,
-                                             "Choose a model")),
+        _input(MODEL_BLOCK, "Model", _select(MODEL_ACTION, model_choices, defaults.model, "Choose a model")),
     ]
     return _modal(IMAGE_MODAL, "imagebot", "Generate", blocks, private_metadata)
 
 
-def parse_image_modal(state_values: dict[str, Any], *, defaults: ImageOptions | None = None,
-                      allowed_models: tuple[str, ...] | None = None,
-                      provider: str = "openai") -> tuple[str, ImageOptions]:
+def parse_image_modal(state_values: dict[str, Any], choices: Choices, *,
+                      defaults: ImageOptions | None = None) -> tuple[str, ImageOptions]:
     """Read a submitted image modal (`view["state"]["values"]`) into a prompt and checked options.
 
     With `defaults`, options the modal does not show (streaming previews, say) are kept from them. Raises
@@ -198,26 +217,28 @@ def parse_image_modal(state_values: dict[str, Any], *, defaults: ImageOptions | 
     prompt = _prompt(_text(state_values, PROMPT_BLOCK, PROMPT_ACTION), "prompt",
                      "Add a prompt: what should the image show?")
     model = _selected(state_values, MODEL_BLOCK, MODEL_ACTION)
-    if not model or (allowed_models is not None and model not in allowed_models):
+    if not model or model not in choices.models:
         raise InvalidOption("Choose one of the models offered.", option="model")
     size = _selected(state_values, SIZE_BLOCK, SIZE_ACTION)
     if size is None or not (size == "auto" or _SIZE_RE.fullmatch(size)):
         raise InvalidOption("Choose a size.", option="size")
     quality = _selected(state_values, QUALITY_BLOCK, QUALITY_ACTION)
-    if quality not in QUALITIES:
+    if quality not in offered(choices, "qualities"):
         raise InvalidOption("Choose a quality.", option="quality")
     n = _selected(state_values, N_BLOCK, N_ACTION)
     if n is None or not re.fullmatch(r"[0-9]{1,3}", n) or not 1 <= int(n) <= MAX_N:
         raise InvalidOption(f"Choose from 1 to {MAX_N} images.", option="n")
     output_format = _selected(state_values, FORMAT_BLOCK, FORMAT_ACTION)
-    if output_format not in FORMATS:
+    if output_format not in offered(choices, "formats"):
         raise InvalidOption("Choose an output format.", option="format")
     ticked = _state(state_values, TRANSPARENT_BLOCK, TRANSPARENT_ACTION).get("selected_options") or []
     transparent = any(option.get("value") == TRANSPARENT_VALUE for option in ticked)
     chosen = {"model": model, "size": size, "quality": quality, "n": int(n), "transparent": transparent,
               "output_format": output_format}
-    options = replace(defaults, **chosen) if defaults is not None else ImageOptions(**chosen)
-    check_options(options, provider=provider)
+    options = replace(defaults, **chosen) if defaults is not None else ImageOptions(**chosen)  # type: ignore[arg-type]
+    if output_format in ("gif", "svg"):
+        options = replace(options, partial_images=0)  # GIF and SVG never stream
+    check_options(options, choices)
     return prompt, options
 
 
@@ -235,7 +256,7 @@ def modal_errors(error: InvalidOption, *, fallback_block: str = PROMPT_BLOCK) ->
 # The "Edit with imagebot" modal -----------------------------------------------------------------------------
 
 
-def build_edit_modal(private_metadata: str) -> dict[str, Any]:
+def build_edit_modal(private_metadata: str, qualities: tuple[str, ...]) -> dict[str, Any]:
     """The modal the "Edit with imagebot" message shortcut opens: what to change, and an optional quality.
 
     `private_metadata` carries the message being edited (channel and ts) back to the submission handler.
@@ -243,18 +264,19 @@ def build_edit_modal(private_metadata: str) -> dict[str, Any]:
     blocks = [
         _input(INSTRUCTION_BLOCK, "What should change?",
                _text_input(INSTRUCTION_ACTION, "", "Make the sky purple and add a crescent moon", focus=True)),
-        _input(QUALITY_BLOCK, "Quality", _select(QUALITY_ACTION, QUALITY_CHOICES, None, "Default quality"),
+        _input(QUALITY_BLOCK, "Quality", _select(QUALITY_ACTION, _quality_choices(qualities), None,
+                                                 "Default quality"),
                optional=True, hint="Leave empty to keep the usual quality."),
     ]
     return _modal(EDIT_MODAL, "Edit with imagebot", "Edit", blocks, private_metadata)
 
 
-def parse_edit_modal(state_values: dict[str, Any]) -> tuple[str, str | None]:
+def parse_edit_modal(state_values: dict[str, Any], qualities: tuple[str, ...]) -> tuple[str, str | None]:
     """Read a submitted edit modal into (instruction, quality or None). Raises InvalidOption."""
     instruction = _prompt(_text(state_values, INSTRUCTION_BLOCK, INSTRUCTION_ACTION), "instruction",
                           "Say what should change in the image.")
     quality = _selected(state_values, QUALITY_BLOCK, QUALITY_ACTION)
-    if quality is not None and quality not in QUALITIES:
+    if quality is not None and quality not in qualities:
         raise InvalidOption("Choose a quality, or leave it empty.", option="quality")
     return instruction, quality
 
@@ -362,6 +384,6 @@ def _prompt(text: str, option: str, missing: str) -> str:
     text = text.strip()
     if not text:
         raise InvalidOption(missing, option=option)
-    if len(text) > PROMPT_LIMIT:
-        raise InvalidOption(f"This is {len(text):,} characters; the limit is {PROMPT_LIMIT:,}.", option=option)
+    if len(text) > MODAL_INPUT_LIMIT:
+        raise InvalidOption(f"This is {len(text):,} characters; the limit is {MODAL_INPUT_LIMIT:,}.", option=option)
     return text
