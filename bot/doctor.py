@@ -612,7 +612,7 @@ def _last_verdict(data_dir: Path, model: str) -> dict[str, Any] | None:
 
 
 async def _azure_check(settings: Settings, http: httpx.AsyncClient) -> Check:
-    """Azure has no free read-only call for a deployment in the fact sheet. A generation request without a prompt
+    """Azure documents no free read-only call for a deployment. A generation request without a prompt
     is the next best: the key and the deployment are checked before the body, which is refused (400) before any
     image is made, so nothing is billed."""
     title = "Azure OpenAI key and deployment"

@@ -12,7 +12,7 @@ Waits are bounded: the HTTP client's timeouts (sized for images that take two mi
 `max_attempts` tries, backoff capped at `max_backoff`, and a `Retry-After` honoured only up to
 `max_retry_after` (a longer one is handed to the user as "try again in …" instead of a silent hang).
 
-Streaming (§3b): with `ImageOptions.partial_images` > 0 the request carries `stream: true` and `partial_images`,
+Streaming (https://developers.openai.com/api/docs/guides/image-generation, "Streaming"): with `ImageOptions.partial_images` > 0 the request carries `stream: true` and `partial_images`,
 and the answer is Server-Sent Events: `<prefix>.partial_image` previews, then one `<prefix>.completed` per image
 (`image_generation.*` for generations, `image_edit.*` for edits). Previews go to the caller's `on_partial` as they
 arrive. A stream is retried only while nothing has arrived: once an event is in, the call may be billed. Its reading
@@ -64,7 +64,7 @@ MAX_SAFETY_IDENTIFIER = 64
 # A stream carries up to n × (partial_images + 1) full pictures in base64: 10 × 4 large PNGs stay well under this.
 MAX_STREAM_BYTES = 200 * 1024 * 1024
 MAX_STREAM_EVENTS = 200  # at most 10 × (3 + 1) = 40 are expected
-MAX_PARTIAL_IMAGES = 3  # §1 `partial_images`: 0–3
+MAX_PARTIAL_IMAGES = 3  # `partial_images`: 0–3 (the API reference)
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,7 @@ class ImageAPI:
         if request.markup is not None:
             files.append(("markup", ("markup.png", request.markup, "image/png")))
         if request.options.partial_images:
-            # Multipart carries booleans as text; the schema's `stream` is a boolean, sent as "true" (§2a).
+            # Multipart carries booleans as text; the schema's `stream` is a boolean, sent as "true".
             data.update(stream="true", partial_images=str(_partial_images(request.options)))
             return await self._stream("edits", request.options, on_partial, data=data, files=files)
         return await self._call("edits", request.options, data=data, files=files)
@@ -357,7 +357,7 @@ class ImageAPI:
             request_id=request_id,
         )
 
-    # -- streaming (§3b) -----------------------------------------------------------------------------------------
+    # -- streaming ------------------------------------------------------------------------------------------------
 
     async def _stream(self, operation: str, options: ImageOptions, on_partial: OnPartial | None,
                       **kwargs: Any) -> ImageResult:
@@ -436,8 +436,8 @@ class ImageAPI:
                               f"preview{'s' * (partials != 1)}).", request_id=request_id)
         if len(images) < options.n:
             log.warning("image api %s: the stream ended after %d of %d images", operation, len(images), options.n)
-        # Billing of previews: §3b/§5d say each one adds 100 image output tokens to the bill. The fact sheet does
-        # not say in so many words that the completed event's `usage` includes them, but `usage` is the API's own
+        # Billing of previews: the image-generation guide says each one adds 100 image output tokens to the bill.
+        # It does not say in so many words that the completed event's `usage` includes them, but `usage` is the API's own
         # account of the call, and the stand-in (standins/images_api.py `_usage`) puts 100 × partial_images into
         # output_tokens. So `usage` is priced as reported and NOTHING is added for `partials`: each preview is
         # billed exactly once (adding 100 × partials here would count them twice). `partials` only explains the

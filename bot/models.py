@@ -15,7 +15,7 @@ class ImageOptions:
     n: int = 1
     transparent: bool = False
     output_format: str = "png"
-    partial_images: int = 0  # 0–3 previews streamed before the final image (§3b); 0 = no streaming
+    partial_images: int = 0  # 0–3 previews streamed before the final image (the API reference); 0 = no streaming
     input_fidelity: str | None = None  # edits: "high" matches faces and logos of the inputs more closely
     complexity: str | None = None  # low | medium | high: planning depth, on models that have it (not billed)
     moderation: str | None = None  # low | auto, generations on models that have it
@@ -80,7 +80,7 @@ class ImageResult:
     background: str | None
     provider: str  # "openai" | "azure" | "offline"
     request_id: str | None = None
-    # Previews received while streaming. Their tokens (100 image output tokens each, §3b) are already in `usage`:
+    # Previews received while streaming. Their tokens (100 image output tokens each, per the image-generation guide) are already in `usage`:
     # this count only explains them ("incl. N previews") and must never be priced again.
     partials: int = 0
     svg_usage: SvgUsage | None = None  # the SVG author model's tokens, billed apart from `usage`

@@ -10,7 +10,7 @@ from bot.options import MAX_N, Choices
 from bot.pricing import format_usd
 from storage.store import Spend
 
-# Slack limits (shared/reference/slack-platform.md §6): section text ≤ 3000, fallback text ≤ 40,000.
+# Slack limits (https://docs.slack.dev/reference/block-kit/blocks): section text ≤ 3000, fallback text ≤ 40,000.
 SECTION_LIMIT = 3000
 
 

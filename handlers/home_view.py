@@ -1,7 +1,7 @@
 """The App Home tab, built by a pure function from a plain summary (no Slack calls, no database).
 
 A Home view is `{"type": "home", "blocks": [...]}` published with views.publish for one user; it takes up to
-100 blocks (shared/reference/slack-platform.md §6) and only that user sees it, so it may show their spend.
+100 blocks (https://docs.slack.dev/surfaces/app-home) and only that user sees it, so it may show their spend.
 Times are Slack date tokens (`<!date^…>`), which each viewer's client renders in their own time zone.
 """
 

@@ -1,6 +1,6 @@
 """Modals and interactive blocks, built by pure functions that return plain dicts; submissions parsed back.
 
-Slack limits these builders keep (shared/reference/slack-platform.md §6, docs.slack.dev Block Kit reference):
+Slack limits these builders keep (https://docs.slack.dev/reference/block-kit):
 a modal's title, submit and close ≤ 24 characters, ≤ 100 blocks, `private_metadata` ≤ 3000; `block_id` and
 `action_id` ≤ 255; a button's text ≤ 75 and value ≤ 2000; a select's options ≤ 100, each option's text ≤ 75
 and value ≤ 150; a plain_text_input's `max_length` between 1 and 3000.

@@ -21,9 +21,10 @@ from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = ROOT.parent / "shared" / "schemas" / "slack-app-manifest.schema.json"
+# Slack's manifest schema, kept in the repository with its provenance and licence (tests/schemas/README.md).
+SCHEMA = ROOT / "tests" / "schemas" / "slack-app-manifest.schema.json"
 
-# The scope each Slack surface imagebot touches requires (shared/reference/slack-platform.md).
+# The scope each Slack surface imagebot touches requires (https://docs.slack.dev/reference/scopes).
 SCOPE_OF_METHOD = {
     "chat.postMessage": "chat:write",
     "chat.update": "chat:write",
