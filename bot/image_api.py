@@ -12,7 +12,8 @@ Waits are bounded: the HTTP client's timeouts (sized for images that take two mi
 `max_attempts` tries, backoff capped at `max_backoff`, and a `Retry-After` honoured only up to
 `max_retry_after` (a longer one is handed to the user as "try again in …" instead of a silent hang).
 
-Streaming (https://developers.openai.com/api/docs/guides/image-generation, "Streaming"): with `ImageOptions.partial_images` > 0 the request carries `stream: true` and `partial_images`,
+Streaming (https://developers.openai.com/api/docs/guides/image-generation): with `ImageOptions.partial_images` > 0
+the request carries `stream: true` and `partial_images`,
 and the answer is Server-Sent Events: `<prefix>.partial_image` previews, then one `<prefix>.completed` per image
 (`image_generation.*` for generations, `image_edit.*` for edits). Previews go to the caller's `on_partial` as they
 arrive. A stream is retried only while nothing has arrived: once an event is in, the call may be billed. Its reading
@@ -437,8 +438,8 @@ class ImageAPI:
         if len(images) < options.n:
             log.warning("image api %s: the stream ended after %d of %d images", operation, len(images), options.n)
         # Billing of previews: the image-generation guide says each one adds 100 image output tokens to the bill.
-        # It does not say in so many words that the completed event's `usage` includes them, but `usage` is the API's own
-        # account of the call, and the stand-in (standins/images_api.py `_usage`) puts 100 × partial_images into
+        # It does not say in so many words that the completed event's `usage` includes them, but `usage` is the
+        # API's own account of the call, and the stand-in (standins/images_api.py `_usage`) puts 100 × partial_images into
         # output_tokens. So `usage` is priced as reported and NOTHING is added for `partials`: each preview is
         # billed exactly once (adding 100 × partials here would count them twice). `partials` only explains the
         # cost. With n > 1 every completed event carries the whole call's usage (the stand-in's reading of an

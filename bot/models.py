@@ -80,7 +80,7 @@ class ImageResult:
     background: str | None
     provider: str  # "openai" | "azure" | "offline"
     request_id: str | None = None
-    # Previews received while streaming. Their tokens (100 image output tokens each, per the image-generation guide) are already in `usage`:
-    # this count only explains them ("incl. N previews") and must never be priced again.
+    # Previews received while streaming. Their tokens (100 image output tokens each, per the image-generation guide)
+    # are already in `usage`: this count only explains them ("incl. N previews") and must never be priced again.
     partials: int = 0
     svg_usage: SvgUsage | None = None  # the SVG author model's tokens, billed apart from `usage`

@@ -8,7 +8,8 @@ A reply can start with a cell of a 4 × 4 grid, or two corners of a rectangle of
 
 `draw_grid` shows users the grid on their image; `build_mask` turns a region into the mask the edit endpoint
 takes: a PNG with an alpha channel, the size of the first image, under 4 MB, fully transparent (alpha 0) where
-the image may change (https://platform.openai.com/docs/api-reference/images/createEdit). `check_user_mask` holds a mask a user attached to the same rules.
+the image may change (https://platform.openai.com/docs/api-reference/images/createEdit). `check_user_mask` holds
+a mask a user attached to the same rules.
 The GUIDE warns that GPT Image treats the mask as a hint: the model may change a little outside it.
 
 Pixel boundaries: an edge at fraction f of a side n pixels long is at floor(f × n + 0.5) (half rounds up), and a
@@ -56,7 +57,8 @@ REGION_FORMS = (
     "as `C2: add a red balloon`, or with two corners of a rectangle of cells, as `C2-D3: …`; "
     f"or use `--region` with {', '.join(list(NAMED_REGIONS)[:-1])} or center."
 )
-# "< 4 MB" (the edits reference): counted in decimal megabytes, the stricter reading, so no mask we send is refused for size.
+# "< 4 MB" (the edits reference): counted in decimal megabytes, the stricter reading, so no mask we send is refused
+# for size.
 MAX_MASK_BYTES = 4_000_000
 MASK_RULES = "a PNG with an alpha channel, the same size as the image, under 4 MB, fully transparent where " \
              "the image should change"
