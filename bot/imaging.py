@@ -2,28 +2,36 @@
 
 Everything users upload goes through `prepare_input_with_note` (or its older face `prepare_input`), with
 Pillow's decompression-bomb protection on and a stricter pixel cap read from the header. The edit endpoint
-takes PNG, WEBP or JPEG files under 50 MB (shared/reference §2a) and answers "Invalid image file or mode" for
+takes PNG, WEBP or JPEG files under 50 MB (https://platform.openai.com/docs/api-reference/images/createEdit) and
+answers "Invalid image file or mode" for
 anything else, so an upload passes through byte-identical only when it is a single-frame PNG, JPEG or WEBP in
 a mode every decoder takes (8-bit RGB, RGBA, L or LA) and needs no EXIF rotation. Anything else Pillow can
 read (from a short list of formats) is converted, and the caller gets a sentence saying what was done. HEIC,
 AVIF, PDF and SVG are recognised and refused by name.
 
-Images the API returns are never re-encoded (they carry C2PA provenance); `inspect` only reads their header.
+Images the API returns are never re-encoded (they carry C2PA provenance); `inspect` only reads their header
+(an animated GIF's frames are counted, an SVG is parsed as XML: no DOCTYPE, no entities, nothing external).
+Slack draws no SVG, so `svg_preview` renders one to a separate PNG with resvg; the SVG itself stays as it came.
 These functions are CPU work: call them off the event loop.
 """
 
 from __future__ import annotations
 
 import io
+import math
+import re
 import struct
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from xml.parsers import expat
 
+import resvg_py
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from bot.errors import AttachmentError
 from bot.models import InputImage
 
-# The image API takes PNG, WEBP and JPEG inputs under 50 MB each (shared/reference §2a).
+# The image API takes PNG, WEBP and JPEG inputs under 50 MB each (https://platform.openai.com/docs/api-reference/images/createEdit).
 API_FORMATS = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp"}
 MAX_INPUT_BYTES = 50 * 1024 * 1024
 # 64 MP is far beyond any image the API makes (3840x2160 = 8.3 MP) and stops decompression bombs early.
@@ -53,22 +61,166 @@ _DECODE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFE
                   KeyError, TypeError, ZeroDivisionError)
 
 
+SVG_NS = "http://www.w3.org/2000/svg"
+_XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
+# The only references an SVG preview may follow: a fragment of the same document, or a raster picture inlined
+# as a data: URI. resvg reads any other href (`<image>`, `<feImage>`) as a local file path (relative ones from
+# the working directory), so every other reference is dropped before rendering.
+_INLINE_PICTURE = re.compile(r"data:image/(png|jpeg|jpg|gif|webp)[;,]", re.IGNORECASE)
+_NUMBER = re.compile(r"\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*([a-zA-Z%]*)\s*")
+# CSS units at 96 px per inch; an em is resvg's default font size.
+_UNITS = {"": 1.0, "px": 1.0, "pt": 96 / 72, "pc": 16.0, "mm": 96 / 25.4, "cm": 96 / 2.54, "in": 96.0,
+          "em": 16.0, "ex": 8.0}
+
+
 @dataclass(frozen=True)
 class ImageInfo:
-    format: str  # lower-case Pillow format name: png, jpeg, webp, gif…
+    format: str  # lower-case Pillow format name: png, jpeg, webp, gif…; "svg" for an SVG document
     width: int
     height: int
-    mode: str
+    mode: str  # Pillow's mode; "RGBA" for an SVG (what it renders to)
+    frames: int = 1  # an animated GIF (or WEBP, APNG) has several
 
 
 def inspect(data: bytes) -> ImageInfo:
-    """Read format and size from the header. Raises AttachmentError for anything that is not an image."""
+    """Read format, size and frame count from the header (an SVG: from its root's width, height and viewBox).
+    Raises AttachmentError for anything that is not an image, and for an SVG with a DOCTYPE or entities."""
+    if _is_markup(data):
+        width, height = _svg_size(_parse_svg(data))
+        return ImageInfo(format="svg", width=width, height=height, mode="RGBA")
     try:
         with Image.open(io.BytesIO(data)) as image:
+            # n_frames walks the frame headers without decoding their pixels (a GIF's are counted this way).
+            frames = int(getattr(image, "n_frames", 1) or 1)
             return ImageInfo(format=(image.format or "").lower(), width=image.width, height=image.height,
-                             mode=image.mode)
+                             mode=image.mode, frames=frames)
     except (*_DECODE_ERRORS, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise AttachmentError(f"That file is not an image I can read. Send {ACCEPTED_TEXT}.") from exc
+
+
+def svg_preview(data: bytes, *, max_edge: int = 2048) -> bytes:
+    """A PNG rendering of the SVG in `data`, its long edge at most `max_edge` (smaller SVGs at their own size).
+
+    The SVG is checked as `inspect` checks it (an `<svg>` root, no entities), and every reference
+    that is not a fragment (`#id`) or an inlined raster picture is dropped first, so nothing outside the
+    document is ever read. Raises AttachmentError for anything that cannot be rendered."""
+    if max_edge < 1:
+        raise ValueError("max_edge must be at least 1")
+    root = _parse_svg(data)
+    width, height = _svg_size(root)
+    for element in root.iter():
+        for name in ("href", _XLINK_HREF):
+            value = element.get(name)
+            if value is not None and not _allowed_reference(value):
+                del element.attrib[name]
+    scale = min(1.0, max_edge / max(width, height))
+    # With both given, resvg fits the drawing inside the box keeping its aspect ratio: never larger than asked,
+    # even if resvg reads the document's size differently from _svg_size.
+    box = {"width": max(1, min(max_edge, math.ceil(width * scale))),
+           "height": max(1, min(max_edge, math.ceil(height * scale)))}
+    try:
+        text = ET.tostring(root, encoding="unicode")
+        # No resources_dir: relative references have nothing to resolve against (and none are left anyway).
+        return resvg_py.svg_to_bytes(svg_string=text, **box)
+    except (ValueError, RecursionError) as exc:  # RecursionError: elements nested beyond what can be written
+        raise AttachmentError(f"That SVG cannot be drawn ({exc}). Send {ACCEPTED_TEXT}.") from exc
+
+
+class _Declaration(Exception):
+    """An SVG declared a DOCTYPE or an entity: refused before anything in it is used."""
+
+
+def _is_markup(data: bytes) -> bool:
+    """True when `data` starts like an XML document (no raster format starts with '<')."""
+    return data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
+
+
+def _parse_svg(data: bytes) -> ET.Element:
+    """The document's root, parsed with expat directly. Any DOCTYPE refuses the file except the plain
+    `<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG …" …>` line SVG editors write, without declarations of its own
+    (expat never loads the DTD it names); any entity declaration or external entity reference refuses it too.
+    So no entity is ever expanded and nothing outside is read. The root must be an SVG `<svg>` element."""
+    if len(data) > MAX_INPUT_BYTES:
+        raise AttachmentError(f"That SVG is over 50 MB. Send {ACCEPTED_TEXT}.")
+    builder = ET.TreeBuilder()
+    parser = expat.ParserCreate(namespace_separator="}")
+
+    def refuse(*_args: object) -> None:
+        raise _Declaration
+
+    def doctype(_name: str, _system: str | None, public: str | None, internal_subset: int) -> None:
+        if internal_subset or not (public or "").startswith("-//W3C//DTD SVG "):
+            raise _Declaration
+
+    def name(raw: str) -> str:
+        return "{" + raw if "}" in raw else raw
+
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = doctype
+    parser.EntityDeclHandler = refuse
+    parser.UnparsedEntityDeclHandler = refuse
+    parser.ExternalEntityRefHandler = refuse
+    parser.StartElementHandler = lambda tag, attrs: builder.start(name(tag), {name(k): v for k, v in attrs.items()})
+    parser.EndElementHandler = lambda tag: builder.end(name(tag))
+    parser.CharacterDataHandler = builder.data
+    try:
+        parser.Parse(data, True)
+        root = builder.close()
+    except _Declaration as exc:
+        raise AttachmentError(f"That SVG has a DOCTYPE or entities, which I do not read. "
+                              f"Send {ACCEPTED_TEXT}.") from exc
+    except (expat.ExpatError, ValueError, AssertionError) as exc:  # TreeBuilder asserts on a document without root
+        raise AttachmentError(f"That file is not an image I can read. Send {ACCEPTED_TEXT}.") from exc
+    if root.tag != f"{{{SVG_NS}}}svg":
+        raise AttachmentError(f"That file is XML but not an SVG drawing. Send {ACCEPTED_TEXT}.")
+    return root
+
+
+def _svg_size(root: ET.Element) -> tuple[int, int]:
+    """Width and height in pixels, as resvg reads them: width/height (missing means 100%), percentages of the
+    viewBox (or of 100 without one), one missing edge from the viewBox's aspect ratio."""
+    view_box = _view_box(root.get("viewBox"))
+    width, height = (_length(root.get(edge), view_box[i] if view_box else 100.0)
+                     for i, edge in enumerate(("width", "height")))
+    if view_box and root.get("width") is None and root.get("height") is not None:
+        width = height * view_box[0] / view_box[1]
+    elif view_box and root.get("height") is None and root.get("width") is not None:
+        height = width * view_box[1] / view_box[0]
+    if not (math.isfinite(width) and math.isfinite(height)) or width <= 0 or height <= 0:
+        raise AttachmentError(f"That SVG has no size I can read. Send {ACCEPTED_TEXT}.")
+    pixels = max(1, int(width + 0.5)), max(1, int(height + 0.5))
+    if pixels[0] * pixels[1] > MAX_PIXELS:
+        raise AttachmentError(f"That SVG is {pixels[0]}x{pixels[1]}: too large to open safely "
+                              f"(over {MAX_PIXELS:,} pixels). Send {ACCEPTED_TEXT}.")
+    return pixels
+
+
+def _length(value: str | None, whole: float) -> float:
+    if value is None:
+        return whole
+    match = _NUMBER.fullmatch(value)
+    if match is None or (match[2] != "%" and match[2].lower() not in _UNITS):
+        return math.nan
+    number = float(match[1])
+    return number * whole / 100 if match[2] == "%" else number * _UNITS[match[2].lower()]
+
+
+def _view_box(value: str | None) -> tuple[float, float] | None:
+    """The viewBox's width and height, or None when there is none (or it is not four numbers, or is empty)."""
+    if value is None:
+        return None
+    try:
+        numbers = [float(v) for v in value.replace(",", " ").split()]
+    except ValueError:
+        return None
+    if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers) or numbers[2] <= 0 or numbers[3] <= 0:
+        return None
+    return numbers[2], numbers[3]
+
+
+def _allowed_reference(value: str) -> bool:
+    value = value.strip()
+    return value.startswith("#") or bool(_INLINE_PICTURE.match(value))
 
 
 def prepare_input(data: bytes, name: str = "image") -> tuple[InputImage, bool]:
