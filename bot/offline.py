@@ -110,6 +110,8 @@ class OfflineImageAPI:
     def _edit(self, request: EditRequest, seed: int = 0) -> ImageResult:
         options = request.options
         caps = self._capabilities(options)
+        if not request.images:
+            raise InvalidRequest("An edit takes 1 to 16 input images.", param="image")
         base = request.images[0]
         size = _resolve_size(options.size, base)
         references = request.images[1:]
@@ -262,8 +264,8 @@ def _encode(image: Image.Image, options: ImageOptions) -> OutputImage:
 
 def animate(image: Image.Image, *, frames: int, frame_ms: int, transparent: bool = False) -> bytes:
     """A looping animated GIF of `frames` frames, `frame_ms` each: the picture (caption included) with a white
-    disc circling its centre, one turn per loop. GIF counts time in hundredths of a second, so `frame_ms` is
-    kept to a multiple of 10 (as every GIF decoder reads it). Quantised once, so all frames share a palette:
+    disc circling its centre, one turn per loop. GIF counts time in hundredths of a second, so a `frame_ms`
+    that is not a multiple of 10 is rounded down to one (at least 10). Quantised once, so all frames share a palette:
     index 254 is the disc's white, 255 the transparent colour of a transparent picture."""
     width, height = image.size
     rgba = image.convert("RGBA")

@@ -326,6 +326,12 @@ async def test_transparent_gif_has_transparent_pixels() -> None:
     assert all(frame.getchannel("A").getextrema() == (0, 255) for frame in frames)
 
 
+async def test_gif_durations_are_whole_hundredths_of_a_second() -> None:
+    result = await generate(model=ANIMATED, output_format="gif", frames=2, frame_ms=125)
+
+    assert frames_of(result.images[0].data)[2] == [120, 120]  # GIF counts time in hundredths of a second
+
+
 @pytest.mark.parametrize("frames", [1, 17])
 async def test_gif_frame_count_outside_the_models_range_is_refused(frames: int) -> None:
     with pytest.raises(InvalidRequest) as caught:
