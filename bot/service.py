@@ -27,6 +27,7 @@ from bot.options import Choices, fit_options
 from bot.policy import Policy, apply_policy
 from bot.pricing import PriceTable
 from bot.settings import Settings
+from bot.tokens import is_upper_bound
 from storage.store import ImageRecord, LedgerEntry, RecentImage, Spend, ThreadKey, ThreadRecord
 
 log = logging.getLogger(__name__)
@@ -259,8 +260,13 @@ class ImageService:
         down is replaced (a thread started on it, a Retry, a shut-down IMAGEBOT_MODEL), what the replacement lacks
         is dropped, and the channel's policy applies."""
         resolved = self.catalogue.resolve(options.model, self.provider.provider, self._today())
+        configured = self.configured_model
         notes: tuple[str, ...] = ()
-        if resolved.replaced:
+        if configured.replaced and options.model == configured.used:
+            # The defaults already carry the replacement of a shut-down IMAGEBOT_MODEL (new requests and every
+            # thread's edits use them): the footnote says so all the same.
+            notes = (str(configured.note()),)
+        elif resolved.replaced:
             caps = self.catalogue.capabilities(resolved.used, self.provider.provider)
             options = replace(options, model=resolved.used)
             fitted: tuple[str, ...] = ()
@@ -339,6 +345,20 @@ class ImageService:
 
     def estimate(self, options: ImageOptions, prompt: str, inputs: tuple[tuple[int, int], ...] = ()) -> int | None:
         return estimate_micro(self.prices, self.catalogue, options, prompt, inputs, fidelity=options.input_fidelity)
+
+    def estimate_caveats(self, options: ImageOptions) -> tuple[str, ...]:
+        """What an estimate for `options` does not know: no published figures (a stated upper bound is used), or
+        an SVG author model whose tokens are billed apart."""
+        caps = self.catalogue.capabilities(options.model, self.provider.provider)
+        caveats = []
+        if caps is not None and is_upper_bound(caps, options.quality, options.output_format):
+            caveats.append(f"OpenAI publishes no token figures for {options.quality} quality"
+                           f"{' or animated GIFs' if options.output_format == 'gif' else ''}: this is imagebot's "
+                           "stated upper bound; you are charged what the API reports.")
+        if options.output_format == "svg":
+            caveats.append("The model that writes the SVG is billed apart, at its own rate, and is not in this "
+                           "estimate.")
+        return tuple(caveats)
 
     async def base_record(self, key: ThreadKey, base: str | None) -> ImageRecord | None:
         """The image an edit would start from: version `base`, or the thread's current image."""

@@ -155,7 +155,7 @@ class Flows:
         if estimate is None or estimate <= threshold:
             return None
         summary = f"{options.n} × {options.model} {options.size} {options.quality}: “{prompt[:200]}”"
-        confirmation = build_confirmation(estimate, summary, str(job.id))
+        confirmation = build_confirmation(estimate, summary, str(job.id), caveats=self.images.estimate_caveats(options))
         await self._post(job, f"This will cost about {format_usd(estimate)}. Generate?", confirmation, thread=True)
         await self._update_card(job, f":moneybag: Waiting for <@{job.user_id}> to confirm about "
                                      f"{format_usd(estimate)}.")

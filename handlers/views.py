@@ -319,12 +319,16 @@ def read_result_value(value: str) -> tuple[str, str]:
 # Cost confirmation -----------------------------------------------------------------------------------------
 
 
-def build_confirmation(estimate_micro: int, summary: str, token: str) -> list[dict[str, Any]]:
-    """Ask before an expensive request: the estimate, what it is for, and Generate / Cancel.
+def build_confirmation(estimate_micro: int, summary: str, token: str, *, caveats: tuple[str, ...] = ()
+                       ) -> list[dict[str, Any]]:
+    """Ask before an expensive request: the estimate, what it is for, and Generate / Cancel. `caveats` say where
+    the estimate is a stated upper bound rather than a published figure (xhigh, max, GIF) or leaves a part out.
 
     Both buttons carry `token`, which names the pending request; nothing is spent until Generate.
     """
     text = f":moneybag: This will cost about *{format_usd(estimate_micro)}*: {escape(summary)}"
+    for caveat in caveats:
+        text += f"\n_{escape(caveat)}_"
     return [
         section(text),
         {"type": "actions", "block_id": CONFIRMATION_BLOCK, "elements": [

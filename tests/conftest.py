@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.catalogue import Catalogue
 from bot.image_api import AzureTarget, ImageAPI, OpenAITarget
 from bot.settings import Settings
 from standins.images_api import ImageAPIStandIn
@@ -76,7 +77,9 @@ async def workspace_factory(slack: SlackStandIn, image_api: ImageAPIStandIn, tmp
     async def start(provider: str = "openai", **overrides: Any) -> LocalWorkspace:
         base = Settings(provider=provider, openai_api_key=image_api.api_key, openai_base_url=image_api.openai_base_url)
         if provider == "azure":
-            base = dataclasses.replace(base, azure_endpoint=image_api.azure_endpoint,
+            # The stand-in's deployment serves gpt-image-1, which Azure still offers under limited access:
+            # IMAGEBOT_MODEL names the deployment's model.
+            base = dataclasses.replace(base, azure_endpoint=image_api.azure_endpoint, model="gpt-image-1",
                                        azure_api_key=image_api.azure_api_key, azure_deployment="gpt-image-1")
         settings = settings_for(slack, tmp_path / "data", base, **overrides)
         api = None
@@ -86,7 +89,8 @@ async def workspace_factory(slack: SlackStandIn, image_api: ImageAPIStandIn, tmp
             target = (OpenAITarget(settings.openai_base_url, settings.openai_api_key or "") if provider == "openai"
                       else AzureTarget(settings.azure_endpoint or "", settings.azure_api_key or "",
                                        settings.azure_deployment or "", settings.azure_api_version))
-            api = ImageAPI(http, target, sleep=sleeps)
+            api = ImageAPI(http, target, sleep=sleeps,
+                           end_user_field=Catalogue.load().provider(provider).end_user_field)
         workspace = LocalWorkspace(settings, slack, provider=api)
         await workspace.start()
         started.append(workspace)
