@@ -1,21 +1,32 @@
-"""The image API client over a real socket, against the image API stand-in (OpenAI and Azure routes)."""
+"""The image API client: over a real socket against the image API stand-in (OpenAI and Azure routes), and, for
+what each request carries and how each answer is read, against handlers written here with httpx.MockTransport
+(the far side of the wire, so those tests do not depend on the stand-in's own rules).
+
+Models come from the catalogue by what they can do (tests/catalogue_helpers.py), never named here.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import email.parser
+import email.policy
 import io
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
 
-from bot import errors
-from bot.image_api import AzureTarget, ImageAPI, OpenAITarget, error_from_response
+from bot import errors, tokens
+from bot.image_api import MAX_SAFETY_IDENTIFIER, AzureTarget, ImageAPI, OpenAITarget, error_from_response
 from bot.models import EditRequest, GenerateRequest, ImageOptions, InputImage, PartialImage
+from bot.pricing import SvgUsage
 from standins.images_api import ImageAPIStandIn
+from tests.catalogue_helpers import TODAY, caps, catalogue, default_model, live, live_with, shut_down
 from tests.conftest import Sleeps
 from tests.standins.openapi import openapi_validator
 
@@ -32,6 +43,17 @@ def input_image(data: bytes, size: tuple[int, int] = (64, 64)) -> InputImage:
     return InputImage(data=data, format="png", width=size[0], height=size[1])
 
 
+def end_user_field(provider: str) -> str:
+    return catalogue().provider(provider).end_user_field
+
+
+def azure_model() -> str:
+    """A model Azure serves today (live, not merely unconfirmed), for a deployment of the stand-in."""
+    found = [m for m in live("azure") if catalogue().status(m, "azure").on(TODAY) == "live"]
+    assert found, "the catalogue has no model live on Azure"
+    return found[0]
+
+
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=httpx.Timeout(5.0), trust_env=False) as client:
@@ -40,55 +62,82 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 def openai(http: httpx.AsyncClient, image_api: ImageAPIStandIn, sleeps: Sleeps) -> ImageAPI:
-    return ImageAPI(http, OpenAITarget(image_api.openai_base_url, image_api.api_key), sleep=sleeps)
+    return ImageAPI(http, OpenAITarget(image_api.openai_base_url, image_api.api_key), sleep=sleeps,
+                    end_user_field=end_user_field("openai"))
 
 
-OPTIONS = ImageOptions(model="gpt-image-1")
+@pytest.fixture
+def azure_deployment(image_api: ImageAPIStandIn) -> str:
+    """A deployment of the stand-in that serves `azure_model()`."""
+    image_api.azure_deployments["imagebot-test"] = azure_model()
+    return "imagebot-test"
+
+
+OPTIONS = ImageOptions(model=default_model())
+
+
+def low_tokens(model: str) -> int:
+    """Output tokens of one low-quality 1024x1024 PNG: the stand-in bills the catalogue's figures (bot.tokens)."""
+    return tokens.output_image_tokens(caps(model), "1024x1024", "low")
 
 
 async def test_generation_request_matches_the_openapi_description(openai: ImageAPI,
                                                                   image_api: ImageAPIStandIn) -> None:
-    result = await openai.generate(GenerateRequest("a fox", ImageOptions(model="gpt-image-1-mini", quality="low"),
-                                                   user="slack-abc"))
+    options = ImageOptions(model=default_model(), quality="low")
+    result = await openai.generate(GenerateRequest("a fox", options, user="slack-abc"))
     [request] = image_api.requests
     assert request.headers["authorization"] == f"Bearer {image_api.api_key}"
-    assert request.json == {"model": "gpt-image-1-mini", "prompt": "a fox", "n": 1, "size": "1024x1024",
-                            "quality": "low", "output_format": "png", "user": "slack-abc"}
+    assert request.json == {"model": default_model(), "prompt": "a fox", "n": 1, "size": "1024x1024",
+                            "quality": "low", "output_format": "png", "safety_identifier": "slack-abc"}
     openapi_validator("CreateImageRequest").validate(request.json)
-    assert result.usage is not None and result.usage.output_image_tokens == 272
-    assert result.request_id and result.provider == "openai"
+    assert result.usage is not None and result.usage.output_image_tokens == low_tokens(default_model())
+    assert result.request_id and result.provider == "openai" and result.svg_usage is None
     with Image.open(io.BytesIO(result.images[0].data)) as image:
         assert image.size == (1024, 1024)
 
 
-async def test_edit_sends_every_input_as_image_array_and_the_mask(openai: ImageAPI,
-                                                                  image_api: ImageAPIStandIn) -> None:
+async def test_edit_sends_several_inputs_as_image_array_and_the_mask(openai: ImageAPI,
+                                                                     image_api: ImageAPIStandIn) -> None:
+    model = live_with(lambda c: c.mask)
     base, reference = png((64, 64)), png((32, 48))
     mask = png((64, 64), mode="RGBA")
-    request = EditRequest("add a hat", OPTIONS, images=(input_image(base), input_image(reference, (32, 48))), mask=mask)
+    request = EditRequest("add a hat", replace(OPTIONS, model=model),
+                          images=(input_image(base), input_image(reference, (32, 48))), mask=mask)
     result = await openai.edit(request)
     [sent] = image_api.requests
     assert sent.content_type == "multipart/form-data"
+    assert "image" not in sent.files
     assert [data for _, _, data in sent.files["image[]"]] == [base, reference]
     assert [ctype for _, ctype, _ in sent.files["image[]"]] == ["image/png", "image/png"]
     assert sent.files["mask"][0][2] == mask
     params = sent.params()
-    assert params["model"] == "gpt-image-1" and params["prompt"] == "add a hat" and params["n"] == 1
-    view = {**params, "image": ["<binary>", "<binary>"], "mask": "<binary>"}
-    openapi_validator("CreateImageEditRequest").validate(view)
+    assert params["model"] == model and params["prompt"] == "add a hat" and params["n"] == 1
+    assert "moderation" not in params  # generations only
+    openapi_validator("CreateImageEditRequest").validate(sent.body())
     assert result.usage is not None and result.usage.input_image_tokens > 0
 
 
-async def test_azure_uses_deployment_path_api_version_and_api_key(http: httpx.AsyncClient,
-                                                                  image_api: ImageAPIStandIn) -> None:
-    azure = ImageAPI(http, AzureTarget(image_api.azure_endpoint, image_api.azure_api_key, "gpt-image-1",
-                                       "2025-04-01-preview"))
-    await azure.generate(GenerateRequest("a fox", OPTIONS))
+async def test_an_edit_of_one_image_sends_it_as_image(openai: ImageAPI, image_api: ImageAPIStandIn) -> None:
+    base = png()
+    await openai.edit(EditRequest("add a hat", OPTIONS, images=(input_image(base),)))
+    [sent] = image_api.requests
+    assert [data for _, _, data in sent.files["image"]] == [base] and "image[]" not in sent.files
+    openapi_validator("CreateImageEditRequest").validate(sent.body())
+
+
+async def test_azure_uses_deployment_path_api_version_api_key_and_user(http: httpx.AsyncClient,
+                                                                       image_api: ImageAPIStandIn,
+                                                                       azure_deployment: str) -> None:
+    azure = ImageAPI(http, AzureTarget(image_api.azure_endpoint, image_api.azure_api_key, azure_deployment,
+                                       "2025-04-01-preview"), end_user_field=end_user_field("azure"))
+    await azure.generate(GenerateRequest("a fox", replace(OPTIONS, model=azure_model()), user="slack-abc"))
     [request] = image_api.requests
-    assert request.path == "/openai/deployments/gpt-image-1/images/generations"
+    assert request.status == 200
+    assert request.path == f"/openai/deployments/{azure_deployment}/images/generations"
     assert request.query == {"api-version": "2025-04-01-preview"}
     assert request.headers["api-key"] == image_api.azure_api_key
     assert "authorization" not in request.headers and "model" not in request.json
+    assert request.json["user"] == "slack-abc" and "safety_identifier" not in request.json
 
 
 async def test_retries_429_and_5xx_then_gives_up_with_the_last_error(openai: ImageAPI, image_api: ImageAPIStandIn,
@@ -117,6 +166,15 @@ async def test_quota_and_moderation_are_not_retried(openai: ImageAPI, image_api:
         await openai.generate(GenerateRequest("a fox", OPTIONS))
     assert caught.value.stage == "output" and caught.value.categories == ("sexual",)
     assert len(image_api.requests) == 2
+
+
+async def test_a_shut_down_model_is_model_unavailable_and_not_retried(openai: ImageAPI, image_api: ImageAPIStandIn,
+                                                                      sleeps: Sleeps) -> None:
+    gone = shut_down()[0]
+    with pytest.raises(errors.ModelUnavailable) as caught:
+        await openai.generate(GenerateRequest("a fox", ImageOptions(model=gone)))
+    assert caught.value.model == gone and caught.value.status == 404 and caught.value.param == "model"
+    assert len(image_api.requests) == 1 and not sleeps.delays
 
 
 async def test_a_request_that_never_answers_times_out(image_api: ImageAPIStandIn, sleeps: Sleeps) -> None:
@@ -177,6 +235,328 @@ def test_error_shapes_map_to_the_error_tree(status: int, body: dict, kind: type,
     error = error_from_response(_response(status, body, {"x-request-id": "req_1"}))
     assert type(error) is kind and error.request_id == "req_1"
     assert check(error)  # type: ignore[operator]
+
+
+GONE = shut_down()[0]  # a model the catalogue says OpenAI has shut down
+NOBODY = "no-such-image-model"  # an ID no provider serves (made up)
+
+
+@pytest.mark.parametrize(("status", "error", "model", "code"), [
+    # OpenAI's answer for a model it has shut down (the deprecations page's wording).
+    (404, {"message": f"The model `{GONE}` has been deprecated, learn more here: "
+                      "https://platform.openai.com/docs/deprecations", "type": "invalid_request_error",
+           "param": None, "code": "model_not_found"}, GONE, "model_not_found"),
+    (404, {"message": f"The model `{NOBODY}` does not exist or you do not have access to it.",
+           "type": "invalid_request_error", "param": None, "code": "model_not_found"}, NOBODY, "model_not_found"),
+    # ... and for an ID it has never served: a 400 on `model`.
+    (400, {"message": f"The model '{NOBODY}' does not exist.", "type": "invalid_request_error", "param": "model",
+           "code": "invalid_value"}, NOBODY, "invalid_value"),
+    (400, {"message": f"The model '{NOBODY}' does not exist.", "type": "invalid_request_error", "param": None,
+           "code": "invalid_value"}, NOBODY, "invalid_value"),
+])
+def test_a_model_shut_down_or_unknown_is_model_unavailable(status: int, error: dict, model: str, code: str) -> None:
+    mapped = error_from_response(_response(status, {"error": error}, {"x-request-id": "req_2"}))
+    assert type(mapped) is errors.ModelUnavailable and isinstance(mapped, errors.InvalidRequest)
+    assert (mapped.model, mapped.api_code, mapped.status, mapped.param, mapped.request_id) == (
+        model, code, status, "model", "req_2")
+
+
+@pytest.mark.parametrize(("status", "error"), [
+    (400, {"message": "Invalid value: '999x999'. Supported values are: 'auto' and WIDTHxHEIGHT.",
+           "type": "invalid_request_error", "param": "size", "code": "invalid_value"}),
+    (404, {"code": "404", "message": "Resource not found"}),
+])
+def test_other_refusals_are_not_taken_for_a_missing_model(status: int, error: dict) -> None:
+    mapped = error_from_response(_response(status, {"error": error}))
+    assert type(mapped) is errors.InvalidRequest
+
+
+# -- what each request carries, against a far side written here (httpx.MockTransport) ----------------------
+
+
+@dataclass
+class FarSide:
+    """The API's side of the wire: records each request and answers with `answer` (JSON) or `respond`."""
+
+    answer: dict[str, Any] = field(default_factory=lambda: image_answer())
+    status: int = 200
+    respond: Callable[[httpx.Request], Awaitable[httpx.Response]] | None = None
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        self.requests.append(request)
+        if self.respond is not None:
+            return await self.respond(request)
+        return httpx.Response(self.status, json=self.answer, headers={"x-request-id": "req_far"})
+
+    def json(self, index: int = -1) -> dict[str, Any]:
+        assert self.requests[index].headers["content-type"] == "application/json"
+        body: dict[str, Any] = json.loads(self.requests[index].content)
+        return body
+
+    def form(self, index: int = -1) -> tuple[dict[str, str], dict[str, list[tuple[str, str, bytes]]]]:
+        """A multipart request's text fields and files ({name: [(filename, content type, bytes)]})."""
+        request = self.requests[index]
+        assert request.headers["content-type"].startswith("multipart/form-data")
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"Content-Type: " + request.headers["content-type"].encode() + b"\r\n\r\n" + request.content)
+        fields: dict[str, str] = {}
+        files: dict[str, list[tuple[str, str, bytes]]] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True)
+            if part.get_filename():
+                files.setdefault(name, []).append((part.get_filename(), part.get_content_type(), payload))
+            else:
+                assert name not in fields, f"{name} sent twice"
+                fields[name] = payload.decode()
+        return fields, files
+
+
+def image_answer(**extra: Any) -> dict[str, Any]:
+    return {"created": 1, "data": [{"b64_json": base64.b64encode(png()).decode()}],
+            "usage": {"input_tokens": 10, "output_tokens": 272, "total_tokens": 282,
+                      "input_tokens_details": {"text_tokens": 10, "image_tokens": 0}}, **extra}
+
+
+def edit_schema_view(fields: dict[str, str], files: dict[str, list[tuple[str, str, bytes]]]) -> dict[str, Any]:
+    """A multipart edit as the schema's object: bracketed names nested, integers parsed, files as "<binary>"."""
+    view: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name.startswith("svg["):
+            view.setdefault("svg", {})[name[4:-1]] = value
+        else:
+            view[name] = int(value) if name in ("n", "partial_images", "frame_count", "frame_duration_ms") else value
+    for name, parts in files.items():
+        view[name.removesuffix("[]")] = ["<binary>"] * len(parts) if name.endswith("[]") else "<binary>"
+    return view
+
+
+@pytest.fixture
+def far() -> FarSide:
+    return FarSide()
+
+
+@pytest.fixture
+async def far_http(far: FarSide) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(far)) as client:
+        yield client
+
+
+def client_for(http: httpx.AsyncClient, provider: str, **kwargs: Any) -> ImageAPI:
+    target = (OpenAITarget("https://api.example/v1", "sk-test") if provider == "openai"
+              else AzureTarget("https://res.example", "azure-key", "imagebot-test", "2025-04-01-preview"))
+    return ImageAPI(http, target, end_user_field=end_user_field(provider), **kwargs)
+
+
+@pytest.mark.parametrize("provider", ["openai", "azure"])
+async def test_the_end_user_goes_as_the_providers_field(far_http: httpx.AsyncClient, far: FarSide,
+                                                        provider: str) -> None:
+    api = client_for(far_http, provider)
+    model = default_model() if provider == "openai" else azure_model()
+    await api.generate(GenerateRequest("a fox", ImageOptions(model=model), user="slack-abc"))
+    await api.edit(EditRequest("add a hat", ImageOptions(model=model), images=(input_image(png()),),
+                               user="slack-abc"))
+    body = far.json(0)
+    fields, _ = far.form(1)
+    wanted = {"openai": "safety_identifier", "azure": "user"}[provider]  # the published field of each API
+    other = {"safety_identifier", "user"} - {wanted}
+    for sent in (body, fields):
+        assert sent[wanted] == "slack-abc" and not other & set(sent)
+    assert ("model" in body) is (provider == "openai")
+    openapi_validator("CreateImageRequest").validate(body)
+    openapi_validator("CreateImageEditRequest").validate(edit_schema_view(*far.form(1)))
+
+
+async def test_a_long_end_user_id_is_cut_to_64_characters(far_http: httpx.AsyncClient, far: FarSide) -> None:
+    api = client_for(far_http, "openai")
+    await api.generate(GenerateRequest("a fox", OPTIONS, user="u" * 100))
+    await api.generate(GenerateRequest("a fox", OPTIONS))
+    assert far.json(0)["safety_identifier"] == "u" * MAX_SAFETY_IDENTIFIER == "u" * 64
+    assert {"safety_identifier", "user"}.isdisjoint(far.json(1))  # no end user, no field
+
+
+async def test_complexity_and_moderation_are_sent_and_moderation_only_to_generations(
+        far_http: httpx.AsyncClient, far: FarSide) -> None:
+    model = live_with(lambda c: c.complexity and c.moderation)
+    options = ImageOptions(model=model, complexity="low", moderation="low")
+    api = client_for(far_http, "openai")
+    await api.generate(GenerateRequest("a fox", options))
+    await api.edit(EditRequest("add a hat", options, images=(input_image(png()),)))
+    body = far.json(0)
+    assert (body["complexity"], body["moderation"]) == ("low", "low")
+    openapi_validator("CreateImageRequest").validate(body)
+    fields, _ = far.form(1)
+    assert fields["complexity"] == "low" and "moderation" not in fields  # the edits endpoint has no such field
+    await api.generate(GenerateRequest("a fox", ImageOptions(model=model)))
+    assert {"complexity", "moderation"}.isdisjoint(far.json(2))  # unset: left to the API's defaults
+
+
+async def test_gif_frames_are_sent_for_gif_only(far_http: httpx.AsyncClient, far: FarSide) -> None:
+    model = live_with(lambda c: c.gif is not None)
+    gif = caps(model).gif
+    assert gif is not None
+    gif_options = ImageOptions(model=model, output_format="gif", frames=gif.min_frames, frame_ms=gif.default_frame_ms)
+    api = client_for(far_http, "openai")
+    far.answer = image_answer(output_format="gif")
+    await api.generate(GenerateRequest("a dancing fox", gif_options))
+    await api.edit(EditRequest("make it dance", gif_options, images=(input_image(png()),)))
+    await api.generate(GenerateRequest("a fox", replace(gif_options, output_format="png")))
+    body = far.json(0)
+    assert (body["output_format"], body["frame_count"], body["frame_duration_ms"]) == (
+        "gif", gif.min_frames, gif.default_frame_ms)
+    openapi_validator("CreateImageRequest").validate(body)
+    fields, files = far.form(1)
+    assert (fields["frame_count"], fields["frame_duration_ms"]) == (str(gif.min_frames), str(gif.default_frame_ms))
+    openapi_validator("CreateImageEditRequest").validate(edit_schema_view(fields, files))
+    assert {"frame_count", "frame_duration_ms"}.isdisjoint(far.json(2))
+    await api.generate(GenerateRequest("a fox", replace(gif_options, frames=None, frame_ms=None)))
+    assert {"frame_count", "frame_duration_ms"}.isdisjoint(far.json(3))  # the API's defaults
+
+
+SVG_AUTHOR = "svg-author-under-test"  # the model that writes the SVG: any ID, the client passes it through
+
+
+async def test_svg_options_are_json_in_generations_and_brackets_in_edits(far_http: httpx.AsyncClient,
+                                                                        far: FarSide) -> None:
+    model = live_with(lambda c: c.svg)
+    options = ImageOptions(model=model, output_format="svg", svg_model=SVG_AUTHOR)
+    api = client_for(far_http, "openai")
+    await api.generate(GenerateRequest("a fox logo", options))
+    await api.edit(EditRequest("make it round", options, images=(input_image(png()),)))
+    await api.generate(GenerateRequest("a fox", replace(options, output_format="png")))
+    await api.generate(GenerateRequest("a fox logo", replace(options, svg_model=None)))
+    body = far.json(0)
+    assert body["svg"] == {"model": SVG_AUTHOR} and body["output_format"] == "svg"
+    openapi_validator("CreateImageRequest").validate(body)
+    fields, files = far.form(1)
+    assert fields["svg[model]"] == SVG_AUTHOR and "svg" not in fields
+    openapi_validator("CreateImageEditRequest").validate(edit_schema_view(fields, files))
+    assert "svg" not in far.json(2)  # not an SVG: no SVG options
+    assert "svg" not in far.json(3)  # no author chosen: the API's choice
+
+
+async def test_svg_usage_is_read_apart_from_the_usage(far_http: httpx.AsyncClient, far: FarSide) -> None:
+    model = live_with(lambda c: c.svg)
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"/>'
+    far.answer = {**image_answer(output_format="svg"), "data": [{"b64_json": base64.b64encode(svg).decode()}],
+                  "svg_usage": {"model": SVG_AUTHOR, "input_tokens": 300, "output_tokens": 900,
+                                "reasoning_tokens": 512, "total_tokens": 1200}}
+    openapi_validator("ImagesResponse").validate(far.answer)
+    api = client_for(far_http, "openai")
+    result = await api.generate(GenerateRequest("a fox logo", ImageOptions(model=model, output_format="svg")))
+    assert result.svg_usage == SvgUsage(model=SVG_AUTHOR, input_tokens=300, output_tokens=900, reasoning_tokens=512)
+    assert result.usage is not None and result.usage.output_tokens == 272  # the render's own usage, apart
+    assert result.images[0].data == svg and result.output_format == "svg"
+
+    far.answer = {**far.answer, "svg_usage": {"input_tokens": "many"}}  # unreadable: its cost is unknown
+    result = await api.generate(GenerateRequest("a fox logo", ImageOptions(model=model, output_format="svg")))
+    assert result.svg_usage is None and result.images[0].data == svg
+
+
+async def test_markup_goes_as_a_file_of_its_own_and_never_with_a_mask(far_http: httpx.AsyncClient,
+                                                                      far: FarSide) -> None:
+    model = live_with(lambda c: c.markup)
+    base, marks = png(), png(mode="RGBA")
+    api = client_for(far_http, "openai")
+    await api.edit(EditRequest("put a hat where I drew", ImageOptions(model=model), images=(input_image(base),),
+                               markup=marks))
+    fields, files = far.form()
+    assert files["markup"] == [("markup.png", "image/png", marks)]
+    assert [data for _, _, data in files["image"]] == [base] and "mask" not in files
+    openapi_validator("CreateImageEditRequest").validate(edit_schema_view(fields, files))
+    with pytest.raises(errors.InvalidRequest) as caught:
+        await api.edit(EditRequest("both", ImageOptions(model=model), images=(input_image(base),), mask=marks,
+                                   markup=marks))
+    assert caught.value.param == "markup" and len(far.requests) == 1  # refused before any call
+
+
+@pytest.mark.parametrize("count", [1, 2, 16])
+async def test_one_input_is_image_and_several_are_image_array(far_http: httpx.AsyncClient, far: FarSide,
+                                                              count: int) -> None:
+    images = tuple(input_image(png((8 + i, 8))) for i in range(count))
+    await client_for(far_http, "openai").edit(EditRequest("blend them", OPTIONS, images=images))
+    _, files = far.form()
+    name = "image" if count == 1 else "image[]"
+    assert list(files) == [name]
+    assert [data for _, _, data in files[name]] == [i.data for i in images]
+
+
+@pytest.mark.parametrize("count", [0, 17])
+async def test_an_edit_takes_1_to_16_inputs(far_http: httpx.AsyncClient, far: FarSide, count: int) -> None:
+    images = tuple(input_image(png()) for _ in range(count))
+    with pytest.raises(errors.InvalidRequest, match="1 to 16"):
+        await client_for(far_http, "openai").edit(EditRequest("blend them", OPTIONS, images=images))
+    assert not far.requests
+
+
+@pytest.mark.parametrize("answer", [
+    {"error": {"message": f"The model `{GONE}` has been deprecated, learn more here: "
+                          "https://platform.openai.com/docs/deprecations", "type": "invalid_request_error",
+               "param": None, "code": "model_not_found"}, "status": 404},
+    {"error": {"message": f"The model '{NOBODY}' does not exist.", "type": "invalid_request_error",
+               "param": "model", "code": "invalid_value"}, "status": 400},
+])
+async def test_model_unavailable_is_raised_at_once_for_both_shapes(far_http: httpx.AsyncClient, far: FarSide,
+                                                                   sleeps: Sleeps, answer: dict) -> None:
+    far.status, far.answer = answer.pop("status"), answer
+    api = client_for(far_http, "openai", sleep=sleeps)
+    model = GONE if far.status == 404 else NOBODY
+    with pytest.raises(errors.ModelUnavailable) as caught:
+        await api.generate(GenerateRequest("a fox", ImageOptions(model=model)))
+    assert caught.value.model == model and caught.value.request_id == "req_far"
+    assert len(far.requests) == 1 and not sleeps.delays  # a refusal: not retried
+
+
+# -- GET /v1/models ----------------------------------------------------------------------------------------
+
+
+async def test_list_models_reads_ids_and_shutdown_dates(far_http: httpx.AsyncClient, far: FarSide) -> None:
+    far.answer = {"object": "list", "data": [
+        {"id": default_model(), "object": "model", "created": 1, "owned_by": "system"},
+        {"id": GONE, "object": "model", "created": 1, "owned_by": "system", "shutdown_date": "2026-10-23"},
+        {"id": "text-embedding-3-small", "object": "model", "shutdown_date": None},
+        {"id": "blank-date", "shutdown_date": ""},
+        {"object": "model"}, "not a model", {"id": 7},
+    ]}
+    listed = await client_for(far_http, "openai").list_models()
+    assert listed == [(default_model(), None), (GONE, "2026-10-23"), ("text-embedding-3-small", None),
+                      ("blank-date", None)]
+    [request] = far.requests
+    assert (request.method, str(request.url)) == ("GET", "https://api.example/v1/models")
+    assert request.headers["authorization"] == "Bearer sk-test"
+    assert OpenAITarget("https://api.example/v1/", "k").models_url() == "https://api.example/v1/models"
+
+
+async def test_list_models_on_azure_asks_nothing(far_http: httpx.AsyncClient, far: FarSide) -> None:
+    assert await client_for(far_http, "azure").list_models() == []
+    assert not far.requests
+
+
+async def test_list_models_failures_are_image_api_errors(far_http: httpx.AsyncClient, far: FarSide) -> None:
+    api = client_for(far_http, "openai")
+    far.status, far.answer = 401, {"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}}
+    with pytest.raises(errors.AuthenticationFailed):
+        await api.list_models()
+    far.status, far.answer = 200, {"object": "list"}
+    with pytest.raises(errors.ServerError, match="without a list"):
+        await api.list_models()
+
+    async def garbage(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="<html>proxy</html>")
+
+    far.respond = garbage
+    with pytest.raises(errors.ServerError, match="not JSON"):
+        await api.list_models()
+
+    async def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    far.respond = refuse
+    with pytest.raises(errors.ServerError, match="Could not list the models"):
+        await api.list_models()
+    assert len(far.requests) == 4  # one attempt each
 
 
 # -- streaming (§3b) -------------------------------------------------------------------------------------------
@@ -243,7 +623,8 @@ async def tap() -> AsyncIterator[_Tap]:
 @pytest.fixture
 async def tapped(tap: _Tap, image_api: ImageAPIStandIn, sleeps: Sleeps) -> AsyncIterator[ImageAPI]:
     async with httpx.AsyncClient(transport=tap, timeout=httpx.Timeout(5.0)) as client:
-        yield ImageAPI(client, OpenAITarget(image_api.openai_base_url, image_api.api_key), sleep=sleeps)
+        yield ImageAPI(client, OpenAITarget(image_api.openai_base_url, image_api.api_key), sleep=sleeps,
+                       end_user_field=end_user_field("openai"))
 
 
 class _Previews:
@@ -265,7 +646,8 @@ def _size_of(data: bytes) -> tuple[int, int]:
         return image.size
 
 
-STREAMING = ImageOptions(model="gpt-image-1", quality="low", partial_images=2)
+STREAMING = ImageOptions(model=live_with(lambda c: c.streaming and c.max_partial_images >= 2), quality="low",
+                         partial_images=2)
 
 
 def _sse(*events: tuple[str, object]) -> str:
@@ -284,8 +666,9 @@ async def test_streaming_generation_hands_over_previews_in_order_then_the_image(
     previews = _Previews()
     result = await tapped.generate(GenerateRequest("a fox", STREAMING, user="slack-abc"), on_partial=previews)
     [request] = image_api.requests
-    assert request.json == {"model": "gpt-image-1", "prompt": "a fox", "n": 1, "size": "1024x1024", "quality": "low",
-                            "output_format": "png", "user": "slack-abc", "stream": True, "partial_images": 2}
+    assert request.json == {"model": STREAMING.model, "prompt": "a fox", "n": 1, "size": "1024x1024",
+                            "quality": "low", "output_format": "png", "safety_identifier": "slack-abc",
+                            "stream": True, "partial_images": 2}
     openapi_validator("CreateImageRequest").validate(request.json)
     assert request.headers["accept"] == "text/event-stream"
     events = tap.events()
@@ -300,7 +683,7 @@ async def test_streaming_generation_hands_over_previews_in_order_then_the_image(
     assert image.data == base64.b64decode(events[-1][1]["b64_json"]) and _size_of(image.data) == (1024, 1024)
     # The stand-in bills each preview as 100 image output tokens inside `usage`: priced as reported, once.
     assert result.partials == 2
-    assert result.usage is not None and result.usage.output_image_tokens == 272 + 2 * 100
+    assert result.usage is not None and result.usage.output_image_tokens == low_tokens(STREAMING.model) + 2 * 100
     assert result.usage.output_tokens == events[-1][1]["usage"]["output_tokens"]
     assert (result.size, result.quality, result.output_format, result.background) == ("1024x1024", "low", "png", None)
     assert result.request_id is not None and result.request_id.startswith("req_") and result.provider == "openai"
@@ -309,33 +692,32 @@ async def test_streaming_generation_hands_over_previews_in_order_then_the_image(
 async def test_streaming_edit_sends_stream_fields_and_reads_image_edit_events(
         tapped: ImageAPI, tap: _Tap, image_api: ImageAPIStandIn) -> None:
     previews = _Previews()
-    options = ImageOptions(model="gpt-image-1", quality="low", partial_images=1)
+    options = replace(STREAMING, partial_images=1)
     result = await tapped.edit(EditRequest("add a hat", options, images=(input_image(png()),)), on_partial=previews)
     [sent] = image_api.requests
     params = sent.params()
     assert params["stream"] == "true" and params["partial_images"] == 1
-    view = {**params, "image": ["<binary>"], "stream": True}  # multipart carries the boolean as text
-    openapi_validator("CreateImageEditRequest").validate(view)
+    openapi_validator("CreateImageEditRequest").validate(sent.body())  # the text "true" read as the boolean
     events = tap.events()
     assert [name for name, _ in events] == ["image_edit.partial_image", "image_edit.completed"]
     openapi_validator("ImageEditPartialImageEvent").validate(events[0][1])
     openapi_validator("ImageEditCompletedEvent").validate(events[1][1])
     assert [p.index for p in previews.received] == [0] and _size_of(previews.received[0].data) == (1024, 1024)
     assert result.partials == 1 and len(result.images) == 1
-    assert result.usage is not None and result.usage.output_image_tokens == 272 + 100
+    assert result.usage is not None and result.usage.output_image_tokens == low_tokens(options.model) + 100
     assert result.usage.input_image_tokens > 0
 
 
-async def test_azure_streams_on_the_deployment_route(image_api: ImageAPIStandIn) -> None:
+async def test_azure_streams_on_the_deployment_route(image_api: ImageAPIStandIn, azure_deployment: str) -> None:
     tap = _Tap()
     async with httpx.AsyncClient(transport=tap, timeout=httpx.Timeout(5.0)) as client:
-        azure = ImageAPI(client, AzureTarget(image_api.azure_endpoint, image_api.azure_api_key, "gpt-image-1",
-                                             "2025-04-01-preview"))
+        azure = ImageAPI(client, AzureTarget(image_api.azure_endpoint, image_api.azure_api_key, azure_deployment,
+                                             "2025-04-01-preview"), end_user_field=end_user_field("azure"))
         previews = _Previews()
-        result = await azure.generate(GenerateRequest("a fox", ImageOptions(model="gpt-image-1", quality="low",
-                                                                            partial_images=1)), on_partial=previews)
+        options = ImageOptions(model=azure_model(), quality="low", partial_images=1)
+        result = await azure.generate(GenerateRequest("a fox", options), on_partial=previews)
     [request] = image_api.requests
-    assert request.path == "/openai/deployments/gpt-image-1/images/generations"
+    assert request.path == f"/openai/deployments/{azure_deployment}/images/generations"
     assert request.query == {"api-version": "2025-04-01-preview"} and request.headers["api-key"]
     assert "model" not in request.json and request.json["stream"] is True and request.json["partial_images"] == 1
     openapi_validator("CreateImageRequest").validate(request.json)
@@ -343,7 +725,7 @@ async def test_azure_streams_on_the_deployment_route(image_api: ImageAPIStandIn)
         schema = "ImageGenPartialImageEvent" if name.endswith("partial_image") else "ImageGenCompletedEvent"
         openapi_validator(schema).validate(event)
     assert len(previews.received) == 1 and result.partials == 1 and result.provider == "azure"
-    assert result.usage is not None and result.usage.output_image_tokens == 272 + 100
+    assert result.usage is not None and result.usage.output_image_tokens == low_tokens(azure_model()) + 100
 
 
 async def test_429_before_the_stream_is_retried(openai: ImageAPI, image_api: ImageAPIStandIn, sleeps: Sleeps) -> None:
@@ -422,11 +804,11 @@ async def test_a_hanging_preview_callback_is_abandoned(http: httpx.AsyncClient, 
 
 
 async def test_n_images_stream_with_the_usage_counted_once(openai: ImageAPI) -> None:
-    options = ImageOptions(model="gpt-image-1", quality="low", n=2, partial_images=1)
+    options = replace(STREAMING, n=2, partial_images=1)
     result = await openai.generate(GenerateRequest("a fox", options))
     assert len(result.images) == 2 and result.partials == 2
-    # Each completed event carries the whole call's usage: (272 + 100) × 2 once, not twice.
-    assert result.usage is not None and result.usage.output_image_tokens == (272 + 100) * 2
+    # Each completed event carries the whole call's usage: (image + 100) × 2 once, not twice.
+    assert result.usage is not None and result.usage.output_image_tokens == (low_tokens(options.model) + 100) * 2
 
 
 async def test_stream_size_is_capped(http: httpx.AsyncClient, image_api: ImageAPIStandIn) -> None:
@@ -445,7 +827,7 @@ async def test_stream_event_count_is_capped(http: httpx.AsyncClient, image_api: 
 async def test_partial_images_outside_0_to_3_are_refused_before_any_call(openai: ImageAPI,
                                                                         image_api: ImageAPIStandIn) -> None:
     with pytest.raises(errors.InvalidRequest) as caught:
-        await openai.generate(GenerateRequest("a fox", ImageOptions(model="gpt-image-1", partial_images=4)))
+        await openai.generate(GenerateRequest("a fox", replace(STREAMING, partial_images=4)))
     assert caught.value.param == "partial_images" and not image_api.requests
 
 
