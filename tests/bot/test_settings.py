@@ -1,17 +1,21 @@
 """bot/settings.py: defaults, provider inference, every contradiction named by its variable, `.env` files."""
 
+import logging
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bot.errors import SettingsError
+from bot.services import check_defaults
 from bot.settings import VARIABLES, Settings, parse_dotenv
+from tests.catalogue_helpers import TODAY, caps, catalogue, default_model, live, live_with, live_without, shut_down
 
 OPENAI = {"OPENAI_API_KEY": "sk-test"}
 AZURE = {
     "AZURE_OPENAI_ENDPOINT": "https://example.openai.azure.com/",
     "AZURE_OPENAI_API_KEY": "azure-key",
-    "AZURE_OPENAI_DEPLOYMENT": "gpt-image-1",
+    "AZURE_OPENAI_DEPLOYMENT": "images-east",  # a deployment's name is the operator's, not a model's
 }
 
 
@@ -31,39 +35,51 @@ def test_empty_environment_gives_documented_defaults() -> None:
     assert settings.openai_base_url == "https://api.openai.com/v1"
     assert settings.azure_api_version == "2025-04-01-preview"
     assert settings.data_dir == Path("data")
-    assert settings.model == "gpt-image-1"
+    assert settings.model is None  # the catalogue's default
     assert settings.size == "1024x1024"
     assert settings.quality == "medium"
     assert settings.provider == "offline"
     assert settings.admins == ()
     assert settings.prices_path is None
+    assert settings.models_path is None
+    assert settings.moderation == "auto"
+    assert settings.svg_model is None
     assert settings.slack_bot_token is None
     assert settings.has_slack_credentials is False
 
 
 def test_blank_values_count_as_unset() -> None:
-    settings = Settings.from_env({"IMAGEBOT_MODEL": "   ", "OPENAI_API_KEY": "", "IMAGEBOT_QUALITY": " "})
+    settings = Settings.from_env({"IMAGEBOT_MODEL": "   ", "OPENAI_API_KEY": "", "IMAGEBOT_QUALITY": " ",
+                                  "IMAGEBOT_MODERATION": "", "IMAGEBOT_SVG_MODEL": " ", "IMAGEBOT_MODELS": ""})
 
-    assert settings.model == "gpt-image-1"
+    assert settings.model is None
     assert settings.quality == "medium"
+    assert settings.moderation == "auto"
+    assert settings.svg_model is None
+    assert settings.models_path is None
     assert settings.provider == "offline"
 
 
 def test_values_from_environment_are_used_and_normalised() -> None:
+    model = live()[-1]
     settings = Settings.from_env({
         "IMAGEBOT_DATA_DIR": "/srv/imagebot",
-        "IMAGEBOT_MODEL": "gpt-image-2",
+        "IMAGEBOT_MODEL": model.upper(),
         "IMAGEBOT_SIZE": "AUTO",
         "IMAGEBOT_QUALITY": "High",
+        "IMAGEBOT_MODERATION": "Low",
+        "IMAGEBOT_SVG_MODEL": "house-writer",
         "IMAGEBOT_ADMINS": " U012ABCDEF , W0ABC ,",
         "SLACK_BOT_TOKEN": "xoxb-1",
         "SLACK_APP_TOKEN": "xapp-1",
     })
 
     assert settings.data_dir == Path("/srv/imagebot")
-    assert settings.model == "gpt-image-2"
+    assert settings.model == model
     assert settings.size == "auto"
     assert settings.quality == "high"
+    assert settings.moderation == "low"
+    assert settings.svg_model == "house-writer"
     assert settings.admins == ("U012ABCDEF", "W0ABC")
     assert settings.slack_bot_token == "xoxb-1"
     assert settings.has_slack_credentials is True
@@ -99,7 +115,7 @@ def test_provider_is_azure_when_azure_endpoint_is_set_even_with_an_openai_key() 
     settings = Settings.from_env({**OPENAI, **AZURE})
 
     assert settings.provider == "azure"
-    assert settings.azure_deployment == "gpt-image-1"
+    assert settings.azure_deployment == "images-east"
 
 
 def test_explicit_provider_wins_over_inference() -> None:
@@ -133,11 +149,27 @@ def test_unknown_provider_names_imagebot_provider_and_lists_providers() -> None:
         assert provider in error.problem
 
 
-def test_bad_quality_names_imagebot_quality_and_lists_qualities() -> None:
-    error = settings_error({"IMAGEBOT_QUALITY": "ultra"})
+@pytest.mark.parametrize("quality", ["x", "high!", "best1", "very high", "q" * 21])
+def test_a_quality_that_is_not_a_word_names_imagebot_quality(quality: str) -> None:
+    error = settings_error({"IMAGEBOT_QUALITY": quality})
 
     assert error.variable == "IMAGEBOT_QUALITY"
-    assert "low, medium, high, auto" in error.problem
+    assert "low, medium or high" in error.problem
+
+
+def test_any_quality_word_passes_settings_the_model_decides_at_start_up() -> None:
+    # Which qualities exist is the catalogue's: settings check only the shape, so next month's quality needs no
+    # new version of settings.
+    for quality in ("xhigh", "max", "ultra"):
+        assert Settings.from_env({"IMAGEBOT_QUALITY": quality.upper()}).quality == quality
+
+
+@pytest.mark.parametrize("moderation", ["off", "high", "none", "1"])
+def test_bad_moderation_names_imagebot_moderation_and_lists_the_settings(moderation: str) -> None:
+    error = settings_error({"IMAGEBOT_MODERATION": moderation})
+
+    assert error.variable == "IMAGEBOT_MODERATION"
+    assert "low, auto" in error.problem
 
 
 @pytest.mark.parametrize("size", ["big", "1024", "1024*1024", "1x1", "1024x1024x3"])
@@ -186,8 +218,22 @@ def test_existing_prices_file_is_kept_as_a_path(tmp_path: Path) -> None:
     assert Settings.from_env({"IMAGEBOT_PRICES": str(prices)}).prices_path == prices
 
 
+def test_missing_models_file_names_imagebot_models(tmp_path: Path) -> None:
+    error = settings_error({"IMAGEBOT_MODELS": str(tmp_path / "models.toml")})
+
+    assert error.variable == "IMAGEBOT_MODELS"
+    assert "models.toml" in error.problem
+
+
+def test_existing_models_file_is_kept_as_a_path(tmp_path: Path) -> None:
+    models = tmp_path / "models.json"
+    models.write_text("{}", encoding="utf-8")  # what it says is read (and checked) with the catalogue
+
+    assert Settings.from_env({"IMAGEBOT_MODELS": str(models)}).models_path == models
+
+
 def test_settings_error_message_starts_with_the_variable() -> None:
-    error = settings_error({"IMAGEBOT_QUALITY": "ultra"})
+    error = settings_error({"IMAGEBOT_QUALITY": "ultra!"})
 
     assert str(error).startswith("IMAGEBOT_QUALITY: ")
 
@@ -226,24 +272,26 @@ def test_require_slack_socket_mode_needs_app_token_not_signing_secret() -> None:
 
 
 def test_dotenv_values_are_used_and_sources_recorded(tmp_path: Path) -> None:
+    model = live()[-1]
     dotenv = tmp_path / ".env"
-    dotenv.write_text("OPENAI_API_KEY=sk-from-file\nIMAGEBOT_MODEL=gpt-image-1.5\n", encoding="utf-8")
+    dotenv.write_text(f"OPENAI_API_KEY=sk-from-file\nIMAGEBOT_MODEL={model}\n", encoding="utf-8")
 
     settings = Settings.from_env({}, dotenv=dotenv)
 
     assert settings.provider == "openai"
     assert settings.openai_api_key == "sk-from-file"
-    assert settings.model == "gpt-image-1.5"
+    assert settings.model == model
     assert settings.sources["OPENAI_API_KEY"] == str(dotenv)
 
 
 def test_environment_wins_over_dotenv(tmp_path: Path) -> None:
+    in_file, in_environment = live()[:2]
     dotenv = tmp_path / ".env"
-    dotenv.write_text("IMAGEBOT_MODEL=gpt-image-1.5\nIMAGEBOT_QUALITY=low\n", encoding="utf-8")
+    dotenv.write_text(f"IMAGEBOT_MODEL={in_file}\nIMAGEBOT_QUALITY=low\n", encoding="utf-8")
 
-    settings = Settings.from_env({"IMAGEBOT_MODEL": "gpt-image-2"}, dotenv=dotenv)
+    settings = Settings.from_env({"IMAGEBOT_MODEL": in_environment}, dotenv=dotenv)
 
-    assert settings.model == "gpt-image-2"
+    assert settings.model == in_environment
     assert settings.quality == "low"
     assert settings.sources["IMAGEBOT_MODEL"] == "environment"
     assert settings.sources["IMAGEBOT_QUALITY"] == str(dotenv)
@@ -313,9 +361,75 @@ def test_every_variable_is_listed_read_and_documented() -> None:
 
 def test_a_bad_value_says_where_it_was_set(tmp_path: Path) -> None:
     dotenv = tmp_path / ".env"
-    dotenv.write_text("IMAGEBOT_QUALITY=best\n", encoding="utf-8")
+    dotenv.write_text("IMAGEBOT_QUALITY=best!\n", encoding="utf-8")
     with pytest.raises(SettingsError) as from_file:
         Settings.from_env({}, dotenv=dotenv)
     with pytest.raises(SettingsError) as from_environment:
-        Settings.from_env({"IMAGEBOT_QUALITY": "best"}, dotenv=dotenv)
+        Settings.from_env({"IMAGEBOT_QUALITY": "best?"}, dotenv=dotenv)
     assert (from_file.value.source, from_environment.value.source) == (str(dotenv), "environment")
+
+
+# start-up: the defaults against the model (bot/services.check_defaults) -----------------------------------
+
+
+def test_start_up_refuses_a_quality_the_model_lacks_naming_imagebot_quality_and_its_qualities() -> None:
+    model = live_without(lambda c: "xhigh" in c.qualities)
+    settings = Settings.from_env({"IMAGEBOT_MODEL": model, "IMAGEBOT_QUALITY": "xhigh"})
+
+    with pytest.raises(SettingsError) as caught:
+        check_defaults(settings, catalogue(), "openai", TODAY)
+
+    assert caught.value.variable == "IMAGEBOT_QUALITY"
+    assert model in caught.value.problem
+    assert ", ".join(caps(model).qualities) in caught.value.problem
+
+
+def test_start_up_takes_a_quality_the_model_has() -> None:
+    model = live_with(lambda c: "xhigh" in c.qualities)
+
+    check_defaults(Settings.from_env({"IMAGEBOT_MODEL": model, "IMAGEBOT_QUALITY": "xhigh"}), catalogue(), "openai",
+                   TODAY)
+
+
+def test_start_up_checks_the_quality_against_the_catalogues_default_when_no_model_is_set() -> None:
+    assert "ultra" not in caps(default_model()).qualities
+    with pytest.raises(SettingsError) as caught:
+        check_defaults(Settings.from_env({"IMAGEBOT_QUALITY": "ultra"}), catalogue(), "openai", TODAY)
+
+    assert caught.value.variable == "IMAGEBOT_QUALITY"
+    assert default_model() in caught.value.problem
+
+
+def test_start_up_refuses_a_size_the_model_cannot_make_naming_imagebot_size() -> None:
+    fixed = live("azure", where=lambda c: not c.sizes.free)
+    assert fixed, "no fixed-size model is live on Azure"
+    settings = replace(Settings.from_env({"IMAGEBOT_SIZE": "2048x2048"}), model=fixed[0])
+
+    with pytest.raises(SettingsError) as caught:
+        check_defaults(settings, catalogue(), "azure", TODAY)
+
+    assert caught.value.variable == "IMAGEBOT_SIZE"
+    assert fixed[0] in caught.value.problem
+
+
+def test_start_up_names_a_shut_down_model_and_its_replacement_once(caplog: pytest.LogCaptureFixture) -> None:
+    model = shut_down()[0]
+    resolved = catalogue().resolve(model, "openai", TODAY)
+    caplog.set_level(logging.WARNING)
+
+    check_defaults(Settings.from_env({"IMAGEBOT_MODEL": model}), catalogue(), "openai", TODAY)
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert model in warnings[0] and resolved.used in warnings[0]
+    assert catalogue().status(model, "openai").shutdown.isoformat() in warnings[0]  # type: ignore[union-attr]
+
+
+def test_start_up_warns_about_a_model_the_catalogue_does_not_know_and_checks_nothing_else(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+
+    check_defaults(Settings.from_env({"IMAGEBOT_MODEL": "house-model", "IMAGEBOT_QUALITY": "ultra"}), catalogue(),
+                   "openai", TODAY)
+
+    assert any("house-model" in r.getMessage() and "IMAGEBOT_MODELS" in r.getMessage() for r in caplog.records)
