@@ -1,4 +1,7 @@
-"""handlers/blocks.py and handlers/messages.py: pure builders of Block Kit dicts and the words users read."""
+"""handlers/blocks.py and handlers/messages.py: pure builders of Block Kit dicts and the words users read.
+
+Models come from the catalogue (tests/catalogue_helpers.py); the help text is checked against it model by model.
+"""
 
 import pytest
 
@@ -19,12 +22,15 @@ from handlers.blocks import (
 )
 from handlers.messages import explain
 from storage.store import Spend
+from tests.catalogue_helpers import caps, catalogue, choices, default_model, live, shut_down
 
-OPTIONS = ImageOptions(model="gpt-image-1")
+MODEL = default_model()
+OPTIONS = ImageOptions(model=MODEL)
+OTHER = next(m for m in live() if m != MODEL)  # a second live model
 
 
 def note(**fields) -> Footnote:
-    base = {"provider": "openai", "model": "gpt-image-1", "size": "1024x1024", "quality": "medium", "images": 1,
+    base = {"provider": "openai", "model": MODEL, "size": "1024x1024", "quality": "medium", "images": 1,
             "input_text_tokens": 12, "input_image_tokens": None, "output_tokens": 1056, "cost_micro": 42_300,
             "thread": Spend(micro=84_600, calls=2, unknown=0)}
     return Footnote(**{**base, **fields})
@@ -48,7 +54,7 @@ def test_build_card_returns_fallback_text_and_three_blocks() -> None:
     assert text == "<@U1> asked for an image: a lighthouse at dusk"
     assert [b["type"] for b in blocks] == ["section", "context", "context"]
     assert blocks[0]["text"] == {"type": "mrkdwn", "text": "*<@U1> asked for an image*\n> a lighthouse at dusk"}
-    assert blocks[1]["elements"] == [{"type": "mrkdwn", "text": "gpt-image-1 · 1024x1024 · medium"}]
+    assert blocks[1]["elements"] == [{"type": "mrkdwn", "text": f"{MODEL} · 1024x1024 · medium"}]
     assert blocks[2]["elements"] == [{"type": "mrkdwn", "text": ":hourglass_flowing_sand: Generating…"}]
 
 
@@ -71,10 +77,10 @@ def test_build_card_clips_a_40000_character_prompt_to_slack_limits() -> None:
 
 
 def test_settings_line_shows_only_what_differs_from_plain_defaults() -> None:
-    assert settings_line(OPTIONS) == "gpt-image-1 · 1024x1024 · medium"
-    busy = ImageOptions(model="gpt-image-1.5", size="1536x1024", quality="high", n=3, transparent=True,
+    assert settings_line(OPTIONS) == f"{MODEL} · 1024x1024 · medium"
+    busy = ImageOptions(model=OTHER, size="1536x1024", quality="high", n=3, transparent=True,
                         output_format="webp")
-    assert settings_line(busy) == "gpt-image-1.5 · 1536x1024 · high · 3 images · transparent · webp"
+    assert settings_line(busy) == f"{OTHER} · 1536x1024 · high · 3 images · transparent · webp"
 
 
 def test_build_card_escapes_slack_control_characters_in_the_prompt() -> None:
@@ -103,7 +109,7 @@ def test_status_lines() -> None:
 
 def test_footnote_shows_model_size_quality_tokens_cost_and_thread_total() -> None:
     assert footnote_text(note()) == (
-        "_gpt-image-1 · 1024x1024 · medium · tokens: 12 text in, 1,056 out · this image: $0.0423 · "
+        f"_{MODEL} · 1024x1024 · medium · tokens: 12 text in, 1,056 out · this image: $0.0423 · "
         "thread so far: $0.0846_"
     )
 
@@ -140,8 +146,8 @@ def test_footnote_says_usage_not_reported_when_there_is_no_usage() -> None:
 def test_offline_footnote_says_nothing_was_billed() -> None:
     text = footnote_text(note(provider="offline"))
 
-    assert text.startswith("_offline render, nothing billed · gpt-image-1")
-    assert "this image at gpt-image-1 prices: $0.0423" in text
+    assert text.startswith(f"_offline render, nothing billed · {MODEL}")
+    assert f"this image at {MODEL} prices: $0.0423" in text
     assert "offline" not in footnote_text(note())
 
 
@@ -157,17 +163,58 @@ def test_footnote_is_italic_mrkdwn() -> None:
 
 
 def test_help_lists_every_option_and_its_values() -> None:
-    text = help_text()
+    text = help_text("/image", choices(), MODEL)
 
     for option in (*VALUE_OPTIONS, *FLAG_OPTIONS):
         assert f"`--{option}" in text
-    for value in ("square", "portrait", "landscape", "1024x1024", "1536x1024", "1024x1536", "auto", "low",
-                  "medium", "high", "png", "jpeg", "webp", "1-4"):
+    for value in ("square", "portrait", "landscape", "WIDTHxHEIGHT", "auto", "low", "medium", "high", "png", "jpeg",
+                  "webp", "gif", "svg", "1-4", "2-16"):
         assert value in text
+    assert f"`--model NAME` (default {MODEL})" in text
+
+
+def model_lines(text: str) -> dict[str, str]:
+    """The help's line for each model, keyed by the model it names."""
+    models = text.split("*Models*\n", 1)[1].splitlines()
+    return {line.split("`")[1]: line for line in models if line.startswith("• `")}
+
+
+@pytest.mark.parametrize("provider", ["openai", "azure"])
+def test_help_describes_each_live_model_from_the_catalogue(provider: str) -> None:
+    text = help_text("/image", choices(provider), MODEL)
+    lines = model_lines(text)
+
+    assert list(lines) == live(provider)  # every live model once, snapshots left out, in catalogue order
+    for model, line in lines.items():
+        found = caps(model, provider)
+        assert f"quality {'/'.join(found.qualities)}" in line
+        assert f"; {'/'.join(found.formats)}" in line
+        assert ("any size" in line) is found.sizes.free
+        for extra in ("complexity", "markup", "transparent"):
+            assert (extra in line.split("; ")[-1]) is getattr(found, extra), (model, extra)
+        role = catalogue().get(model).role  # type: ignore[union-attr]
+        assert not role or f"({role})" in line
+    for gone in shut_down(provider):
+        assert f"`{gone}`" not in text
+
+
+def test_help_on_azure_lists_only_the_formats_azure_returns() -> None:
+    restricted = catalogue().provider("azure").formats
+    assert restricted is not None
+    for model, line in model_lines(help_text("/image", choices("azure"), MODEL)).items():
+        formats = line.split(f"quality {'/'.join(caps(model, 'azure').qualities)}; ", 1)[1].split(";")[0]
+        assert formats and set(formats.split("/")) <= set(restricted), line
+
+
+def test_help_lists_only_the_models_on_offer() -> None:
+    text = help_text("/image", choices(only=(OTHER,)), OTHER)
+
+    assert list(model_lines(text)) == [OTHER]
+    assert f"(default {OTHER})" in text
 
 
 def test_help_uses_the_command_name() -> None:
-    text = help_text("/draw")
+    text = help_text("/draw", choices(), MODEL)
 
     assert text.startswith("*/draw <prompt> [options]*")
     assert "`/draw a lighthouse" in text
@@ -194,7 +241,9 @@ def every_error() -> dict[str, errors.ImagebotError]:
         "settings": errors.SettingsError("OPENAI_API_KEY", "is required"),
         "budget": errors.BudgetExceeded(scope="channel", target="C1", period="monthly", limit_micro=5_000_000,
                                         spent_micro=4_990_000, estimate_micro=42_240, resets_at="Tue 1 Dec 2026"),
-        "policy": errors.PolicyRefused("This channel allows only gpt-image-1-mini."),
+        "policy": errors.PolicyRefused(f"This channel allows only {OTHER}."),
+        "model gone": errors.ModelUnavailable(f"The model `{shut_down()[0]}` has been deprecated", model=shut_down()[0],
+                                              status=404, api_code="model_not_found"),
         "not installed": errors.NotInstalled("T0OTHER"),
     }
 
@@ -205,8 +254,8 @@ def test_budget_refusal_says_which_budget_what_is_left_and_when_it_resets() -> N
                      "Nothing was spent"):
         assert expected in text
     unknown = errors.BudgetExceeded(scope="workspace", target="", period="monthly", limit_micro=1, spent_micro=0,
-                                    estimate_micro=None, resets_at="", model="gpt-image-9")
-    assert "no price is known for `gpt-image-9`" in explain(unknown)
+                                    estimate_micro=None, resets_at="", model="house-model")
+    assert "no price is known for `house-model`" in explain(unknown)
 
 
 def test_every_error_class_gets_its_own_message() -> None:
@@ -264,11 +313,11 @@ def test_authentication_names_the_key_variables_an_admin_must_set() -> None:
 
 
 def test_organization_verification_links_the_settings_page_and_names_the_model() -> None:
-    text = explain(errors.OrganizationNotVerified("must be verified"), model="gpt-image-1")
+    text = explain(errors.OrganizationNotVerified("must be verified"), model=MODEL)
 
     assert "admin" in text
     assert "https://platform.openai.com/settings/organization/general" in text
-    assert "`gpt-image-1`" in text
+    assert f"`{MODEL}`" in text
     assert "this model" in explain(errors.OrganizationNotVerified("must be verified"))
 
 
@@ -285,6 +334,19 @@ def test_invalid_request_names_the_param() -> None:
     assert "`response_format`" in text
     assert "Unknown parameter" in text
     assert "``" not in explain(errors.InvalidRequest("bad request"))
+
+
+def test_a_model_the_api_no_longer_serves_is_named_with_nothing_charged() -> None:
+    gone = shut_down()[0]
+    text = explain(errors.ModelUnavailable(f"The model `{gone}` has been deprecated", model=gone, status=404))
+
+    assert f"`{gone}`" in text and "shut down or unknown" in text
+    assert "nothing was charged" in text and "Admins have been told" in text
+    assert "rejected the request" not in text  # not worded as a bad request, though it is one
+    # The model the request named, when the API's words do not say; "this model" when nothing does.
+    assert f"`{MODEL}`" in explain(errors.ModelUnavailable("The model does not exist."), model=MODEL)
+    assert "no longer serves this model" in explain(errors.ModelUnavailable("The model does not exist."))
+    assert f"`{gone}`" in explain(errors.ModelUnavailable("gone", model=gone), model=MODEL)  # the API's own first
 
 
 def test_server_error_says_nothing_was_delivered() -> None:
@@ -308,7 +370,7 @@ def test_settings_error_names_the_variable() -> None:
 
 
 @pytest.mark.parametrize("name", ["moderation", "rate", "quota", "auth", "org", "permission", "invalid", "server",
-                                  "api"])
+                                  "api", "model gone"])
 def test_request_id_is_appended_to_api_errors(name: str) -> None:
     error = every_error()[name]
     error.request_id = "req_abc123"
