@@ -1,54 +1,77 @@
-"""A local stand-in for the OpenAI Images API and Azure OpenAI's image deployments.
+"""A local stand-in for the OpenAI Images API and Azure OpenAI's image deployments, as they are in December 2026.
 
-It plays the far side of the wire for imagebot's tests and benchmarks: a real aiohttp server on
-127.0.0.1 that answers the same routes, with the same auth, validation, bodies and headers as the real
-services, so the app's image client can be tested over a real socket without a network or a bill.
-Facts come from /work/shared/reference/openai-images.md ("the fact sheet", cited as §n) and OpenAI's
-OpenAPI description in /work/shared/schemas/openai-images.openapi.json.
+It plays the far side of the wire for imagebot's tests, benchmarks and sandbox: a real aiohttp server on 127.0.0.1
+that answers the same routes, with the same auth, validation, bodies and headers as the real services, so the app's
+image client can be tested over a real socket without a network or a bill.
+
+Where its facts come from
+    Requests: every request is validated against OpenAI's own OpenAPI description of the image endpoints, shipped in
+    this package (``standins/schemas/openai-images-2026-12.openapi.json``; provenance in ``standins/schemas/README.md``:
+    https://github.com/openai/openai-openapi at f85dbe2 with the request/response types of
+    https://github.com/openai/openai-python 3.60.0 laid over it). What each model can do (sizes, qualities,
+    formats, complexity, markup, GIF, SVG, limits) and what it is billed come from imagebot's model catalogue
+    (``bot/catalogue.json`` via ``bot.catalogue`` and ``bot.tokens``). Which models the *provider* still serves is
+    the stand-in's own world: by default the catalogue's status on that provider on ``today``, and tests can shut
+    models down, move shutdown dates or add models at run time (see "The world" below).
+    Shutdowns: https://platform.openai.com/docs/deprecations. Azure: https://learn.microsoft.com/azure/ai-foundry/openai/how-to/dall-e.
 
 What it emulates
-    OpenAI   POST /v1/images/generations (JSON) and POST /v1/images/edits (multipart/form-data with
-             ``image``/``image[]`` and ``mask`` files, or the JSON variant with ``images: [{image_url}]``),
-             ``Authorization: Bearer <api_key>``. GET /v1/models/{model}: the model object for a GPT image
-             model (404 model_not_found for others), after the same auth and queued faults (operation
-             "models") as the image routes.
-    Azure    POST /openai/deployments/{deployment}/images/generations|edits?api-version=...,
-             ``api-key: <azure_api_key>``; the model is the deployment's (§6).
-    Both     OpenAI-style 400s with ``param`` and ``code`` for bad fields; 404 for unknown or retired
-             models; real, decodable images of the requested format and resolved size (transparent
-             backgrounds carry alpha); ``usage`` from the fact sheet's token tables (§5); SSE streaming
-             with partial images (§3b); ``x-request-id`` / ``openai-processing-ms`` (and Azure's
-             ``apim-request-id``) headers; and queued faults (429 with Retry-After, quota, 5xx,
-             moderation blocks, Azure content filters, 401, 403, garbage bodies, hangs). Faults answer
-             in OpenAI's body shape on both flavours, except rate_limit() and auth_error(), which use
+    OpenAI   POST /v1/images/generations (JSON) and POST /v1/images/edits (multipart/form-data with ``image`` /
+             ``image[]``, ``mask`` and ``markup`` files and bracketed nested fields such as ``svg[model]``, or the
+             JSON variant with ``images: [{image_url}]``), ``Authorization: Bearer <api_key>``.
+             GET /v1/models (the list, with ``shutdown_date``) and GET /v1/models/{model}, after the same auth and
+             queued faults (operation "models") as the image routes. Both are recorded in ``model_requests``; the
+             retrieves also in ``requests``, the list not (the app reads it at start-up; tests count image calls).
+    Azure    POST /openai/deployments/{deployment}/images/generations|edits?api-version=..., ``api-key:
+             <azure_api_key>``; the model is the deployment's. The 2025-04-01-preview API knows ``user`` but not
+             ``safety_identifier`` (400 unknown_parameter), and answers PNG or JPEG only.
+    Both     OpenAI-style 400s with ``param`` and ``code`` for anything the schema or the model refuses; 404
+             model_not_found for shut-down models and 400 invalid_value for IDs nobody serves; real, decodable
+             images of the requested format and resolved size (transparent backgrounds carry alpha; ``gif`` is an
+             animated GIF of ``frame_count`` frames; ``svg`` is an SVG document, with ``svg_usage``); ``usage`` from
+             the catalogue's token figures; SSE streaming with partial images; ``x-request-id`` /
+             ``openai-processing-ms`` (and Azure's ``apim-request-id``) headers; and queued faults (429 with
+             Retry-After, quota, 5xx, moderation blocks, Azure content filters, 401, 403, garbage bodies, hangs).
+             Faults answer in OpenAI's body shape on both flavours, except rate_limit() and auth_error(), which use
              Azure's own {"error": {"code", "message"}} shape on Azure routes.
 
+The world
+    ``today``            the day the stand-in lives on (constructor ``today=``; default: the real UTC date, read per
+                         request). Statuses, shutdown dates and release dates apply from their day.
+    ``shut_down``        a set of model IDs the provider has shut down whatever the catalogue says (both flavours).
+    ``shutdown_dates``   model ID -> date (or "YYYY-MM-DD", or None): replaces the catalogue's shutdown date; the
+                         model is shut down from that day on and /v1/models lists the date.
+    ``add_model(id, like=...)``  serve a model the catalogue does not know, with another model's capabilities.
+    ``other_models``     non-image models /v1/models also lists (clients must filter): gpt-5.2, text-embedding-3-small.
+    ``model_list_status`` / ``model_list_empty``  make GET /v1/models fail with that status, or list nothing.
+    ``svg_model_required``  a missing ``svg.model`` is a 400, as when a project has SVG model selection enabled.
+
 What it does not emulate
-    The pictures are deterministic drawings (generations: a gradient plus shapes seeded by the prompt;
-    edits: the first input image, tinted and banded, only inside the mask's transparent area), not
-    model output, and they carry no C2PA provenance. Remote ``image_url``s and ``file_id``s (the Files
-    API) are refused with a 400 because only loopback exists here. DALL·E models are treated as retired
-    (404, §8), and a generation without ``model`` defaults to dall-e-2 as the real API does (§0), so it
-    gets that 404 too: always send ``model``. No rate limiting or quota is enforced unless a fault is
-    queued. Microsoft Entra ID tokens, Azure's v1 API (/openai/v1/...) and /images/variations are not
-    emulated. Token counts for gpt-image-1-mini reuse the gpt-image-1 table (the real figures are
-    unknown, §5b). ``latency`` delays successful answers only (errors are fast, like the real thing).
+    The pictures are deterministic drawings (generations: a gradient plus shapes seeded by the prompt; edits: the
+    first input image, tinted and banded, only inside the mask's transparent area), not model output, and they carry
+    no C2PA provenance. Remote ``image_url``s and ``file_id``s (the Files API) are refused with a 400 because only
+    loopback exists here. Access gating (GIF preview, SVG access, organisation verification) is not enforced unless a
+    fault is queued; nor is rate limiting or quota. Microsoft Entra ID tokens, Azure's v1 API (/openai/v1/...) and
+    /images/variations (which no longer accepts requests) are not emulated. ``latency`` delays successful answers
+    only (errors are fast, like the real thing). Token counts for xhigh, max and GIF are the catalogue's stated
+    upper bounds, because OpenAI publishes none.
 
 The pause gate
-    ``pause()`` holds every following request that would be answered successfully (after auth, faults
-    and validation, before ``latency`` and the picture) until ``resume()`` or ``stop()``; errors still
-    answer at once. ``waiting`` counts the requests held now and ``held`` lists them (recorded, status 0);
-    ``wait_for_waiting(n)`` waits until n are held. ``resume()`` releases exactly the requests held at
-    that moment, so ``resume(); pause()`` lets one batch through and holds the next. It is how a test
-    freezes a job "at the image API" to look at the app while the call is in flight.
+    ``pause()`` holds every following request that would be answered successfully (after auth, faults and
+    validation, before ``latency`` and the picture) until ``resume()`` or ``stop()``; errors still answer at once.
+    ``waiting`` counts the requests held now and ``held`` lists them (recorded, status 0); ``wait_for_waiting(n)``
+    waits until n are held. ``resume()`` releases exactly the requests held at that moment, so ``resume(); pause()``
+    lets one batch through and holds the next. It is how a test freezes a job "at the image API" to look at the app
+    while the call is in flight.
 
 Typical use::
 
-    async with ImageAPIStandIn() as api:
+    async with ImageAPIStandIn(today=date(2026, 12, 8)) as api:
         client = httpx.AsyncClient(base_url=api.openai_base_url, headers={"Authorization": "Bearer sk-standin"})
         api.rate_limit(retry_after=2)            # the next request gets a 429
+        api.shut_down.add("gpt-image-2")         # the API says it is gone, whatever the catalogue says
         ...
-        assert api.requests[-1].params()["model"] == "gpt-image-1"
+        assert api.requests[-1].params()["model"] == "gpt-image-2.6-sunburst"
 """
 
 from __future__ import annotations
@@ -57,6 +80,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -66,113 +90,159 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from importlib import resources
 from typing import Any
+from xml.sax.saxutils import escape
 
+import jsonschema
+import referencing
+import referencing.jsonschema
 from aiohttp import BodyPartReader, web
 from PIL import Image, ImageDraw, ImageOps
 
+from bot import tokens
+from bot.catalogue import Capabilities, Catalogue
+
 __all__ = [
-    "GPT_IMAGE_2_MODELS",
-    "GPT_IMAGE_MODELS",
+    "DALLE_ONLY_PARAMS",
+    "FILE_FIELDS",
+    "SCHEMA_FILE",
     "ImageAPIStandIn",
     "RecordedRequest",
     "closest_standard_size",
-    "gpt_image_2_size_problem",
-    "input_image_tokens",
-    "input_text_tokens",
-    "output_image_tokens",
+    "form_object",
+    "openapi_document",
+    "request_schema",
 ]
 
 # ---------------------------------------------------------------------------------------------------------
-# Models, fields and limits
+# The schema: OpenAI's OpenAPI description of the image endpoints, shipped in standins/schemas/
 # ---------------------------------------------------------------------------------------------------------
 
-#: Every GPT image model the stand-in serves (§0; the SDK's ImageModel literal minus DALL·E).
-GPT_IMAGE_MODELS = frozenset(
-    {"gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "gpt-image-2", "gpt-image-2-2026-04-21",
-     "chatgpt-image-latest"}
-)
-#: gpt-image-2 and its snapshot: free WxH sizes (§1a), token formula (§5c), inputs always high fidelity (§5d).
-GPT_IMAGE_2_MODELS = frozenset({"gpt-image-2", "gpt-image-2-2026-04-21"})
-#: A newer docs page says the DALL·E models were retired on 2026-05-12 (§8); they get the "deprecated" 404.
-RETIRED_MODELS = frozenset({"dall-e-2", "dall-e-3"})
+SCHEMA_FILE = "openai-images-2026-12.openapi.json"
+_SCHEMA_URI = "urn:standins:openai-images-2026-12"
+_REF_PREFIX = "#/components/schemas/"
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The parsed OpenAPI document (read once from the package data)."""
+    text = resources.files("standins").joinpath("schemas").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    document: dict[str, Any] = json.loads(text)
+    return document
+
+
+@functools.cache
+def _validator(schema_name: str) -> jsonschema.Draft202012Validator:
+    resource = referencing.Resource.from_contents(openapi_document(),
+                                                  default_specification=referencing.jsonschema.DRAFT202012)
+    registry: referencing.Registry = referencing.Registry().with_resource(_SCHEMA_URI, resource)
+    return jsonschema.Draft202012Validator({"$ref": f"{_SCHEMA_URI}{_REF_PREFIX}{schema_name}"}, registry=registry)
+
+
+def request_schema(operation: str, content: str) -> str:
+    """The components.schemas name a request body is validated against."""
+    if operation == "generations":
+        return "CreateImageRequest"
+    return "CreateImageEditRequest" if content == "multipart" else "EditImageBodyJsonParam"
+
+
+def _deref(node: Any) -> dict[str, Any]:
+    """Follow internal $refs ("#/components/schemas/X") to the schema they name."""
+    seen = 0
+    while isinstance(node, dict) and "$ref" in node and seen < 16:
+        ref = node["$ref"]
+        if not ref.startswith(_REF_PREFIX):
+            break
+        node = openapi_document()["components"]["schemas"][ref[len(_REF_PREFIX):]]
+        seen += 1
+    return node if isinstance(node, dict) else {}
+
+
+def _branches(node: Any) -> list[dict[str, Any]]:
+    """The node and, through anyOf/oneOf, every alternative it allows (each dereferenced)."""
+    node = _deref(node)
+    found = [node]
+    for key in ("anyOf", "oneOf"):
+        for branch in node.get(key, ()):
+            found.extend(_branches(branch))
+    return found
+
+
+def _properties(node: Any) -> dict[str, Any] | None:
+    """The properties an object schema describes (merged over its alternatives), or None if it describes none."""
+    merged: dict[str, Any] = {}
+    described = False
+    for branch in _branches(node):
+        if "properties" in branch:
+            described = True
+            merged.update(branch["properties"])
+    return merged if described else None
+
+
+def _items(node: Any) -> Any | None:
+    for branch in _branches(node):
+        if "items" in branch:
+            return branch["items"]
+    return None
+
+
+def _types(node: Any) -> set[str]:
+    kinds: set[str] = set()
+    for branch in _branches(node):
+        kind = branch.get("type")
+        if isinstance(kind, str):
+            kinds.add(kind)
+        elif isinstance(kind, list):
+            kinds.update(kind)
+    return kinds
+
+
+def _schema_properties(schema_name: str) -> dict[str, Any]:
+    return _properties({"$ref": f"{_REF_PREFIX}{schema_name}"}) or {}
+
+
+# GPT image models answer the DALL·E-only fields with 400 unknown_parameter (vercel/ai#6102), although the schema
+# still lists them (deprecated).
+DALLE_ONLY_PARAMS = frozenset({"response_format", "style"})
+# The schema's binary fields of a multipart edit, as the SDK names the parts: one image as `image`, several as
+# `image[]` (openai-python resources/images.py).
+FILE_FIELDS = ("image", "image[]", "mask", "markup")
+# Azure's 2025-04-01-preview images API predates these fields (imagebot's catalogue: providers.azure).
+AZURE_UNKNOWN_PARAMS = frozenset({"safety_identifier"})
+# The Responses API caps safety_identifier at 64 characters (openai-openapi f85dbe2, ModelResponseProperties); the
+# image docs' figure is cut off in the copies found, so the stand-in keeps to 64.
+MAX_SAFETY_IDENTIFIER = 64
+# What a request that names no model gets. Generations: the spec's default, dall-e-2, shut down on 2026-05-12, so a
+# request without `model` is a 404 as on the real API (always send `model`). Edits: the spec's old default.
+DEFAULT_GENERATION_MODEL = "dall-e-2"
+DEFAULT_EDIT_MODEL = "gpt-image-1.5"
+# The model that writes an SVG when the request names none. The real API requires svg.model when SVG model
+# selection is enabled for the project (openai-python image_generate_params.Svg); set `svg_model_required` to
+# answer that way. "gpt-5.2" is the stand-in's own choice of default, not a documented one.
+DEFAULT_SVG_MODEL = "gpt-5.2"
+# Non-image models GET /v1/models lists besides the image models, so clients must filter by ID.
+OTHER_MODELS = ("gpt-5.2", "text-embedding-3-small")
 
 STANDARD_SIZES = ("1024x1024", "1536x1024", "1024x1536")
-QUALITIES = ("low", "medium", "high", "auto")
-BACKGROUNDS = ("transparent", "opaque", "auto")
-OUTPUT_FORMATS = ("png", "jpeg", "webp")
-AZURE_OUTPUT_FORMATS = ("png", "jpeg")  # "WEBP images aren't supported" on Azure (§6c)
-MODERATIONS = ("low", "auto")
-INPUT_FIDELITIES = ("high", "low")
-MAX_PROMPT_CHARS = 32000  # for the GPT image models (§1)
-MAX_INPUT_IMAGES = 16  # §2a
-
-# Allowed request fields are exactly the schema's properties (tests check these against the shared
-# OpenAPI file), minus the DALL·E-only ones: GPT image models answer `response_format` and `style`
-# with 400 unknown_parameter (§1, vercel/ai#6102).
-DALLE_ONLY_PARAMS = frozenset({"response_format", "style"})
-GENERATION_PARAMS = frozenset(
-    {"prompt", "model", "n", "quality", "output_format", "output_compression", "stream", "partial_images",
-     "size", "moderation", "background", "user"}
-)  # CreateImageRequest; no input_fidelity, image, mask (§1)
-MULTIPART_EDIT_PARAMS = frozenset(
-    {"image", "prompt", "mask", "background", "model", "n", "size", "output_format", "output_compression",
-     "user", "input_fidelity", "stream", "partial_images", "quality"}
-)  # CreateImageEditRequest; `moderation` is absent from the multipart schema (§2a)
-JSON_EDIT_PARAMS = frozenset(
-    {"model", "images", "mask", "prompt", "n", "quality", "input_fidelity", "size", "user", "output_format",
-     "output_compression", "moderation", "background", "stream", "partial_images"}
-)  # EditImageBodyJsonParam (§2b)
-INTEGER_PARAMS = frozenset({"n", "output_compression", "partial_images"})
-
-DEFAULT_AZURE_DEPLOYMENTS = {"gpt-image-1": "gpt-image-1", "gpt-image-1-mini": "gpt-image-1-mini"}
-FIRST_AZURE_API_VERSION = "2025-04-01"  # 2025-04-01-preview added gpt-image-1 (§6a)
+DEFAULT_AZURE_DEPLOYMENTS = {"gpt-image-2": "gpt-image-2", "gpt-image-1": "gpt-image-1",
+                             "gpt-image-1-mini": "gpt-image-1-mini"}
+FIRST_AZURE_API_VERSION = "2025-04-01"  # 2025-04-01-preview added the GPT image models
+_MODELS_CREATED = 1745366400  # `created` for models with no release date in the catalogue (2025-04-23)
 
 _MB = 1024 * 1024
-
-# ---------------------------------------------------------------------------------------------------------
-# Token accounting (§5) — pure functions, exported for the app's own tests
-# ---------------------------------------------------------------------------------------------------------
-
-# §5b, "models prior to gpt-image-2". Also used for gpt-image-1-mini, whose real counts are unknown.
-_PRIOR_OUTPUT_TOKENS = {
-    "low": {"1024x1024": 272, "1024x1536": 408, "1536x1024": 400},
-    "medium": {"1024x1024": 1056, "1024x1536": 1584, "1536x1024": 1568},
-    "high": {"1024x1024": 4160, "1024x1536": 6240, "1536x1024": 6208},
-}
-_GPT_IMAGE_2_QUALITY_FACTOR = {"low": 16, "medium": 48, "high": 96}  # §5c
 _SIZE_RE = re.compile(r"^([1-9][0-9]{0,5})x([1-9][0-9]{0,5})$")
+_INT_RE = re.compile(r"\s*-?[0-9]+\s*")
+_FIELD_RE = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 
 
 def parse_size(size: str) -> tuple[int, int] | None:
     """'1536x1024' → (1536, 1024); None for anything else (including 'auto')."""
     match = _SIZE_RE.match(size)
     return (int(match[1]), int(match[2])) if match else None
-
-
-def output_image_tokens(model: str, size: str, quality: str) -> int:
-    """Output image tokens for ONE image of a resolved `size` ('WxH') and `quality` (low/medium/high)."""
-    if quality not in _GPT_IMAGE_2_QUALITY_FACTOR:
-        raise ValueError(f"quality must be resolved to low, medium or high, not {quality!r}")
-    if model in GPT_IMAGE_2_MODELS:
-        dims = parse_size(size)
-        if dims is None:
-            raise ValueError(f"size must be WxH, not {size!r}")
-        width, height = dims
-        # §5c (community-derived, reproduces every official figure):
-        # saf = floor((2·q·S + L) / (2·L)); tokens = ceil(q · saf · (2,000,000 + W·H) / 4,000,000).
-        q = _GPT_IMAGE_2_QUALITY_FACTOR[quality]
-        long_edge, short_edge = max(width, height), min(width, height)
-        saf = (2 * q * short_edge + long_edge) // (2 * long_edge)
-        return -(-q * saf * (2_000_000 + width * height) // 4_000_000)
-    if model not in GPT_IMAGE_MODELS:
-        raise ValueError(f"unknown model {model!r}")
-    try:
-        return _PRIOR_OUTPUT_TOKENS[quality][size]
-    except KeyError:
-        raise ValueError(f"{model} has no token figure for size {size!r}") from None
 
 
 def closest_standard_size(width: int, height: int) -> str:
@@ -184,46 +254,77 @@ def closest_standard_size(width: int, height: int) -> str:
 _ASPECTS = {"1024x1024": 1.0, "1536x1024": 1.5, "1024x1536": 1024 / 1536}
 
 
-def input_image_tokens(width: int, height: int, fidelity: str = "low", model: str = "gpt-image-1") -> int:
-    """Input tokens for one input image (edits; the mask is not counted) (§5d).
-
-    The image is scaled so its shortest side is 512 px; low fidelity costs 65 + 129 per 512-px tile.
-    High fidelity adds 4160 when the image is closest to square, 6240 otherwise (the current docs'
-    figures). gpt-image-2 always processes inputs at high fidelity, whatever `fidelity` says.
-    """
-    if width <= 0 or height <= 0:
-        raise ValueError("image dimensions must be positive")
-    short_edge, long_edge = min(width, height), max(width, height)
-    scaled_long = round(long_edge * 512 / short_edge)
-    tiles = -(-scaled_long // 512)  # the short side is exactly one tile
-    tokens = 65 + 129 * tiles
-    if fidelity == "high" or model in GPT_IMAGE_2_MODELS:
-        tokens += 4160 if closest_standard_size(width, height) == "1024x1024" else 6240
-    return tokens
+# ---------------------------------------------------------------------------------------------------------
+# Multipart forms as the objects the schema describes
+# ---------------------------------------------------------------------------------------------------------
 
 
-def input_text_tokens(prompt: str, input_images: int = 0) -> int:
-    """A deterministic estimate of input text tokens: ~4 characters a token, plus the undocumented
-    overhead seen in real bills: ~6 tokens per request and ~32 per input image (§5d)."""
-    return -(-len(prompt) // 4) + 6 + 32 * input_images
+def _field_path(name: str) -> tuple[str, list[str]] | None:
+    """'svg[reasoning][effort]' → ('svg', ['reasoning', 'effort']); 'image[]' → ('image', ['']); None if malformed."""
+    match = _FIELD_RE.match(name)
+    if not match:
+        return None
+    return match[1], re.findall(r"\[([^\[\]]*)\]", match[2])
 
 
-def gpt_image_2_size_problem(width: int, height: int) -> str | None:
-    """Why gpt-image-2 would refuse width×height (§1a), or None if it is acceptable."""
-    if width % 16 or height % 16:
-        return "width and height must both be multiples of 16"
-    if max(width, height) > 3840:
-        return "the longest edge must be at most 3840 pixels"
-    if max(width, height) > 3 * min(width, height):
-        return "the aspect ratio must be between 1:3 and 3:1"
-    if not 655_360 <= width * height <= 8_294_400:
-        return "the total pixel count must be between 655,360 and 8,294,400"
-    return None
+def _coerce(value: Any, node: Any) -> Any:
+    """Multipart text as the API reads it: integers and booleans for the schema's integer and boolean fields."""
+    if isinstance(value, dict):
+        props = _properties(node) or {}
+        return {k: _coerce(v, props.get(k, {})) for k, v in value.items()}
+    if isinstance(value, list):
+        items = _items(node) or {}
+        return [_coerce(v, items) for v in value]
+    if not isinstance(value, str):
+        return value
+    kinds = _types(node)
+    if "integer" in kinds and _INT_RE.fullmatch(value):
+        return int(value)
+    if "boolean" in kinds and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return value
+
+
+def form_object(fields: Mapping[str, list[str]], files: Mapping[str, list[Any]], *,
+                schema_name: str = "CreateImageEditRequest", repeated: str = "last") -> dict[str, Any]:
+    """A multipart form as the equivalent object of `schema_name`: bracketed names nested (``svg[model]`` →
+    ``{"svg": {"model": ...}}``, ``x[]`` → a list), text coerced to the schema's integers and booleans, and files as
+    ``"<binary>"`` placeholders (one ``image`` a string, ``image[]`` or several an array). A repeated text field keeps
+    its `repeated` = "last" value (what the API reads) or "all" of them as a list."""
+    result: dict[str, Any] = {}
+    for name, values in fields.items():
+        parsed = _field_path(name)
+        if parsed is None:
+            result[name] = values[-1]
+            continue
+        top, keys = parsed
+        if keys and keys[-1] == "":
+            value: Any = list(values)
+            keys = keys[:-1]
+        else:
+            value = values[-1] if repeated == "last" or len(values) == 1 else list(values)
+        target = result
+        for key in [top, *keys][:-1]:
+            if not isinstance(target.get(key), dict):
+                target[key] = {}
+            target = target[key]
+        target[[top, *keys][-1]] = value
+    images = len(files.get("image", ())) + len(files.get("image[]", ()))
+    if images:
+        result["image"] = "<binary>" if images == 1 and "image" in files else ["<binary>"] * images
+    for name in ("mask", "markup"):
+        if name in files:
+            result[name] = "<binary>"
+    return _coerce(result, {"$ref": f"{_REF_PREFIX}{schema_name}"})
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Recorded requests
 # ---------------------------------------------------------------------------------------------------------
+
+# The integer fields of the multipart schema: params() parses them, as the API does.
+INTEGER_PARAMS = frozenset(name for name, node in _schema_properties("CreateImageEditRequest").items()
+                           if "integer" in _types(node))
 
 
 @dataclass
@@ -234,7 +335,7 @@ class RecordedRequest:
     """
 
     flavor: str  # "openai" | "azure"
-    operation: str  # "generations" | "edits" | "models" (GET /v1/models/{model})
+    operation: str  # "generations" | "edits" | "models" (GET /v1/models and /v1/models/{model})
     path: str
     query: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
@@ -245,8 +346,9 @@ class RecordedRequest:
     status: int = 0
 
     def params(self) -> dict:
-        """The JSON body, or the multipart text fields flattened: single values unwrapped, repeated
-        fields as lists, and the schema's integer fields (n, output_compression, partial_images) parsed."""
+        """The JSON body, or the multipart text fields flattened as sent: single values unwrapped, repeated
+        fields as lists, and the schema's integer fields (n, output_compression, partial_images, frame_count,
+        frame_duration_ms) parsed. Bracketed names stay as sent (``svg[model]``); `body()` nests them."""
         if self.json is not None:
             return dict(self.json)
         flat: dict[str, Any] = {}
@@ -255,9 +357,55 @@ class RecordedRequest:
             flat[name] = parsed[0] if len(parsed) == 1 else parsed
         return flat
 
+    def body(self) -> dict:
+        """The request as the schema sees it: the JSON body, or the multipart form as its equivalent object (nested
+        ``svg``, booleans and integers coerced, files as ``"<binary>"``). Validate it against `request_schema`."""
+        if self.json is not None:
+            return dict(self.json)
+        return form_object(self.fields, self.files)
+
+    def _sent(self, name: str) -> Any:
+        return self.body().get(name)
+
+    @property
+    def svg(self) -> dict | None:
+        """The ``svg`` options sent (``{"model": ..., "reasoning": {"effort": ...}}``), multipart brackets nested."""
+        value = self._sent("svg")
+        return value if isinstance(value, dict) else None
+
+    @property
+    def markup(self) -> bytes | None:
+        """The bytes of the ``markup`` file of a multipart edit, or None."""
+        parts = self.files.get("markup")
+        return parts[-1][2] if parts else None
+
+    @property
+    def safety_identifier(self) -> str | None:
+        return self._sent("safety_identifier")
+
+    @property
+    def user(self) -> str | None:
+        return self._sent("user")
+
+    @property
+    def complexity(self) -> str | None:
+        return self._sent("complexity")
+
+    @property
+    def moderation(self) -> str | None:
+        return self._sent("moderation")
+
+    @property
+    def frame_count(self) -> int | None:
+        return self._sent("frame_count")
+
+    @property
+    def frame_duration_ms(self) -> int | None:
+        return self._sent("frame_duration_ms")
+
 
 def _maybe_int(value: str) -> int | str:
-    return int(value) if re.fullmatch(r"-?[0-9]+", value.strip()) else value
+    return int(value) if _INT_RE.fullmatch(value) else value
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -279,12 +427,12 @@ def _error(
     status: int, message: str, *, type: str | None = "invalid_request_error", param: str | None = None,
     code: str | None = None, **extra: Any,
 ) -> _Reject:
-    """OpenAI's ErrorResponse: {"error": {message, type, param, code}} (§4a)."""
+    """OpenAI's ErrorResponse: {"error": {message, type, param, code}}."""
     return _Reject(status, {"error": {"message": message, "type": type, "param": param, "code": code, **extra}})
 
 
 def _azure_error(status: int, code: str, message: str) -> _Reject:
-    """Azure's own front-door errors (auth, routing, throttling) carry only code and message (§6d)."""
+    """Azure's own front-door errors (auth, routing, throttling) carry only code and message."""
     return _Reject(status, {"error": {"code": code, "message": message}})
 
 
@@ -298,6 +446,25 @@ def _invalid_type(param: str, expected: str, value: Any) -> _Reject:
                   param=param, code="invalid_type")
 
 
+def _unknown(name: str) -> _Reject:
+    return _error(400, f"Unknown parameter: '{name}'.", param=name, code="unknown_parameter")
+
+
+def _unsupported(param: str, message: str) -> _Reject:
+    return _error(400, message, param=param, code="unsupported_parameter")
+
+
+def _model_shut_down(model: str) -> _Reject:
+    """What OpenAI has answered for every model it shut down so far (e.g. text-davinci-003 in 2024)."""
+    return _error(404, f"The model `{model}` has been deprecated, learn more here: "
+                       "https://platform.openai.com/docs/deprecations", param="model", code="model_not_found")
+
+
+def _model_unknown(model: str) -> _Reject:
+    """What the image endpoints answer for an ID nobody serves (seen for image models in June 2026, openai/codex)."""
+    return _error(400, f"The model '{model}' does not exist.", param="model", code="invalid_value")
+
+
 def _quote(value: Any) -> str:
     return f"'{value}'" if isinstance(value, str) else json.dumps(value)
 
@@ -307,6 +474,10 @@ def _english(values: Iterable[str]) -> str:
     if len(quoted) <= 2:
         return " and ".join(quoted)
     return ", ".join(quoted[:-1]) + ", and " + quoted[-1]
+
+
+_TYPE_WORDS = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "a boolean",
+               "object": "an object", "array": "an array", "null": "null"}
 
 
 def _json_type(value: Any) -> str:
@@ -330,6 +501,114 @@ def _mask_key(key: str) -> str:
     if len(key) <= 12:
         return key
     return key[:8] + "*" * (len(key) - 12) + key[-4:]
+
+
+def _param(path: Iterable[Any]) -> str:
+    """['images', 0, 'image_url'] → 'images[0].image_url'."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _same_instance_type_error(error: jsonschema.ValidationError) -> bool:
+    return error.validator == "type" and not error.relative_path
+
+
+def _schema_reject(error: jsonschema.ValidationError) -> _Reject:
+    """One schema violation as the API words it: the offending param and OpenAI's error codes."""
+    while error.validator in ("anyOf", "oneOf") and error.context:
+        branches: dict[Any, list[jsonschema.ValidationError]] = {}
+        for sub in error.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        fitting = [errs for errs in branches.values() if not any(_same_instance_type_error(e) for e in errs)]
+        if not fitting:  # the value is of no type any alternative takes
+            kinds: list[str] = []
+            for errs in branches.values():
+                for sub in errs:
+                    if _same_instance_type_error(sub):
+                        wanted = sub.validator_value if isinstance(sub.validator_value, list) else [sub.validator_value]
+                        kinds.extend(k for k in wanted if k != "null" and _TYPE_WORDS.get(k) not in kinds)
+            words = list(dict.fromkeys(_TYPE_WORDS.get(k, k) for k in kinds)) or ["another type"]
+            return _invalid_type(_param(error.absolute_path), " or ".join(words), error.instance)
+        error = fitting[0][0]
+    path = list(error.absolute_path)
+    param, value, rule = _param(path), error.instance, error.validator_value
+    match error.validator:
+        case "required":
+            missing = next((k for k in rule if isinstance(value, dict) and k not in value), str(rule))
+            name = _param([*path, missing])
+            return _error(400, f"Missing required parameter: '{name}'.", param=name, code="missing_required_parameter")
+        case "type":
+            wanted = rule if isinstance(rule, list) else [rule]
+            return _invalid_type(param, " or ".join(_TYPE_WORDS.get(k, k) for k in wanted), value)
+        case "enum":
+            return _invalid_value(param, value, [str(v) for v in rule if v is not None])
+        case "const":
+            return _invalid_value(param, value, [str(rule)])
+        case "pattern" if path and path[-1] == "size":
+            return _error(400, f"Invalid value: {_quote(value)}. Sizes must be 'auto' or WIDTHxHEIGHT, such as "
+                               "'1536x864'.", param=param, code="invalid_value")
+        case "maximum":
+            return _error(400, f"Invalid '{param}': integer above maximum value. Expected a value <= {rule}, but got "
+                               f"{value} instead.", param=param, code="integer_above_max_value")
+        case "minimum":
+            return _error(400, f"Invalid '{param}': integer below minimum value. Expected a value >= {rule}, but got "
+                               f"{value} instead.", param=param, code="integer_below_min_value")
+        case "maxLength":
+            return _error(400, f"Invalid '{param}': string too long. Expected a string with maximum length {rule}, "
+                               f"but got a string with length {len(value)} instead.", param=param,
+                          code="string_above_max_length")
+        case "minLength":
+            if value == "":
+                return _error(400, f"Invalid '{param}': empty string. Expected a string with minimum length {rule}, "
+                                   "but got an empty string instead.", param=param, code="empty_string")
+            return _error(400, f"Invalid '{param}': string too short. Expected a string with minimum length {rule}, "
+                               f"but got a string with length {len(value)} instead.", param=param,
+                          code="string_below_min_length")
+        case "maxItems":
+            return _error(400, f"Invalid '{param}': array too long. Expected an array with maximum length {rule}, "
+                               f"but got an array with length {len(value)} instead.", param=param,
+                          code="array_above_max_length")
+        case "minItems":
+            if not value:
+                return _error(400, f"Invalid '{param}': empty array. Expected an array with minimum length {rule}, "
+                                   "but got an empty array instead.", param=param, code="empty_array")
+            return _error(400, f"Invalid '{param}': array too short. Expected an array with minimum length {rule}, "
+                               f"but got an array with length {len(value)} instead.", param=param,
+                          code="array_below_min_length")
+        case "additionalProperties":
+            extra = next((k for k in value if k not in error.schema.get("properties", {})), "")
+            return _unknown(_param([*path, extra]))
+        case "not" if isinstance(value, dict) and {"image_url", "file_id"} <= set(value):
+            return _error(400, f"Invalid '{param}': provide exactly one of 'image_url' or 'file_id'.", param=param,
+                          code="invalid_value")
+    return _error(400, f"Invalid '{param or 'body'}': {error.message}.", param=param or None, code="invalid_value")
+
+
+def _first_unknown(value: Any, node: Any, path: list[Any]) -> str | None:
+    """The first field of `value` the schema `node` does not describe, as a param path (e.g. 'images[0].detail')."""
+    if isinstance(value, dict):
+        props = _properties(node)
+        if props is None:
+            return None
+        for key, sub in value.items():
+            if key not in props:
+                return _param([*path, key])
+            found = _first_unknown(sub, props[key], [*path, key])
+            if found:
+                return found
+    elif isinstance(value, list):
+        items = _items(node)
+        if items is not None:
+            for index, sub in enumerate(value):
+                found = _first_unknown(sub, items, [*path, index])
+                if found:
+                    return found
+    return None
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -378,6 +657,7 @@ class _Body:
     files: dict[str, list[tuple[str, str, bytes]]] = field(default_factory=dict)  # as recorded
     images: list[bytes] = field(default_factory=list)  # `image` and `image[]` files, in arrival order
     masks: list[bytes] = field(default_factory=list)
+    markups: list[bytes] = field(default_factory=list)
     problem: _Reject | None = None
 
 
@@ -388,6 +668,7 @@ class _InputImage:
     width: int
     height: int
     has_alpha: bool
+    oriented: tuple[int, int] = (0, 0)  # (width, height) after the EXIF orientation
 
 
 @dataclass
@@ -407,13 +688,23 @@ class _Job:
     input_fidelity: str | None
     images: list[_InputImage] = field(default_factory=list)
     mask: _InputImage | None = None
+    markup: _InputImage | None = None
     resolved_size: str = ""
     resolved_quality: str = ""
     resolved_background: str = ""
+    caps: Capabilities | None = None
+    complexity: str | None = None
+    moderation: str | None = None
+    frame_count: int = 9
+    frame_duration_ms: int = 200
+    svg_model: str | None = None
+    svg_effort: str | None = None
+    safety_identifier: str | None = None  # the one in effect: safety_identifier, else the deprecated user
 
     @property
     def event_prefix(self) -> str:
         return "image_generation" if self.operation == "generations" else "image_edit"
+
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -424,13 +715,15 @@ class _Job:
 class ImageAPIStandIn:
     """A local OpenAI Images API + Azure OpenAI image deployments. See the module docstring."""
 
-    #: Input file limits (§2a). Instance attributes may be lowered in tests to exercise the checks cheaply.
+    #: Input file limits (openai-python image_edit_params: images < 50 MB, mask < 4 MB). Instance attributes may be
+    #: lowered in tests to exercise the checks cheaply.
     max_image_bytes = 50 * _MB
     max_mask_bytes = 4 * _MB
 
     def __init__(
         self, *, api_key: str = "sk-standin", azure_api_key: str = "azure-standin-key",
         azure_deployments: dict[str, str] | None = None, latency: float = 0.0, image_kind: str = "flat",
+        catalogue: Catalogue | None = None, today: date | None = None,
     ) -> None:
         if image_kind not in ("flat", "photo"):
             raise ValueError("image_kind must be 'flat' or 'photo'")
@@ -439,7 +732,26 @@ class ImageAPIStandIn:
         self.azure_deployments = dict(DEFAULT_AZURE_DEPLOYMENTS if azure_deployments is None else azure_deployments)
         self.latency = latency
         self.image_kind = image_kind
+        self.catalogue = catalogue if catalogue is not None else Catalogue.load()
+        #: The stand-in's day (None: the real UTC date, read per request). See `today`.
+        self._today = today
+        #: The world: models the provider has shut down whatever the catalogue says (both flavours).
+        self.shut_down: set[str] = set()
+        #: The world: model -> its shutdown date (date, "YYYY-MM-DD" or None), replacing the catalogue's.
+        self.shutdown_dates: dict[str, date | str | None] = {}
+        #: The world: models the catalogue does not know, served with another model's capabilities (add_model).
+        self.added_models: dict[str, str] = {}
+        #: Non-image models GET /v1/models lists too.
+        self.other_models: list[str] = list(OTHER_MODELS)
+        #: GET /v1/models answers this status (with OpenAI's error body) instead of the list; None: the list.
+        self.model_list_status: int | None = None
+        #: GET /v1/models answers an empty list.
+        self.model_list_empty = False
+        #: A missing svg.model is a 400 "SVG generation requires 'svg.model'" (SVG model selection enabled).
+        self.svg_model_required = False
         self.requests: list[RecordedRequest] = []
+        #: GET /v1/models and /v1/models/{id} (only the retrieves are also in `requests`).
+        self.model_requests: list[RecordedRequest] = []
         self._faults: list[_Fault] = []
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -448,16 +760,107 @@ class ImageAPIStandIn:
         self._gate: _Gate | None = None  # set while paused
         self._held_changed = asyncio.Event()
 
+    # -- the world -------------------------------------------------------------------------------------------
+
+    @property
+    def today(self) -> date:
+        """The day statuses apply on: the constructor's `today`, or the real UTC date when none was given."""
+        return self._today if self._today is not None else datetime.now(UTC).date()
+
+    @today.setter
+    def today(self, value: date | None) -> None:
+        self._today = value
+
+    def add_model(self, model: str, *, like: str, shutdown_date: date | str | None = None) -> None:
+        """Serve `model` (unknown to the catalogue) with the capabilities of catalogue model `like`."""
+        if self.catalogue.get(like) is None:
+            raise ValueError(f"{like!r} is not a model in the catalogue")
+        self.added_models[model] = like
+        if shutdown_date is not None:
+            self.shutdown_dates[model] = shutdown_date
+
+    def shutdown_date(self, model: str, flavor: str = "openai") -> date | None:
+        """The day `model` is (or was) shut down on `flavor`, as this world has it; None when none is announced."""
+        if model in self.shutdown_dates:
+            return _day(self.shutdown_dates[model])
+        if model in self.added_models:
+            return None
+        entry = self.catalogue.get(model)
+        if entry is not None:
+            return entry.status(flavor).shutdown
+        gone = self.catalogue.gone(model)
+        return gone.shutdown if gone is not None else None
+
+    def is_shut_down(self, model: str, flavor: str = "openai") -> bool:
+        """Whether the provider refuses `model` as shut down today (404 model_not_found)."""
+        if model in self.shut_down:
+            return True
+        today = self.today
+        if model in self.shutdown_dates:
+            when = _day(self.shutdown_dates[model])
+            return when is not None and today >= when
+        if model in self.added_models:
+            return False
+        entry = self.catalogue.get(model)
+        if entry is not None:
+            return entry.status(flavor).on(today) == "shut_down"
+        gone = self.catalogue.gone(model)
+        return gone is not None and today >= gone.shutdown
+
+    def capabilities(self, model: str, flavor: str = "openai") -> Capabilities | None:
+        """What `model` can do on `flavor` (the catalogue's, narrowed by the provider); None when the provider
+        does not offer it at all (unknown to the catalogue, not offered there, or not released yet on `today`)."""
+        if model in self.added_models:
+            return self.catalogue.capabilities(self.added_models[model], flavor)
+        entry = self.catalogue.get(model)
+        if entry is None:
+            return None
+        status = entry.status(flavor)
+        if status.state == "unknown" or (status.since is not None and self.today < status.since):
+            return None
+        return self.catalogue.capabilities(model, flavor)
+
+    def _served(self, model: str, flavor: str) -> Capabilities:
+        """The capabilities of a model the provider serves today, or the API's refusal."""
+        if self.is_shut_down(model, flavor):
+            raise _model_shut_down(model)
+        caps = self.capabilities(model, flavor)
+        if caps is None:
+            raise _model_unknown(model)
+        return caps
+
+    def listed_models(self) -> list[dict[str, Any]]:
+        """What GET /v1/models lists: every image model served today (the deprecated ones with their shutdown
+        date), then the non-image models."""
+        listed = []
+        for model in (*self.catalogue.ids, *self.added_models):
+            if self.capabilities(model) is not None and not self.is_shut_down(model):
+                listed.append(self._model_object(model))
+        listed.extend(self._model_object(model) for model in self.other_models if not self.is_shut_down(model))
+        return listed
+
+    def _model_object(self, model: str) -> dict[str, Any]:
+        entry = self.catalogue.get(model)
+        since = entry.status("openai").since if entry is not None else None
+        created = int(datetime(since.year, since.month, since.day, tzinfo=UTC).timestamp()) if since else \
+            _MODELS_CREATED
+        shutdown = self.shutdown_date(model)
+        return {"id": model, "object": "model", "created": created, "owned_by": "system",
+                "shutdown_date": shutdown.isoformat() if shutdown else None}
+
     # -- lifecycle -----------------------------------------------------------------------------------------
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         if self._runner is not None:
             raise RuntimeError("the stand-in is already running")
         self._stopped = asyncio.Event()
-        # Edits carry up to 16 images of < 50 MB each (§2a); aiohttp's default body limit is 1 MB.
-        app = web.Application(client_max_size=(MAX_INPUT_IMAGES + 1) * 50 * _MB)
+        # Edits carry up to 16 images of < 50 MB each, a mask and markup; aiohttp's default body limit is 1 MB.
+        most_inputs = max((self.catalogue.capabilities(m, "openai").max_inputs  # type: ignore[union-attr]
+                           for m in self.catalogue.ids), default=16)
+        app = web.Application(client_max_size=(most_inputs + 2) * 50 * _MB)
         app.router.add_post("/v1/images/generations", self._openai_generations)
         app.router.add_post("/v1/images/edits", self._openai_edits)
+        app.router.add_get("/v1/models", self._openai_models)
         app.router.add_get("/v1/models/{model}", self._openai_model)
         app.router.add_post("/openai/deployments/{deployment}/images/generations", self._azure_generations)
         app.router.add_post("/openai/deployments/{deployment}/images/edits", self._azure_edits)
@@ -582,7 +985,7 @@ class ImageAPIStandIn:
         self._queue(operation, times, lambda ctx: fixed)
 
     def rate_limit(self, retry_after: int | None = 1, *, operation: str = "*", times: int = 1) -> None:
-        """429 rate_limit_exceeded, with Retry-After (integer seconds, §4a) unless `retry_after` is None.
+        """429 rate_limit_exceeded, with Retry-After (integer seconds) unless `retry_after` is None.
 
         On Azure routes the body is Azure's throttling shape {"error": {"code": "429", "message": ...}}
         and retry-after-ms accompanies Retry-After.
@@ -617,7 +1020,7 @@ class ImageAPIStandIn:
         self._queue(operation, times, build)
 
     def quota_exhausted(self, *, operation: str = "*", times: int = 1) -> None:
-        """429 insufficient_quota: needs user action, so no Retry-After (§4a, §4b)."""
+        """429 insufficient_quota: needs user action, so no Retry-After."""
         self._queue(operation, times, lambda ctx: _error(
             429,
             "You exceeded your current quota, please check your plan and billing details. For more information "
@@ -626,7 +1029,7 @@ class ImageAPIStandIn:
         ))
 
     def server_error(self, status: int = 500, *, operation: str = "*", times: int = 1) -> None:
-        """5xx with OpenAI's server_error body (§4b)."""
+        """5xx with OpenAI's server_error body."""
         self._queue(operation, times, lambda ctx: _error(
             status,
             "The server had an error while processing your request. Sorry about that! You can retry your request, "
@@ -638,7 +1041,7 @@ class ImageAPIStandIn:
     def moderation_blocked(
         self, *, stage: str = "input", categories: Iterable[str] = ("sexual",), operation: str = "*", times: int = 1,
     ) -> None:
-        """400 image_generation_user_error / moderation_blocked with moderation_details (§4b)."""
+        """400 image_generation_user_error / moderation_blocked with moderation_details."""
         if stage not in ("input", "output"):
             raise ValueError("stage must be 'input' or 'output'")
         cats = list(categories)
@@ -659,7 +1062,7 @@ class ImageAPIStandIn:
         self, *, spelling: str = "inner_error", categories: Iterable[str] = ("sexual",), operation: str = "*",
         times: int = 1,
     ) -> None:
-        """Azure's 400 content-filter rejection, in one of its two observed shapes (§6d):
+        """Azure's 400 content-filter rejection, in one of its two observed shapes:
 
         - "inner_error" (the images spec and observed image errors): code content_policy_violation,
           inner_error {code: ResponsibleAIPolicyViolation, content_filter_results {...}};
@@ -709,7 +1112,7 @@ class ImageAPIStandIn:
         self._queue(operation, times, build)
 
     def org_not_verified(self, *, operation: str = "*", times: int = 1) -> None:
-        """403: the organisation must be verified to use this model (§4b)."""
+        """403: the organisation must be verified to use this model."""
         self._queue(operation, times, lambda ctx: _error(
             403,
             f"Your organization must be verified to use the model `{ctx.model}`. Please go to: "
@@ -735,7 +1138,9 @@ class ImageAPIStandIn:
 
     def _take_fault(self, operation: str) -> _Fault | None:
         for fault in self._faults:
-            if fault.operation in ("*", operation):
+            # A fault queued for any operation is for the image calls: the app's own look at GET /v1/models (at
+            # start-up, in the background) must not take it. Model-list faults are queued for "models" by name.
+            if fault.operation == operation or (fault.operation == "*" and operation != "models"):
                 fault.times -= 1
                 if fault.times == 0:
                     self._faults.remove(fault)
@@ -756,15 +1161,25 @@ class ImageAPIStandIn:
     async def _azure_edits(self, request: web.Request) -> web.StreamResponse:
         return await self._handle(request, "azure", "edits")
 
+    async def _openai_models(self, request: web.Request) -> web.StreamResponse:
+        """GET /v1/models: the models this world serves, each with `shutdown_date` (YYYY-MM-DD or null)."""
+        return await self._models_route(request, None)
+
     async def _openai_model(self, request: web.Request) -> web.StreamResponse:
         """GET /v1/models/{model} (retrieve a model): free, so it is how a client proves a key works."""
+        return await self._models_route(request, request.match_info["model"])
+
+    async def _models_route(self, request: web.Request, model: str | None) -> web.StreamResponse:
         request_id = _request_id()
         headers = {"x-request-id": request_id, "openai-version": "2020-10-01", "openai-organization": "org-standin"}
         record = RecordedRequest(flavor="openai", operation="models", path=request.path, query=dict(request.query),
                                  headers={k.lower(): v for k, v in request.headers.items()})
-        self.requests.append(record)
+        # The list is kept apart from `requests` (the image calls, which tests count): the app looks at it at
+        # start-up. A retrieve (doctor's key check) is in `requests` too, as it always was.
+        self.model_requests.append(record)
+        if model is not None:
+            self.requests.append(record)
         self._arrived.set()
-        model = request.match_info["model"]
         try:
             presented_key = self._check_openai_auth(request)
             fault = self._take_fault("models")
@@ -772,15 +1187,26 @@ class ImageAPIStandIn:
                 if fault.build is None:
                     await self._stopped.wait()
                     raise _error(503, "The stand-in was stopped while this request was hanging.", type="server_error")
-                raise fault.build(_FaultContext("openai", "models", model, request_id, None, presented_key))
-            if model not in GPT_IMAGE_MODELS:  # the retired DALL·E models too (§8)
+                raise fault.build(_FaultContext("openai", "models", model or "", request_id, None, presented_key))
+            if model is None:
+                if self.model_list_status is not None:
+                    raise _status_error(self.model_list_status, request_id)
+                body: dict[str, Any] = {"object": "list",
+                                        "data": [] if self.model_list_empty else self.listed_models()}
+            elif model in self.other_models and not self.is_shut_down(model):
+                body = self._model_object(model)
+            elif self.is_shut_down(model):
+                raise _model_shut_down(model)
+            elif self.capabilities(model) is not None:
+                body = self._model_object(model)
+            else:
                 raise _error(404, f"The model `{model}` does not exist or you do not have access to it.",
                              param="model", code="model_not_found")
         except _Reject as reject:
             record.status = reject.status
             return _respond(reject.status, reject.body, {**headers, **reject.headers})
         record.status = 200
-        return _respond(200, {"id": model, "object": "model", "created": 1745366400, "owned_by": "system"}, headers)
+        return _respond(200, body, headers)
 
     async def _unknown_route(self, request: web.Request) -> web.StreamResponse:
         if request.path.startswith("/openai/"):
@@ -858,13 +1284,14 @@ class ImageAPIStandIn:
 
         if body.problem is not None:
             raise body.problem
-        job = _validate(body, flavor=flavor, operation=operation, deployment_model=deployment_model)
+        job = self._validate(body, flavor=flavor, operation=operation, deployment_model=deployment_model)
         if operation == "edits":
-            job.images, job.mask = await asyncio.to_thread(
-                _inspect_inputs, body, self.max_image_bytes, self.max_mask_bytes
+            assert job.caps is not None
+            job.images, job.mask, job.markup = await asyncio.to_thread(
+                _inspect_inputs, body, job.caps.max_inputs, self.max_image_bytes, self.max_mask_bytes
             )
         _resolve(job)
-        usage = _usage(job)
+        usage = _usage(job, self.catalogue)
 
         await self._hold(record)
         if job.stream:
@@ -880,6 +1307,10 @@ class ImageAPIStandIn:
             "size": job.resolved_size,
             "usage": usage,
         }
+        if job.safety_identifier:
+            result["safety_identifier"] = job.safety_identifier
+        if job.output_format == "svg":
+            result["svg_usage"] = _svg_usage(job, pictures[0], self.catalogue)
         return finish(200, result)
 
     def _check_openai_auth(self, request: web.Request) -> str:
@@ -908,10 +1339,10 @@ class ImageAPIStandIn:
         self, request: web.Request, record: RecordedRequest, job: _Job, usage: dict, headers: dict[str, str],
         started: float,
     ) -> web.StreamResponse:
-        """SSE as in §3b: per image, `partial_images` partial events then one completed event. Events echo
-        the requested size/quality/background (so 'auto' can appear). The completed event's usage is the
-        ImagesUsage shape (no output_tokens_details) and, with n > 1, every completed event carries the
-        whole request's usage (the real API's behaviour for n > 1 is undocumented)."""
+        """SSE: per image, `partial_images` partial events then one completed event. Events echo the requested
+        size/quality/background (so 'auto' can appear). The completed event's usage is the ImagesUsage shape (no
+        output_tokens_details) and, with n > 1, every completed event carries the whole request's usage (the real
+        API's behaviour for n > 1 is undocumented). Completed events carry the safety_identifier in effect."""
         response = web.StreamResponse(status=200, headers={
             **headers, "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache",
             "openai-processing-ms": str(int((time.monotonic() - started) * 1000)),
@@ -922,6 +1353,7 @@ class ImageAPIStandIn:
         step = self.latency / (job.partial_images + 1)
         echo = {"size": job.size, "quality": job.quality, "background": job.background,
                 "output_format": job.output_format}
+        identity = {"safety_identifier": job.safety_identifier} if job.safety_identifier else {}
         for index in range(job.n):
             for partial in range(job.partial_images):
                 await self._pause(step)
@@ -934,10 +1366,233 @@ class ImageAPIStandIn:
             picture = await asyncio.to_thread(_render_one, job, index, self.image_kind, None)
             await _send_event(response, f"{job.event_prefix}.completed", {
                 "type": f"{job.event_prefix}.completed", "b64_json": _b64(picture),
-                "created_at": int(time.time()), **echo, "usage": stream_usage,
+                "created_at": int(time.time()), **echo, "usage": stream_usage, **identity,
             })
         await response.write_eof()
         return response
+
+    # -- validation --------------------------------------------------------------------------------------------
+
+    def _validate(self, body: _Body, *, flavor: str, operation: str, deployment_model: str | None) -> _Job:
+        """Check a request the way the real API does, in its order: the model (shut down: 404; unknown: 400),
+        unknown fields, the schema (OpenAI's OpenAPI description), then what the model can do according to the
+        catalogue and the combinations the API refuses. Raises _Reject with OpenAI's error body."""
+        multipart = body.kind == "multipart"
+        schema_name = request_schema(operation, "multipart" if multipart else "json")
+        if multipart:
+            for name in ("image", "image[]", "mask", "markup"):
+                if name in body.fields:
+                    bare = name.removesuffix("[]")
+                    raise _error(400, f"Invalid type for '{bare}': expected a file, but got a string instead.",
+                                 param=bare, code="invalid_type")
+            for name in body.files:
+                if name not in FILE_FIELDS:
+                    raise _unknown(name)
+            properties = _schema_properties(schema_name)
+            for name in body.fields:
+                parsed = _field_path(name)
+                if parsed is None or parsed[0] not in properties:
+                    raise _unknown(name)
+            params = form_object(body.fields, body.files, schema_name=schema_name)
+        else:
+            assert body.json is not None
+            params = dict(body.json)
+
+        # The model decides what else is allowed. Azure takes it from the deployment and tolerates (ignores) a
+        # `model` field in the body.
+        if deployment_model is not None:
+            model = deployment_model
+        else:
+            model = params.get("model")
+            if model is None:
+                model = DEFAULT_GENERATION_MODEL if operation == "generations" else DEFAULT_EDIT_MODEL
+            if not isinstance(model, str):
+                raise _invalid_type("model", "a string", model)
+        caps = self._served(model, flavor)
+
+        unknown = _first_unknown(params, {"$ref": f"{_REF_PREFIX}{schema_name}"}, [])
+        if unknown is None:
+            unknown = next((name for name in params if name in DALLE_ONLY_PARAMS), None)
+        if unknown is None and flavor == "azure":
+            unknown = next((name for name in params if name in AZURE_UNKNOWN_PARAMS), None)
+        if unknown is not None:
+            raise _unknown(unknown)
+
+        errors = list(_validator(schema_name).iter_errors(params))
+        if errors:
+            raise _schema_reject(errors[0])
+        return _check_capabilities(params, body, caps, flavor=flavor, operation=operation, model=model,
+                                   svg_model_required=self.svg_model_required)
+
+
+def _status_error(status: int, request_id: str) -> _Reject:
+    """The body OpenAI gives with `status` when the stand-in is told to fail a call."""
+    if status >= 500:
+        return _error(
+            status,
+            "The server had an error while processing your request. Sorry about that! You can retry your request, "
+            f"or contact us through our help center at help.openai.com if the error persists. (Please include the "
+            f"request ID {request_id} in your message.)",
+            type="server_error",
+        )
+    if status == 429:
+        return _error(429, "Rate limit reached for requests. Please try again in 1s.", type="requests",
+                      code="rate_limit_exceeded")
+    return _error(status, f"The stand-in was told to answer {status} here.")
+
+
+def _day(value: date | str | None) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(value)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Helpers: what a model can do (the catalogue) and the combinations the API refuses
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _check_capabilities(params: dict[str, Any], body: _Body, caps: Capabilities, *, flavor: str, operation: str,
+                        model: str, svg_model_required: bool) -> _Job:
+    """The checks beyond the schema, from the model's catalogue entry. `params` already satisfies the schema, so
+    only the values' meaning is checked here. An explicit JSON null means "use the default"."""
+    get = params.get
+
+    prompt = params["prompt"]
+    if not prompt:
+        raise _error(400, "Invalid 'prompt': empty string. Expected a string with minimum length 1, but got an "
+                          "empty string instead.", param="prompt", code="empty_string")
+    if len(prompt) > caps.prompt_limit:
+        raise _error(400, f"Invalid 'prompt': string too long. Expected a string with maximum length "
+                          f"{caps.prompt_limit}, but got a string with length {len(prompt)} instead.",
+                     param="prompt", code="string_above_max_length")
+
+    n = get("n") if get("n") is not None else 1
+    if n > caps.max_n:
+        raise _error(400, f"Invalid 'n': integer above maximum value. Expected a value <= {caps.max_n}, but got {n} "
+                          "instead.", param="n", code="integer_above_max_value")
+    quality = get("quality") or "auto"
+    if quality not in caps.qualities:  # xhigh/max on models without them; the DALL·E-only standard/hd
+        raise _invalid_value("quality", quality, caps.qualities)
+    output_format = get("output_format") or "png"
+    if output_format not in caps.formats:  # gif/svg where unsupported; Azure: png and jpeg only
+        raise _invalid_value("output_format", output_format, caps.formats)
+    complexity = get("complexity")
+    if complexity is not None and not caps.complexity:  # wording from a public release note (2.6 only)
+        raise _error(400, f"Complexity '{complexity}' is not supported for this image model", param="complexity",
+                     code="unsupported_value")
+    moderation = get("moderation")
+    if moderation is not None and not caps.moderation:
+        raise _unsupported("moderation", "Unsupported parameter: 'moderation' is not supported with this model.")
+
+    background = get("background") or "auto"
+    if background == "transparent":
+        if not caps.transparent:
+            raise _error(400, "Unsupported value: 'background' does not support 'transparent' with this model.",
+                         param="background", code="unsupported_value")
+        if output_format not in ("png", "webp"):  # "When using transparent, set the output format to png or webp"
+            raise _error(400, "Transparent backgrounds are only supported with the 'png' and 'webp' output "
+                              "formats.", param="background", code="invalid_value")
+
+    stream = bool(get("stream"))
+    if stream and not caps.streams(output_format):
+        if output_format in ("gif", "svg"):
+            raise _unsupported("stream", f"Streaming is not supported with the '{output_format}' output format.")
+        raise _unsupported("stream", "Unsupported parameter: 'stream' is not supported with this model.")
+    partial_images = get("partial_images")
+    if partial_images is not None and output_format in ("gif", "svg"):
+        raise _unsupported("partial_images", f"Partial images are not supported with the '{output_format}' output "
+                                             "format.")
+    partial_images = partial_images or 0
+    if partial_images > caps.max_partial_images:
+        raise _error(400, f"Invalid 'partial_images': integer above maximum value. Expected a value <= "
+                          f"{caps.max_partial_images}, but got {partial_images} instead.", param="partial_images",
+                     code="integer_above_max_value")
+
+    compression_given = get("output_compression") is not None
+    output_compression = get("output_compression") if compression_given else 100
+    if compression_given and output_format not in ("jpeg", "webp"):  # only with jpeg or webp (not png, gif, svg)
+        raise _unsupported("output_compression", "Unsupported parameter: 'output_compression' is only supported "
+                                                 "with the 'jpeg' and 'webp' output formats.")
+
+    # GIF: frame_count and frame_duration_ms (openai-python image_generate_params); no mask.
+    frame_count, frame_ms = 9, 200
+    for name in ("frame_count", "frame_duration_ms"):
+        if get(name) is not None and output_format != "gif":
+            raise _unsupported(name, f"Unsupported parameter: '{name}' is only supported with the 'gif' output "
+                                     "format.")
+    if output_format == "gif":
+        gif = caps.gif
+        assert gif is not None, f"{model} lists gif without a gif rule"
+        frame_count = get("frame_count") if get("frame_count") is not None else gif.default_frames
+        if not gif.min_frames <= frame_count <= gif.max_frames:
+            raise _error(400, f"Invalid 'frame_count': expected a value between {gif.min_frames} and "
+                              f"{gif.max_frames}, but got {frame_count} instead.", param="frame_count",
+                         code="invalid_value")
+        frame_ms = get("frame_duration_ms") if get("frame_duration_ms") is not None else gif.default_frame_ms
+        if frame_ms < 0:  # the SDK documents rounding and a cap, not a floor; a negative delay cannot be encoded
+            raise _error(400, f"Invalid 'frame_duration_ms': integer below minimum value. Expected a value >= 0, but "
+                              f"got {frame_ms} instead.", param="frame_duration_ms", code="integer_below_min_value")
+        frame_ms = min(round(frame_ms / 10) * 10, gif.max_frame_ms)  # rounded to 10 ms, capped
+        if body.masks or (body.json is not None and body.json.get("mask") is not None):
+            raise _unsupported("mask", "Unsupported parameter: 'mask' is not supported with the 'gif' output format.")
+
+    # SVG: n=1, no streaming, partial images or compression (checked above); `svg` options only with SVG.
+    svg = get("svg")
+    svg_model, svg_effort = None, None
+    if svg is not None and output_format != "svg":
+        raise _unsupported("svg", "Unsupported parameter: 'svg' is only supported with the 'svg' output format.")
+    if output_format == "svg":
+        if n != 1:
+            raise _error(400, "Invalid 'n': the 'svg' output format supports only n=1.", param="n",
+                         code="unsupported_value")
+        svg = svg or {}
+        svg_model = svg.get("model")
+        if svg_model is None and svg_model_required:
+            raise _error(400, "SVG generation requires 'svg.model'", param="svg.model",
+                         code="missing_required_parameter")
+        svg_model = svg_model or DEFAULT_SVG_MODEL
+        svg_effort = (svg.get("reasoning") or {}).get("effort")
+
+    # Edits: markup (a transparent PNG of marks over the first image), mask, input_fidelity.
+    has_mask = bool(body.masks) or (body.json is not None and body.json.get("mask") is not None)
+    if has_mask and not caps.mask:
+        raise _unsupported("mask", "Unsupported parameter: 'mask' is not supported with this model.")
+    if body.markups:
+        if not caps.markup:
+            raise _unsupported("markup", "Unsupported parameter: 'markup' is not supported with this model.")
+        if has_mask:
+            raise _unsupported("markup", "Invalid request: 'markup' cannot be combined with 'mask'.")
+    input_fidelity = get("input_fidelity")
+    if input_fidelity is not None and caps.input_fidelity and input_fidelity not in caps.input_fidelity:
+        # e.g. gpt-image-1-mini takes only low. Models that take none (gpt-image-2 and later: "omit it") accept the
+        # field and ignore it: their inputs are always read at high fidelity.
+        raise _unsupported("input_fidelity", "Unsupported parameter: 'input_fidelity' is not supported with this "
+                                             "model.")
+
+    size = get("size") or "auto"
+    if size != "auto":
+        problems = caps.sizes.problems(size)
+        if problems and not caps.sizes.free:
+            raise _invalid_value("size", size, (*caps.sizes.sizes, "auto"))
+        if problems:
+            raise _error(400, f"Invalid size '{size}': {'; '.join(problems)}.", param="size", code="invalid_value")
+
+    safety_identifier = get("safety_identifier")
+    if safety_identifier is not None and len(safety_identifier) > MAX_SAFETY_IDENTIFIER:
+        raise _error(400, f"Invalid 'safety_identifier': string too long. Expected a string with maximum length "
+                          f"{MAX_SAFETY_IDENTIFIER}, but got a string with length {len(safety_identifier)} instead.",
+                     param="safety_identifier", code="string_above_max_length")
+    # "A non-empty safety_identifier overrides user" (openai-python image_generate_params).
+    in_effect = safety_identifier or get("user") or None
+
+    return _Job(
+        flavor=flavor, operation=operation, model=model, prompt=prompt, n=n, size=size, quality=quality,
+        background=background, output_format=output_format, output_compression=output_compression,
+        stream=stream, partial_images=partial_images, input_fidelity=input_fidelity, caps=caps,
+        complexity=complexity, moderation=moderation, frame_count=frame_count, frame_duration_ms=frame_ms,
+        svg_model=svg_model, svg_effort=svg_effort, safety_identifier=in_effect if flavor == "openai" else None,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -985,7 +1640,7 @@ def _b64(data: bytes) -> str:
 
 def _data_item(picture: bytes, flavor: str) -> dict:
     item: dict[str, Any] = {"b64_json": _b64(picture)}
-    if flavor == "azure":  # Azure's imageResult adds its filter verdicts (§6c)
+    if flavor == "azure":  # Azure's imageResult adds its filter verdicts
         verdicts = {name: {"filtered": False, "severity": "safe"} for name in _FILTER_CATEGORIES}
         item["content_filter_results"] = verdicts
         item["prompt_filter_results"] = {
@@ -1013,7 +1668,7 @@ _NOT_JSON = (
 async def _read_body(request: web.Request, operation: str) -> _Body:
     """Parse (never validate) the body, so it can be recorded before faults and validation run."""
     if request.content_type == "multipart/form-data":
-        if operation == "generations":  # generations are JSON only (§1)
+        if operation == "generations":  # generations are JSON only
             await request.read()
             return _Body("invalid", problem=_error(400, _NOT_JSON))
         return await _read_multipart(request)
@@ -1050,6 +1705,8 @@ async def _read_multipart(request: web.Request) -> _Body:
                     body.images.append(data)
                 elif part.name == "mask":
                     body.masks.append(data)
+                elif part.name == "markup":
+                    body.markups.append(data)
     except (ValueError, AssertionError, LookupError) as exc:
         body.problem = _error(400, f"Could not parse the multipart/form-data body: {exc}")
     return body
@@ -1064,199 +1721,36 @@ def _model_hint(body: _Body, operation: str) -> str:
         value = body.fields["model"][-1]
     if isinstance(value, str) and value:
         return value
-    return "gpt-image-1" if operation == "generations" else "gpt-image-1.5"
+    return DEFAULT_GENERATION_MODEL if operation == "generations" else DEFAULT_EDIT_MODEL
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Helpers: validation
+# Helpers: input images
 # ---------------------------------------------------------------------------------------------------------
-
-
-def _validate(body: _Body, *, flavor: str, operation: str, deployment_model: str | None) -> _Job:
-    """Check every field the way the real API does, in its order: model, unknown fields, prompt, values,
-    then combinations. Raises _Reject with OpenAI's error body."""
-    multipart = body.kind == "multipart"
-    if multipart:
-        # The last value of a repeated text field wins.
-        params: dict[str, Any] = {name: values[-1] for name, values in body.fields.items()}
-        allowed = MULTIPART_EDIT_PARAMS
-        for name in ("image", "image[]", "mask"):
-            if name in params:
-                raise _error(400, f"Invalid type for '{name.rstrip('[]')}': expected a file, but got a string "
-                                  "instead.", param=name.rstrip("[]"), code="invalid_type")
-        for name in body.files:
-            if name not in ("image", "image[]", "mask"):
-                raise _unknown(name)
-    else:
-        assert body.json is not None
-        params = dict(body.json)
-        allowed = GENERATION_PARAMS if operation == "generations" else JSON_EDIT_PARAMS
-
-    # The model decides what else is allowed. Azure takes it from the deployment and tolerates (ignores)
-    # a `model` field in the body (§6a).
-    if deployment_model is not None:
-        model = deployment_model
-    else:
-        model = params.get("model")
-        if model is None:  # §0: generations default to dall-e-2, edits to gpt-image-1.5
-            model = "dall-e-2" if operation == "generations" else "gpt-image-1.5"
-        if not isinstance(model, str):
-            raise _invalid_type("model", "a string", model)
-    if model in RETIRED_MODELS:
-        raise _error(404, f"The model `{model}` has been deprecated, learn more here: "
-                          "https://platform.openai.com/docs/deprecations", code="model_not_found")
-    if model not in GPT_IMAGE_MODELS:
-        raise _error(404, f"The model `{model}` does not exist or you do not have access to it.",
-                     code="model_not_found")
-
-    for name in params:
-        if name not in allowed:
-            raise _unknown(name)
-
-    get = params.get  # an explicit JSON null means "use the default": the schema's fields are nullable
-
-    # prompt: required, 1..32000 characters (§1, §2b)
-    if "prompt" not in params:
-        raise _error(400, "Missing required parameter: 'prompt'.", param="prompt", code="missing_required_parameter")
-    prompt = params["prompt"]
-    if not isinstance(prompt, str):
-        raise _invalid_type("prompt", "a string", prompt)
-    if not prompt:
-        raise _error(400, "Invalid 'prompt': empty string. Expected a string with minimum length 1, but got an "
-                          "empty string instead.", param="prompt", code="empty_string")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise _error(400, f"Invalid 'prompt': string too long. Expected a string with maximum length "
-                          f"{MAX_PROMPT_CHARS}, but got a string with length {len(prompt)} instead.",
-                     param="prompt", code="string_above_max_length")
-
-    def integer(name: str, low: int, high: int, default: int) -> int:
-        value = get(name)
-        if value is None:
-            return default
-        if multipart and isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]+\s*", value):
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _invalid_type(name, "an integer", value)
-        if value < low:
-            raise _error(400, f"Invalid '{name}': integer below minimum value. Expected a value >= {low}, but got "
-                              f"{value} instead.", param=name, code="integer_below_min_value")
-        if value > high:
-            raise _error(400, f"Invalid '{name}': integer above maximum value. Expected a value <= {high}, but got "
-                              f"{value} instead.", param=name, code="integer_above_max_value")
-        return value
-
-    def choice(name: str, allowed_values: Iterable[str], default: str | None) -> str | None:
-        value = get(name)
-        if value is None:
-            return default
-        if not isinstance(value, str):
-            raise _invalid_type(name, "a string", value)
-        if value not in allowed_values:
-            raise _invalid_value(name, value, allowed_values)
-        return value
-
-    def boolean(name: str) -> bool:
-        value = get(name)
-        if value is None:
-            return False
-        if multipart and isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        if not isinstance(value, bool):
-            raise _invalid_type(name, "a boolean", value)
-        return value
-
-    n = integer("n", 1, 10, 1)
-    quality = choice("quality", QUALITIES, "auto")
-    formats = AZURE_OUTPUT_FORMATS if flavor == "azure" else OUTPUT_FORMATS
-    output_format = choice("output_format", formats, "png")
-    background = choice("background", BACKGROUNDS, "auto")
-    choice("moderation", MODERATIONS, "auto")
-    if get("user") is not None and not isinstance(get("user"), str):
-        raise _invalid_type("user", "a string", get("user"))
-    stream = boolean("stream")
-    partial_images = integer("partial_images", 0, 3, 0)
-    compression_given = get("output_compression") is not None
-    output_compression = integer("output_compression", 0, 100, 100)
-    input_fidelity = choice("input_fidelity", INPUT_FIDELITIES, None)
-
-    size = get("size")
-    if size is None:
-        # The multipart schema says the default is 1024x1024, a DALL·E holdover; GPT image models size
-        # themselves when no size is given, as the JSON edit schema and generations say ("auto").
-        size = "auto"
-    if not isinstance(size, str):
-        raise _invalid_type("size", "a string", size)
-    if size != "auto":
-        if model in GPT_IMAGE_2_MODELS:
-            dims = parse_size(size)
-            if dims is None:
-                raise _error(400, f"Invalid value: '{size}'. Sizes must be 'auto' or WIDTHxHEIGHT, such as "
-                                  "'1536x864'.", param="size", code="invalid_value")
-            problem = gpt_image_2_size_problem(*dims)
-            if problem:
-                raise _error(400, f"Invalid size '{size}': {problem}.", param="size", code="invalid_value")
-        elif size not in STANDARD_SIZES:
-            raise _invalid_value("size", size, (*STANDARD_SIZES, "auto"))
-
-    # Combinations.
-    if background == "transparent":
-        if output_format == "jpeg":  # "With transparent the output format must be png or webp" (§1)
-            raise _error(400, "Transparent backgrounds are only supported with the 'png' and 'webp' output "
-                              "formats.", param="background", code="invalid_value")
-        if model in GPT_IMAGE_2_MODELS:  # the GUIDE says gpt-image-2 has no transparent backgrounds (§8)
-            raise _error(400, "Unsupported value: 'background' does not support 'transparent' with this model.",
-                         param="background", code="unsupported_value")
-    if compression_given and output_format == "png":  # only with jpeg or webp (§1)
-        raise _error(400, "Unsupported parameter: 'output_compression' is only supported with the 'jpeg' and "
-                          "'webp' output formats.", param="output_compression", code="unsupported_parameter")
-    if input_fidelity is not None and model == "gpt-image-1-mini":  # unsupported for mini (§2a)
-        raise _error(400, "Unsupported parameter: 'input_fidelity' is not supported with this model.",
-                     param="input_fidelity", code="unsupported_parameter")
-    # gpt-image-2 accepts input_fidelity but ignores it: its inputs are always high fidelity (§2a, §5d).
-
-    assert quality is not None and output_format is not None and background is not None
-    return _Job(
-        flavor=flavor, operation=operation, model=model, prompt=prompt, n=n, size=size, quality=quality,
-        background=background, output_format=output_format, output_compression=output_compression,
-        stream=stream, partial_images=partial_images, input_fidelity=input_fidelity,
-    )
-
-
-def _unknown(name: str) -> _Reject:
-    return _error(400, f"Unknown parameter: '{name}'.", param=name, code="unknown_parameter")
-
 
 _DATA_URL_RE = re.compile(r"^data:([a-zA-Z0-9.+/-]*)((?:;[^,;]*)*?);base64,", re.IGNORECASE)
 
 
 def _inspect_inputs(
-    body: _Body, max_image_bytes: int, max_mask_bytes: int
-) -> tuple[list[_InputImage], _InputImage | None]:
-    """Decode and check the input images and mask (runs in a worker thread)."""
+    body: _Body, max_inputs: int, max_image_bytes: int, max_mask_bytes: int
+) -> tuple[list[_InputImage], _InputImage | None, _InputImage | None]:
+    """Decode and check the input images, mask and markup (runs in a worker thread)."""
     if body.kind == "multipart":
         if not body.images:
             raise _error(400, "Missing required parameter: 'image'.", param="image", code="missing_required_parameter")
         sources = [(data, "image") for data in body.images]
-        mask_source = (body.masks[0], "mask") if body.masks else None
+        mask_source = body.masks[0] if body.masks else None
     else:
         assert body.json is not None
-        refs = body.json.get("images")
-        if refs is None:
-            raise _error(400, "Missing required parameter: 'images'.", param="images",
-                         code="missing_required_parameter")
-        if not isinstance(refs, list):
-            raise _invalid_type("images", "an array", refs)
-        if not refs:
-            raise _error(400, "Invalid 'images': empty array. Expected an array with minimum length 1, but got an "
-                              "empty array instead.", param="images", code="empty_array")
+        refs = body.json["images"]  # present and a non-empty list: the schema says so
         sources = [(_image_ref(ref, f"images[{i}]"), f"images[{i}]") for i, ref in enumerate(refs)]
         mask_ref = body.json.get("mask")
-        mask_source = (_image_ref(mask_ref, "mask"), "mask") if mask_ref is not None else None
+        mask_source = _image_ref(mask_ref, "mask") if mask_ref is not None else None
 
     param = "image" if body.kind == "multipart" else "images"
-    if len(sources) > MAX_INPUT_IMAGES:
+    if len(sources) > max_inputs:
         raise _error(400, f"Invalid '{param}': array too long. Expected an array with maximum length "
-                          f"{MAX_INPUT_IMAGES}, but got an array with length {len(sources)} instead.",
+                          f"{max_inputs}, but got an array with length {len(sources)} instead.",
                      param=param, code="array_above_max_length")
     images = []
     for number, (data, where) in enumerate(sources, start=1):
@@ -1270,24 +1764,50 @@ def _inspect_inputs(
                               f"{_megabytes(max_image_bytes)}.",
                          param=err_param, code="image_too_large")
         images.append(info)
+    first = images[0]
 
     mask = None
     if mask_source is not None:
-        data, _ = mask_source
-        mask = _sniff(data)
-        # The mask must be a PNG with an alpha channel, < 4 MB, the first image's size (§2a).
+        mask = _sniff(mask_source)
+        # The mask must be a PNG with an alpha channel, < 4 MB, the first image's size.
         if mask is None or mask.format != "PNG" or not mask.has_alpha:
             raise _error(400, "Invalid mask image: the mask must be a PNG file with an alpha channel.",
                          param="mask", code="invalid_image_file")
-        if len(data) >= max_mask_bytes:
+        if len(mask_source) >= max_mask_bytes:
             raise _error(400, f"Invalid mask image: the mask must be smaller than {_megabytes(max_mask_bytes)}.",
                          param="mask", code="image_too_large")
-        first = images[0]
         if (mask.width, mask.height) != (first.width, first.height):
             raise _error(400, f"Invalid mask image: the mask ({mask.width}x{mask.height}) must have the same "
                               f"dimensions as the first image ({first.width}x{first.height}).",
                          param="mask", code="invalid_value")
-    return images, mask
+
+    markup = None
+    if body.markups:
+        data = body.markups[0]
+        markup = _sniff(data)
+        # A transparent PNG overlaid on the first image: the first image's dimensions after orientation, and some
+        # transparent pixels (openai-python image_edit_params.markup).
+        if markup is None or markup.format != "PNG":
+            raise _error(400, "Invalid markup image: the markup must be a PNG file.", param="markup",
+                         code="invalid_image_file")
+        if len(data) >= max_image_bytes:
+            raise _error(400, f"Invalid markup image: the markup must be smaller than {_megabytes(max_image_bytes)}.",
+                         param="markup", code="image_too_large")
+        if (markup.width, markup.height) != first.oriented:
+            raise _error(400, f"Invalid markup image: the markup ({markup.width}x{markup.height}) must have the same "
+                              f"dimensions as the first image ({first.oriented[0]}x{first.oriented[1]}).",
+                         param="markup", code="invalid_value")
+        if not _has_transparent_pixels(data):
+            raise _error(400, "Invalid markup image: the markup must contain transparent pixels.", param="markup",
+                         code="invalid_value")
+    return images, mask, markup
+
+
+def _has_transparent_pixels(data: bytes) -> bool:
+    with Image.open(io.BytesIO(data)) as image:
+        if image.mode not in ("RGBA", "LA", "PA") and "transparency" not in image.info:
+            return False
+        return bool(image.convert("RGBA").getchannel("A").getextrema()[0] == 0)
 
 
 def _megabytes(limit: int) -> str:
@@ -1295,21 +1815,11 @@ def _megabytes(limit: int) -> str:
 
 
 def _image_ref(ref: Any, where: str) -> bytes:
-    """Decode one ImageRefParam (exactly one of image_url / file_id, nothing else) (§2b)."""
-    if not isinstance(ref, dict):
-        raise _invalid_type(where, "an object", ref)
-    for key in ref:
-        if key not in ("image_url", "file_id"):
-            raise _unknown(f"{where}.{key}")
-    if ("image_url" in ref) == ("file_id" in ref):
-        raise _error(400, f"Invalid '{where}': provide exactly one of 'image_url' or 'file_id'.", param=where,
-                     code="invalid_value")
+    """Decode one ImageRefParam (the schema has checked its shape: exactly one of image_url / file_id)."""
     if "file_id" in ref:  # Stand-in limit: there is no Files API here.
         raise _error(400, "The stand-in does not emulate the Files API; send the image as a base64 data URL.",
                      param=f"{where}.file_id", code="invalid_value")
     url = ref["image_url"]
-    if not isinstance(url, str):
-        raise _invalid_type(f"{where}.image_url", "a string", url)
     match = _DATA_URL_RE.match(url)
     if not match:  # Stand-in limit: remote URLs cannot be fetched on a loopback-only machine.
         raise _error(400, "The stand-in cannot fetch remote image URLs; send a base64 data URL "
@@ -1337,14 +1847,16 @@ def _sniff(data: bytes) -> _InputImage | None:
             if image.format != expected:
                 return None
             has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
-            return _InputImage(data, expected, image.width, image.height, has_alpha)
+            turned = image.getexif().get(0x0112) in (5, 6, 7, 8)  # EXIF orientations that swap the edges
+            oriented = (image.height, image.width) if turned else (image.width, image.height)
+            return _InputImage(data, expected, image.width, image.height, has_alpha, oriented)
     except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
         return None
 
 
 def _resolve(job: _Job) -> None:
     """What 'auto' turns into. OpenAI: quality auto → medium; Azure's default quality is high, medium for
-    gpt-image-1-mini (§6c); size auto → 1024x1024, or for edits the standard size nearest the first
+    gpt-image-1-mini (Azure's image docs); size auto → 1024x1024, or for edits the standard size nearest the first
     input's aspect ratio; background auto → opaque."""
     if job.quality != "auto":
         job.resolved_quality = job.quality
@@ -1361,14 +1873,17 @@ def _resolve(job: _Job) -> None:
     job.resolved_background = "transparent" if job.background == "transparent" else "opaque"
 
 
-def _usage(job: _Job) -> dict:
-    """ImageGenUsage (§3a) from the token rules (§5): input text + input images (not the mask) + output
-    images × n, + 100 output tokens per partial image when streaming (§3b)."""
-    fidelity = job.input_fidelity or "low"
-    text = input_text_tokens(job.prompt, len(job.images))
-    image_in = sum(input_image_tokens(i.width, i.height, fidelity, job.model) for i in job.images)
-    per_image = output_image_tokens(job.model, job.resolved_size, job.resolved_quality)
-    partials = 100 * job.partial_images if job.stream else 0
+def _usage(job: _Job, catalogue: Catalogue) -> dict:
+    """ImageGenUsage from the catalogue's token figures (bot.tokens): input text + input images (not the mask or
+    the markup) + output images × n, + the partial-image tokens per preview when streaming. xhigh/max and GIF use
+    the catalogue's stated bounds, as no figures are published."""
+    assert job.caps is not None
+    inputs = catalogue.inputs
+    text = tokens.prompt_text_tokens(job.prompt, input_images=len(job.images))
+    high = tokens.reads_high_fidelity(job.caps, job.input_fidelity)
+    image_in = sum(tokens.input_image_tokens(inputs, i.width, i.height, high_fidelity=high) for i in job.images)
+    per_image = tokens.output_image_tokens(job.caps, job.resolved_size, job.resolved_quality, job.output_format)
+    partials = inputs.partial_image_tokens * job.partial_images if job.stream else 0
     output = (per_image + partials) * job.n
     return {
         "input_tokens": text + image_in,
@@ -1379,30 +1894,121 @@ def _usage(job: _Job) -> dict:
     }
 
 
+# Reasoning tokens the SVG author spends per effort (a stand-in's figures: OpenAI publishes none).
+_SVG_REASONING_TOKENS = {"none": 0, "minimal": 64, "low": 256, "medium": 1024, "high": 2048, "xhigh": 4096,
+                         "max": 8192}
+
+
+def _svg_usage(job: _Job, svg: bytes, catalogue: Catalogue) -> dict:
+    """svg_usage: the author model's tokens, billed apart from the render's `usage`. It reads the prompt and the
+    rendered reference image and writes the document; its reasoning tokens are counted in output_tokens, as in
+    OpenAI's other usage objects (reasoning_tokens says how many of them)."""
+    width, height = parse_size(job.resolved_size) or (1024, 1024)
+    reference = tokens.input_image_tokens(catalogue.inputs, width, height, high_fidelity=False)
+    input_tokens = tokens.prompt_text_tokens(job.prompt, input_images=1) + reference
+    reasoning = _SVG_REASONING_TOKENS[job.svg_effort or "medium"]
+    output_tokens = math.ceil(len(svg) / 4) + reasoning
+    return {"model": job.svg_model or DEFAULT_SVG_MODEL, "input_tokens": input_tokens,
+            "output_tokens": output_tokens, "reasoning_tokens": reasoning,
+            "total_tokens": input_tokens + output_tokens}
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Helpers: pictures (run in worker threads)
 # ---------------------------------------------------------------------------------------------------------
 
 
 def _render_all(job: _Job, kind: str) -> list[bytes]:
+    if job.output_format == "gif":
+        return [_render_gif(job, index) for index in range(job.n)]
+    if job.output_format == "svg":
+        return [_render_svg(job, index) for index in range(job.n)]
     return [_render_one(job, index, kind, None) for index in range(job.n)]
 
 
+def _seed(job: _Job, index: int) -> bytes:
+    return hashlib.sha256(f"{job.prompt}\x00{index}".encode()).digest()
+
+
+def _picture(job: _Job, seed: bytes, size: tuple[int, int], transparent: bool) -> Image.Image:
+    if job.operation == "edits":
+        return _edit_picture(job, seed, size, transparent)
+    return _generation_picture(seed, size, transparent)
+
+
 def _render_one(job: _Job, index: int, kind: str, partial: int | None) -> bytes:
-    """One encoded picture. `partial` k of P renders the final picture faded toward grey by (P-k)/(P+1)."""
+    """One encoded still picture. `partial` k of P renders the final picture faded toward grey by (P-k)/(P+1)."""
     width, height = parse_size(job.resolved_size) or (1024, 1024)
     transparent = job.resolved_background == "transparent"
-    seed = hashlib.sha256(f"{job.prompt}\x00{index}".encode()).digest()
-    if job.operation == "edits":
-        picture = _edit_picture(job, seed, (width, height), transparent)
-    else:
-        picture = _generation_picture(seed, (width, height), transparent)
+    seed = _seed(job, index)
+    picture = _picture(job, seed, (width, height), transparent)
     if kind == "photo":
         picture = _add_noise(picture, seed)
     if partial is not None:
         grey = Image.new(picture.mode, picture.size, (128, 128, 128, 255)[: len(picture.getbands())])
         picture = Image.blend(grey, picture, (partial + 1) / (job.partial_images + 1))
     return _encode(picture, job.output_format, job.output_compression, kind)
+
+
+def _render_gif(job: _Job, index: int) -> bytes:
+    """An animated GIF: the still picture with a disc crossing it, `frame_count` frames of `frame_duration_ms`
+    each, looping. Every frame differs (Pillow would merge identical ones)."""
+    width, height = parse_size(job.resolved_size) or (1024, 1024)
+    seed = _seed(job, index)
+    still = _picture(job, seed, (width, height), False).convert("RGB").quantize(colors=255)
+    palette = (still.getpalette() or [])[: 255 * 3]
+    palette += [0] * (255 * 3 - len(palette))
+    palette += list(_colour(random.Random(seed + b"gif")))  # index 255: the disc
+    still.putpalette(palette)
+    radius = max(4, min(width, height) // 10)
+    frames = []
+    for number in range(job.frame_count):
+        frame = still.copy()
+        x = radius + (width - 2 * radius) * number // max(job.frame_count - 1, 1)
+        y = height // 2
+        ImageDraw.Draw(frame).ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
+        frames.append(frame)
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=job.frame_duration_ms, loop=0,
+                   optimize=False)
+    return buffer.getvalue()
+
+
+def _render_svg(job: _Job, index: int) -> bytes:
+    """An SVG document (UTF-8) of the resolved size: a gradient background and a few shapes seeded by the prompt,
+    with the prompt's words as its <title>."""
+    width, height = parse_size(job.resolved_size) or (1024, 1024)
+    rng = random.Random(_seed(job, index))
+    if job.operation == "edits":  # the first input's average colour, so an edit looks like its input
+        with Image.open(io.BytesIO(job.images[0].data)) as source:
+            left = source.convert("RGB").resize((1, 1)).getpixel((0, 0))
+        right = _colour(rng)
+    else:
+        left, right = _colour(rng), _colour(rng)
+    words = " ".join(job.prompt.split())
+    shapes = []
+    for _ in range(3 + rng.randrange(3)):
+        x, y = rng.randrange(width * 3 // 4), rng.randrange(height * 3 // 4)
+        w, h = width // 8 + rng.randrange(width // 4), height // 8 + rng.randrange(height // 4)
+        fill = "#{:02x}{:02x}{:02x}".format(*_colour(rng))
+        if rng.random() < 0.5:
+            shapes.append(f'  <ellipse cx="{x + w // 2}" cy="{y + h // 2}" rx="{w // 2}" ry="{h // 2}" fill="{fill}"/>')
+        else:
+            shapes.append(f'  <rect x="{x}" y="{y}" width="{w}" height="{h}" fill="{fill}"/>')
+    hex_left, hex_right = ("#{:02x}{:02x}{:02x}".format(*c) for c in (left, right))
+    document = "\n".join([
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
+        f"  <title>{escape(words)}</title>",
+        '  <defs><linearGradient id="background" x1="0" y1="0" x2="1" y2="0">'
+        f'<stop offset="0" stop-color="{hex_left}"/><stop offset="1" stop-color="{hex_right}"/>'
+        "</linearGradient></defs>",
+        f'  <rect x="0" y="0" width="{width}" height="{height}" fill="url(#background)"/>',
+        *shapes,
+        "</svg>",
+        "",
+    ])
+    return document.encode("utf-8")
 
 
 def _colour(rng: random.Random) -> tuple[int, int, int]:
@@ -1437,7 +2043,7 @@ def _generation_picture(seed: bytes, size: tuple[int, int], transparent: bool) -
 
 def _edit_picture(job: _Job, seed: bytes, size: tuple[int, int], transparent: bool) -> Image.Image:
     """The first input image, fitted to the output size, tinted 35% toward a prompt-seeded colour, with a
-    band across its middle. With a mask, only the mask's fully transparent area is changed (§2a)."""
+    band across its middle. With a mask, only the mask's fully transparent area is changed."""
     rng = random.Random(seed)
     with Image.open(io.BytesIO(job.images[0].data)) as source:
         original = ImageOps.fit(source.convert("RGBA"), size, Image.Resampling.BILINEAR)
@@ -1474,3 +2080,4 @@ def _encode(picture: Image.Image, fmt: str, compression: int, kind: str) -> byte
     else:
         picture.save(buffer, "WEBP", quality=compression, method=0)
     return buffer.getvalue()
+

@@ -1,10 +1,11 @@
-"""Validate requests and responses against OpenAI's OpenAPI description of the image endpoints.
+"""Validate requests and responses against OpenAI's OpenAPI description of the image endpoints (December 2026).
 
-The file lives beside the repository at ../shared/schemas/openai-images.openapi.json (CI clones the repo
-with shared/ next to it). OpenAPI 3.1 schemas are JSON Schema 2020-12, so the whole document is
-registered as one resource and "#/components/schemas/..." references resolve inside it. Keywords
-JSON Schema does not know (nullable, discriminator, example, x-*) are ignored, and "format" is not
-asserted.
+The document ships inside the stand-in package, at standins/schemas/openai-images-2026-12.openapi.json (its
+provenance and licence are beside it, in standins/schemas/README.md and LICENSE), so a clone of the repository has
+everything the tests need. It is read through importlib.resources, as the installed package reads it. OpenAPI 3.1
+schemas are JSON Schema 2020-12, so the whole document is registered as one resource and
+"#/components/schemas/..." references resolve inside it. Keywords JSON Schema does not know (discriminator,
+example, x-*) are ignored, and "format" is not asserted.
 
     from tests.standins.openapi import openapi_validator
 
@@ -16,21 +17,23 @@ from __future__ import annotations
 
 import functools
 import json
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 import jsonschema
 import referencing
 import referencing.jsonschema
 
-OPENAPI_PATH = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "openai-images.openapi.json"
-_DOCUMENT_URI = "urn:openai-images-openapi"
+SCHEMA_FILE = "openai-images-2026-12.openapi.json"
+OPENAPI_RESOURCE = resources.files("standins").joinpath("schemas").joinpath(SCHEMA_FILE)
+_DOCUMENT_URI = "urn:openai-images-openapi-2026-12"
 
 
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The parsed OpenAPI document (read once)."""
-    return json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
+    document: dict[str, Any] = json.loads(OPENAPI_RESOURCE.read_text(encoding="utf-8"))
+    return document
 
 
 @functools.cache
@@ -51,6 +54,6 @@ def openapi_validator(schema_name: str) -> jsonschema.Draft202012Validator:
     """A validator for components.schemas[schema_name], e.g. "ImagesResponse", "ErrorResponse",
     "CreateImageRequest", "ImageGenCompletedEvent". Raises KeyError for a name the document lacks."""
     if schema_name not in openapi_document()["components"]["schemas"]:
-        raise KeyError(f"{schema_name!r} is not in {OPENAPI_PATH.name}; known: {', '.join(schema_names())}")
+        raise KeyError(f"{schema_name!r} is not in {SCHEMA_FILE}; known: {', '.join(schema_names())}")
     schema = {"$ref": f"{_DOCUMENT_URI}#/components/schemas/{schema_name}"}
     return jsonschema.Draft202012Validator(schema, registry=_registry())
