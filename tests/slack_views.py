@@ -54,3 +54,8 @@ def decoded(data: bytes) -> Image.Image:
         copy = image.copy()
         copy.format = image.format
         return copy
+
+
+def input_images(request: Any) -> list[tuple[str, str, bytes]]:
+    """The input images of a recorded edit: one is sent as `image`, several as `image[]` (as the SDK sends them)."""
+    return list(request.files.get("image[]") or request.files.get("image") or [])

@@ -10,7 +10,7 @@ from PIL import Image
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace
-from tests.slack_views import sha
+from tests.slack_views import input_images, sha
 
 pytestmark = pytest.mark.anyio
 CHANNEL = "C0GENERAL"
@@ -37,13 +37,13 @@ async def test_a_mention_with_an_image_starts_an_image_thread_with_it_as_v1(
     await workspace.settle()
     assert len(image_api.requests) == 1  # the message and app_mention events made one job
     edit = image_api.requests[0]
-    assert [sha(d) for _, _, d in edit.files["image[]"]] == [sha(photo)]
+    assert [sha(d) for _, _, d in input_images(edit)] == [sha(photo)]
     assert edit.params()["prompt"] == "turn this into a watercolour"
     [result] = bot_files(slack, CHANNEL, root["ts"])
     assert "*v2* (from v1)" in result["text"]
     await slack.post_message(ALICE, CHANNEL, "now make it night", thread_ts=root["ts"])  # the thread edits on
     await workspace.settle()
-    assert sha(image_api.requests[-1].files["image[]"][0][2]) == sha(slack.file_bytes(result["files"][0]["id"]))
+    assert sha(input_images(image_api.requests[-1])[0][2]) == sha(slack.file_bytes(result["files"][0]["id"]))
 
 
 async def test_a_mention_without_an_image_gets_a_hint_and_no_call(
@@ -70,4 +70,4 @@ async def test_a_direct_message_is_a_generation_in_its_thread_and_replies_edit(
     await slack.post_message(ALICE, "D0ALICE", "make the sky purple", thread_ts=root["ts"])
     await workspace.settle()
     assert image_api.requests[-1].operation == "edits"
-    assert sha(image_api.requests[-1].files["image[]"][0][2]) == sha(slack.file_bytes(result["files"][0]["id"]))
+    assert sha(input_images(image_api.requests[-1])[0][2]) == sha(slack.file_bytes(result["files"][0]["id"]))

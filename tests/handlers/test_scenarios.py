@@ -17,7 +17,7 @@ from standins.images_api import ImageAPIStandIn, RecordedRequest
 from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace
 from tests.conftest import Sleeps, WorkspaceFactory
-from tests.slack_views import bot_replies, card_text, cards, image_replies, png, sha
+from tests.slack_views import bot_replies, card_text, cards, image_replies, input_images, png, sha
 from tests.standins.openapi import openapi_validator
 
 pytestmark = pytest.mark.anyio
@@ -155,14 +155,14 @@ async def test_reply_edits_last_image_and_second_edit_chains(slack: SlackStandIn
     edit = image_api.requests[-1]
     assert edit.operation == "edits" and edit.content_type == "multipart/form-data"
     assert edit.params()["prompt"] == "make the sky purple" and edit.params()["model"] == "gpt-image-1"
-    [(_, _, sent)] = edit.files["image[]"]
+    [(_, _, sent)] = input_images(edit)
     assert sha(sent) == sha(first)  # the thread's last image, byte for byte
     openapi_validator("CreateImageEditRequest").validate(edit_schema_view(edit))
     second = slack.file_bytes(image_replies(slack, thread_ts)[-1]["files"][0]["id"])
     assert sha(second) != sha(first)
 
     await reply(slack, workspace, thread_ts, "now add snow")
-    [(_, _, sent)] = image_api.requests[-1].files["image[]"]
+    [(_, _, sent)] = input_images(image_api.requests[-1])
     assert sha(sent) == sha(second)  # the chain continues from the edit's output
 
     # While it worked, the reply wore a reaction, removed when done.
@@ -184,7 +184,7 @@ async def test_thread_context_survives_a_restart(slack: SlackStandIn, image_api:
 
     second = await workspace_factory()  # same data dir, new process state
     await reply(slack, second, thread_ts, "add a rainbow")
-    [(_, _, sent)] = image_api.requests[-1].files["image[]"]
+    [(_, _, sent)] = input_images(image_api.requests[-1])
     assert sha(sent) == sha(latest)
     assert len(image_replies(slack, thread_ts)) == 3
 
@@ -197,7 +197,7 @@ async def test_reply_with_attachment_adds_reference_after_last_image(
     await reply(slack, workspace, thread_ts, "add this balloon", user=BOB,
                 files=[("balloon.png", balloon, "image/png")])
 
-    sent = [data for _, _, data in image_api.requests[-1].files["image[]"]]
+    sent = [data for _, _, data in input_images(image_api.requests[-1])]
     assert [sha(d) for d in sent] == [sha(last), sha(balloon)]
     [download] = slack.calls_to("download")
     assert download.token == slack.bot_token  # fetched from url_private with the bot token
@@ -214,7 +214,7 @@ async def test_attachment_becomes_base_in_thread_without_image(slack: SlackStand
     photo = png("green", (300, 200))
     await reply(slack, workspace, thread_ts, "turn this into a watercolour", files=[("photo.png", photo, "image/png")])
     edit = image_api.requests[-1]
-    assert [sha(d) for _, _, d in edit.files["image[]"]] == [sha(photo)]
+    assert [sha(d) for _, _, d in input_images(edit)] == [sha(photo)]
     assert len(image_replies(slack, thread_ts)) == 1
 
 
@@ -226,7 +226,7 @@ async def test_attachment_without_words_becomes_context_without_api_call(
     assert len(image_api.requests) == 1
     assert "Reply with what to change" in bot_replies(slack, thread_ts)[-1]["text"]
     await reply(slack, workspace, thread_ts, "make it night")
-    assert [sha(d) for _, _, d in image_api.requests[-1].files["image[]"]] == [sha(photo)]
+    assert [sha(d) for _, _, d in input_images(image_api.requests[-1])] == [sha(photo)]
 
 
 @pytest.mark.parametrize(("filename", "data", "expected"), [
@@ -371,7 +371,7 @@ async def test_azure_routes_by_deployment_with_api_key(slack: SlackStandIn, imag
         assert request.path.startswith("/openai/deployments/gpt-image-1/images/")
         assert request.query["api-version"] == "2025-04-01-preview"
         assert request.headers["api-key"] == image_api.azure_api_key and "authorization" not in request.headers
-    assert edit.files["image[]"]
+    assert input_images(edit)
     assert len(image_replies(slack, thread_ts)) == 2
     assert workspace.services.images.store.ledger_rows()[0]["provider"] == "azure"
 

@@ -12,7 +12,7 @@ from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace
 from storage.store import ThreadKey
 from tests.conftest import WorkspaceFactory
-from tests.slack_views import sha
+from tests.slack_views import input_images, sha
 
 pytestmark = pytest.mark.anyio
 
@@ -47,7 +47,7 @@ def images(slack: SlackStandIn, thread_ts: str) -> list[bytes]:
 
 
 def sent_base(image_api: ImageAPIStandIn) -> str:
-    return sha(image_api.requests[-1].files["image[]"][0][2])
+    return sha(input_images(image_api.requests[-1])[0][2])
 
 
 async def test_versions_are_labelled_and_undo_and_use_move_the_context_without_an_api_call(
@@ -150,7 +150,7 @@ async def test_an_attached_mask_is_used_and_a_bad_one_is_refused(slack: SlackSta
                              files=[("mask.png", out.getvalue(), "image/png")])
     await workspace.settle()
     edit = image_api.requests[-1]
-    assert "mask" in edit.files and len(edit.files["image[]"]) == 1  # a mask, not a reference
+    assert "mask" in edit.files and len(input_images(edit)) == 1  # a mask, not a reference
     small = io.BytesIO()
     Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(small, format="PNG")
     calls = len(image_api.requests)
