@@ -6,14 +6,27 @@ from typing import Any
 
 import pytest
 
+from bot.budgets import estimate_micro
+from bot.models import ImageOptions
+from bot.options import parse_command
+from bot.pricing import format_usd
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace
+from tests.catalogue_helpers import catalogue, choices, default_model
 
 pytestmark = pytest.mark.anyio
 CHANNEL = "C0GENERAL"
 ALICE = "U0ALICE"
-EXPENSIVE = "a cathedral --size landscape --quality high --n 4"  # 4 × 6208 tokens × $40/M ≈ $0.99
+EXPENSIVE = "a cathedral --size landscape --quality high --n 4"  # four large high-quality images on the default
+
+
+def estimate(text: str) -> int:
+    """The catalogue's estimate for an /image command on the default model, as the app should compute it."""
+    parsed = parse_command(text, ImageOptions(model=default_model()), choices())
+    micro = estimate_micro(catalogue().price_table(), catalogue(), parsed.options, parsed.prompt)
+    assert micro is not None, "the default model has a price"
+    return micro
 
 
 def confirmation(slack: SlackStandIn) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
@@ -42,8 +55,11 @@ async def test_an_expensive_request_waits_for_yes(slack: SlackStandIn, image_api
                                                   workspace: LocalWorkspace) -> None:
     await slack.send_command(ALICE, CHANNEL, EXPENSIVE)
     await workspace.settle()
+    threshold = workspace.services.settings.confirm_above_micro
+    assert threshold is not None and estimate(EXPENSIVE) > threshold
     message, _ = confirmation(slack)
-    assert "about *$0.99" in str(message["blocks"]) and not image_api.requests  # nothing spent yet
+    assert f"about *{format_usd(estimate(EXPENSIVE))}*" in str(message["blocks"])
+    assert not image_api.requests  # nothing spent yet
     await click(slack, workspace, "imagebot_confirm", user="U0BOB")  # not Bob's request
     assert not image_api.requests
     await click(slack, workspace, "imagebot_confirm")
@@ -61,6 +77,8 @@ async def test_cancel_spends_nothing_and_cheap_requests_do_not_ask(slack: SlackS
     await click(slack, workspace, "imagebot_confirm")  # too late: it was cancelled
     assert not image_api.requests
     assert any("Cancelled" in str(c.params) for c in slack.calls_to("response_url"))
-    await slack.send_command(ALICE, CHANNEL, "a cat")  # about $0.04: no question asked
+    threshold = workspace.services.settings.confirm_above_micro
+    assert threshold is not None and estimate("a cat") <= threshold
+    await slack.send_command(ALICE, CHANNEL, "a cat")  # below the threshold: no question asked
     await workspace.settle()
     assert len(image_api.requests) == 1
