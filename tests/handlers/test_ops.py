@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.image_api import ImageAPI, OpenAITarget
 from bot.logs import log_handler
 from bot.metrics import Metrics
+from bot.pricing import Usage
 from bot.services import Services, build_services
 from bot.settings import Settings
 from handlers.app import EVENTS_PATH, build_app, start_http
@@ -28,6 +29,7 @@ from handlers.ops import ops_routes
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import settings_for
+from tests.catalogue_helpers import default_model, priced
 from tests.conftest import Sleeps
 
 pytestmark = pytest.mark.anyio
@@ -198,13 +200,15 @@ async def test_metrics_count_requests_latency_and_spend_after_real_requests(
 
     assert await ops.metric("imagebot_requests_total", kind="generate", status="done") == 1
     assert await ops.metric("imagebot_requests_total", kind="generate", status="failed") == 1
-    call = {"provider": "openai", "model": "gpt-image-1", "kind": "generate"}
+    call = {"provider": "openai", "model": default_model(), "kind": "generate"}
     assert await ops.metric("imagebot_image_api_latency_seconds_count", **call, outcome="ok") == 1
     assert await ops.metric("imagebot_image_api_latency_seconds_count", **call, outcome="error") == 1
     assert await ops.metric("imagebot_image_api_latency_seconds_bucket", **call, outcome="ok", le="+Inf") == 1
     [billed] = [row for row in await ops.services.db(ops.services.db.store.ledger_rows) if row["status"] == "ok"]
-    assert billed["cost_micro"] > 0
-    spend = await ops.metric("imagebot_spend_dollars_total", provider="openai", model="gpt-image-1")
+    tokens = Usage(**{kind: billed[kind] or 0 for kind in ("input_text_tokens", "input_image_tokens",
+                                                            "output_image_tokens", "output_text_tokens")})
+    assert billed["cost_micro"] == priced(default_model()).cost(tokens) > 0  # the catalogue's price, its tokens
+    spend = await ops.metric("imagebot_spend_dollars_total", provider="openai", model=default_model())
     assert spend == pytest.approx(billed["cost_micro"] / 1_000_000)
     assert await ops.metric("imagebot_queue_depth") == 0
 
@@ -258,7 +262,7 @@ async def test_each_request_leaves_exactly_one_log_line_with_its_fields(
     assert fields["latency_ms"] >= fields["api_ms"] >= 0
     assert fields == {
         "request_id": job.id, "slack_id": job.dedupe_key, "team": slack.team_id, "user": ALICE, "channel": CHANNEL,
-        "kind": "generate", "provider": "openai", "model": "gpt-image-1", "status": "done", "error": None,
+        "kind": "generate", "provider": "openai", "model": default_model(), "status": "done", "error": None,
         "latency_ms": fields["latency_ms"], "api_calls": 1, "api_ms": ledger["latency_ms"],
         "cost_micro": ledger["cost_micro"], "cost": fields["cost"],
     }
@@ -297,5 +301,5 @@ async def test_json_logs_carry_the_request_fields_as_keys(slack: SlackStandIn, o
     assert set(entry) >= REQUEST_FIELDS
     assert {k: entry[k] for k in ("level", "logger", "kind", "status", "user", "model")} == {
         "level": "INFO", "logger": "imagebot.requests", "kind": "generate", "status": "done", "user": ALICE,
-        "model": "gpt-image-1"}
+        "model": default_model()}
     assert isinstance(entry["cost_micro"], int) and entry["cost_micro"] > 0 and entry["error"] is None
