@@ -294,8 +294,12 @@ class Catalogue:
 
     def price_table(self) -> PriceTable:
         """Prices per model (snapshots priced as their alias), as the PriceTable IMAGEBOT_PRICES may override."""
-        models = {mid: entry.price.price for mid, entry in self._models.items() if entry.price is not None}
-        return PriceTable(models, svg_authors=self._svg_authors)
+        # A snapshot that keeps its alias's price is priced through the alias, so IMAGEBOT_PRICES reaches both.
+        aliases = {mid: str(entry.snapshot_of) for mid, entry in self._models.items()
+                   if entry.snapshot_of and entry.price == self._models[entry.snapshot_of].price}
+        models = {mid: entry.price.price for mid, entry in self._models.items()
+                  if entry.price is not None and mid not in aliases}
+        return PriceTable(models, aliases, svg_authors=self._svg_authors)
 
     # -- loading ---------------------------------------------------------------------------------------------------
 

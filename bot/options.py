@@ -143,7 +143,7 @@ def parse_command(text: str, defaults: ImageOptions, choices: Choices) -> Parsed
         return value
 
     if "size" in values:
-        options = replace(options, size=_size(values["size"]))
+        options = replace(options, size=_size(values["size"], choices, options.model))
     if "quality" in values:
         options = replace(options, quality=word("quality", caps.qualities if caps else _ANY_QUALITY))
     if "n" in values:
@@ -271,13 +271,12 @@ def _model(value: str, choices: Choices) -> str:
     return model
 
 
-def _size(value: str) -> str:
+def _size(value: str, choices: Choices, model: str) -> str:
     size = value.strip().lower()
     size = SIZE_ALIASES.get(size, size)
     if size == "auto" or re.fullmatch(r"[0-9]{2,5}x[0-9]{2,5}", size):  # ASCII digits: \d takes "１０２４" too
         return size
-    raise InvalidOption(f"`--size {value}` is not valid: square, portrait, landscape, WIDTHxHEIGHT or auto.",
-                        option="size")
+    raise InvalidOption(f"`--size {value}` is not valid: {_valid_values('size', choices, model)}.", option="size")
 
 
 def _whole(value: str, name: str, low: int, high: int) -> int:

@@ -147,7 +147,8 @@ class PriceTable:
 
     @property
     def models(self) -> list[str]:
-        return sorted(self._models)
+        """Every model with a price: its own, or its alias's."""
+        return sorted({*self._models, *(a for a, target in self._aliases.items() if target in self._models)})
 
     def overridden(self, override: Path | None) -> PriceTable:
         """This table with models from `override` (JSON or TOML, IMAGEBOT_PRICES) replacing or adding entries."""

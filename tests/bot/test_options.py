@@ -260,8 +260,6 @@ def test_size_that_is_not_a_size_names_the_valid_kinds(size: str) -> None:
     assert "auto" in str(error)
 
 
-@pytest.mark.xfail(strict=True, reason="bot/options.py _size: a value that is not a size is answered with "
-                   "'WIDTHxHEIGHT or auto' whatever the model; a fixed-size model's own sizes are not named")
 def test_size_that_is_not_a_size_lists_a_fixed_size_models_sizes() -> None:
     model = fixed_size_models()[0]
     error = invalid("a cat --size huge", ImageOptions(model=model), choices("azure"))

@@ -263,9 +263,6 @@ def test_toml_override_replaces_and_adds_models(tmp_path: Path, table: PriceTabl
     assert overridden.cost("local", Usage(output_image_tokens=5000)) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="bot/catalogue.py Catalogue.price_table lists each snapshot as a model of its "
-                   "own (a copy of its alias's price), so an IMAGEBOT_PRICES entry for an alias does not reach its "
-                   "snapshots; before the catalogue they were aliases and followed")
 def test_an_override_of_an_alias_reaches_its_snapshots(tmp_path: Path, table: PriceTable) -> None:
     cat = catalogue()
     snapshot = next(m for m in cat.ids if cat.get(m).snapshot_of)  # type: ignore[union-attr]
