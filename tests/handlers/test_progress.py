@@ -11,9 +11,11 @@ import pytest
 
 from bot.image_api import ImageAPI, OpenAITarget
 from bot.settings import Settings
+from bot.tokens import output_image_tokens
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace, settings_for
+from tests.catalogue_helpers import caps, catalogue, default_model
 from tests.conftest import WorkspaceFactory
 
 pytestmark = pytest.mark.anyio
@@ -39,7 +41,10 @@ async def test_streamed_previews_reach_slack_then_the_final_image(
     [result] = [m for m in thread if m.get("files")]
     assert "Includes 2 streamed preview(s)" in result["text"]
     row = workspace.services.images.store.ledger_rows()[0]
-    assert row["output_image_tokens"] == 1056 + 2 * 100  # previews billed, counted once
+    settings = workspace.services.settings
+    assert request.json["model"] == default_model() and caps(default_model()).streams("png")
+    image = output_image_tokens(caps(default_model()), settings.size, settings.quality)
+    assert row["output_image_tokens"] == image + 2 * catalogue().inputs.partial_image_tokens  # previews, counted once
 
 
 @pytest.fixture
