@@ -6,16 +6,19 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
 
-from bot.pricing import PriceTable, Usage, format_usd
+from bot.pricing import Usage, format_usd
+from bot.tokens import output_image_tokens
 from standins.images_api import ImageAPIStandIn, RecordedRequest
 from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace
+from tests.catalogue_helpers import caps, catalogue, default_model, live, priced
 from tests.conftest import Sleeps, WorkspaceFactory
 from tests.slack_views import bot_replies, card_text, cards, image_replies, input_images, png, sha
 from tests.standins.openapi import openapi_validator
@@ -77,7 +80,8 @@ async def test_image_command_posts_card_and_uploads_image_with_cost_footnote(
     [request] = image_api.requests
     body = request.json
     assert body is not None
-    assert body["model"] == "gpt-image-1" and body["prompt"] == "a lighthouse at dusk"
+    model = default_model()
+    assert body["model"] == model and body["prompt"] == "a lighthouse at dusk"
     assert "response_format" not in body and "style" not in body
     openapi_validator("CreateImageRequest").validate(body)
 
@@ -90,11 +94,11 @@ async def test_image_command_posts_card_and_uploads_image_with_cost_footnote(
     # The footnote's cost is the ledger's, and the ledger's is the stand-in's usage × the price table.
     [row] = workspace.services.images.store.ledger_rows()
     usage = Usage(input_text_tokens=row["input_text_tokens"], output_image_tokens=row["output_image_tokens"])
-    assert row["output_image_tokens"] == 1056
-    assert row["cost_micro"] == row["input_text_tokens"] * 5 + 1056 * 40
-    assert row["cost_micro"] == PriceTable.builtin().cost("gpt-image-1", usage)
+    out = output_image_tokens(caps(model), "1024x1024", "medium")
+    assert row["output_image_tokens"] == out and not row["input_image_tokens"] and not row["output_text_tokens"]
+    assert row["cost_micro"] == priced(model).cost(usage) == catalogue().price_table().cost(model, usage)
     footnote = result["text"]
-    for expected in ("gpt-image-1", "1024x1024", "medium", "1,056 out", format_usd(row["cost_micro"]),
+    for expected in (model, "1024x1024", "medium", f"{out:,} out", format_usd(row["cost_micro"]),
                      f"thread so far: {format_usd(row['cost_micro'])}"):
         assert expected in footnote
     assert json.loads(row["image_ids"]) == [sha(uploaded)]  # the bytes posted are the bytes kept
@@ -102,10 +106,14 @@ async def test_image_command_posts_card_and_uploads_image_with_cost_footnote(
 
 async def test_options_are_mapped_to_api_fields(slack: SlackStandIn, image_api: ImageAPIStandIn,
                                                 workspace: LocalWorkspace) -> None:
+    # A live model other than the default, so that --model is seen to be sent, which takes every option asked for.
+    model = next(m for m in live(where=lambda c: c.transparent and "webp" in c.formats and "high" in c.qualities
+                                 and c.max_n >= 2 and not c.sizes.problems("1024x1536"))
+                 if m != default_model())
     thread_ts = await generate(slack, workspace, "a fox --size portrait --quality high --n 2 --format webp "
-                                                 "--transparent --model gpt-image-1.5")
+                                                 f"--transparent --model {model}")
     [request] = image_api.requests
-    assert request.json == {**request.json, "model": "gpt-image-1.5", "size": "1024x1536", "quality": "high",
+    assert request.json == {**request.json, "model": model, "size": "1024x1536", "quality": "high",
                             "n": 2, "output_format": "webp", "background": "transparent", "prompt": "a fox"}
     openapi_validator("CreateImageRequest").validate(request.json)
     [result] = image_replies(slack, thread_ts)
@@ -128,17 +136,33 @@ async def test_help_answers_privately_and_no_text_opens_the_form(slack: SlackSta
     assert form["callback_id"] == "imagebot_image_modal" and form["private_metadata"] == CHANNEL
 
 
+def _or(values: tuple[str, ...]) -> str:
+    return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} or {values[-1]}"
+
+
+def _dall_e_3_refusal(workspace: LocalWorkspace) -> str:
+    # dall-e-3 on purpose: a model imagebot never supported, named in the catalogue's "gone" list.
+    gone = catalogue().gone("dall-e-3")
+    assert gone is not None
+    models = ", ".join(workspace.services.images.choices().models)  # the live models, as the app sees today
+    return f"`dall-e-3` was shut down on {gone.shutdown.isoformat()}. Its replacement is {gone.replacement}. " \
+           f"Models: {models}."
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("a cat --size huge", "square, portrait, landscape"),
-    ("a cat --quality best", "low, medium, high or auto"),
+    ("a cat --quality best", _or(caps(default_model()).qualities)),
     ("a cat --n 9", "1 to 4"),
     ("a cat --colour red", "Unknown option `--colour`"),
     ("--size square", "Add a prompt"),
-    ("a cat --model dall-e-3", "Models: gpt-image-1"),
+    ("a cat --model dall-e-3", _dall_e_3_refusal),
     ("x" * 32_001, "the limit is 32,000"),
 ])
 async def test_bad_input_gets_a_private_specific_answer_and_no_api_call(
-        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace, text: str, expected: str) -> None:
+        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace, text: str,
+        expected: str | Callable[[LocalWorkspace], str]) -> None:
+    if callable(expected):
+        expected = expected(workspace)
     delivery = await slack.send_command(ALICE, CHANNEL, text)
     assert delivery.status == 200 and expected in delivery.response_text
     await workspace.settle()
@@ -154,7 +178,7 @@ async def test_reply_edits_last_image_and_second_edit_chains(slack: SlackStandIn
     await reply(slack, workspace, thread_ts, "make the sky purple")
     edit = image_api.requests[-1]
     assert edit.operation == "edits" and edit.content_type == "multipart/form-data"
-    assert edit.params()["prompt"] == "make the sky purple" and edit.params()["model"] == "gpt-image-1"
+    assert edit.params()["prompt"] == "make the sky purple" and edit.params()["model"] == default_model()
     [(_, _, sent)] = input_images(edit)
     assert sha(sent) == sha(first)  # the thread's last image, byte for byte
     openapi_validator("CreateImageEditRequest").validate(edit_schema_view(edit))
