@@ -442,8 +442,9 @@ def storage(table: Table, count: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(Path(tmp))
         key = ThreadKey("T0BENCH", "C0BENCH", "1700000000.000100")
-        entry = LedgerEntry(key=key, user_id="U0BENCH00", kind="generate", provider="openai", model=Catalogue.load().default_model,
-                            size="1536x1024", quality="high", n=1, prompt="a lighthouse at dusk",
+        entry = LedgerEntry(key=key, user_id="U0BENCH00", kind="generate", provider="openai",
+                            model=Catalogue.load().default_model, size="1536x1024", quality="high", n=1,
+                            prompt="a lighthouse at dusk",
                             output_image_tokens=6240, cost_micro=250_000, latency_ms=2000, image_ids=("img1",))
         for _ in range(100):
             store.record_call(entry)

@@ -55,6 +55,7 @@ from bot.logs import Redactor
 from bot.manifest import BOT_SCOPES
 from bot.model_watch import image_models
 from bot.pricing import PriceTable
+from bot.services import check_defaults
 from bot.settings import DEFAULT_OPENAI_BASE_URL, VARIABLES, Settings
 from storage import diagnostics
 
@@ -133,6 +134,8 @@ def load_settings(environ: Mapping[str, str], dotenv: Path | None) -> tuple[Sett
     try:
         settings = Settings.from_env(environ, dotenv=dotenv)
         catalogue, prices = load_catalogue(settings)
+        # What `serve` refuses at start-up (a quality or size the model cannot make), doctor fails the same way.
+        check_defaults(settings, catalogue, settings.provider, datetime.now(ZoneInfo(settings.timezone)).date())
         # Doctor speaks of the model requests will name: IMAGEBOT_MODEL, or the catalogue's default.
         settings = dataclasses.replace(settings, model=settings.model or catalogue.default_model)
     except errors.SettingsError as error:

@@ -184,7 +184,7 @@ def check_options(options: ImageOptions, choices: Choices) -> None:
         raise InvalidOption(f"{model} has no quality {options.quality}: {_or(caps.qualities)}.", option="quality")
     if options.output_format not in caps.formats:
         where = " on Azure OpenAI" if choices.provider == "azure" else ""
-        raise InvalidOption(f"{model} does not make {options.output_format}{where}; use `--format` "
+        raise InvalidOption(f"{model} does not make {options.output_format}{where}; it makes "
                             f"{_or(caps.formats)}.", option="format")
     if options.transparent:
         if options.output_format not in ("png", "webp"):
@@ -204,7 +204,7 @@ def check_options(options: ImageOptions, choices: Choices) -> None:
     if options.output_format != "gif" and (options.frames or options.frame_ms):
         raise InvalidOption("`--frames` and `--frame-ms` are for `--format gif`.", option="frames")
     if options.output_format == "svg" and options.n > 1:
-        raise InvalidOption("An SVG comes one at a time: leave out `--n` with `--format svg`.", option="n")
+        raise InvalidOption("An SVG comes one at a time: ask for 1 image with the svg format.", option="n")
     if options.n > caps.max_n:
         raise InvalidOption(f"{model} makes at most {caps.max_n} images a request.", option="n")
 

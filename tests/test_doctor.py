@@ -111,10 +111,6 @@ async def test_a_bad_setting_is_a_failed_check_naming_the_variable(tmp_path: Pat
     assert status == 1 and f"IMAGEBOT_REPORT_CHANNEL correctly (it is set in {dotenv})" in line(output, "Settings")
 
 
-@pytest.mark.xfail(strict=True, reason="bot/doctor.py load_settings (line 131) checks only the shape of "
-                   "IMAGEBOT_QUALITY and IMAGEBOT_SIZE; bot/services.py check_defaults (line 127), which `serve` runs, "
-                   "refuses a quality or size the model cannot make, so doctor says [ok] for settings that stop "
-                   "start-up")
 @pytest.mark.parametrize(("variable", "value"), [("IMAGEBOT_QUALITY", "ultra"), ("IMAGEBOT_SIZE", "16x16")])
 async def test_a_default_the_model_cannot_make_fails_as_serve_refuses_it(tmp_path: Path, variable: str,
                                                                         value: str) -> None:

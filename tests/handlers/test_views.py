@@ -470,9 +470,6 @@ def test_a_format_the_chosen_model_does_not_make_is_refused_on_the_format_block(
     assert f"{plain} does not make gif" in modal_errors(error.value)[FORMAT_BLOCK]
 
 
-@pytest.mark.xfail(strict=True, reason="bot/options.py:187 and :207 word these refusals with a bare `--format` / "
-                   "`--n`, which handlers/views.py modal_errors (_CLI_VALUE_RE needs a value inside the backticks) "
-                   "leaves as '--format png, jpeg or webp' / 'leave out --n' in a form that has selects")
 @pytest.mark.parametrize("chosen", ["gif on a model without it", "svg with several images"])
 def test_modal_errors_never_show_slash_command_options(chosen: str) -> None:
     if chosen == "gif on a model without it":
