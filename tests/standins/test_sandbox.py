@@ -15,6 +15,7 @@ from PIL import Image
 from bot.settings import Settings
 from handlers import views
 from standins.sandbox import Sandbox, image_provider
+from tests.catalogue_helpers import live_with
 
 pytestmark = pytest.mark.anyio
 ALICE, BOB, CHANNEL = "U0ALICE", "U0BOB", "C0GENERAL"
@@ -130,6 +131,10 @@ async def test_the_form_opens_shows_errors_and_submits(sandbox: Sandbox, http: h
     view = (await state(http))["view"]
     assert view["callback_id"] == views.IMAGE_MODAL and (await state(http, BOB))["view"] is None
 
+    # A model that makes transparent PNGs and JPEGs: transparency with JPEG is the form's error, not the model's.
+    model = live_with(lambda c: c.transparent and {"png", "jpeg"} <= set(c.formats) and "low" in c.qualities
+                      and not c.sizes.problems("1024x1024"))
+
     def values(fmt: str, transparent: bool) -> dict[str, Any]:
         def chosen(value: str) -> dict[str, Any]:
             return {"type": "static_select", "selected_option": {"value": value,
@@ -142,7 +147,7 @@ async def test_the_form_opens_shows_errors_and_submits(sandbox: Sandbox, http: h
                 views.N_BLOCK: {views.N_ACTION: chosen("1")},
                 views.TRANSPARENT_BLOCK: {views.TRANSPARENT_ACTION: checkboxes},
                 views.FORMAT_BLOCK: {views.FORMAT_ACTION: chosen(fmt)},
-                views.MODEL_BLOCK: {views.MODEL_ACTION: chosen("gpt-image-1")}}
+                views.MODEL_BLOCK: {views.MODEL_ACTION: chosen(model)}}
 
     bad = await http.post("/api/view", json={"user": ALICE, "view_id": view["id"], "values": values("jpeg", True)})
     assert bad.status_code == 200 and bad.json()["ok"] is False and views.FORMAT_BLOCK in bad.json()["errors"]
