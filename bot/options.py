@@ -167,6 +167,9 @@ def parse_command(text: str, defaults: ImageOptions, choices: Choices) -> Parsed
         longest = gif.max_frame_ms if gif else 655_350
         options = replace(options, frame_ms=_whole(values["frame-ms"], "frame-ms", 10, longest))
     check_options(options, choices)
+    if caps is not None and options.input_fidelity and options.input_fidelity not in caps.input_fidelity:
+        # A model that reads every input at high fidelity takes no such field (the SDK says to omit it).
+        options = replace(options, input_fidelity=None)
     return ParsedCommand(prompt=prompt, options=options)
 
 

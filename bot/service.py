@@ -215,9 +215,7 @@ class ImageService:
             raise InvalidOption(f"{options.model} does not take markup (marks drawn over the image). Use "
                                 f"{', '.join(m for m in self.choices().models if self._has_markup(m))}, or describe "
                                 "the change in words.", option="markup")
-        if caps is not None and len(inputs) > caps.max_inputs:
-            raise InvalidOption(f"{options.model} takes at most {caps.max_inputs} images; this edit has "
-                                f"{len(inputs)}.", option="image")
+        self.check_inputs(options, len(inputs))
         request = EditRequest(prompt=prompt, options=options, images=tuple(inputs), mask=mask, markup=markup,
                               user=end_user_id(key.team_id, user_id))
         result, images = await self._call("edit", key, user_id, prompt, options,
@@ -275,6 +273,13 @@ class ImageService:
             notes = (str(resolved.note()), *fitted)
         options, policy_notes = await self.apply_policy(key, options)
         return options, (*notes, *policy_notes)
+
+    def check_inputs(self, options: ImageOptions, count: int) -> None:
+        """Refuse an edit with more input images than the model takes, before anything is asked or spent."""
+        caps = self.catalogue.capabilities(options.model, self.provider.provider)
+        if caps is not None and count > caps.max_inputs:
+            raise InvalidOption(f"{options.model} takes at most {caps.max_inputs} images; this edit has "
+                                f"{count}.", option="image")
 
     def _has_markup(self, model: str) -> bool:
         caps = self.catalogue.capabilities(model, self.provider.provider)

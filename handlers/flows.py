@@ -151,6 +151,10 @@ class Flows:
         threshold = self.services.settings.confirm_above_micro
         if threshold is None or job.payload.get("confirmed"):
             return None
+        # Priced as it will be sent: the channel's policy and a shut-down model's replacement applied first, and a
+        # request that can never be made refused rather than asked about.
+        options, _ = await self.images.prepare(_key(job), options)
+        self.images.check_inputs(options, len(inputs))
         estimate = self.images.estimate(options, prompt, inputs)
         if estimate is None or estimate <= threshold:
             return None

@@ -144,7 +144,7 @@ async def test_concurrent_requests_against_a_nearly_spent_budget_overshoot_by_at
 
 async def test_channel_policy_lowers_quality_and_refuses_models(slack: SlackStandIn, image_api: ImageAPIStandIn,
                                                                 workspace_factory: WorkspaceFactory) -> None:
-    # No confirmation: it would ask about the request as typed, before the policy lowers it (see the xfail below).
+    # No confirmation here: this test is about the policy; the one below checks what the confirmation asks.
     workspace = await workspace_factory(confirm_above_micro=None)
     allowed = default_model()
     other = next(m for m in live() if m != allowed)
@@ -159,9 +159,6 @@ async def test_channel_policy_lowers_quality_and_refuses_models(slack: SlackStan
     assert f"allows only {allowed}" in last_thread_texts(slack)[-1]
 
 
-@pytest.mark.xfail(strict=True, reason="the confirmation estimates the request as typed, before prepare() applies "
-                                      "the channel's policy (handlers/flows.py _costly), so it asks about a cost the "
-                                      "call will never have")
 async def test_the_confirmation_estimates_what_the_channel_policy_lets_through(
         slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
     threshold = workspace.services.settings.confirm_above_micro

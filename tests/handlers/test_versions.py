@@ -287,10 +287,6 @@ async def test_a_model_reading_every_input_at_high_fidelity_bills_it_unasked_and
     assert rows[2]["input_image_tokens"] == rows[1]["input_image_tokens"]  # the surcharge once, asked or not
 
 
-@pytest.mark.xfail(strict=True, reason="--fidelity high on a model that takes no input_fidelity (the GPT Image 2 "
-                                      "models, which read every input at high fidelity; the SDK says to omit it) is "
-                                      "still sent as input_fidelity=high: parse_command/check_options keep it and "
-                                      "only fit_options drops it, though bot/image_api.py says options drop it")
 async def test_fidelity_is_not_sent_to_a_model_that_takes_none(
         slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
     assert not caps(default_model()).input_fidelity
@@ -322,9 +318,6 @@ async def test_more_than_sixteen_inputs_are_refused_before_any_call(
     assert f"at most {most} images" in said and f"this one has {most + 1}" in said
 
 
-@pytest.mark.xfail(strict=True, reason="the confirmation (handlers/flows.py _costly) comes before the check of the "
-                                      "model's max_inputs (bot/service.py edit): a reply with too many images is "
-                                      "asked 'This will cost about … Generate?' for an edit that can never be made")
 async def test_too_many_inputs_are_refused_rather_than_asked_about(
         slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
     thread_ts, most = await post_too_many_inputs(slack, workspace)
