@@ -17,16 +17,15 @@ serving models that OpenAI has shut down. The offline renderer behaves as OpenAI
 from __future__ import annotations
 
 import json
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import SettingsError
-from bot.pricing import ModelPrice, PriceTable, price_from_data
+from bot.pricing import ModelPrice, PriceTable, price_from_data, read_data_file
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -266,8 +265,6 @@ class Catalogue:
         caps = entry.capabilities
         restricted = self.provider(provider).formats
         if restricted is not None:
-            from dataclasses import replace
-
             caps = replace(caps, formats=tuple(f for f in caps.formats if f in restricted))
         return caps
 
@@ -313,11 +310,7 @@ class Catalogue:
         """The built-in catalogue, with `override` (JSON or TOML, `IMAGEBOT_MODELS`) merged over it."""
         data = cls.builtin_data()
         if override is not None:
-            try:
-                text = override.read_text(encoding="utf-8")
-                extra = tomllib.loads(text) if override.suffix == ".toml" else json.loads(text)
-            except (OSError, ValueError) as exc:
-                raise SettingsError(_SETTING, f"cannot read {override}: {exc}") from exc
+            extra = read_data_file(override, _SETTING)
             if not isinstance(extra, dict):
                 raise SettingsError(_SETTING, f"{override}: expected a table with 'models' and/or 'families'")
             data = merge(data, extra)
@@ -383,12 +376,9 @@ class _Reader:
             alias = entry["snapshot_of"]
             if alias not in models:
                 raise self.fail(mid, f"snapshot_of {alias!r} is not a model in the catalogue")
+            # A snapshot is its alias's entry with its own fields (often none) laid over it.
             own = {k: v for k, v in entry.items() if k != "snapshot_of"}
-            base = models[alias]
-            models[mid] = self.model(mid, merge(models_data[alias], own), families, estimates, snapshot_of=alias) \
-                if own else Model(id=mid, family=base.family, role=base.role, capabilities=base.capabilities,
-                                  statuses=base.statuses, price=base.price, snapshot_of=alias, sources=base.sources,
-                                  note=base.note)
+            models[mid] = self.model(mid, merge(models_data[alias], own), families, estimates, snapshot_of=alias)
         for mid, entry in models.items():
             for provider, status in entry.statuses.items():
                 if status.replacement and status.replacement not in models:

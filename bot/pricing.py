@@ -154,12 +154,7 @@ class PriceTable:
         """This table with models from `override` (JSON or TOML, IMAGEBOT_PRICES) replacing or adding entries."""
         if override is None:
             return self
-        try:
-            text = override.read_text(encoding="utf-8")
-            data = tomllib.loads(text) if override.suffix == ".toml" else json.loads(text)
-        except (OSError, ValueError) as exc:
-            raise SettingsError("IMAGEBOT_PRICES", f"cannot read {override}: {exc}") from exc
-        extra = self.from_data(data, source=str(override))
+        extra = self.from_data(read_data_file(override, "IMAGEBOT_PRICES"), source=str(override))
         return PriceTable({**self._models, **extra._models}, {**self._aliases, **extra._aliases},
                           svg_authors=self._svg_authors)
 
@@ -192,6 +187,16 @@ class SvgUsage:
         reasoning = _count(usage, "reasoning_tokens") if "reasoning_tokens" in usage else 0
         return cls(model=usage["model"], input_tokens=_count(usage, "input_tokens"),
                    output_tokens=_count(usage, "output_tokens"), reasoning_tokens=reasoning)
+
+
+def read_data_file(path: Path, setting: str) -> Any:
+    """An operator's data file (IMAGEBOT_PRICES, IMAGEBOT_MODELS): TOML when its name ends in .toml, else JSON.
+    Raises SettingsError naming `setting` when it cannot be read or parsed."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        return tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise SettingsError(setting, f"cannot read {path}: {exc}") from exc
 
 
 def price_from_data(entry: Any, *, where: str, setting: str) -> ModelPrice:
