@@ -194,13 +194,13 @@ def check_options(options: ImageOptions, choices: Choices) -> None:
             raise InvalidOption("A transparent background needs `--format png` or `--format webp`.", option="format")
         if not caps.transparent:
             raise InvalidOption(f"{model} does not make transparent backgrounds; use "
-                                f"{_or(_having(choices, 'transparent'))}.", option="transparent")
+                                f"{_or(models_with(choices, 'transparent'))}.", option="transparent")
     if options.input_fidelity == "high" and "high" not in caps.input_fidelity and not caps.inputs_high_fidelity:
         raise InvalidOption(f"{model} does not support `--fidelity high`; use "
-                            f"{_or(_having(choices, 'input_fidelity'))} for a closer match to faces and logos.",
+                            f"{_or(models_with(choices, 'input_fidelity'))} for a closer match to faces and logos.",
                             option="fidelity")
     if options.complexity and not caps.complexity:
-        raise InvalidOption(f"{model} has no `--complexity`; use {_or(_having(choices, 'complexity'))}.",
+        raise InvalidOption(f"{model} has no `--complexity`; use {_or(models_with(choices, 'complexity'))}.",
                             option="complexity")
     if options.moderation and not caps.moderation:
         raise InvalidOption(f"{model} has no `--moderation` setting.", option="moderation")
@@ -243,13 +243,13 @@ def fit_options(options: ImageOptions, caps: Capabilities) -> tuple[ImageOptions
     return options, tuple(notes)
 
 
-def _having(choices: Choices, capability: str) -> tuple[str, ...]:
-    """The models here that have `capability` (a Capabilities field that is truthy), for "use …" advice."""
+def models_with(choices: Choices, capability: str) -> tuple[str, ...]:
+    """The models here (aliases, not snapshots) that have `capability`, a truthy Capabilities field, for "use …"
+    advice; ("another model",) when none has it."""
     found = []
     for model in choices.models:
-        caps = choices.caps(model)
-        if caps is not None and getattr(caps, capability) and choices.catalogue.get(model) and \
-                not choices.catalogue.get(model).snapshot_of:  # type: ignore[union-attr]
+        caps, entry = choices.caps(model), choices.catalogue.get(model)
+        if caps is not None and getattr(caps, capability) and entry is not None and not entry.snapshot_of:
             found.append(model)
     return tuple(found) or ("another model",)
 

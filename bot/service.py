@@ -23,7 +23,7 @@ from bot.jobs import DbThread
 from bot.logs import redact
 from bot.metrics import Metrics
 from bot.models import EditRequest, GenerateRequest, ImageOptions, ImageResult, InputImage
-from bot.options import Choices, fit_options
+from bot.options import Choices, fit_options, models_with
 from bot.policy import Policy, apply_policy
 from bot.pricing import PriceTable
 from bot.settings import Settings
@@ -127,10 +127,6 @@ class ImageService:
                                svg_model=self.settings.svg_model)
         return fit_options(options, caps)[0] if caps is not None else options
 
-    @property
-    def allowed_models(self) -> tuple[str, ...]:
-        return self.choices().models
-
     # threads ----------------------------------------------------------------------------------------
     async def start_thread(self, key: ThreadKey, *, user_id: str, prompt: str | None) -> ThreadRecord:
         return await self.io(self.store.start_thread, key, created_by=user_id, prompt=prompt)
@@ -213,8 +209,8 @@ class ImageService:
         caps = self.catalogue.capabilities(options.model, self.provider.provider)
         if markup is not None and caps is not None and not caps.markup:
             raise InvalidOption(f"{options.model} does not take markup (marks drawn over the image). Use "
-                                f"{', '.join(m for m in self.choices().models if self._has_markup(m))}, or describe "
-                                "the change in words.", option="markup")
+                                f"{', '.join(models_with(self.choices(), 'markup'))}, or describe the change in "
+                                "words.", option="markup")
         self.check_inputs(options, len(inputs))
         request = EditRequest(prompt=prompt, options=options, images=tuple(inputs), mask=mask, markup=markup,
                               user=end_user_id(key.team_id, user_id))
@@ -280,11 +276,6 @@ class ImageService:
         if caps is not None and count > caps.max_inputs:
             raise InvalidOption(f"{options.model} takes at most {caps.max_inputs} images; this edit has "
                                 f"{count}.", option="image")
-
-    def _has_markup(self, model: str) -> bool:
-        caps = self.catalogue.capabilities(model, self.provider.provider)
-        entry = self.catalogue.get(model)
-        return bool(caps and caps.markup and entry and not entry.snapshot_of)
 
     def cost(self, result: ImageResult) -> int | None:
         """A call's cost from its own usage: the render, plus the SVG author's tokens for an SVG (unknown when

@@ -96,7 +96,8 @@ def make_model_watch(services: Services, notify: Notify) -> ModelWatch:
     """The daily look at GET /v1/models and the shutdown notices, posting with `notify` (the Slack edge's)."""
     images, db = services.images, services.db
     provider = images.provider
-    lister = provider.list_models if isinstance(provider, ImageAPI) and provider.provider == "openai" else None
+    lists = images.catalogue.provider(provider.provider).lists_models  # the catalogue: only OpenAI has the list
+    lister = provider.list_models if isinstance(provider, ImageAPI) and lists else None
 
     async def claim(key: str) -> bool:
         return bool(await db(db.store.claim_report_slot, NOTICES, key))
