@@ -433,20 +433,11 @@ class Flows:
 
     async def _alert(self, team_id: str, delivered: Delivered) -> None:
         """Budget marks crossed (80 %, 100 %): one message each, to the workspace's report channel."""
-        if not delivered.alerts:
-            return
-        channel = await self.report_channel(team_id)
         for alert in delivered.alerts:
             budget = alert.budget
-            text = blocks.budget_alert_text(budget_owner(budget.scope, budget.target), budget.period,
-                                            alert.threshold, alert.spent_micro, budget.limit_micro)
-            if channel is None:
-                log.warning("budget alert (no report channel to post it to): %s", text)
-                continue
-            try:
-                await (await self.slack(team_id)).chat_postMessage(channel=channel, text=text)
-            except SlackApiError as error:
-                log.warning("could not post a budget alert: %s", error.response.get("error"))
+            await self.notify_team(team_id, blocks.budget_alert_text(
+                budget_owner(budget.scope, budget.target), budget.period, alert.threshold, alert.spent_micro,
+                budget.limit_micro))
 
     async def _model_gone(self, model: str, team_id: str) -> None:
         """The API said a model is gone: its workspace's admins hear it once (per model, across restarts)."""
@@ -459,7 +450,8 @@ class Flows:
             await self.images.io(self.images.store.release_report_slot, NOTICES, key)
 
     async def notify_team(self, team_id: str, text: str) -> bool:
-        """Post `text` to a workspace's report channel; False when there is none or Slack refused it."""
+        """Post `text` (a budget alert, a model notice) to a workspace's report channel; False when there is none or
+        Slack refused it (logged with the text, so it is not lost)."""
         channel = await self.report_channel(team_id)
         if channel is None:
             log.warning("admin notice (no report channel to post it to): %s", text)
@@ -467,7 +459,7 @@ class Flows:
         try:
             await (await self.slack(team_id)).chat_postMessage(channel=channel, text=text)
         except (SlackApiError, ImagebotError) as error:
-            log.warning("could not post an admin notice to %s: %s", team_id, error)
+            log.warning("could not post an admin notice to %s (%s): %s", team_id, error, text)
             return False
         return True
 
