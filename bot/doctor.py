@@ -135,7 +135,8 @@ def load_settings(environ: Mapping[str, str], dotenv: Path | None) -> tuple[Sett
         settings = Settings.from_env(environ, dotenv=dotenv)
         catalogue, prices = load_catalogue(settings)
         # What `serve` refuses at start-up (a quality or size the model cannot make), doctor fails the same way.
-        check_defaults(settings, catalogue, settings.provider, datetime.now(ZoneInfo(settings.timezone)).date())
+        check_defaults(settings, catalogue, settings.provider, datetime.now(ZoneInfo(settings.timezone)).date(),
+                       announce=False)
         # Doctor speaks of the model requests will name: IMAGEBOT_MODEL, or the catalogue's default.
         settings = dataclasses.replace(settings, model=settings.model or catalogue.default_model)
     except errors.SettingsError as error:

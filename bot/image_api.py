@@ -481,23 +481,21 @@ class _Failed(Exception):
 
 def _usage(answer: dict[str, Any]) -> Usage | None:
     """The answer's `usage`, or None (cost unknown, never guessed) when it is missing or unreadable."""
-    if answer.get("usage") is None:
-        return None
-    try:
-        return Usage.from_api(answer["usage"])
-    except ValueError as exc:
-        log.warning("image api usage unreadable (%s); cost will show as unknown", exc)
-        return None
+    return _counts(answer, "usage", Usage.from_api)
 
 
 def _svg_usage(answer: dict[str, Any]) -> SvgUsage | None:
     """The SVG author model's `svg_usage`, or None when absent or unreadable (its cost then shows as unknown)."""
-    if answer.get("svg_usage") is None:
+    return _counts(answer, "svg_usage", SvgUsage.from_api)
+
+
+def _counts(answer: dict[str, Any], key: str, read: Callable[[Any], T]) -> T | None:
+    if answer.get(key) is None:
         return None
     try:
-        return SvgUsage.from_api(answer["svg_usage"])
+        return read(answer[key])
     except ValueError as exc:
-        log.warning("image api svg_usage unreadable (%s); the SVG author's cost will show as unknown", exc)
+        log.warning("image api %s unreadable (%s); its cost will show as unknown", key, exc)
         return None
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from bot.budgets import Budgets
-from bot.catalogue import Catalogue, load_catalogue
+from bot.catalogue import Catalogue, Resolved, load_catalogue
 from bot.errors import SettingsError
 from bot.image_api import DEFAULT_TIMEOUT, AzureTarget, ImageAPI, OpenAITarget
 from bot.jobs import DbThread, JobQueue, Limits
@@ -110,18 +110,14 @@ def make_model_watch(services: Services, notify: Notify) -> ModelWatch:
                       claim=claim, release=release, list_models=lister)
 
 
-def check_defaults(settings: Settings, catalogue: Catalogue, provider: str, today: date) -> None:
+def check_defaults(settings: Settings, catalogue: Catalogue, provider: str, today: date, *,
+                   announce: bool = True) -> None:
     """At start-up: say once, clearly, when IMAGEBOT_MODEL is shut down (requests use its replacement), and refuse
-    an IMAGEBOT_QUALITY or IMAGEBOT_SIZE the model cannot make, naming the variable."""
+    an IMAGEBOT_QUALITY or IMAGEBOT_SIZE the model cannot make, naming the variable. `announce` False: only the
+    checks (doctor says the rest in its Model check)."""
     resolved = catalogue.resolve(settings.model or catalogue.default_model, provider, today)
-    if resolved.replaced and resolved.retired is not None:
-        when = resolved.retired.shutdown.isoformat() if resolved.retired.shutdown else "already"
-        log.warning("IMAGEBOT_MODEL=%s was shut down on %s (%s); requests use its replacement %s. Set "
-                    "IMAGEBOT_MODEL=%s (or another live model) to silence this.", resolved.requested, when,
-                    provider, resolved.used, resolved.used)
-    elif catalogue.get(resolved.used) is None:
-        log.warning("IMAGEBOT_MODEL=%s is not in the model catalogue: its capabilities and price are unknown (add it "
-                    "with IMAGEBOT_MODELS)", resolved.used)
+    if announce:
+        _announce(resolved, catalogue, provider)
     caps = catalogue.capabilities(resolved.used, provider)
     if caps is None:
         return
@@ -132,6 +128,17 @@ def check_defaults(settings: Settings, catalogue: Catalogue, provider: str, toda
     if problems:
         raise SettingsError("IMAGEBOT_SIZE", f"{settings.size} does not work for {resolved.used}: "
                             f"{'; '.join(problems)}")
+
+
+def _announce(resolved: Resolved, catalogue: Catalogue, provider: str) -> None:
+    if resolved.replaced and resolved.retired is not None:
+        when = resolved.retired.shutdown.isoformat() if resolved.retired.shutdown else "already"
+        log.warning("IMAGEBOT_MODEL=%s was shut down on %s (%s); requests use its replacement %s. Set "
+                    "IMAGEBOT_MODEL=%s (or another live model) to silence this.", resolved.requested, when,
+                    provider, resolved.used, resolved.used)
+    elif catalogue.get(resolved.used) is None:
+        log.warning("IMAGEBOT_MODEL=%s is not in the model catalogue: its capabilities and price are unknown (add it "
+                    "with IMAGEBOT_MODELS)", resolved.used)
 
 
 def build_services(settings: Settings, *, provider: ImageProvider | None = None) -> Services:
