@@ -18,13 +18,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.catalogue import Catalogue
+from bot.catalogue import Capabilities, Catalogue
 from bot.errors import BudgetExceeded
 from bot.jobs import DbThread
 from bot.models import ImageOptions
 from bot.pricing import PriceTable, Usage
 from bot.settings import Settings
-from bot.tokens import input_image_tokens, output_image_tokens, prompt_text_tokens, reads_high_fidelity
+from bot.tokens import (
+    input_image_tokens,
+    is_upper_bound,
+    output_image_tokens,
+    prompt_text_tokens,
+    reads_high_fidelity,
+)
 from storage.store import ledger_time
 
 PERIODS = ("daily", "monthly")
@@ -103,6 +109,7 @@ def estimate_micro(prices: PriceTable, catalogue: Catalogue, options: ImageOptio
                    inputs: tuple[tuple[int, int], ...] = (), fidelity: str | None = None) -> int | None:
     """What a request should cost, from the catalogue's token tables (or its stated upper bounds where none are
     published); None when the model has no price or the catalogue does not know it."""
+    # Token counts are the model's wherever it runs; a provider narrows only its formats, which estimates ignore.
     caps = catalogue.capabilities(options.model, "openai")
     if caps is None:
         return None
@@ -114,6 +121,23 @@ def estimate_micro(prices: PriceTable, catalogue: Catalogue, options: ImageOptio
                              + catalogue.inputs.partial_image_tokens * options.partial_images) * options.n,
     )
     return prices.cost(options.model, usage)
+
+
+def estimate_caveats(caps: Capabilities | None, options: ImageOptions) -> tuple[str, ...]:
+    """What an estimate for `options` does not know, for the confirmation: where no token figures are published (the
+    catalogue's stated upper bound is used), and an SVG author model billed apart."""
+    caveats = []
+    unpublished = [what for what, bound in (
+        (f"{options.quality} quality", caps is not None and is_upper_bound(caps, options.quality)),
+        ("animated GIFs", caps is not None and options.output_format == "gif"
+         and is_upper_bound(caps, "medium", "gif")),
+    ) if bound]
+    if unpublished:
+        caveats.append(f"OpenAI publishes no token figures for {' or '.join(unpublished)}: this is imagebot's stated "
+                       "upper bound; you are charged what the API reports.")
+    if options.output_format == "svg":
+        caveats.append("The model that writes the SVG is billed apart, at its own rate, and is not in this estimate.")
+    return tuple(caveats)
 
 
 class Budgets:

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
 from bot import imaging
-from bot.budgets import Alert, Budgets, BudgetStanding, estimate_micro
+from bot.budgets import Alert, Budgets, BudgetStanding, estimate_caveats, estimate_micro
 from bot.catalogue import Catalogue, Resolved
 from bot.errors import AttachmentError, ImageAPIError, InvalidOption, ServerError, UserInputError
 from bot.image_api import OnPartial, end_user_id
@@ -27,7 +27,6 @@ from bot.options import Choices, fit_options, models_with
 from bot.policy import Policy, apply_policy
 from bot.pricing import PriceTable
 from bot.settings import Settings
-from bot.tokens import is_upper_bound
 from storage.store import ImageRecord, LedgerEntry, RecentImage, Spend, ThreadKey, ThreadRecord
 
 log = logging.getLogger(__name__)
@@ -345,16 +344,7 @@ class ImageService:
     def estimate_caveats(self, options: ImageOptions) -> tuple[str, ...]:
         """What an estimate for `options` does not know: no published figures (a stated upper bound is used), or
         an SVG author model whose tokens are billed apart."""
-        caps = self.catalogue.capabilities(options.model, self.provider.provider)
-        caveats = []
-        if caps is not None and is_upper_bound(caps, options.quality, options.output_format):
-            caveats.append(f"OpenAI publishes no token figures for {options.quality} quality"
-                           f"{' or animated GIFs' if options.output_format == 'gif' else ''}: this is imagebot's "
-                           "stated upper bound; you are charged what the API reports.")
-        if options.output_format == "svg":
-            caveats.append("The model that writes the SVG is billed apart, at its own rate, and is not in this "
-                           "estimate.")
-        return tuple(caveats)
+        return estimate_caveats(self.catalogue.capabilities(options.model, self.provider.provider), options)
 
     async def base_record(self, key: ThreadKey, base: str | None) -> ImageRecord | None:
         """The image an edit would start from: version `base`, or the thread's current image."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.budgets import Budget, Budgets, default_budgets, estimate_micro
+from bot.budgets import Budget, Budgets, default_budgets, estimate_caveats, estimate_micro
 from bot.errors import BudgetExceeded
 from bot.jobs import DbThread
 from bot.models import ImageOptions
@@ -178,3 +178,26 @@ def test_a_model_without_a_price_has_no_estimate() -> None:
 
     assert cat.get(MODEL).price is None  # type: ignore[union-attr]
     assert estimate_micro(cat.price_table(), cat, ImageOptions(model=MODEL), "p") is None
+
+
+# what the confirmation says of its estimate ---------------------------------------------------------------
+
+
+def test_caveats_name_only_what_has_no_published_figures() -> None:
+    model = live_with(lambda c: c.gif is not None and "xhigh" in c.qualities)
+    model_caps = caps(model)
+
+    assert estimate_caveats(model_caps, ImageOptions(model=model, quality="medium")) == ()
+    [xhigh] = estimate_caveats(model_caps, ImageOptions(model=model, quality="xhigh"))
+    assert "xhigh quality" in xhigh and "GIF" not in xhigh and "upper bound" in xhigh
+    [gif] = estimate_caveats(model_caps, ImageOptions(model=model, quality="medium", output_format="gif"))
+    assert "animated GIFs" in gif and "medium quality" not in gif
+    [both] = estimate_caveats(model_caps, ImageOptions(model=model, quality="max", output_format="gif"))
+    assert "max quality or animated GIFs" in both
+
+
+def test_an_svg_estimate_says_its_author_is_billed_apart() -> None:
+    model = live_with(lambda c: c.svg)
+    [note] = estimate_caveats(caps(model), ImageOptions(model=model, output_format="svg"))
+    assert "billed apart" in note
+    assert estimate_caveats(None, ImageOptions(model="house-model")) == ()  # unknown model: nothing to say
