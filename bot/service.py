@@ -22,6 +22,7 @@ from bot.image_api import OnPartial, end_user_id
 from bot.jobs import DbThread
 from bot.logs import redact
 from bot.metrics import Metrics
+from bot.model_watch import NOTICES
 from bot.models import EditRequest, GenerateRequest, ImageOptions, ImageResult, InputImage
 from bot.options import Choices, fit_options, models_with
 from bot.policy import Policy, apply_policy
@@ -268,6 +269,14 @@ class ImageService:
             notes = (str(resolved.note()), *fitted)
         options, policy_notes = await self.apply_policy(key, options)
         return options, (*notes, *policy_notes)
+
+    async def claim_notice(self, key: str) -> bool:
+        """True the first time an admin notice `key` is claimed, ever (across restarts): it is then posted once."""
+        return bool(await self.io(self.store.claim_report_slot, NOTICES, key))
+
+    async def release_notice(self, key: str) -> None:
+        """Give a notice's claim back after nobody could be told, so it is tried again."""
+        await self.io(self.store.release_report_slot, NOTICES, key)
 
     def check_inputs(self, options: ImageOptions, count: int) -> None:
         """Refuse an edit with more input images than the model takes, before anything is asked or spent."""

@@ -17,7 +17,7 @@ from bot.errors import SettingsError
 from bot.image_api import DEFAULT_TIMEOUT, AzureTarget, ImageAPI, OpenAITarget
 from bot.jobs import DbThread, JobQueue, Limits
 from bot.metrics import Metrics
-from bot.model_watch import NOTICES, ModelWatch, Notify
+from bot.model_watch import ModelWatch, Notify
 from bot.offline import OfflineImageAPI
 from bot.retention import RetentionPruner
 from bot.scheduler import ReportScheduler
@@ -94,20 +94,13 @@ def make_provider(settings: Settings, http: httpx.AsyncClient, catalogue: Catalo
 
 def make_model_watch(services: Services, notify: Notify) -> ModelWatch:
     """The daily look at GET /v1/models and the shutdown notices, posting with `notify` (the Slack edge's)."""
-    images, db = services.images, services.db
+    images = services.images
     provider = images.provider
     lists = images.catalogue.provider(provider.provider).lists_models  # the catalogue: only OpenAI has the list
     lister = provider.list_models if isinstance(provider, ImageAPI) and lists else None
-
-    async def claim(key: str) -> bool:
-        return bool(await db(db.store.claim_report_slot, NOTICES, key))
-
-    async def release(key: str) -> None:
-        await db(db.store.release_report_slot, NOTICES, key)
-
     return ModelWatch(catalogue=images.catalogue, provider=provider.provider,
                       model=lambda: images.configured_model.requested, today=images.today, notify=notify,
-                      claim=claim, release=release, list_models=lister)
+                      claim=images.claim_notice, release=images.release_notice, list_models=lister)
 
 
 def check_defaults(settings: Settings, catalogue: Catalogue, provider: str, today: date, *,

@@ -161,7 +161,7 @@ def help_text(command: str, choices: Choices, default_model: str) -> str:
             continue
         extras = [name for name, has in (("complexity", caps.complexity), ("markup", caps.markup),
                                          ("transparent", caps.transparent)) if has]
-        sizes = "any size" if caps.sizes.free else "3 sizes"
+        sizes = "any size" if caps.sizes.free else f"{len(caps.sizes.sizes)} sizes"
         role = f" ({entry.role})" if entry.role else ""
         lines.append(f"• `{model}`{role}: {sizes}; quality {'/'.join(caps.qualities)}; "
                      f"{'/'.join(caps.formats)}" + (f"; {', '.join(extras)}" if extras else ""))

@@ -26,7 +26,6 @@ from bot import imaging
 from bot.errors import AttachmentError, ImagebotError, ModelUnavailable
 from bot.image_api import OnPartial
 from bot.jobs import Outcome
-from bot.model_watch import NOTICES
 from bot.models import ImageOptions, InputImage, PartialImage
 from bot.options import parse_command
 from bot.pricing import format_usd
@@ -442,12 +441,12 @@ class Flows:
     async def _model_gone(self, model: str, team_id: str) -> None:
         """The API said a model is gone: its workspace's admins hear it once (per model, across restarts)."""
         key = f"model-unavailable:{team_id}:{model}"
-        if not await self.images.io(self.images.store.claim_report_slot, NOTICES, key):
+        if not await self.images.claim_notice(key):
             return
         text = (f":warning: The image API refused `{model}` as shut down or unknown, so requests for it fail (nothing "
                 "is charged). Set IMAGEBOT_MODEL to a live model; `imagebot doctor` lists what the key can use.")
         if not await self.notify_team(team_id, text):
-            await self.images.io(self.images.store.release_report_slot, NOTICES, key)
+            await self.images.release_notice(key)
 
     async def notify_team(self, team_id: str, text: str) -> bool:
         """Post `text` (a budget alert, a model notice) to a workspace's report channel; False when there is none or
