@@ -253,6 +253,11 @@ class Catalogue:
         return self._providers.get(OFFLINE_AS if name == "offline" else name,
                                    Provider(name=name, end_user_field="safety_identifier", lists_models=False))
 
+    def is_image_model(self, model: str, provider: str = "openai") -> bool:
+        """Whether an ID in a provider's model list is an image model: one the catalogue knows, or one whose ID
+        looks like one (the list has no modality field)."""
+        return model in self._models or model.startswith(self.provider(provider).image_model_prefixes)
+
     def status(self, model: str, provider: str) -> Status:
         entry = self.get(model)
         return entry.status(provider) if entry else UNKNOWN

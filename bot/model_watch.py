@@ -40,13 +40,12 @@ def image_models(body: Any, catalogue: Catalogue) -> dict[str, str | None]:
     items = body.get("data") if isinstance(body, dict) else None
     if not isinstance(items, list):
         raise ValueError("not a list of models")
-    prefixes = catalogue.provider("openai").image_model_prefixes
     found: dict[str, str | None] = {}
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("id"), str):
             continue
         model = item["id"]
-        if model in catalogue or model.startswith(prefixes):
+        if catalogue.is_image_model(model):
             shutdown = item.get("shutdown_date")
             found[model] = shutdown if isinstance(shutdown, str) and shutdown else None
     return found
@@ -74,8 +73,7 @@ class ModelWatch:
         except ImageAPIError as error:
             log.warning("GET /models failed (%s); model shutdowns come from the catalogue", error)
             return
-        listed = {m: d for m, d in answer if m in self.catalogue or
-                  m.startswith(self.catalogue.provider(self.provider).image_model_prefixes)}
+        listed = {m: d for m, d in answer if self.catalogue.is_image_model(m, self.provider)}
         if not listed:
             log.warning("GET /models lists no image model; model shutdowns come from the catalogue")
             return
