@@ -341,13 +341,13 @@ def svg_edit(base: InputImage, prompt: str, size: str, *, variant: int = 0) -> s
 def _svg_open(prompt: str, width: int, height: int) -> str:
     return (f'<?xml version="1.0" encoding="UTF-8"?>\n'
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}">\n<title>{escape(_xml_text(prompt))}</title>')
+            f'viewBox="0 0 {width} {height}">\n<title>{escape(xml_text(prompt))}</title>')
 
 
 def _svg_caption(prompt: str, width: int, height: int, *, top: bool) -> list[str]:
     """`_caption` in SVG: a translucent band with the prompt's first lines and the offline label."""
     font_size = max(14, min(width, height) // 28)
-    lines = textwrap.wrap(_xml_text(prompt), width=max(16, width // (font_size // 2 + 1)))[:3]
+    lines = textwrap.wrap(xml_text(prompt), width=max(16, width // (font_size // 2 + 1)))[:3]
     box_height = font_size * (len(lines) + 1) + font_size * 2
     y0 = 0 if top else height - box_height
     parts = [f'<rect x="0" y="{y0}" width="{width}" height="{box_height}" fill="#000000" fill-opacity="0.59"/>',
@@ -359,7 +359,7 @@ def _svg_caption(prompt: str, width: int, height: int, *, top: bool) -> list[str
     return parts
 
 
-def _xml_text(text: str) -> str:
+def xml_text(text: str) -> str:
     """`text` without the characters XML cannot hold at all (escape() handles the rest)."""
     return _NOT_XML.sub("", text)
 

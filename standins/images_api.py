@@ -105,6 +105,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from bot import tokens
 from bot.catalogue import Capabilities, Catalogue
+from bot.offline import xml_text
 
 __all__ = [
     "DALLE_ONLY_PARAMS",
@@ -116,6 +117,7 @@ __all__ = [
     "form_object",
     "openapi_document",
     "request_schema",
+    "schema_validator",
 ]
 
 # ---------------------------------------------------------------------------------------------------------
@@ -136,7 +138,8 @@ def openapi_document() -> dict[str, Any]:
 
 
 @functools.cache
-def _validator(schema_name: str) -> jsonschema.Draft202012Validator:
+def schema_validator(schema_name: str) -> jsonschema.Draft202012Validator:
+    """A validator for components.schemas[schema_name] (the stand-in's checks and the tests' use this one)."""
     resource = referencing.Resource.from_contents(openapi_document(),
                                                   default_specification=referencing.jsonschema.DRAFT202012)
     registry: referencing.Registry = referencing.Registry().with_resource(_SCHEMA_URI, resource)
@@ -327,6 +330,11 @@ INTEGER_PARAMS = frozenset(name for name, node in _schema_properties("CreateImag
                            if "integer" in _types(node))
 
 
+def _sent_field(name: str) -> Any:
+    """A read-only RecordedRequest attribute: the request's field `name` as sent, or None."""
+    return property(lambda self: self._sent(name), doc=f"The ``{name}`` field as sent, or None.")
+
+
 @dataclass
 class RecordedRequest:
     """One request the stand-in received, as it arrived, and the status it was answered with.
@@ -379,29 +387,12 @@ class RecordedRequest:
         parts = self.files.get("markup")
         return parts[-1][2] if parts else None
 
-    @property
-    def safety_identifier(self) -> str | None:
-        return self._sent("safety_identifier")
-
-    @property
-    def user(self) -> str | None:
-        return self._sent("user")
-
-    @property
-    def complexity(self) -> str | None:
-        return self._sent("complexity")
-
-    @property
-    def moderation(self) -> str | None:
-        return self._sent("moderation")
-
-    @property
-    def frame_count(self) -> int | None:
-        return self._sent("frame_count")
-
-    @property
-    def frame_duration_ms(self) -> int | None:
-        return self._sent("frame_duration_ms")
+    # The fields tests most often look at, as sent (None when absent).
+    safety_identifier = _sent_field("safety_identifier")
+    user = _sent_field("user")
+    complexity = _sent_field("complexity")
+    moderation = _sent_field("moderation")
+    frame_count = _sent_field("frame_count")
 
 
 def _maybe_int(value: str) -> int | str:
@@ -1418,7 +1409,7 @@ class ImageAPIStandIn:
         if unknown is not None:
             raise _unknown(unknown)
 
-        errors = list(_validator(schema_name).iter_errors(params))
+        errors = list(schema_validator(schema_name).iter_errors(params))
         if errors:
             raise _schema_reject(errors[0])
         return _check_capabilities(params, body, caps, flavor=flavor, operation=operation, model=model,
@@ -1990,16 +1981,16 @@ def _render_svg(job: _Job, index: int) -> bytes:
     for _ in range(3 + rng.randrange(3)):
         x, y = rng.randrange(width * 3 // 4), rng.randrange(height * 3 // 4)
         w, h = width // 8 + rng.randrange(width // 4), height // 8 + rng.randrange(height // 4)
-        fill = "#{:02x}{:02x}{:02x}".format(*_colour(rng))
+        fill = _hex(_colour(rng))
         if rng.random() < 0.5:
             shapes.append(f'  <ellipse cx="{x + w // 2}" cy="{y + h // 2}" rx="{w // 2}" ry="{h // 2}" fill="{fill}"/>')
         else:
             shapes.append(f'  <rect x="{x}" y="{y}" width="{w}" height="{h}" fill="{fill}"/>')
-    hex_left, hex_right = ("#{:02x}{:02x}{:02x}".format(*c) for c in (left, right))
+    hex_left, hex_right = (_hex(c) for c in (left, right))
     document = "\n".join([
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
-        f"  <title>{escape(words)}</title>",
+        f"  <title>{escape(xml_text(words))}</title>",  # a prompt may hold characters XML cannot
         '  <defs><linearGradient id="background" x1="0" y1="0" x2="1" y2="0">'
         f'<stop offset="0" stop-color="{hex_left}"/><stop offset="1" stop-color="{hex_right}"/>'
         "</linearGradient></defs>",
@@ -2009,6 +2000,10 @@ def _render_svg(job: _Job, index: int) -> bytes:
         "",
     ])
     return document.encode("utf-8")
+
+
+def _hex(colour: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*colour)
 
 
 def _colour(rng: random.Random) -> tuple[int, int, int]:

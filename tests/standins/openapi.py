@@ -15,33 +15,11 @@ example, x-*) are ignored, and "format" is not asserted.
 
 from __future__ import annotations
 
-import functools
-import json
-from importlib import resources
-from typing import Any
-
 import jsonschema
-import referencing
-import referencing.jsonschema
 
-SCHEMA_FILE = "openai-images-2026-12.openapi.json"
-OPENAPI_RESOURCE = resources.files("standins").joinpath("schemas").joinpath(SCHEMA_FILE)
-_DOCUMENT_URI = "urn:openai-images-openapi-2026-12"
+from standins.images_api import SCHEMA_FILE, openapi_document, schema_validator
 
-
-@functools.cache
-def openapi_document() -> dict[str, Any]:
-    """The parsed OpenAPI document (read once)."""
-    document: dict[str, Any] = json.loads(OPENAPI_RESOURCE.read_text(encoding="utf-8"))
-    return document
-
-
-@functools.cache
-def _registry() -> referencing.Registry:
-    resource = referencing.Resource.from_contents(
-        openapi_document(), default_specification=referencing.jsonschema.DRAFT202012
-    )
-    return referencing.Registry().with_resource(_DOCUMENT_URI, resource)
+__all__ = ["SCHEMA_FILE", "openapi_document", "openapi_validator", "schema_names"]
 
 
 def schema_names() -> list[str]:
@@ -49,11 +27,10 @@ def schema_names() -> list[str]:
     return sorted(openapi_document()["components"]["schemas"])
 
 
-@functools.cache
 def openapi_validator(schema_name: str) -> jsonschema.Draft202012Validator:
     """A validator for components.schemas[schema_name], e.g. "ImagesResponse", "ErrorResponse",
-    "CreateImageRequest", "ImageGenCompletedEvent". Raises KeyError for a name the document lacks."""
+    "CreateImageRequest", "ImageGenCompletedEvent" (the stand-in's own, so both check against one document).
+    Raises KeyError for a name the document lacks."""
     if schema_name not in openapi_document()["components"]["schemas"]:
         raise KeyError(f"{schema_name!r} is not in {SCHEMA_FILE}; known: {', '.join(schema_names())}")
-    schema = {"$ref": f"{_DOCUMENT_URI}#/components/schemas/{schema_name}"}
-    return jsonschema.Draft202012Validator(schema, registry=_registry())
+    return schema_validator(schema_name)

@@ -589,6 +589,12 @@ async def test_svg_is_an_svg_document_with_its_usage(api, client):
     assert api.requests[-1].svg == {"model": "gpt-5.2-mini", "reasoning": {"effort": "low"}}
 
 
+async def test_an_svg_stays_well_formed_whatever_the_prompt_holds(client):
+    result = ok(await client.post(GEN, json=gen_body(prompt="a fox \x01\x0b <&> at dusk", output_format="svg")))
+    root = ET.fromstring(base64.b64decode(result["data"][0]["b64_json"]))  # raises on a character XML cannot hold
+    assert " ".join(root.find("{http://www.w3.org/2000/svg}title").text.split()) == "a fox <&> at dusk"
+
+
 async def test_svg_model_defaults_unless_the_world_requires_it(api, client):
     result = ok(await client.post(GEN, json=gen_body(output_format="svg")))
     assert result["svg_usage"]["model"] == "gpt-5.2"
