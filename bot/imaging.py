@@ -3,14 +3,14 @@
 Everything users upload goes through `prepare_input_with_note` (or its older face `prepare_input`), with
 Pillow's decompression-bomb protection on and a stricter pixel cap read from the header. The edit endpoint
 takes PNG, WEBP or JPEG files under 50 MB (https://platform.openai.com/docs/api-reference/images/createEdit) and
-answers "Invalid image file or mode" for
-anything else, so an upload passes through byte-identical only when it is a single-frame PNG, JPEG or WEBP in
-a mode every decoder takes (8-bit RGB, RGBA, L or LA) and needs no EXIF rotation. Anything else Pillow can
-read (from a short list of formats) is converted, and the caller gets a sentence saying what was done. HEIC,
-AVIF, PDF and SVG are recognised and refused by name.
+answers "Invalid image file or mode" for anything else, so an upload passes through byte-identical only when it
+is a single-frame PNG, JPEG or WEBP in a mode every decoder takes (8-bit RGB, RGBA, L or LA) and needs no EXIF
+rotation. Anything else Pillow can read (from a short list of formats) is converted, and the caller gets a sentence
+saying what was done. HEIC, AVIF, PDF and SVG are recognised and refused by name.
 
 Images the API returns are never re-encoded (they carry C2PA provenance); `inspect` only reads their header
-(an animated GIF's frames are counted, an SVG is parsed as XML: no DOCTYPE, no entities, nothing external).
+(an animated GIF's frames are counted; an SVG is parsed as XML: no entities, no DOCTYPE but SVG's own standard
+one, nothing external).
 Slack draws no SVG, so `svg_preview` renders one to a separate PNG with resvg; the SVG itself stays as it came.
 These functions are CPU work: call them off the event loop.
 """
@@ -84,7 +84,8 @@ class ImageInfo:
 
 def inspect(data: bytes) -> ImageInfo:
     """Read format, size and frame count from the header (an SVG: from its root's width, height and viewBox).
-    Raises AttachmentError for anything that is not an image, and for an SVG with a DOCTYPE or entities."""
+    Raises AttachmentError for anything that is not an image, and for an SVG with entities or a DOCTYPE other than
+    SVG's own standard one."""
     if _is_markup(data):
         width, height = _svg_size(_parse_svg(data))
         return ImageInfo(format="svg", width=width, height=height, mode="RGBA")
@@ -102,8 +103,9 @@ def svg_preview(data: bytes, *, max_edge: int = 2048) -> bytes:
     """A PNG rendering of the SVG in `data`, its long edge at most `max_edge` (smaller SVGs at their own size).
 
     The SVG is checked as `inspect` checks it (an `<svg>` root, no entities), and every reference
-    that is not a fragment (`#id`) or an inlined raster picture is dropped first, so nothing outside the
-    document is ever read. Raises AttachmentError for anything that cannot be rendered."""
+    that is not a fragment (`#id`) or an inlined raster picture is dropped first, so no file or address the
+    document names is read (resvg still loads the system fonts to draw text). Raises AttachmentError for anything
+    that cannot be rendered."""
     if max_edge < 1:
         raise ValueError("max_edge must be at least 1")
     root = _parse_svg(data)
@@ -130,9 +132,14 @@ class _Declaration(Exception):
     """An SVG declared a DOCTYPE or an entity: refused before anything in it is used."""
 
 
+def _head(data: bytes) -> bytes:
+    """The first kilobyte without a UTF-8 byte-order mark or leading white space: where a text format shows."""
+    return data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n")
+
+
 def _is_markup(data: bytes) -> bool:
     """True when `data` starts like an XML document (no raster format starts with '<')."""
-    return data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
+    return _head(data).startswith(b"<")
 
 
 def _parse_svg(data: bytes) -> ET.Element:
@@ -169,7 +176,7 @@ def _parse_svg(data: bytes) -> ET.Element:
     except _Declaration as exc:
         raise AttachmentError(f"That SVG has a DOCTYPE or entities, which I do not read. "
                               f"Send {ACCEPTED_TEXT}.") from exc
-    except (expat.ExpatError, ValueError, AssertionError) as exc:  # TreeBuilder asserts on a document without root
+    except (expat.ExpatError, ValueError) as exc:  # expat refuses a document without a root element
         raise AttachmentError(f"That file is not an image I can read. Send {ACCEPTED_TEXT}.") from exc
     if root.tag != f"{{{SVG_NS}}}svg":
         raise AttachmentError(f"That file is XML but not an SVG drawing. Send {ACCEPTED_TEXT}.")
@@ -293,7 +300,7 @@ def _refuse_known_formats(data: bytes, name: str, label: str) -> None:
                                   f"Compatible). I accept {ACCEPTED_TEXT}.", filename=name)
         raise AttachmentError(f"{label} is a video or other media file, not an image. Send {ACCEPTED_TEXT}.",
                               filename=name)
-    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    head = _head(data).lower()
     if head.startswith(b"%pdf-"):
         raise AttachmentError(f"{label} is a PDF, and PDFs can't be used: export the page as PNG or JPEG. "
                               f"Send {ACCEPTED_TEXT}.", filename=name)
