@@ -111,7 +111,7 @@ class OfflineImageAPI:
         options = request.options
         caps = self._capabilities(options)
         if not request.images:
-            raise InvalidRequest("An edit takes 1 to 16 input images.", param="image")
+            raise InvalidRequest(f"An edit takes 1 to {caps.max_inputs} input images.", param="image")
         base = request.images[0]
         size = _resolve_size(options.size, base)
         references = request.images[1:]
