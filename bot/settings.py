@@ -33,7 +33,8 @@ VARIABLES = frozenset({
     "IMAGEBOT_ADMINS", "IMAGEBOT_ALLOWED_CHANNELS", "IMAGEBOT_CHANNEL_MONTHLY_BUDGET_USD",
     "IMAGEBOT_CONFIRM_ABOVE_USD", "IMAGEBOT_DATA_DIR", "IMAGEBOT_DENIED_CHANNELS", "IMAGEBOT_LOG_FORMAT",
     "IMAGEBOT_LOG_LEVEL", "IMAGEBOT_MAX_CONCURRENT", "IMAGEBOT_MAX_CONCURRENT_PER_USER", "IMAGEBOT_MAX_QUEUE",
-    "IMAGEBOT_MODEL", "IMAGEBOT_MODELS", "IMAGEBOT_MODERATION", "IMAGEBOT_SVG_MODEL",
+    "IMAGEBOT_MODEL", "IMAGEBOT_MODELS", "IMAGEBOT_MODERATION", "IMAGEBOT_SVG_MODEL", "IMAGEBOT_OPS_HOST",
+    "IMAGEBOT_OPS_PORT", "IMAGEBOT_REQUEST_TIMEOUT_SECONDS",
     "IMAGEBOT_PARTIAL_IMAGES", "IMAGEBOT_PRICES", "IMAGEBOT_PROVIDER", "IMAGEBOT_QUALITY",
     "IMAGEBOT_REPORT_CHANNEL", "IMAGEBOT_REPORT_SCHEDULE", "IMAGEBOT_RETENTION_DAYS",
     "IMAGEBOT_SHUTDOWN_GRACE_SECONDS", "IMAGEBOT_SIZE", "IMAGEBOT_TIMEZONE", "IMAGEBOT_USER_DAILY_BUDGET_USD",
@@ -79,6 +80,12 @@ class Settings:
     max_queue: int = 500
     user_requests_per_minute: int = 10
     shutdown_grace_seconds: float = 60.0
+    # IMAGEBOT_REQUEST_TIMEOUT_SECONDS: one deadline for a whole image request, every attempt included. None: sized
+    # from the model's typical latency (the catalogue's `typical_seconds`).
+    request_timeout_seconds: float | None = None
+    # Operational endpoints (/readyz, /metrics, /healthz) listen apart from Slack's, on loopback unless told.
+    ops_host: str = "127.0.0.1"
+    ops_port: int = 3001
     # Channel allow-list / deny-list (channel ids); an empty allow-list allows every channel
     allowed_channels: frozenset[str] = frozenset()
     denied_channels: frozenset[str] = frozenset()
@@ -212,6 +219,10 @@ class Settings:
             max_queue=_int(get, "IMAGEBOT_MAX_QUEUE", 500),
             user_requests_per_minute=_int(get, "IMAGEBOT_USER_REQUESTS_PER_MINUTE", 10),
             shutdown_grace_seconds=float(_int(get, "IMAGEBOT_SHUTDOWN_GRACE_SECONDS", 60, minimum=0)),
+            request_timeout_seconds=float(_int(get, "IMAGEBOT_REQUEST_TIMEOUT_SECONDS", 0, minimum=10))
+            if get("IMAGEBOT_REQUEST_TIMEOUT_SECONDS") else None,
+            ops_host=get("IMAGEBOT_OPS_HOST") or "127.0.0.1",
+            ops_port=_port(get, "IMAGEBOT_OPS_PORT", 3001),
             allowed_channels=_channels(get, "IMAGEBOT_ALLOWED_CHANNELS"),
             user_monthly_budget_micro=_usd(get, "IMAGEBOT_USER_MONTHLY_BUDGET_USD"),
             user_daily_budget_micro=_usd(get, "IMAGEBOT_USER_DAILY_BUDGET_USD"),
@@ -289,6 +300,13 @@ def _int(get: Callable[[str], str | None], name: str, default: int, *, minimum: 
     if not re.fullmatch(r"[0-9]{1,9}", raw) or int(raw) < minimum:
         raise SettingsError(name, f"must be a whole number ≥ {minimum} (got {raw!r})")
     return int(raw)
+
+
+def _port(get: Callable[[str], str | None], name: str, default: int) -> int:
+    port = _int(get, name, default, minimum=0)
+    if port > 65535:
+        raise SettingsError(name, f"must be a TCP port, 0 to 65535 (got {port})")
+    return port
 
 
 def _channels(get: Callable[[str], str | None], name: str) -> frozenset[str]:
