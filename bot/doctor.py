@@ -46,6 +46,7 @@ import httpx
 from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot import errors
 from bot.budgets import default_budgets
@@ -56,7 +57,7 @@ from bot.manifest import BOT_SCOPES
 from bot.model_watch import image_models
 from bot.pricing import PriceTable
 from bot.services import check_defaults
-from bot.settings import DEFAULT_OPENAI_BASE_URL, VARIABLES, Settings
+from bot.settings import DEFAULT_OPENAI_BASE_URL, DEFAULT_SLACK_API_URL, VARIABLES, Settings
 from storage import diagnostics
 
 OK, WARN, FAIL, INFO = "ok", "warn", "FAIL", "--"  # INFO: not checked, or not applicable (says why)
@@ -70,6 +71,7 @@ MAX_WORKSPACES_CHECKED = 20
 _BAD_TOKEN = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
                         "not_allowed_token_type", "invalid_token"})
 _SETTING_PREFIXES = ("IMAGEBOT_", "SLACK_", "OPENAI_", "AZURE_OPENAI_")
+_NOT_SLACK = "not Slack's Web API: "  # starts a call's problem when what answered was not Slack's Web API
 
 
 @dataclass(frozen=True)
@@ -249,6 +251,8 @@ async def _slack_call(call: Callable[[], Awaitable[Any]]) -> tuple[Any | None, s
     try:
         response = await asyncio.wait_for(_own_timeout(call()), CALL_TIMEOUT + BACKSTOP)
     except SlackApiError as error:
+        if (not_slack := _not_slack(error.response)) is not None:
+            return None, not_slack, None  # no answer from Slack at all: the URL is wrong, not the token
         return None, str(error.response.get("error") or "unknown_error"), error.response.status_code
     except _NoAnswer:
         return None, f"no answer within {CALL_TIMEOUT:g} s", None
@@ -274,8 +278,31 @@ def _backstop_fired() -> str:
     return f"no answer within {CALL_TIMEOUT + BACKSTOP:g} s (the client's own timeout did not fire)"
 
 
+def _not_slack(answer: AsyncSlackResponse) -> str | None:
+    """What the answer was, when it cannot be Slack's (an HTML 404, a proxy's page, a 200 that is not JSON); else
+    None. Slack's Web API answers every method, even one it does not know, with a JSON object that has "ok"
+    (https://api.slack.com/web#responses); slack_sdk reads anything else as `{}` and calls it an error."""
+    if isinstance(answer.data, dict) and "ok" in answer.data:
+        return None
+    kind = next((v.split(";")[0].strip() for k, v in answer.headers.items() if k.lower() == "content-type"), "")
+    return f"{_NOT_SLACK}HTTP {answer.status_code} with {kind or 'no Content-Type'}"
+
+
 def _unreachable(settings: Settings, problem: str) -> str:
-    return f"could not reach Slack at {settings.slack_api_url} ({problem})"
+    url = settings.slack_api_url
+    if not problem.startswith(_NOT_SLACK):
+        return f"could not reach Slack at {url} ({problem})"
+    seen = problem.removeprefix(_NOT_SLACK)
+    if url == DEFAULT_SLACK_API_URL:  # the URL is right: something between here and Slack answered instead
+        return f"{url} answered {seen}, not as Slack's Web API does: a proxy or firewall in the way?"
+    return f"SLACK_API_URL ({url}) is not Slack's Web API: it answered {seen}, not Slack's JSON"
+
+
+def _unreachable_fix(problem: str) -> str:
+    if problem.startswith(_NOT_SLACK):
+        return (f"Unset SLACK_API_URL to use Slack's own ({DEFAULT_SLACK_API_URL}), or set it to the base URL of "
+                "a Slack Web API (it ends in /api/). Check the proxy, if there is one.")
+    return "Check the network and proxy, and SLACK_API_URL if it is set."
 
 
 async def slack_checks(settings: Settings, *, socket_mode: bool) -> list[Check]:
@@ -319,7 +346,7 @@ async def _mode_check(settings: Settings, *, socket_mode: bool) -> Check:
                "check that Socket Mode is switched on. Or serve over HTTP: set SLACK_SIGNING_SECRET and "
                "run `imagebot serve --http`.")
         if status is None:
-            return Check("Socket Mode", FAIL, _unreachable(settings, error or ""), "Check the network and proxy.")
+            return Check("Socket Mode", FAIL, _unreachable(settings, error or ""), _unreachable_fix(error or ""))
         if status == 429:
             return Check("Socket Mode", WARN, "Slack is rate-limiting apps.connections.open (HTTP 429): not checked",
                          "Run `imagebot doctor` again in a minute.")
@@ -401,7 +428,7 @@ async def _bot_token_check(settings: Settings) -> tuple[Check, dict[str, Any] | 
     if response is None:
         if status is None:
             return Check("Slack bot token", FAIL, _unreachable(settings, error or ""),
-                         "Check the network and proxy, and SLACK_API_URL if it is set."), None
+                         _unreachable_fix(error or "")), None
         if status == 429:
             return Check("Slack bot token", WARN, "Slack is rate-limiting auth.test (HTTP 429): not checked",
                          "Run `imagebot doctor` again in a minute."), None
