@@ -6,57 +6,95 @@ work and ack; replies through the response_url go out as background work.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
 
 from bot.service import ImagePruned
 from bot.services import Services
-from handlers import views
+from handlers import blocks, views
 from handlers.flows import RUN_AGAIN_ACTION, UPLOAD_AGAIN_ACTION, Flows
 from handlers.messages import explain, refusal
+from handlers.presses import NOT_THIS_MESSAGE, RUN_ALREADY, Press, in_message, log_refused, press_of
 from storage.store import JobRecord, ThreadKey
+
+log = logging.getLogger(__name__)
+ANSWERED = "That was answered already."
 
 
 def register(app: AsyncApp, services: Services, flows: Flows) -> None:
-    def reply(respond: AsyncRespond, text: str, *, replace: bool = False) -> None:
-        kwargs: dict[str, Any] = {"replace_original": True} if replace else {
-            "response_type": "ephemeral", "replace_original": False}
-        services.jobs.background(respond(text=text, **kwargs), name="action-reply")
+    def reply(respond: AsyncRespond, text: str) -> None:
+        services.jobs.background(respond(text=text, response_type="ephemeral", replace_original=False),
+                                 name="action-reply")
 
     async def owned_job(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> JobRecord | None:
+        """The job the button's value names, if it was asked for where the button was pressed and by the presser."""
         value = str(action.get("value") or "")
         job = await services.images.io(services.images.store.get_job, int(value)) if value.isdigit() else None
+        pressed = press_of(body)
         if job is None:
             reply(respond, "I no longer know that request.")
             return None
-        if body["user"]["id"] != job.user_id:
+        if not _belongs(job, pressed, body, action):
+            reply(respond, NOT_THIS_MESSAGE)
+            return None
+        if pressed.user_id != job.user_id:
             reply(respond, f"Only <@{job.user_id}>, who asked for it, can do that.")
             return None
         return job
 
-    async def resubmit(job: JobRecord, payload: dict[str, Any], body: dict[str, Any], action: dict[str, Any],
-                       respond: AsyncRespond, accepted: str) -> None:
-        """A new job for the same request (a run-again or a confirmed one), in the same thread."""
+    async def resubmit(job: JobRecord, payload: dict[str, Any], dedupe_key: str, body: dict[str, Any],
+                       respond: AsyncRespond, accepted: str, already: str) -> None:
+        """A new job for the same request (a run-again or a confirmed one), in the same thread. `dedupe_key` names
+        the button's one use, so a second press (a redelivery, a click on a stale copy, after a restart) finds the
+        job made by the first instead of making another."""
         admission = await services.jobs.submit(
-            # A redelivered click carries the same trigger_id: still one new job.
-            dedupe_key=f"action:{job.team_id}:{body.get('trigger_id') or action.get('action_ts')}", kind=job.kind,
-            team_id=job.team_id, channel_id=job.channel_id, user_id=job.user_id, payload=payload,
-            thread_ts=job.thread_ts, message_ts=job.message_ts, retry_of=job.id)
+            dedupe_key=dedupe_key, kind=job.kind, team_id=job.team_id, channel_id=job.channel_id,
+            user_id=job.user_id, payload=payload, thread_ts=job.thread_ts, message_ts=job.message_ts,
+            retry_of=job.id)
         reason = refusal(admission.status, retry_in=admission.retry_in,
                          limit=services.settings.user_requests_per_minute)
         if reason:
             reply(respond, reason)
-        elif admission.status == "accepted":
-            reply(respond, accepted, replace=True)
+        elif admission.status == "duplicate":
+            reply(respond, already)
+        else:
+            services.jobs.background(replace(press_of(body), respond, accepted), name="action-replace")
+
+    async def replace(pressed: Press, respond: AsyncRespond, text: str) -> None:
+        """The pressed message says what became of it, its button gone: replace_original through the press's
+        response_url, else (that URL gone: 30 minutes, 5 uses) chat.update, which cannot reach an ephemeral one."""
+        try:
+            response = await respond(text=text, replace_original=True)
+            failure = None if response.status_code == 200 else f"HTTP {response.status_code} {response.body!r}"
+        except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as error:  # ValueError: no response_url
+            failure = repr(error)
+        if failure is None:
+            return
+        if pressed.ephemeral or not pressed.message_ts:
+            log.warning("could not replace a pressed message (%s); it is ephemeral, so it stays", failure)
+            return
+        try:
+            await (await flows.slack(pressed.team_id)).chat_update(
+                channel=pressed.channel_id, ts=pressed.message_ts, text=text, blocks=[blocks.section(text)])
+        except SlackApiError as error:
+            log.warning("could not replace a pressed message (%s, then %s)", failure, error.response.get("error"))
 
     async def run_again(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         job = await owned_job(body, action, respond)
         if job is None:
             return
-        await resubmit(job, job.payload, body, action, respond,
-                       f":arrows_counterclockwise: <@{job.user_id}> is running it again.")
+        # One press, one rerun: the claim is atomic in the store, and the rerun is deduped on the interrupted job.
+        key = f"rerun:{job.id}"
+        if not await services.images.io(services.images.store.claim_rerun, job.id, key):
+            reply(respond, RUN_ALREADY)
+            return
+        await resubmit(job, job.payload, key, body, respond,
+                       f":arrows_counterclockwise: <@{job.user_id}> is running it again.", RUN_ALREADY)
 
     async def upload_again(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
                            respond: AsyncRespond) -> None:
@@ -79,7 +117,7 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
                 return
             if uploaded:
                 await services.images.io(store.finish_job, job.id, "done", result=result)
-                await respond(text=":white_check_mark: Uploaded.", replace_original=True)
+                await replace(press_of(body), respond, ":white_check_mark: Uploaded.")
             else:
                 await services.images.io(store.update_job, job.id, error_code="upload_failed")
                 await respond(text=":warning: Slack refused the upload again; try later.", response_type="ephemeral",
@@ -95,15 +133,32 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
         cancel = action["action_id"] == views.CANCEL
         if not await services.images.io(services.images.store.settle_confirmation, job.id,
                                         "cancelled" if cancel else "confirmed"):
-            reply(respond, "That was answered already.")
+            reply(respond, ANSWERED)
             return
         if cancel:
-            reply(respond, f":x: Cancelled by <@{job.user_id}>; nothing was spent.", replace=True)
+            services.jobs.background(replace(press_of(body), respond,
+                                             f":x: Cancelled by <@{job.user_id}>; nothing was spent."),
+                                     name="action-replace")
             return
-        await resubmit(job, {**job.payload, "confirmed": True}, body, action, respond,
-                       f":white_check_mark: <@{job.user_id}> confirmed; making it now.")
+        await resubmit(job, {**job.payload, "confirmed": True}, f"confirmed:{job.id}", body, respond,
+                       f":white_check_mark: <@{job.user_id}> confirmed; making it now.", ANSWERED)
 
     app.action(RUN_AGAIN_ACTION)(run_again)
     app.action(views.CONFIRM)(confirm)
     app.action(views.CANCEL)(confirm)
     app.action(UPLOAD_AGAIN_ACTION)(upload_again)
+
+
+def _belongs(job: JobRecord, pressed: Press, body: dict[str, Any], action: dict[str, Any]) -> bool:
+    """Whether the job a button names was asked for where the button was pressed: its workspace and channel, its
+    thread, and the button one of that message's own (an ephemeral message comes without a copy to check)."""
+    if (pressed.team_id, pressed.channel_id) != (job.team_id, job.channel_id):
+        why = "the request is another channel's"
+    elif job.thread_ts is not None and pressed.thread_ts != job.thread_ts:
+        why = "the request is another thread's"
+    elif not pressed.ephemeral and not in_message(body, action):
+        why = "not one of the message's buttons"
+    else:
+        return True
+    log_refused(pressed, action, why)
+    return False

@@ -170,11 +170,15 @@ def help_text(command: str, choices: Choices, default_model: str) -> str:
 
 
 def build_notice(text: str, *, button: tuple[str, str, str] | None = None) -> list[dict[str, Any]]:
-    """A message with an optional button: (label, action_id, value)."""
+    """A message with an optional button: (label, action_id, value). The button's block_id is built from its
+    action_id and value (a job id), so a press naming another request does not match the message it came from."""
     notice: list[dict[str, Any]] = [section(text)]
     if button is not None:
         label, action_id, value = button
-        notice.append({"type": "actions", "elements": [
+        block_id = f"{action_id}:{value}"
+        if len(block_id) > 255:  # Slack's block_id limit; a job id is far shorter
+            raise ValueError(f"a block_id is {len(block_id)} characters; Slack allows 255")
+        notice.append({"type": "actions", "block_id": block_id, "elements": [
             {"type": "button", "text": {"type": "plain_text", "text": label}, "action_id": action_id, "value": value},
         ]})
     return notice

@@ -20,6 +20,7 @@ from bot.thread_commands import Edit, parse_reply
 from handlers import views
 from handlers.flows import Flows
 from handlers.messages import refusal
+from handlers.presses import NOT_THIS_MESSAGE, Press, in_message, log_refused, press_of
 from storage.store import ThreadKey
 
 
@@ -29,35 +30,57 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
 
     async def press(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        user, team = body["user"]["id"], body["user"].get("team_id") or body["team"]["id"]
-        channel = (body.get("channel") or {}).get("id") or body["container"]["channel_id"]
-        message = body.get("message") or {}
-        thread_ts = message.get("thread_ts") or body["container"].get("thread_ts") or message.get("ts")
-        try:
-            _, label = views.read_result_value(action.get("value") or "")
-        except ValueError:
+        pressed = press_of(body)
+        team, channel, user, thread_ts = pressed.team_id, pressed.channel_id, pressed.user_id, pressed.thread_ts
+        place = (team, channel, user, thread_ts)
+        checked = await _version(body, pressed, action)
+        if checked is None:
+            services.jobs.background(flows.tell(place, NOT_THIS_MESSAGE), name="button-refused")
             return
-        key = ThreadKey(team, channel, thread_ts)
-        version = await db(store.version, key, label)
+        key, label, version = checked
         origin = await db(store.get_job, version["job_id"]) if version and version["job_id"] else None
         if version is None or origin is None:
-            services.jobs.background(flows.tell((team, channel, user, thread_ts), f"I no longer know {label}."),
-                                     name="button-unknown")
+            services.jobs.background(flows.tell(place, f"I no longer know {label}."), name="button-unknown")
             return
         parent = await db(store.version_of, key, version["parent_image_id"]) if version["parent_image_id"] else None
         kind, payload = _request(action["action_id"], origin.kind, origin.payload, label,
                                  parent["label"] if parent else None)
         if kind is None:
-            services.jobs.background(flows.tell((team, channel, user, thread_ts), payload["text"]), name="button-note")
+            services.jobs.background(flows.tell(place, payload["text"]), name="button-note")
             return
         admission = await services.jobs.submit(
             dedupe_key=f"action:{team}:{body.get('trigger_id') or action.get('action_ts')}", kind=kind, team_id=team,
             channel_id=channel, user_id=user, payload=payload, thread_ts=thread_ts,
-            message_ts=body["container"].get("message_ts"))
+            message_ts=pressed.message_ts)
         reason = refusal(admission.status, retry_in=admission.retry_in,
                          limit=services.settings.user_requests_per_minute)
         if reason:
-            services.jobs.background(flows.tell((team, channel, user, thread_ts), reason), name="button-refusal")
+            services.jobs.background(flows.tell(place, reason), name="button-refusal")
+
+    async def _version(body: dict[str, Any], pressed: Press,
+                       action: dict[str, Any]) -> tuple[ThreadKey, str, dict[str, Any] | None] | None:
+        """(thread, label, its version row if the thread still has it) for a press that names its version
+        consistently: the value's image and version, the block_id built from them, one of the message's own
+        buttons, and no other image under that label in the message's thread. (The store keeps no record of which
+        message carries which buttons, so Slack's copy of the message is what the press is checked against.)
+        None, logged, for a press that does not add up."""
+        try:
+            image_id, label = views.read_result_value(action.get("value") or "")
+        except ValueError:
+            log_refused(pressed, action, "not a result button value")
+            return None
+        if action.get("block_id") != views.result_block_id(image_id, label):
+            log_refused(pressed, action, "block_id and value disagree")
+            return None
+        if not in_message(body, action) or not pressed.thread_ts:
+            log_refused(pressed, action, "not one of the message's buttons")
+            return None
+        key = ThreadKey(pressed.team_id, pressed.channel_id, pressed.thread_ts)
+        version = await db(store.version, key, label)
+        if version is not None and version["image_id"] != image_id:
+            log_refused(pressed, action, "the thread's version shows another image")
+            return None
+        return key, label, version
 
     for action_id in (views.RETRY, views.UNDO, views.USE, views.HIGH_QUALITY, views.VARIATIONS):
         app.action(action_id)(press)

@@ -295,10 +295,15 @@ def build_result_actions(image_id: str, version: str, *, can_undo: bool) -> dict
         _button("Make it high quality", HIGH_QUALITY, value),
         _button("Variations", VARIATIONS, value),
     ]
-    # Block ids must differ between the blocks of one message, and a distinct id per version lets Slack
-    # redraw a message whose buttons changed; the image id keeps two outputs of one call apart.
-    return {"type": "actions", "block_id": _bounded_id(RESULT_BLOCK_PREFIX, f"{version}:{image_id}"),
-            "elements": buttons}
+    return {"type": "actions", "block_id": result_block_id(image_id, version), "elements": buttons}
+
+
+def result_block_id(image_id: str, version: str) -> str:
+    """The block_id of the buttons under one result, built from what the buttons' value names, so a press whose
+    block_id and value disagree can be told apart (handlers/buttons.py refuses it). Block ids must differ between
+    the blocks of one message, and a distinct id per version lets Slack redraw a message whose buttons changed;
+    the image id keeps two outputs of one call apart."""
+    return _bounded_id(RESULT_BLOCK_PREFIX, f"{version}:{image_id}")
 
 
 def result_value(image_id: str, version: str) -> str:

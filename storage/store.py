@@ -385,6 +385,18 @@ class Store:
         self.db.conn.commit()
         return cursor.rowcount == 1
 
+    def claim_rerun(self, job_id: int, rerun_key: str) -> bool:
+        """Take an interrupted job to be run again; False if it was not interrupted, or was taken already and its
+        rerun (the job deduped on `rerun_key`) exists: one rerun per interruption however often "Run it again" is
+        pressed, across restarts. A claim that made no job (the rerun was refused, or the process died in between)
+        can be taken again."""
+        cursor = self.db.execute(
+            "UPDATE jobs SET error_code = 'rerun' WHERE id = ? AND status = 'interrupted' AND (error_code = "
+            "'interrupted' OR (error_code = 'rerun' AND NOT EXISTS (SELECT 1 FROM jobs WHERE dedupe_key = ?)))",
+            [job_id, rerun_key])
+        self.db.conn.commit()
+        return cursor.rowcount == 1
+
     def attach_thread(self, job_id: int, key: ThreadKey, *, created_by: str, prompt: str | None) -> None:
         """A generate job's card is posted: its thread and the job's link to it, in one transaction."""
         now = utcnow()

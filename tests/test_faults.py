@@ -121,10 +121,11 @@ def images_in(slack: SlackStandIn, thread_ts: str) -> list[dict[str, Any]]:
 
 
 def run_again_button(message: dict[str, Any]) -> dict[str, Any] | None:
+    """The Run it again button, with its block's block_id (Slack sends it with a press)."""
     for block in message.get("blocks") or []:
         for element in block.get("elements") or []:
             if element.get("action_id") == RUN_AGAIN:
-                return element
+                return {**element, "block_id": block.get("block_id")}
     return None
 
 
@@ -145,7 +146,7 @@ def click(slack: SlackStandIn, user_id: str, message: dict[str, Any]) -> dict[st
         "trigger_id": f"{int(time.time())}.{secrets.randbelow(10**12)}.{secrets.token_hex(16)}",
         "team": {"id": slack.team_id, "domain": slack.team_domain}, "channel": {"id": CHANNEL, "name": "general"},
         "message": copy.deepcopy(message), "response_url": slack.new_response_url(user_id, CHANNEL),
-        "actions": [{"action_id": RUN_AGAIN, "block_id": "imagebot", "text": element["text"],
+        "actions": [{"action_id": RUN_AGAIN, "block_id": element["block_id"], "text": element["text"],
                      "value": element["value"], "type": "button", "action_ts": f"{time.time():.6f}"}],
     }
 

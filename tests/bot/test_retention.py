@@ -51,16 +51,17 @@ def last_said(slack: SlackStandIn, thread_ts: str) -> str:
 
 async def press(slack: SlackStandIn, workspace: LocalWorkspace, thread_ts: str, version: str, action: str) -> None:
     """Click a result button (Retry, Undo, Use this one, Make it high quality, Variations) under `version`."""
-    message, button = next((m, b) for m in slack.thread(CHANNEL, thread_ts) for block in m.get("blocks") or []
-                           if block.get("type") == "actions" and f":{version}:" in block.get("block_id", "")
-                           for b in block["elements"] if b["action_id"] == action)
+    message, block, button = next((m, block, b) for m in slack.thread(CHANNEL, thread_ts)
+                                  for block in m.get("blocks") or []
+                                  if block.get("type") == "actions" and f":{version}:" in block.get("block_id", "")
+                                  for b in block["elements"] if b["action_id"] == action)
     payload: dict[str, Any] = {
         "type": "block_actions", "user": {"id": ALICE, "team_id": slack.team_id}, "team": {"id": slack.team_id},
         "channel": {"id": CHANNEL}, "trigger_id": f"t-{len(slack.calls)}",
         "container": {"type": "message", "message_ts": message["ts"], "channel_id": CHANNEL, "thread_ts": thread_ts,
                       "is_ephemeral": False},
         "message": message, "response_url": slack.new_response_url(ALICE, CHANNEL),
-        "actions": [{"action_id": action, "value": button["value"], "type": "button", "block_id": "b",
+        "actions": [{"action_id": action, "value": button["value"], "type": "button", "block_id": block["block_id"],
                      "action_ts": "1.0"}]}
     assert (await slack.send_interaction(payload)).status == 200
     await workspace.settle()

@@ -46,7 +46,7 @@ async def click(slack: SlackStandIn, workspace: LocalWorkspace, action: str, use
                              "thread_ts": message.get("thread_ts")},
                "message": message, "response_url": slack.new_response_url(user, CHANNEL),
                "actions": [{"action_id": action, "value": buttons[action]["value"], "type": "button",
-                            "block_id": "x", "action_ts": "2.0"}]}
+                            "block_id": "imagebot_confirmation", "action_ts": "2.0"}]}
     assert (await slack.send_interaction(payload)).status == 200
     await workspace.settle()
 

@@ -158,6 +158,11 @@ async def redeliver(slack: SlackStandIn, delivery: Delivery) -> httpx.Response:
         return await http.post(slack.app_request_url, content=delivery.body.encode(), headers=delivery.headers)
 
 
+def block_of(message: dict[str, Any], element: dict[str, Any]) -> str:
+    """The block_id of the block holding `element`: Slack sends it with the press."""
+    return next(b["block_id"] for b in message["blocks"] if element in (b.get("elements") or []))
+
+
 def press(slack: SlackStandIn, user_id: str, message: dict[str, Any], action_id: str, *,
           trigger_id: str | None = None) -> dict[str, Any]:
     """A block_actions payload, as Slack sends it when `user_id` clicks the button in `message`."""
@@ -175,7 +180,7 @@ def press(slack: SlackStandIn, user_id: str, message: dict[str, Any], action_id:
         "is_enterprise_install": False, "channel": {"id": CHANNEL, "name": "general"},
         "message": copy.deepcopy(message), "state": {"values": {}},
         "response_url": slack.new_response_url(user_id, CHANNEL),
-        "actions": [{"action_id": action_id, "block_id": "imagebot", "text": element["text"],
+        "actions": [{"action_id": action_id, "block_id": block_of(message, element), "text": element["text"],
                      "value": element["value"], "type": "button", "action_ts": f"{time.time():.6f}"}],
     }
 

@@ -166,25 +166,32 @@ async def test_an_attached_mask_is_used_and_a_bad_one_is_refused(slack: SlackSta
 
 
 def buttons_for(slack: SlackStandIn, thread_ts: str, version: str) -> tuple[dict, dict[str, dict]]:
-    """The buttons message for `version`, and its buttons by action id."""
+    """The buttons message for `version`, and its buttons by action id (each with its block's block_id, which
+    Slack sends with a press)."""
     for message in slack.thread(CHANNEL, thread_ts):
         for block in message.get("blocks") or []:
             if block.get("type") == "actions" and f":{version}:" in block.get("block_id", ""):
-                return message, {b["action_id"]: b for b in block["elements"]}
+                return message, {b["action_id"]: {**b, "block_id": block["block_id"]} for b in block["elements"]}
     raise AssertionError(f"no buttons for {version}")
+
+
+def press_payload(slack: SlackStandIn, thread_ts: str, message: dict, action: str, value: str, block_id: str,
+                  user: str = ALICE) -> dict:
+    """block_actions as Slack sends it for a press in `message` (its copy rides along)."""
+    return {"type": "block_actions", "user": {"id": user, "team_id": slack.team_id},
+            "team": {"id": slack.team_id}, "channel": {"id": CHANNEL}, "trigger_id": f"t-{len(slack.calls)}",
+            "container": {"type": "message", "message_ts": message["ts"], "channel_id": CHANNEL,
+                          "thread_ts": thread_ts, "is_ephemeral": False},
+            "message": message, "response_url": slack.new_response_url(user, CHANNEL),
+            "actions": [{"action_id": action, "value": value, "type": "button", "block_id": block_id,
+                         "action_ts": "1.0"}]}
 
 
 async def press(slack: SlackStandIn, workspace: LocalWorkspace, thread_ts: str, version: str, action: str,
                 user: str = ALICE) -> None:
     message, buttons = buttons_for(slack, thread_ts, version)
     button = buttons[action]
-    payload = {"type": "block_actions", "user": {"id": user, "team_id": slack.team_id},
-               "team": {"id": slack.team_id}, "channel": {"id": CHANNEL}, "trigger_id": f"t-{len(slack.calls)}",
-               "container": {"type": "message", "message_ts": message["ts"], "channel_id": CHANNEL,
-                             "thread_ts": thread_ts, "is_ephemeral": False},
-               "message": message, "response_url": slack.new_response_url(user, CHANNEL),
-               "actions": [{"action_id": action, "value": button["value"], "type": "button", "block_id": "b",
-                            "action_ts": "1.0"}]}
+    payload = press_payload(slack, thread_ts, message, action, button["value"], button["block_id"], user)
     assert (await slack.send_interaction(payload)).status == 200
     await workspace.settle()
 
