@@ -80,6 +80,19 @@ def _key(job: JobRecord) -> ThreadKey:
     return ThreadKey(job.team_id, job.channel_id, job.thread_ts)
 
 
+@dataclass
+class _Progress:
+    """What the status message needs from the work it watches: where previews go, and whether the image was
+    posted (set through `ended`, so an error on the way leaves it False)."""
+
+    on_partial: OnPartial
+    posted: bool = False
+
+    def ended(self, outcome: Outcome) -> Outcome:
+        self.posted = outcome.status == "done"
+        return outcome
+
+
 class Flows:
     def __init__(self, services: Services, workspaces: Workspaces, *, progress_interval: float = 20.0) -> None:
         self.services = services
@@ -169,10 +182,10 @@ class Flows:
         if (waiting := await self._costly(job, options, job.payload["prompt"])) is not None:
             return waiting
         await self._update_card(job, blocks.status_working())
-        async with self._progress(job) as on_partial:
+        async with self._progress(job) as progress:
             delivered = await self.images.generate(_key(job), job.user_id, job.payload["prompt"], options,
-                                                   job_id=job.id, on_partial=on_partial)
-        outcome = await self._deliver(job, delivered, title=job.payload["prompt"])
+                                                   job_id=job.id, on_partial=progress.on_partial)
+            outcome = progress.ended(await self._deliver(job, delivered, title=job.payload["prompt"]))
         status = (blocks.status_done(len(delivered.images), delivered.cost_micro, delivered.result.provider)
                   if outcome.status == "done"
                   else blocks.status_failed("Made, but Slack refused the upload: see the thread."))
@@ -253,17 +266,19 @@ class Flows:
         dims += tuple((image.width, image.height) for image, _ in references)
         if (waiting := await self._costly(job, parsed.options, parsed.prompt, dims)) is not None:
             return waiting
-        async with self._progress(job) as on_partial:
+        async with self._progress(job) as progress:
             delivered = await self.images.edit(key, job.user_id, parsed.prompt, parsed.options, references,
                                                job_id=job.id, base=command.base, mask=mask, markup=markup,
-                                               on_partial=on_partial)
-        return await self._deliver(job, delivered, title=parsed.prompt, notes=tuple(notes))
+                                               on_partial=progress.on_partial)
+            return progress.ended(await self._deliver(job, delivered, title=parsed.prompt, notes=tuple(notes)))
 
     @contextlib.asynccontextmanager
-    async def _progress(self, job: JobRecord) -> AsyncIterator[OnPartial]:
-        """While the image API works: a status message in the thread that shows the elapsed time (updated every
-        `progress_interval` seconds, well inside chat.update's rate limit) and, when previews stream in
-        (IMAGEBOT_PARTIAL_IMAGES), each preview as it arrives. It ends saying the image is below."""
+    async def _progress(self, job: JobRecord) -> AsyncIterator[_Progress]:
+        """While the image is made and posted: a status message in the thread that shows the elapsed time (updated
+        every `progress_interval` seconds, well inside chat.update's rate limit) and, when previews stream in
+        (IMAGEBOT_PARTIAL_IMAGES), each preview as it arrives. It ends saying the image is below only when the
+        image was posted (`_Progress.ended` with a done outcome); otherwise — an error, a refused upload, a
+        shutdown — that there is no image, and the message saying why follows it."""
         key = _key(job)
         started = time.monotonic()
         status: dict[str, str] = {}
@@ -292,15 +307,18 @@ class Flows:
                 file=partial.data, filename=f"preview-{partial.index + 1}.{partial.format}", title="preview")
             await show(f":eyes: Preview {partial.index + 1}…", upload["file"]["id"])
 
+        progress = _Progress(on_partial)
         task = asyncio.get_running_loop().create_task(ticker())
         try:
-            yield on_partial
+            yield progress
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             if "ts" in status:
-                await show(f":white_check_mark: Finished in {round(time.monotonic() - started)} s: the image is below.")
+                seconds = round(time.monotonic() - started)
+                await show(f":white_check_mark: Finished in {seconds} s: the image is below." if progress.posted
+                           else f":warning: No image after {seconds} s: see below.")
 
     async def _grid(self, key: ThreadKey) -> Outcome:
         """The current image with a labelled 4x4 grid, drawn on a copy, for region edits (no API call)."""

@@ -246,3 +246,52 @@ async def test_sigkill_mid_call_then_restart_tells_users_and_run_it_again_bills_
         billed = [e for e in ledger if e["status"] == "ok"]
         assert len(ledger) == 7 and len(billed) == 4 and all(e["cost_micro"] > 0 for e in billed)
         assert sorted(e["job_id"] for e in billed) == sorted([after[3]["id"], *(r["id"] for r in retries)])
+
+
+async def test_run_it_again_pressed_again_and_after_another_restart_reruns_and_bills_once(tmp_path: Path) -> None:
+    """One press, one rerun: a second and third press of the same notice, and one after the next restart, are told
+    it was run again already; the notice's button is replaced (by chat.update when the response_url is gone)."""
+    data = tmp_path / "data"
+    already = "That was run again already."
+    async with SlackStandIn() as slack, ImageAPIStandIn() as image_api:
+        env = serve_env(tmp_path, slack, image_api)
+        async with imagebot(tmp_path, slack, env) as first:
+            image_api.pause()
+            assert (await slack.send_command(ALICE, CHANNEL, "a lighthouse at dusk")).status == 200
+            await image_api.wait_for_waiting(1, timeout=WAIT)
+            await until_rows(data, "SELECT jobs.id FROM jobs JOIN threads ON threads.thread_ts = jobs.thread_ts", 1)
+            first.kill()
+            assert await asyncio.wait_for(first.wait(), WAIT) == -signal.SIGKILL
+        image_api.resume()
+        [card] = cards(slack)
+
+        def told_already() -> int:
+            return sum(1 for e in slack.ephemerals(user_id=ALICE) if e["text"] == already)
+
+        async with imagebot(tmp_path, slack, env) as second:
+            [notice] = await slack.wait_for(lambda: notices(slack, card["ts"]), timeout=WAIT)
+            stale = copy.deepcopy(notice)  # what a client that has not redrawn the message still shows
+            gone = click(slack, ALICE, stale)
+            gone["response_url"] = f"{slack.base_url}response/gone"  # expired: the button goes by chat.update
+            for payload in (gone, click(slack, ALICE, stale), click(slack, ALICE, stale)):
+                assert (await slack.send_interaction(payload)).status == 200
+            await slack.wait_for(lambda: images_in(slack, card["ts"]), timeout=WAIT)
+            await until_rows(data, "SELECT id FROM jobs WHERE retry_of IS NOT NULL AND status = 'done'", 1)
+            await slack.wait_for(lambda: told_already() == 2, timeout=WAIT)
+            second.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(second.wait(), WAIT) == 0
+
+        async with imagebot(tmp_path, slack, env) as third:
+            assert (await slack.send_interaction(click(slack, ALICE, stale))).status == 200
+            await slack.wait_for(lambda: told_already() == 3, timeout=WAIT)
+            await slack.drain()
+            third.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(third.wait(), WAIT) == 0
+
+        jobs = rows(data, "SELECT * FROM jobs ORDER BY id")
+        ledger = rows(data, "SELECT * FROM ledger ORDER BY id")
+        assert [(j["status"], j["retry_of"]) for j in jobs] == [("interrupted", None), ("done", jobs[0]["id"])]
+        assert [(e["job_id"], e["status"]) for e in ledger] == [(jobs[0]["id"], "error"), (jobs[1]["id"], "ok")]
+        assert len(image_api.requests) == 2 and len(images_in(slack, card["ts"])) == 1  # the cut call, one rerun
+        replaced = next(m for m in slack.thread(CHANNEL, card["ts"]) if m["ts"] == notice["ts"])
+        assert run_again_button(replaced) is None and f"<@{ALICE}> is running it again" in replaced["text"]

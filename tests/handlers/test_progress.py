@@ -16,7 +16,7 @@ from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace, settings_for
 from tests.catalogue_helpers import caps, catalogue, default_model
-from tests.conftest import WorkspaceFactory
+from tests.conftest import Sleeps, WorkspaceFactory
 
 pytestmark = pytest.mark.anyio
 CHANNEL = "C0GENERAL"
@@ -48,12 +48,13 @@ async def test_streamed_previews_reach_slack_then_the_final_image(
 
 
 @pytest.fixture
-async def ticking(slack: SlackStandIn, image_api: ImageAPIStandIn, tmp_path: Path) -> AsyncIterator[LocalWorkspace]:
-    """A workspace whose progress status ticks every 50 ms (instead of every 20 s)."""
+async def ticking(slack: SlackStandIn, image_api: ImageAPIStandIn, tmp_path: Path,
+                  sleeps: Sleeps) -> AsyncIterator[LocalWorkspace]:
+    """A workspace whose progress status ticks every 50 ms (instead of every 20 s); retries wait for nothing."""
     base = Settings(provider="openai", openai_api_key=image_api.api_key, openai_base_url=image_api.openai_base_url)
     async with httpx.AsyncClient(timeout=httpx.Timeout(10.0), trust_env=False) as http:
         settings = dataclasses.replace(settings_for(slack, tmp_path / "data", base))
-        api = ImageAPI(http, OpenAITarget(settings.openai_base_url, settings.openai_api_key or ""))
+        api = ImageAPI(http, OpenAITarget(settings.openai_base_url, settings.openai_api_key or ""), sleep=sleeps)
         workspace = LocalWorkspace(settings, slack, provider=api, progress_interval=0.05)
         await workspace.start()
         yield workspace
@@ -72,3 +73,44 @@ async def test_the_status_shows_elapsed_time_while_the_api_works(slack: SlackSta
     await ticking.settle()
     final = next(m for m in slack.messages(CHANNEL) if m["ts"] == status["ts"])
     assert "Finished in" in final["text"] and "the image is below" in final["text"]
+
+
+async def working_status(slack: SlackStandIn) -> dict:
+    return await slack.wait_for(lambda: next((m for m in slack.messages(CHANNEL)
+                                              if "Working…" in m.get("text", "")), None), timeout=30)
+
+
+def now(slack: SlackStandIn, message: dict) -> dict:
+    return next(m for m in slack.messages(CHANNEL) if m["ts"] == message["ts"])
+
+
+async def test_a_request_that_fails_after_the_status_showed_is_not_called_finished(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, ticking: LocalWorkspace) -> None:
+    image_api.hang()
+    await slack.send_command("U0ALICE", CHANNEL, "a lighthouse that never comes")
+    await image_api.wait_for_requests(1, timeout=30)
+    status = await working_status(slack)
+    await image_api.stop()  # the hung call is cut off and the retries find nobody: the request fails
+    await ticking.settle()
+    final = now(slack, status)
+    assert "Finished" not in final["text"] and "below" in final["text"]
+    assert final["text"].startswith(":warning: No image after") and final["text"].endswith(" s: see below.")
+    thread = slack.thread(CHANNEL, status["thread_ts"])
+    assert not [m for m in thread if m.get("files")]
+    after = [m for m in thread if m.get("bot_id") and float(m["ts"]) > float(status["ts"])]
+    assert after and after[-1]["text"].startswith(":warning:")  # why, below the status
+
+
+async def test_an_image_slack_refused_to_post_is_not_called_finished(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, ticking: LocalWorkspace) -> None:
+    image_api.pause()
+    await slack.send_command("U0ALICE", CHANNEL, "a lighthouse Slack will not take")
+    await image_api.wait_for_waiting(1, timeout=30)
+    status = await working_status(slack)
+    slack.fail_next("files.completeUploadExternal", status=200, error="invalid_arguments")  # not retried
+    image_api.resume()
+    await ticking.settle()
+    final = now(slack, status)
+    assert final["text"].startswith(":warning: No image after") and "Finished" not in final["text"]
+    assert any("Upload again" in str(m.get("blocks")) for m in slack.messages(CHANNEL)
+               if float(m["ts"]) > float(status["ts"]))
