@@ -26,3 +26,20 @@ def test_suite_smoke_prints_table() -> None:
                    "command -> image minus latency, median (ms)"):
         assert figure in figures, figure
     assert any(f.startswith("ledger inserts/s") for f in figures)
+
+
+def test_probe_smoke_prints_one_row_per_scenario() -> None:
+    """bench/probe.py's smallest run measures every scenario (held or not: it asserts nothing about the app, but
+    an "error" row means the probe itself could not measure) and prints the commit above the table."""
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "probe.py"), "--smoke"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("imagebot reliability probe (smoke): commit "), done.stdout[:300]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert rows[0] == "| scenario | tried | held | what held / what broke |"
+    held = {row.split(" | ")[0].removeprefix("| "): row.split(" | ")[2] for row in rows[1:]}
+    for prefix in ("signature cases", "forged bodies", "malformed signed bodies", "fuzzed /image commands",
+                   "log injection", "kill -9", "scripted image API faults", "disk full", "database locked",
+                   "Socket Mode"):
+        assert any(s.startswith(prefix) for s in held), (prefix, held)
+    assert set(held.values()) <= {"yes", "no", "skipped"}, done.stdout
