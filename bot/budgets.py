@@ -9,12 +9,15 @@ the estimates of calls still running, plus this call's estimate; if one would be
 `BudgetExceeded` and nothing is spent. Check and reservation happen under one lock, so concurrent requests
 can together overshoot a budget by at most the error of their estimates, never by a whole request: each
 sees the others' reservations. `release` drops the reservation once the call's real cost is in the ledger.
+
+Spend so far counts a call the API may have billed without saying what (interrupted, its answer lost) at its
+estimate (bot/billing.py), and standings carry how much of their spend is such estimates, so they can say so.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -31,6 +34,7 @@ from bot.tokens import (
     prompt_text_tokens,
     reads_high_fidelity,
 )
+from storage.reports import Estimated
 from storage.store import ledger_time
 
 PERIODS = ("daily", "monthly")
@@ -58,8 +62,9 @@ class BudgetStanding:
     """A budget that applies to a user, and its spend so far this period."""
 
     budget: Budget
-    spent_micro: int
+    spent_micro: int  # possibly billed calls included, at estimate
     resets_at: datetime  # aware, in the budgets' time zone: when the period ends
+    estimated: Estimated = field(default_factory=Estimated)  # the part of spent_micro that is estimates
 
     @property
     def left_micro(self) -> int:
@@ -73,6 +78,7 @@ class Standing:
     today_micro: int
     month_micro: int
     budgets: tuple[BudgetStanding, ...] = ()
+    month_estimated: Estimated = field(default_factory=Estimated)  # the part of month_micro that is estimates
 
 
 @dataclass(frozen=True)
@@ -179,20 +185,27 @@ class Budgets:
         spend (channel_id "" leaves channel budgets out: they depend on where the user asks)."""
         now = now or datetime.now(self.tz)
         today = await self.spent(team_id, Budget("user", user_id, "daily", 0, "env"), now)
-        month = await self.spent(team_id, Budget("user", user_id, "monthly", 0, "env"), now)
+        month, month_estimated = await self.spent_with_estimates(team_id, Budget("user", user_id, "monthly", 0,
+                                                                                 "env"), now)
         lines = []
         for budget in await self.applicable(team_id, user_id, channel_id):
             if budget.scope == "channel" and not channel_id:
                 continue
             _, resets = period_bounds(budget.period, now, self.tz)
-            lines.append(BudgetStanding(budget, await self.spent(team_id, budget, now), resets))
-        return Standing(today_micro=today, month_micro=month, budgets=tuple(lines))
+            spent, estimated = await self.spent_with_estimates(team_id, budget, now)
+            lines.append(BudgetStanding(budget, spent, resets, estimated))
+        return Standing(today_micro=today, month_micro=month, budgets=tuple(lines), month_estimated=month_estimated)
 
     async def spent(self, team_id: str, budget: Budget, now: datetime) -> int:
+        """The budget's spend this period (possibly billed calls at estimate)."""
+        return (await self.spent_with_estimates(team_id, budget, now))[0]
+
+    async def spent_with_estimates(self, team_id: str, budget: Budget, now: datetime) -> tuple[int, Estimated]:
+        """`spent`, and the part of it counted at estimate."""
         start, end = period_bounds(budget.period, now, self.tz)
         kwargs = {"user_id": budget.target} if budget.scope == "user" else (
             {"channel_id": budget.target} if budget.scope == "channel" else {})
-        return await self._db(self._store.spend, team_id, ledger_time(start), ledger_time(end),
+        return await self._db(self._store.spend_with_estimates, team_id, ledger_time(start), ledger_time(end),
                               **kwargs)
 
     def _reserved(self, team_id: str, budget: Budget) -> int:

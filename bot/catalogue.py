@@ -117,6 +117,15 @@ class InputTokens:
 
 
 @dataclass(frozen=True)
+class Latency:
+    """How a model's typical time scales with what is asked (the catalogue's `latency`: imagebot's estimates)."""
+
+    quality_factor: Mapping[str, float] = field(default_factory=dict)
+    format_factor: Mapping[str, float] = field(default_factory=dict)
+    unknown_seconds: float = 60.0  # a model the catalogue gives no typical_seconds
+
+
+@dataclass(frozen=True)
 class Capabilities:
     sizes: SizeRule
     qualities: tuple[str, ...]
@@ -136,6 +145,9 @@ class Capabilities:
     gif: GifRule | None
     svg: bool
     estimate: Estimate
+    # Seconds one medium-quality image typically takes: imagebot's own estimate (none are published), for the
+    # default request deadline; None when the catalogue gives none (Latency.unknown_seconds is used).
+    typical_seconds: float | None = None
 
     def streams(self, output_format: str) -> bool:
         """Whether a request for `output_format` may stream (GIF and SVG never do)."""
@@ -225,8 +237,9 @@ class Resolved:
 class Catalogue:
     def __init__(self, models: Mapping[str, Model], providers: Mapping[str, Provider], inputs: InputTokens,
                  default_model: str, default_why: str = "", gone: Mapping[str, Gone] | None = None,
-                 svg_authors: Mapping[str, ModelPrice] | None = None) -> None:
+                 svg_authors: Mapping[str, ModelPrice] | None = None, latency: Latency | None = None) -> None:
         self._models = dict(models)
+        self.latency = latency or Latency()
         self._providers = dict(providers)
         self.inputs = inputs
         self.default_model = default_model
@@ -272,6 +285,15 @@ class Catalogue:
         if restricted is not None:
             caps = replace(caps, formats=tuple(f for f in caps.formats if f in restricted))
         return caps
+
+    def typical_seconds(self, model: str, quality: str, output_format: str = "png") -> float:
+        """How long one request for `model` at `quality` typically takes: the model's typical_seconds (or the
+        catalogue's figure for a model it gives none) scaled by quality and format. imagebot's own estimate."""
+        entry = self.get(model)
+        seconds = entry.capabilities.typical_seconds if entry is not None else None
+        base = self.latency.unknown_seconds if seconds is None else seconds
+        return (base * self.latency.quality_factor.get(quality, 1.0)
+                * self.latency.format_factor.get(output_format, 1.0))
 
     def live(self, provider: str, today: date) -> tuple[str, ...]:
         """Models a request may name on `provider` today, newest first as the catalogue lists them (snapshots
@@ -406,7 +428,7 @@ class _Reader:
         authors = {name: price_from_data(value, where=f"{self.source}: svg_authors.{name}", setting=_SETTING)
                    for name, value in self.table(data, "svg_authors", "top level").items() if not name.startswith("_")}
         return Catalogue(models, providers, self.inputs(data.get("inputs")), default_model,
-                         str(defaults.get("why") or ""), gone, authors)
+                         str(defaults.get("why") or ""), gone, authors, self.latency(data.get("latency") or {}))
 
     def table(self, data: dict[str, Any], key: str, where: str) -> dict[str, Any]:
         value = data.get(key, {})
@@ -472,8 +494,30 @@ class _Reader:
             max_partial_images=need("max_partial_images", int), max_n=need("max_n", int),
             max_inputs=need("max_inputs", int), prompt_limit=need("prompt_limit", int),
             gif=self.gif(mid, gif) if gif is not None else None, svg=need("svg", bool),
-            estimate=estimates[estimate_name],
+            estimate=estimates[estimate_name], typical_seconds=self.positive(f"{mid}.typical_seconds",
+                                                                             f.get("typical_seconds")),
         )
+
+    def positive(self, where: str, value: Any) -> float | None:
+        """A positive number (seconds, a factor), or None when absent."""
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise self.fail(where, f"expected a positive number, got {value!r}")
+        return float(value)
+
+    def latency(self, value: Any) -> Latency:
+        if not isinstance(value, dict):
+            raise self.fail("latency", "expected a table")
+        factors = {}
+        for name in ("quality_factor", "format_factor"):
+            table = value.get(name) or {}
+            if not isinstance(table, dict):
+                raise self.fail(f"latency.{name}", "expected a table of numbers")
+            factors[name] = {key: self.positive(f"latency.{name}.{key}", number) or 1.0
+                             for key, number in table.items()}
+        return Latency(quality_factor=factors["quality_factor"], format_factor=factors["format_factor"],
+                       unknown_seconds=self.positive("latency.unknown_seconds", value.get("unknown_seconds")) or 60.0)
 
     def sizes(self, mid: str, value: dict[str, Any]) -> SizeRule:
         rule = value.get("rule")

@@ -19,6 +19,12 @@
         ├── InvalidRequest       the API rejected a field (param names it)
         │   └── ModelUnavailable the API says the model is gone or does not exist (404 model_not_found, …)
         └── ServerError          5xx, timeouts, connection failures, unreadable answers
+            ├── DeadlineExceeded the whole request, every attempt and wait, ran past its one deadline
+            └── AnswerLost       a successful (2xx) answer that never arrived whole: it may be billed
+                └── AnswerTooLarge   imagebot stopped reading an answer over its size cap
+
+`possibly_billed` says whether the API may have billed a failed call (its ledger row then counts the call at its
+estimate until the cost is known); only an answer that had begun (a 2xx status) can be.
 
 Each class carries what the Slack edge needs to write one clear message; turning them into
 words happens in one place (handlers/messages.py). The exception is the account problems (key, quota,
@@ -100,11 +106,15 @@ class ImageAPIError(ImagebotError):
     """The image API refused or failed. `request_id` is the API's own id, for support tickets."""
 
     code = "api_error"
+    possibly_billed = False  # a refusal, or no answer at all (no 2xx status): taken as not billed
 
-    def __init__(self, message: str, *, status: int | None = None, request_id: str | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, request_id: str | None = None,
+                 possibly_billed: bool | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.request_id = request_id
+        if possibly_billed is not None:
+            self.possibly_billed = possibly_billed
 
 
 class ModerationBlocked(ImageAPIError):
@@ -175,6 +185,28 @@ class ModelUnavailable(InvalidRequest):
 
 class ServerError(ImageAPIError):
     code = "server_error"
+
+
+class DeadlineExceeded(ServerError):
+    """IMAGEBOT_REQUEST_TIMEOUT_SECONDS (or the model's default) passed before the request finished, all attempts
+    and backoff waits included. `possibly_billed` when the deadline cut a successful answer short."""
+
+    code = "deadline_exceeded"
+
+
+class AnswerLost(ServerError):
+    """The API began a successful answer (a 2xx status) that never arrived whole: it broke off mid-body, could not
+    be decoded, or a stream was cut after its first event. The provider may bill it."""
+
+    code = "answer_lost"
+    possibly_billed = True
+
+
+class AnswerTooLarge(AnswerLost):
+    """imagebot stopped reading a successful answer at its size cap (or refused one whose Content-Length was over
+    it): memory stays bounded. It came with a 2xx, so it may be billed; it is never retried."""
+
+    code = "answer_too_large"
 
 
 @dataclass(frozen=True)

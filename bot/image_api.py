@@ -8,9 +8,17 @@ catalogue); this client sends what the options say. The end user's hashed id goe
 and as `user` on Azure, whose api-version knows no other (the catalogue's `end_user_field`).
 Azure routes by deployment (`/openai/deployments/{name}/images/...?api-version=`) with an `api-key` header.
 
-Waits are bounded: the HTTP client's timeouts (sized for images that take two minutes), at most
-`max_attempts` tries, backoff capped at `max_backoff`, and a `Retry-After` honoured only up to
-`max_retry_after` (a longer one is handed to the user as "try again in …" instead of a silent hang).
+Waits are bounded: one deadline for the whole request (`deadline(options)` seconds, every attempt and backoff wait
+inside it: IMAGEBOT_REQUEST_TIMEOUT_SECONDS, or sized from the model's typical latency by bot/services.py), the
+HTTP client's timeouts, at most `max_attempts` tries, backoff capped at `max_backoff` and never slept past the
+deadline, and a `Retry-After` honoured only up to `max_retry_after` (a longer one is handed to the user as "try
+again in …" instead of a silent hang). A deadline that passes is `DeadlineExceeded`.
+
+Money: once a 2xx status has arrived the provider may bill the call, whatever happens to the body. An answer that
+breaks off mid-body is tried again only after the lost attempt is handed to `on_lost` (the caller writes it a
+ledger row); one that cannot be read to its end (too large, undecodable, a stream cut after its first event) is
+`AnswerLost` and not retried. A successful answer is read in chunks and never past `answer_cap` bytes, so a
+runaway body cannot take the process's memory with it.
 
 Streaming (https://developers.openai.com/api/docs/guides/image-generation): with `ImageOptions.partial_images` > 0
 the request carries `stream: true` and `partial_images`,
@@ -40,7 +48,10 @@ from urllib.parse import quote
 import httpx
 
 from bot.errors import (
+    AnswerLost,
+    AnswerTooLarge,
     AuthenticationFailed,
+    DeadlineExceeded,
     ImageAPIError,
     InvalidRequest,
     ModelUnavailable,
@@ -51,7 +62,15 @@ from bot.errors import (
     RateLimited,
     ServerError,
 )
-from bot.models import EditRequest, GenerateRequest, ImageOptions, ImageResult, OutputImage, PartialImage
+from bot.models import (
+    EditRequest,
+    GenerateRequest,
+    ImageOptions,
+    ImageResult,
+    LostAnswer,
+    OutputImage,
+    PartialImage,
+)
 from bot.pricing import SvgUsage, Usage
 
 log = logging.getLogger(__name__)
@@ -66,6 +85,17 @@ MAX_SAFETY_IDENTIFIER = 64
 MAX_STREAM_BYTES = 200 * 1024 * 1024
 MAX_STREAM_EVENTS = 200  # at most 10 × (3 + 1) = 40 are expected
 MAX_PARTIAL_IMAGES = 3  # `partial_images`: 0–3 (the API reference)
+_MIB = 1024 * 1024
+# The cap on a successful answer, per requested image. The largest image any catalogue model makes is 3840x2160
+# (gpt-image-2's free-size rule, max_pixels 8,294,400): 33.2 MB as raw RGBA, which a PNG never exceeds by more than
+# a row byte and a few block headers, and 44.2 MB as base64. 48 MiB a picture is well above any real one; a GIF
+# frame is one palette byte a pixel, so an animated GIF gets a quarter of that per frame. The JSON around the
+# pictures is given 1 MiB.
+MAX_IMAGE_ANSWER_BYTES = 48 * _MIB
+ANSWER_ENVELOPE_BYTES = _MIB
+MAX_GIF_FRAMES = 16  # frame_count's upper bound (the SDK), for a GIF asked for without one
+# Without IMAGEBOT_REQUEST_TIMEOUT_SECONDS or a catalogue to size it from (bot/services.py passes one in).
+DEFAULT_DEADLINE = 600.0
 
 
 @dataclass(frozen=True)
@@ -117,6 +147,14 @@ class AzureTarget:
 Target = OpenAITarget | AzureTarget
 Sleep = Callable[[float], Awaitable[None]]
 OnPartial = Callable[[PartialImage], Awaitable[None]]
+OnLost = Callable[[LostAnswer], Awaitable[None]]
+
+
+def answer_cap(options: ImageOptions, per_image: int = MAX_IMAGE_ANSWER_BYTES) -> int:
+    """The most bytes imagebot reads of a successful answer to `options` (see MAX_IMAGE_ANSWER_BYTES)."""
+    if options.output_format == "gif":
+        per_image = max(per_image, per_image * (options.frames or MAX_GIF_FRAMES) // 4)
+    return options.n * per_image + ANSWER_ENVELOPE_BYTES
 
 
 class ImageAPI:
@@ -136,8 +174,14 @@ class ImageAPI:
         partial_timeout: float = 30.0,
         max_reading: int = 2,
         end_user_field: str = "safety_identifier",
+        deadline: Callable[[ImageOptions], float] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        max_answer_bytes: int | None = None,
     ) -> None:
         self._http = http
+        self._deadline = deadline or (lambda options: DEFAULT_DEADLINE)
+        self._clock = clock  # the deadline's clock; the waits themselves are the event loop's and `sleep`
+        self._max_answer_bytes = max_answer_bytes  # None: answer_cap(options)
         self._end_user_field = end_user_field
         self._reading = asyncio.Semaphore(max_reading)
         self._target = target
@@ -153,8 +197,10 @@ class ImageAPI:
     def provider(self) -> str:
         return self._target.provider
 
-    async def generate(self, request: GenerateRequest, on_partial: OnPartial | None = None) -> ImageResult:
-        """One generation. With `options.partial_images` > 0 it streams, awaiting `on_partial` for each preview."""
+    async def generate(self, request: GenerateRequest, on_partial: OnPartial | None = None,
+                       on_lost: OnLost | None = None) -> ImageResult:
+        """One generation. With `options.partial_images` > 0 it streams, awaiting `on_partial` for each preview.
+        `on_lost` is awaited for each attempt whose successful answer broke off before it was tried again."""
         options = request.options
         body: dict[str, Any] = {"prompt": request.prompt, **self._common_fields(request.options, request.user)}
         if options.moderation:
@@ -163,10 +209,11 @@ class ImageAPI:
             body["svg"] = {"model": options.svg_model}
         if request.options.partial_images:
             body.update(stream=True, partial_images=_partial_images(request.options))
-            return await self._stream("generations", request.options, on_partial, json=body)
-        return await self._call("generations", request.options, json=body)
+            return await self._stream("generations", request.options, on_partial, on_lost, json=body)
+        return await self._call("generations", request.options, on_lost, json=body)
 
-    async def edit(self, request: EditRequest, on_partial: OnPartial | None = None) -> ImageResult:
+    async def edit(self, request: EditRequest, on_partial: OnPartial | None = None,
+                   on_lost: OnLost | None = None) -> ImageResult:
         """One edit (multipart). With `options.partial_images` > 0 it streams, like `generate`."""
         if not 1 <= len(request.images) <= 16:
             raise InvalidRequest("An edit takes 1 to 16 input images.", param="image")
@@ -191,8 +238,8 @@ class ImageAPI:
         if request.options.partial_images:
             # Multipart carries booleans as text; the schema's `stream` is a boolean, sent as "true".
             data.update(stream="true", partial_images=str(_partial_images(request.options)))
-            return await self._stream("edits", request.options, on_partial, data=data, files=files)
-        return await self._call("edits", request.options, data=data, files=files)
+            return await self._stream("edits", request.options, on_partial, on_lost, data=data, files=files)
+        return await self._call("edits", request.options, on_lost, data=data, files=files)
 
     def _common_fields(self, options: ImageOptions, end_user: str | None) -> dict[str, Any]:
         fields: dict[str, Any] = {}
@@ -237,42 +284,68 @@ class ImageAPI:
                 listed.append((item["id"], shutdown if isinstance(shutdown, str) and shutdown else None))
         return listed
 
-    async def _with_retries(self, operation: str, attempt_once: Callable[[int], Awaitable[T]]) -> T:
-        """Run `attempt_once(attempt)` up to max_attempts times: timeouts and connection failures (raised as
-        httpx errors) and retryable API errors (raised as `_Failed`) are waited out with bounded backoff, the
-        last one raised when tries run out; anything else propagates at once."""
+    async def _with_retries(self, operation: str, options: ImageOptions,
+                            attempt_once: Callable[[_Attempt], Awaitable[T]], on_lost: OnLost | None) -> T:
+        """Run `attempt_once` up to max_attempts times, all within one deadline: timeouts, connection failures and
+        retryable API errors are waited out with bounded backoff (never slept past the deadline), the last one
+        raised when tries run out; anything else propagates at once. An attempt whose 2xx answer broke off is
+        handed to `on_lost` before the next one, since the provider may bill it."""
+        deadline = _Deadline(self._deadline(options), self._clock)
         last_error: ImageAPIError | None = None
-        for attempt in range(1, self._max_attempts + 1):
+        for number in range(1, self._max_attempts + 1):
+            attempt = _Attempt(number)
             try:
-                return await attempt_once(attempt)
-            except httpx.TimeoutException as exc:
-                last_error = ServerError(f"The image API did not answer in time ({type(exc).__name__}).")
-                delay = self._backoff(attempt)
-            except httpx.TransportError as exc:
-                last_error = ServerError(f"Could not reach the image API ({type(exc).__name__}).")
-                delay = self._backoff(attempt)
+                return await self._attempt(attempt_once, attempt, deadline)
             except _Failed as failed:
-                last_error, delay = failed.error, self._delay_for(failed.error, attempt)
-            if attempt < self._max_attempts:
-                log.warning("image api %s: %s; retrying in %.1fs", operation, last_error, delay)
-                await self._sleep(delay)
+                last_error, delay = failed.error, self._delay_for(failed.error, number)
+            if number == self._max_attempts:
+                break
+            if delay >= deadline.left():
+                if isinstance(last_error, RateLimited):
+                    raise last_error  # "try again in N s" says more than a deadline would
+                log.warning("image api %s: %s; no time left to retry", operation, last_error)
+                raise deadline.exceeded(number, attempt)
+            if attempt.answered and on_lost is not None:
+                await on_lost(LostAnswer(attempt=number, reason=str(last_error), request_id=attempt.request_id))
+            log.warning("image api %s: %s; retrying in %.1fs", operation, last_error, delay)
+            await self._sleep(delay)
         assert last_error is not None
         raise last_error
 
-    async def _call(self, operation: str, options: ImageOptions, **kwargs: Any) -> ImageResult:
-        """POST, retrying as `_with_retries` says, and read the answer (a failure while reading it is retried
-        like any connection failure: no image arrived)."""
+    async def _attempt(self, attempt_once: Callable[[_Attempt], Awaitable[T]], attempt: _Attempt,
+                       deadline: _Deadline) -> T:
+        """One attempt, given what is left of the deadline. A failure worth retrying comes out as `_Failed`; a
+        deadline that passes during it is DeadlineExceeded (possibly billed if its answer had begun)."""
+        left = deadline.left()
+        if left <= 0:
+            raise deadline.exceeded(attempt.number - 1, attempt)
+        bound = asyncio.timeout(left)
+        try:
+            async with bound:
+                return await attempt_once(attempt)
+        except TimeoutError:
+            if not bound.expired():
+                raise
+            raise deadline.exceeded(attempt.number, attempt) from None
+        except httpx.TransportError as exc:  # timeouts included
+            raise _Failed(_transport_failure(exc, attempt)) from exc
+
+    async def _call(self, operation: str, options: ImageOptions, on_lost: OnLost | None,
+                    **kwargs: Any) -> ImageResult:
+        """POST, retrying as `_with_retries` says, and read the answer (a connection lost while reading it is
+        retried, the lost attempt handed to `on_lost`; an answer that cannot be read is not retried)."""
         url = self._target.url(operation)
         headers = self._target.headers()
 
-        async def attempt_once(attempt: int) -> ImageResult:
-            response = await self._send(operation, attempt, url, headers, **kwargs)
+        async def attempt_once(attempt: _Attempt) -> ImageResult:
+            response = await self._send(operation, attempt.number, url, headers, **kwargs)
+            attempt.answered, attempt.request_id = True, _request_id(response)
             try:
                 return await self._receive(response, options)
             finally:
                 await response.aclose()
 
-        return await self._with_retries(operation, attempt_once)
+        return await self._with_retries(operation, options, attempt_once, on_lost)
 
     async def _send(self, operation: str, attempt: int, url: str, headers: dict[str, str],
                     **kwargs: Any) -> httpx.Response:
@@ -301,8 +374,8 @@ class ImageAPI:
         answers' worth. Decoding runs on a worker thread, so acks never wait on it.
         """
         async with self._reading:
-            await response.aread()
-            return await asyncio.to_thread(self._parse, response, options)
+            body = await _read_capped(response, self._max_answer_bytes or answer_cap(options))
+            return await asyncio.to_thread(self._parse, response, body, options)
 
     def _delay_for(self, error: ImageAPIError, attempt: int) -> float:
         """How long to wait before retrying after `error`; raises it when it must not be retried (a refusal, or
@@ -319,10 +392,10 @@ class ImageAPI:
     def _backoff(self, attempt: int) -> float:
         return min(self._max_backoff, 2.0 ** (attempt - 1)) * (0.75 + random.random() / 2)
 
-    def _parse(self, response: httpx.Response, options: ImageOptions) -> ImageResult:
+    def _parse(self, response: httpx.Response, content: bytearray, options: ImageOptions) -> ImageResult:
         request_id = _request_id(response)
         try:
-            body = response.json()
+            body = json.loads(content)
         except ValueError as exc:
             raise ServerError("The image API sent an answer that is not JSON.", status=response.status_code,
                               request_id=request_id) from exc
@@ -361,40 +434,41 @@ class ImageAPI:
     # -- streaming ------------------------------------------------------------------------------------------------
 
     async def _stream(self, operation: str, options: ImageOptions, on_partial: OnPartial | None,
-                      **kwargs: Any) -> ImageResult:
+                      on_lost: OnLost | None, **kwargs: Any) -> ImageResult:
         """POST with `stream: true` and read the events. An error status is mapped and retried exactly like
-        `_send`; a connection failure or timeout is retried only while no event has arrived."""
+        `_send`; a connection failure or timeout is retried only while no event has arrived (a 2xx that broke
+        off before its first event goes to `on_lost` first); after one it is AnswerLost, never retried."""
         url = self._target.url(operation)
         headers = {**self._target.headers(), "Accept": "text/event-stream"}
 
-        async def attempt_once(attempt: int) -> ImageResult:
+        async def attempt_once(attempt: _Attempt) -> ImageResult:
             started = time.perf_counter()
-            progress = _Progress()
             try:
                 async with self._http.stream("POST", url, headers=headers, **kwargs) as response:
                     log.info("image api %s stream status=%s attempt=%d request_id=%s ms=%.0f", operation,
-                             response.status_code, attempt, _request_id(response),
+                             response.status_code, attempt.number, _request_id(response),
                              (time.perf_counter() - started) * 1000)
                     if response.status_code >= 400:
                         await response.aread()
                         raise _Failed(error_from_response(response))
-                    result = await self._read_stream(response, operation, options, on_partial, progress)
+                    attempt.answered = True
+                    result = await self._read_stream(response, operation, options, on_partial, attempt)
                     log.info("image api %s stream done events=%d partials=%d request_id=%s ms=%.0f", operation,
-                             progress.events, result.partials, result.request_id,
+                             attempt.events, result.partials, result.request_id,
                              (time.perf_counter() - started) * 1000)
                     return result
             except (httpx.TimeoutException, httpx.TransportError) as exc:
-                if progress.events:  # something arrived: the call may be billed, so it is never retried
-                    raise _cut_off(exc, progress) from exc
+                if attempt.events:  # something arrived: the call may be billed, so it is never retried
+                    raise _cut_off(exc, attempt) from exc
                 raise  # nothing arrived: retried like any connection failure
             except httpx.HTTPError as exc:  # e.g. a body that fails to decompress: not a network hiccup
-                raise ServerError(f"The image API's event stream could not be read ({type(exc).__name__}).",
-                                  request_id=progress.request_id) from exc
+                raise AnswerLost(f"The image API's event stream could not be read ({type(exc).__name__}).",
+                                 request_id=attempt.request_id) from exc
 
-        return await self._with_retries(operation, attempt_once)
+        return await self._with_retries(operation, options, attempt_once, on_lost)
 
     async def _read_stream(self, response: httpx.Response, operation: str, options: ImageOptions,
-                           on_partial: OnPartial | None, progress: _Progress) -> ImageResult:
+                           on_partial: OnPartial | None, progress: _Attempt) -> ImageResult:
         request_id = progress.request_id = _request_id(response)
         content_type = response.headers.get("content-type", "")
         if not content_type.lower().startswith("text/event-stream"):
@@ -404,6 +478,7 @@ class ImageAPI:
         images: list[OutputImage] = []
         last: dict[str, Any] = {}
         partials = 0
+        _refuse_declared(response, self._max_stream_bytes, request_id)
         events = _sse_events(response, self._max_stream_bytes, self._max_stream_events, request_id)
         async with contextlib.aclosing(events):
             async for name, data in events:
@@ -520,17 +595,93 @@ def _partial_images(options: ImageOptions) -> int:
 
 
 @dataclass
-class _Progress:
-    """What one streaming attempt has received: after the first event, it is never retried."""
+class _Attempt:
+    """One try of a request: whether its successful answer had begun (a 2xx status: from then on the provider may
+    bill it) and, for a stream, how many events it received (after the first one it is never retried)."""
 
+    number: int
+    answered: bool = False
     events: int = 0
     request_id: str | None = None
 
 
-def _cut_off(exc: httpx.HTTPError, progress: _Progress) -> ServerError:
-    return ServerError(f"The image API's stream broke off after {progress.events} "
-                       f"event{'s' * (progress.events != 1)} ({type(exc).__name__}); not retried, as the call "
-                       "may already be billed.", request_id=progress.request_id)
+@dataclass
+class _Deadline:
+    """The request's one deadline, `seconds` from its start on `clock`."""
+
+    seconds: float
+    clock: Callable[[], float]
+    end: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.end = self.clock() + self.seconds
+
+    def left(self) -> float:
+        return self.end - self.clock()
+
+    def exceeded(self, attempts: int, attempt: _Attempt) -> DeadlineExceeded:
+        """The error for a deadline that has passed (or would pass before the next try could finish) after
+        `attempts` tries, the last being `attempt`: possibly billed if that one's answer had begun."""
+        tries = f"{attempts} attempt{'s' * (attempts != 1)}"
+        billed = " Its answer had begun, so it may be billed." if attempt.answered else ""
+        return DeadlineExceeded(f"The image API did not finish within {_duration(self.seconds)} ({tries}); nothing "
+                                f"was made.{billed}", request_id=attempt.request_id, possibly_billed=attempt.answered)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    minutes = seconds / 60
+    return f"{minutes:.0f} min" if minutes == round(minutes) else f"{minutes:.1f} min"
+
+
+def _transport_failure(exc: httpx.TransportError, attempt: _Attempt) -> ServerError:
+    """A timeout or lost connection within an attempt: AnswerLost once its 2xx answer had begun (it may be billed),
+    else a ServerError (nothing arrived, taken as not billed). Both may be retried."""
+    if attempt.answered:
+        return AnswerLost(f"The image API's answer broke off ({type(exc).__name__}).", request_id=attempt.request_id)
+    if isinstance(exc, httpx.TimeoutException):
+        return ServerError(f"The image API did not answer in time ({type(exc).__name__}).")
+    return ServerError(f"Could not reach the image API ({type(exc).__name__}).")
+
+
+def _cut_off(exc: httpx.HTTPError, progress: _Attempt) -> AnswerLost:
+    return AnswerLost(f"The image API's stream broke off after {progress.events} "
+                      f"event{'s' * (progress.events != 1)} ({type(exc).__name__}); not retried, as the call "
+                      "may already be billed.", request_id=progress.request_id)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / _MIB:,.0f} MB" if size >= _MIB else f"{size / 1024:,.0f} KB"
+
+
+def _too_large(cap: int, request_id: str | None) -> AnswerTooLarge:
+    return AnswerTooLarge(f"The image API's answer was larger than {_megabytes(cap)}; imagebot stopped reading it "
+                          "(it may be billed).", request_id=request_id)
+
+
+def _refuse_declared(response: httpx.Response, cap: int, request_id: str | None) -> None:
+    """Refuse, before reading a byte, an answer whose Content-Length is over `cap`."""
+    declared = response.headers.get("content-length", "").strip()
+    if declared.isdigit() and int(declared) > cap:
+        raise _too_large(cap, request_id)
+
+
+async def _read_capped(response: httpx.Response, cap: int) -> bytearray:
+    """A successful answer's body, read chunk by chunk (decompressed) and never past `cap` bytes: a bigger one is
+    AnswerTooLarge, found by its Content-Length before anything is read when it says so."""
+    request_id = _request_id(response)
+    _refuse_declared(response, cap, request_id)
+    body = bytearray()
+    try:
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > cap:
+                raise _too_large(cap, request_id)
+    except httpx.DecodingError as exc:  # a body that fails to decompress: not a network hiccup, not retried
+        raise AnswerLost(f"The image API's answer could not be decoded ({type(exc).__name__}).",
+                         request_id=request_id) from exc
+    return body
 
 
 async def _sse_events(response: httpx.Response, max_bytes: int, max_events: int,
@@ -562,15 +713,15 @@ async def _sse_events(response: httpx.Response, max_bytes: int, max_events: int,
         if event is not None:
             events += 1
             if events > max_events:
-                raise ServerError(f"The image API's stream sent more than {max_events} events; stopped reading.",
-                                  request_id=request_id)
+                raise AnswerTooLarge(f"The image API's stream sent more than {max_events} events; stopped reading.",
+                                     request_id=request_id)
         return event
 
     async for chunk in response.aiter_bytes():
         received += len(chunk)
         if received > max_bytes:
-            raise ServerError(f"The image API's stream passed {max_bytes:,} bytes; stopped reading.",
-                              request_id=request_id)
+            raise AnswerTooLarge(f"The image API's stream passed {max_bytes:,} bytes; stopped reading.",
+                                 request_id=request_id)
         search = len(pending)
         pending += chunk
         while (end := pending.find(b"\n", search)) >= 0:

@@ -70,6 +70,16 @@ class PartialImage:
 
 
 @dataclass(frozen=True)
+class LostAnswer:
+    """An attempt whose successful answer (a 2xx status) broke off before it was whole, and which the image client
+    then tried again: the provider may bill it, so it gets a ledger row of its own (bot/service.py)."""
+
+    attempt: int  # 1-based, among the request's attempts
+    reason: str  # what went wrong, for the ledger's error_message
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
 class ImageResult:
     images: tuple[OutputImage, ...]
     usage: Usage | None  # None when the API reported none: cost is then unknown, never guessed

@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from bot.catalogue import Capabilities, Catalogue
 from bot.errors import InvalidRequest
-from bot.image_api import OnPartial
+from bot.image_api import OnLost, OnPartial
 from bot.models import EditRequest, GenerateRequest, ImageOptions, ImageResult, InputImage, OutputImage
 from bot.pricing import SvgUsage, Usage
 from bot.tokens import (
@@ -62,11 +62,13 @@ class OfflineImageAPI:
         seed, self._calls = self._calls * 16, self._calls + 1
         return seed
 
-    async def generate(self, request: GenerateRequest, on_partial: OnPartial | None = None) -> ImageResult:
-        # offline: the final image at once, no previews (so no partial-image tokens either)
+    async def generate(self, request: GenerateRequest, on_partial: OnPartial | None = None,
+                       on_lost: OnLost | None = None) -> ImageResult:
+        # offline: the final image at once, no previews (so no partial-image tokens either), no answer ever lost
         return await asyncio.to_thread(self._generate, request, self._next_seed())
 
-    async def edit(self, request: EditRequest, on_partial: OnPartial | None = None) -> ImageResult:
+    async def edit(self, request: EditRequest, on_partial: OnPartial | None = None,
+                   on_lost: OnLost | None = None) -> ImageResult:
         return await asyncio.to_thread(self._edit, request, self._next_seed())
 
     def _capabilities(self, options: ImageOptions) -> Capabilities:

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from PIL import Image, ImageDraw, ImageFont
 from sqlite_utils import Database
 
+from bot.billing import estimated_note
 from bot.errors import InvalidOption
 from bot.pricing import MICRO, format_usd
 from storage import reports as queries
@@ -223,6 +224,9 @@ def render_chart(report: Report) -> bytes:
     draw.text((24, 48), f"Days in {report.timezone}. Failed calls that were billed are included.",
               font=small_font, fill=_MUTED)
     totals = report.totals
+    estimated = estimated_note(totals.estimated)
+    if estimated:
+        draw.text((24, 64), f"The total {estimated}.", font=small_font, fill=_MUTED)
     draw.text((WIDTH - 24, 18), f"Total {format_usd(totals.spend_micro)}", font=title_font, fill=_INK, anchor="ra")
     if totals.offline_micro:
         draw.text((WIDTH - 24, 48), f"of which {format_usd(totals.offline_micro)} offline, not billed",
@@ -278,8 +282,8 @@ def render_chart(report: Report) -> bytes:
 CSV_COLUMNS = (
     "id", "created_at", "team_id", "user_id", "channel_id", "thread_ts", "job_id", "kind", "provider", "model",
     "size", "quality", "n", "images", "status", "error_code", "error_message", "cost_micro", "cost_usd",
-    "input_images", "input_text_tokens", "input_image_tokens", "output_image_tokens", "output_text_tokens",
-    "total_tokens", "latency_ms", "request_id", "prompt", "image_ids",
+    "estimate_micro", "input_images", "input_text_tokens", "input_image_tokens", "output_image_tokens",
+    "output_text_tokens", "total_tokens", "latency_ms", "request_id", "prompt", "image_ids",
 )
 _DERIVED = ("images", "cost_usd")
 # A cell starting with one of these is a formula (or becomes one) in Excel, LibreOffice or Google Sheets.

@@ -10,37 +10,41 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
-from bot import imaging
+from bot import billing, imaging
 from bot.budgets import Alert, Budgets, BudgetStanding, estimate_caveats, estimate_micro
 from bot.catalogue import Catalogue, Resolved
 from bot.errors import AttachmentError, ImageAPIError, InvalidOption, ServerError, UserInputError
-from bot.image_api import OnPartial, end_user_id
+from bot.image_api import OnLost, OnPartial, end_user_id
 from bot.jobs import DbThread
-from bot.logs import redact
 from bot.metrics import Metrics
 from bot.model_watch import NOTICES
-from bot.models import EditRequest, GenerateRequest, ImageOptions, ImageResult, InputImage
+from bot.models import EditRequest, GenerateRequest, ImageOptions, ImageResult, InputImage, LostAnswer
 from bot.options import Choices, fit_options, models_with
 from bot.policy import Policy, apply_policy
 from bot.pricing import PriceTable
 from bot.settings import Settings
+from storage.reports import Estimated
 from storage.store import ImageRecord, LedgerEntry, RecentImage, Spend, ThreadKey, ThreadRecord
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_INPUTS = 16  # the most any model takes (the catalogue's max_inputs narrows it per model)
+# What a call produced: the result, its stored images, and (count, estimates) of the lost attempts before it.
+_Called = tuple[ImageResult, tuple[ImageRecord, ...], tuple[int, int]]
 
 
 class ImageProvider(Protocol):
     provider: str
 
-    async def generate(self, request: GenerateRequest, on_partial: OnPartial | None = None) -> ImageResult: ...
+    async def generate(self, request: GenerateRequest, on_partial: OnPartial | None = None,
+                       on_lost: OnLost | None = None) -> ImageResult: ...
 
-    async def edit(self, request: EditRequest, on_partial: OnPartial | None = None) -> ImageResult: ...
+    async def edit(self, request: EditRequest, on_partial: OnPartial | None = None,
+                   on_lost: OnLost | None = None) -> ImageResult: ...
 
 
 class NoImageYet(UserInputError):
@@ -79,6 +83,17 @@ class Delivered:
     user_month_micro: int = 0  # the asker's spend this month, this call included
     budgets_left: tuple[BudgetStanding, ...] = ()  # each budget that applies, and where the asker stands
     alerts: tuple[Alert, ...] = ()  # channel / workspace budget marks this call crossed (80 %, 100 %)
+    # Attempts whose answer broke off and were tried again: each may be billed, and is in the ledger (and in
+    # thread_spend) at this request's estimate, `lost_micro` in all.
+    lost_answers: int = 0
+    lost_micro: int = 0
+    month_estimated: Estimated = field(default_factory=Estimated)  # the part of user_month_micro at estimate
+
+    @property
+    def spend_notes(self) -> tuple[str, ...]:
+        """The footnote's lines on what may have been billed: lost attempts, spend counted at estimate."""
+        return billing.spend_notes(self.lost_answers, self.lost_micro, self.thread_spend.estimated,
+                                   self.month_estimated)
 
 
 class ImageService:
@@ -170,10 +185,11 @@ class ImageService:
                        job_id: int | None = None, on_partial: OnPartial | None = None) -> Delivered:
         options, notes = await self.prepare(key, options)
         request = GenerateRequest(prompt=prompt, options=options, user=end_user_id(key.team_id, user_id))
-        result, images = await self._call("generate", key, user_id, prompt, options, (),
-                                          lambda: self.provider.generate(request, on_partial), origin="generated",
-                                          parent_id=None, job_id=job_id)
-        return await self._delivered("generate", key, user_id, result, images, policy_notes=notes)
+        result, images, lost = await self._call(
+            "generate", key, user_id, prompt, options, (),
+            lambda on_lost: self.provider.generate(request, on_partial, on_lost), origin="generated",
+            parent_id=None, job_id=job_id)
+        return await self._delivered("generate", key, user_id, result, images, policy_notes=notes, lost=lost)
 
     async def edit(self, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions | None,
                    attachments: Sequence[tuple[InputImage, str | None]] = (), *,
@@ -214,12 +230,12 @@ class ImageService:
         self.check_inputs(options, len(inputs))
         request = EditRequest(prompt=prompt, options=options, images=tuple(inputs), mask=mask, markup=markup,
                               user=end_user_id(key.team_id, user_id))
-        result, images = await self._call("edit", key, user_id, prompt, options,
-                                          tuple((i.width, i.height) for i in inputs),
-                                          lambda: self.provider.edit(request, on_partial), origin="edited",
-                                          parent_id=parent_id, job_id=job_id)
+        result, images, lost = await self._call(
+            "edit", key, user_id, prompt, options, tuple((i.width, i.height) for i in inputs),
+            lambda on_lost: self.provider.edit(request, on_partial, on_lost), origin="edited",
+            parent_id=parent_id, job_id=job_id)
         converted = tuple(f"{image.name}: {note}" for image, note in attachments if note)
-        return await self._delivered("edit", key, user_id, result, images, converted, notes)
+        return await self._delivered("edit", key, user_id, result, images, converted, notes, lost=lost)
 
     async def edit_defaults(self, key: ThreadKey, fallback: InputImage | None = None) -> ImageOptions:
         """Options for an edit: the base image's own size when the model makes it, else auto."""
@@ -378,36 +394,45 @@ class ImageService:
 
     # internals ---------------------------------------------------------------------------------------
     async def _call(self, kind: str, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions,
-                    inputs: tuple[tuple[int, int], ...], call: Callable[[], Any], *, origin: str,
-                    parent_id: str | None, job_id: int | None) -> tuple[ImageResult, tuple[ImageRecord, ...]]:
-        """Check the budgets, call the API, keep its images, and write exactly one ledger row whatever happens."""
+                    inputs: tuple[tuple[int, int], ...], call: Callable[[OnLost], Any], *, origin: str,
+                    parent_id: str | None, job_id: int | None) -> _Called:
+        """Check the budgets, call the API, keep its images, and write its ledger row whatever happens (and one
+        more for each attempt whose answer broke off and was tried again)."""
         estimate = self.estimate(options, prompt, inputs)
         reservation = object()
         await self.budgets.reserve(reservation, key.team_id, user_id, key.channel_id, estimate, model=options.model)
+        entry = LedgerEntry(key=key, user_id=user_id, kind=kind, provider=self.provider.provider,
+                            model=options.model, size=options.size, quality=options.quality, n=options.n,
+                            prompt=prompt, input_images=len(inputs), job_id=job_id, status="pending",
+                            estimate_micro=estimate)
         try:
-            return await self._call_reserved(kind, key, user_id, prompt, options, len(inputs), call, origin=origin,
-                                             parent_id=parent_id, job_id=job_id)
+            return await self._call_reserved(entry, call, origin=origin, parent_id=parent_id)
         finally:
             self.budgets.release(reservation)  # the real cost is in the ledger now (or nothing was spent)
 
-    async def _call_reserved(self, kind: str, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions,
-                             input_count: int, call: Callable[[], Any], *, origin: str, parent_id: str | None,
-                             job_id: int | None) -> tuple[ImageResult, tuple[ImageRecord, ...]]:
+    async def _call_reserved(self, entry: LedgerEntry, call: Callable[[OnLost], Any], *, origin: str,
+                             parent_id: str | None) -> _Called:
         started = time.perf_counter()
-        entry = LedgerEntry(key=key, user_id=user_id, kind=kind, provider=self.provider.provider,
-                            model=options.model, size=options.size, quality=options.quality, n=options.n,
-                            prompt=prompt, input_images=input_count, job_id=job_id, status="pending")
-        # Written before the call: if the process dies while the API works, the ledger still shows the call
-        # (recovery marks it interrupted, cost unknown) instead of losing what may have been billed.
+        key, job_id = entry.key, entry.job_id
+        # Written before the call, with its estimate: if the process dies while the API works, the ledger still
+        # shows the call (recovery marks it interrupted, counted at its estimate) instead of losing what may have
+        # been billed.
         ledger_id = await self.io(self.store.record_call, entry)
+        lost: list[LostAnswer] = []
+
+        async def on_lost(answer: LostAnswer) -> None:  # an attempt the provider may bill: a row of its own
+            row = billing.lost_entry(entry, answer)
+            self.metrics.image_call(row)
+            await self.io(self.store.record_call, row)
+            lost.append(answer)
+
         try:
-            result: ImageResult = await call()
+            result: ImageResult = await call(on_lost)
         except ImageAPIError as error:
-            entry.status, entry.error_code, entry.request_id = "error", error.code, error.request_id
-            entry.error_message = redact(str(error))[:2000]  # a 401's text quotes part of the API key
+            billing.settle_failure(entry, error)
             await self._settle(entry, ledger_id, started)
             raise
-        except asyncio.CancelledError:  # shutdown cut the call short: it may have been billed
+        except asyncio.CancelledError:  # shutdown cut the call short: it may have been billed (estimate kept)
             entry.status, entry.error_code = "error", "interrupted"
             entry.error_message = "imagebot stopped before the image API answered; it may have been billed"
             await self._settle(entry, ledger_id, started)
@@ -441,7 +466,7 @@ class ImageService:
                       job_id=job_id)
         # With several outputs the first (v3a) is the context; "use b" picks another.
         await self.io(self.store.set_last_image, key, records[0].id)
-        return result, tuple(records)
+        return result, tuple(records), (len(lost), len(lost) * (entry.estimate_micro or 0))
 
     async def _settle(self, entry: LedgerEntry, ledger_id: int, started: float) -> None:
         """The call's answer is in (or it failed, or was cut short): complete its ledger row and count it.
@@ -453,7 +478,7 @@ class ImageService:
 
     async def _delivered(self, kind: str, key: ThreadKey, user_id: str, result: ImageResult,
                          images: tuple[ImageRecord, ...], converted: tuple[str, ...] = (),
-                         policy_notes: tuple[str, ...] = ()) -> Delivered:
+                         policy_notes: tuple[str, ...] = (), *, lost: tuple[int, int] = (0, 0)) -> Delivered:
         spend = await self.io(self.store.thread_spend, key)
         cost = self.cost(result)
         versions = []
@@ -470,4 +495,5 @@ class ImageService:
                          converted=converted, policy_notes=policy_notes,
                          versions=tuple(versions), base_version=base, next_edit=await self.current_version(key),
                          user_month_micro=standing.month_micro, budgets_left=standing.budgets,
-                         alerts=tuple(await self.budgets.crossed(key.team_id, key.channel_id, now)))
+                         alerts=tuple(await self.budgets.crossed(key.team_id, key.channel_id, now)),
+                         lost_answers=lost[0], lost_micro=lost[1], month_estimated=standing.month_estimated)

@@ -18,6 +18,7 @@ from bot.image_api import DEFAULT_TIMEOUT, AzureTarget, ImageAPI, OpenAITarget
 from bot.jobs import DbThread, JobQueue, Limits
 from bot.metrics import Metrics
 from bot.model_watch import ModelWatch, Notify
+from bot.models import ImageOptions
 from bot.offline import OfflineImageAPI
 from bot.retention import RetentionPruner
 from bot.scheduler import ReportScheduler
@@ -27,6 +28,11 @@ from bot.slack_files import SlackFiles
 from storage.store import Store
 
 log = logging.getLogger(__name__)
+# Without IMAGEBOT_REQUEST_TIMEOUT_SECONDS, a request's deadline is this many times the model's typical time (the
+# catalogue's imagebot-made estimate), and never less than MIN_DEADLINE: slow is normal, 4x slower is a hang.
+DEADLINE_FACTOR = 4
+MIN_DEADLINE = 120.0
+
 
 @dataclass
 class Services:
@@ -79,16 +85,31 @@ class Services:
         return cut
 
 
+def request_deadline(settings: Settings, catalogue: Catalogue) -> Callable[[ImageOptions], float]:
+    """Seconds one image request may take, every attempt and wait included: IMAGEBOT_REQUEST_TIMEOUT_SECONDS, or
+    the larger of MIN_DEADLINE and DEADLINE_FACTOR x the model's typical time for the quality and format."""
+    if settings.request_timeout_seconds is not None:
+        fixed: float = settings.request_timeout_seconds
+        return lambda options: fixed
+
+    def sized(options: ImageOptions) -> float:
+        typical = catalogue.typical_seconds(options.model, options.quality, options.output_format)
+        return max(MIN_DEADLINE, DEADLINE_FACTOR * typical)
+
+    return sized
+
+
 def make_provider(settings: Settings, http: httpx.AsyncClient, catalogue: Catalogue) -> ImageProvider:
+    deadline = request_deadline(settings, catalogue)
     if settings.provider == "openai":
         assert settings.openai_api_key
         return ImageAPI(http, OpenAITarget(settings.openai_base_url, settings.openai_api_key),
-                        end_user_field=catalogue.provider("openai").end_user_field)
+                        end_user_field=catalogue.provider("openai").end_user_field, deadline=deadline)
     if settings.provider == "azure":
         assert settings.azure_endpoint and settings.azure_api_key and settings.azure_deployment
         return ImageAPI(http, AzureTarget(settings.azure_endpoint, settings.azure_api_key,
                                           settings.azure_deployment, settings.azure_api_version),
-                        end_user_field=catalogue.provider("azure").end_user_field)
+                        end_user_field=catalogue.provider("azure").end_user_field, deadline=deadline)
     return OfflineImageAPI(catalogue=catalogue)
 
 

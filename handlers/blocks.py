@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bot.billing import estimated_note
 from bot.models import ImageOptions
 from bot.options import MAX_N, Choices
 from bot.pricing import format_usd
@@ -205,6 +206,8 @@ def build_report(report: Any, *, asked_by: str | None) -> tuple[str, list[dict[s
         spend += f" (of which {format_usd(totals.offline_micro)} offline renders, not billed)"
     if totals.unknown_cost:
         spend += f" + {totals.unknown_cost} call{'s' if totals.unknown_cost != 1 else ''} with no known price"
+    if estimated_note(totals.estimated):
+        spend += f"; it {estimated_note(totals.estimated)}"
     head = f"*imagebot spend{what}: {report.label}*"
     fields = [("Spend", spend), ("Images", f"{totals.images:,}"), ("Requests", f"{totals.requests:,}"),
               ("Failures", f"{totals.failures:,}")]

@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.billing import estimated_note
 from bot.errors import UserInputError
 from bot.options import is_help, parse_command
 from bot.pricing import format_usd
@@ -56,6 +57,8 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
         standing = await images.budgets.standing(team, user, command["channel_id"])
         lines = [f"*Your imagebot spend*: {format_usd(standing.today_micro)} today, "
                  f"{format_usd(standing.month_micro)} this month."]
+        if estimated_note(standing.month_estimated):
+            lines[0] += f" This month {estimated_note(standing.month_estimated)}."
         for line in standing.budgets:
             budget = line.budget
             owner = {"user": "your", "channel": "this channel's", "workspace": "the workspace's"}[budget.scope]

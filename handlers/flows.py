@@ -438,7 +438,7 @@ class Flows:
             versions=delivered.versions,
             base_version=delivered.base_version,
             next_edit=delivered.next_edit,
-            notes=(*notes, *delivered.policy_notes),
+            notes=(*notes, *delivered.policy_notes, *delivered.spend_notes),
         )
         comment = blocks.footnote_text(note)
         if delivered.result.partials:

@@ -31,7 +31,8 @@ What it emulates
              animated GIF of ``frame_count`` frames; ``svg`` is an SVG document, with ``svg_usage``); ``usage`` from
              the catalogue's token figures; SSE streaming with partial images; ``x-request-id`` /
              ``openai-processing-ms`` (and Azure's ``apim-request-id``) headers; and queued faults (429 with
-             Retry-After, quota, 5xx, moderation blocks, Azure content filters, 401, 403, garbage bodies, hangs).
+             Retry-After, quota, 5xx, moderation blocks, Azure content filters, 401, 403, garbage bodies, hangs,
+             a 200 whose body breaks off or stalls, and a 200 with a body of any size streamed from a generator).
              Faults answer in OpenAI's body shape on both flavours, except rate_limit() and auth_error(), which use
              Azure's own {"error": {"code", "message"}} shape on Azure routes.
 
@@ -90,7 +91,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from importlib import resources
@@ -352,6 +353,9 @@ class RecordedRequest:
     fields: dict[str, list[str]] = field(default_factory=dict)
     files: dict[str, list[tuple[str, str, bytes]]] = field(default_factory=dict)
     status: int = 0
+    #: Body bytes the stand-in managed to write for a break_off() or huge_answer() fault (a client that stops
+    #: reading early leaves this below the body's size).
+    answer_bytes: int = 0
 
     def params(self) -> dict:
         """The JSON body, or the multipart text fields flattened as sent: single values unwrapped, repeated
@@ -625,11 +629,16 @@ class _Gate:
     held: list[RecordedRequest] = field(default_factory=list)
 
 
+# A fault that writes its own 200 answer (a body that breaks off, a huge body) instead of raising a _Reject.
+_Answer = Callable[[web.Request, RecordedRequest, dict[str, str]], Awaitable[web.StreamResponse]]
+
+
 @dataclass
 class _Fault:
     operation: str
     times: int
-    build: Callable[[_FaultContext], _Reject] | None  # None = hang until stop()
+    build: Callable[[_FaultContext], _Reject] | None  # None = hang until stop() (unless `answer`)
+    answer: _Answer | None = None
 
 
 _FILTER_CATEGORIES = ("hate", "self_harm", "sexual", "violence")
@@ -1120,12 +1129,56 @@ class ImageAPIStandIn:
         """Never answer until stop() (then 503): the client's own timeout has to fire."""
         self._queue(operation, times, None)
 
-    def _queue(self, operation: str, times: int, build: Callable[[_FaultContext], _Reject] | None) -> None:
+    def break_off(self, after_bytes: int = 4096, *, operation: str = "*", times: int = 1) -> None:
+        """200 with the headers of a JSON image answer (its Content-Length included), then `after_bytes` of the
+        body and the connection closed: an answer dropped mid-body, which the provider may well have billed."""
+        if after_bytes < 0:
+            raise ValueError("after_bytes must be 0 or more")
+
+        async def answer(request: web.Request, record: RecordedRequest, headers: dict[str, str]) -> web.StreamResponse:
+            body = _b64_answer_head() + b"A" * (after_bytes + 4096) + _B64_ANSWER_TAIL  # longer than what is sent
+            return await _write_answer(request, record, headers, _chunks(body[:after_bytes]),
+                                       length=len(body), close=True)
+
+        self._queue(operation, times, None, answer)
+
+    def stall(self, after_bytes: int = 1000, *, operation: str = "*", times: int = 1) -> None:
+        """200 with the headers of a JSON image answer, `after_bytes` of its body, then nothing until stop(): an
+        answer that began (and may be billed) and never finished."""
+
+        async def answer(request: web.Request, record: RecordedRequest, headers: dict[str, str]) -> web.StreamResponse:
+            body = _b64_answer_head() + b"A" * (after_bytes + 4096) + _B64_ANSWER_TAIL
+
+            async def then_nothing() -> AsyncIterator[bytes]:
+                async for piece in _chunks(body[:after_bytes]):
+                    yield piece
+                await self._stopped.wait()
+
+            return await _write_answer(request, record, headers, then_nothing(), length=len(body), close=True)
+
+        self._queue(operation, times, None, answer)
+
+    def huge_answer(self, megabytes: float, *, content_length: bool = False, operation: str = "*",
+                    times: int = 1) -> None:
+        """200 with a JSON image answer whose base64 is `megabytes` MB of "A"s, generated as it is sent (the
+        stand-in never holds it): chunked, or with its Content-Length declared when `content_length`. A client
+        that stops reading early shows in the request's `answer_bytes`."""
+        size = int(megabytes * 1024 * 1024)
+
+        async def answer(request: web.Request, record: RecordedRequest, headers: dict[str, str]) -> web.StreamResponse:
+            head, tail = _b64_answer_head(), _B64_ANSWER_TAIL
+            return await _write_answer(request, record, headers, _filler(head, size, tail),
+                                       length=len(head) + size + len(tail) if content_length else None)
+
+        self._queue(operation, times, None, answer)
+
+    def _queue(self, operation: str, times: int, build: Callable[[_FaultContext], _Reject] | None,
+               answer: _Answer | None = None) -> None:
         if operation not in ("generations", "edits", "models", "*"):
             raise ValueError("operation must be 'generations', 'edits', 'models' or '*'")
         if times < 1:
             raise ValueError("times must be at least 1")
-        self._faults.append(_Fault(operation, times, build))
+        self._faults.append(_Fault(operation, times, build, answer))
 
     def _take_fault(self, operation: str) -> _Fault | None:
         for fault in self._faults:
@@ -1268,6 +1321,8 @@ class ImageAPIStandIn:
         fault = self._take_fault(operation)
         if fault is not None:
             model = deployment_model or _model_hint(body, operation)
+            if fault.answer is not None:
+                return await fault.answer(request, record, headers)
             if fault.build is None:
                 await self._stopped.wait()
                 raise _error(503, "The stand-in was stopped while this request was hanging.", type="server_error")
@@ -1639,6 +1694,55 @@ def _data_item(picture: bytes, flavor: str) -> dict:
             "profanity": {"filtered": False, "detected": False},
         }
     return item
+
+
+_B64_ANSWER_TAIL = b'"}], "output_format": "png", "size": "1024x1024", "quality": "low"}'
+
+
+def _b64_answer_head() -> bytes:
+    return b'{"created": %d, "data": [{"b64_json": "' % int(time.time())
+
+
+async def _chunks(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start:start + size]
+
+
+async def _filler(head: bytes, size: int, tail: bytes) -> AsyncIterator[bytes]:
+    """`head`, `size` bytes of base64 "A"s in 64 KiB pieces, then `tail`: any size, a few KB of memory."""
+    yield head
+    piece = b"A" * (64 * 1024)
+    left = size
+    while left > 0:
+        yield piece[:left]
+        left -= len(piece)
+    yield tail
+
+
+async def _write_answer(request: web.Request, record: RecordedRequest, headers: dict[str, str],
+                        body: AsyncIterator[bytes], *, length: int | None, close: bool = False) -> web.StreamResponse:
+    """A 200 JSON answer written piece by piece (Content-Length `length`, or chunked), counting into the record's
+    `answer_bytes`; with `close`, the connection is dropped after the last piece, whatever `length` promised. A
+    client that goes away mid-body ends the writing quietly."""
+    response = web.StreamResponse(status=200, headers={**headers, "Content-Type": "application/json"})
+    if length is None:
+        response.enable_chunked_encoding()
+    else:
+        response.content_length = length
+    record.status = 200
+    await response.prepare(request)
+    try:
+        async for piece in body:
+            await response.write(piece)
+            record.answer_bytes += len(piece)
+        if not close:
+            await response.write_eof()
+            return response
+    except ConnectionError:  # aiohttp's ClientConnectionResetError is one: the client stopped reading
+        pass
+    if request.transport is not None:
+        request.transport.close()
+    return response
 
 
 async def _send_event(response: web.StreamResponse, event: str, data: dict) -> None:

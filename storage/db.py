@@ -5,7 +5,9 @@ Tables
            the SHA-256 of its bytes; the bytes live on disk (storage/files.py). `pruned_at`: when
            IMAGEBOT_RETENTION_DAYS removed the file (the row stays).
 - threads: which Slack threads are image threads, and which image the next edit starts from.
-- ledger:  one row per image API call, failed calls included: who, where, what, tokens, cost, outcome.
+- ledger:  one row per image API call (and per attempt the provider may have billed), failed calls included:
+           who, where, what, tokens, cost, outcome, and the estimate made before the call (`estimate_micro`),
+           which spend counts for a failed call the API may have billed while its cost is unknown.
 - jobs:    every request a user made, written before any image API call: its lifecycle
            (queued → running → done | failed | interrupted), the Slack coordinates to answer it, and a
            unique dedupe key so a redelivered event or command never becomes a second job.
@@ -216,6 +218,21 @@ def _retention(db: Database) -> None:
     # what happened instead of failing. The pruner walks the unpruned images oldest first, in batches.
     db["images"].add_column("pruned_at", str)
     db["images"].create_index(["pruned_at", "created_at"], index_name="images_retention")
+
+
+@migrations(name="0008_possibly_billed")
+def _possibly_billed(db: Database) -> None:
+    # The estimate made before each call. On an error row it is kept only where the API may have billed the call
+    # (interrupted by a crash, its answer lost mid-body): spend counts those at their estimate while the cost is
+    # unknown, instead of at nothing. Earlier rows have none (they count as before). The covering index gains
+    # the column so reports still read the index alone.
+    db["ledger"].add_column("estimate_micro", int)
+    db.execute("DROP INDEX ledger_report")
+    db["ledger"].create_index(
+        ["team_id", "created_at", "channel_id", "user_id", "model", "quality", "status", "provider", "n",
+         "cost_micro", "images", "estimate_micro"],
+        index_name="ledger_report",
+    )
 
 
 def open_db(path: Path | str | None) -> Database:

@@ -5,12 +5,14 @@ own format ("2026-11-21T19:44:39.679+00:00", start inclusive, end exclusive). Th
 and a fixed offset, so comparing the strings compares the instants, and the range is an index range.
 
 The indexes these queries are written for (storage/db.py):
-- ledger_report (team_id, created_at, channel_id, user_id, model, quality, status, provider, n, cost_micro)
-  covers every aggregate of a team's window except the image count, so a workspace report reads the index only;
+- ledger_report (team_id, created_at, channel_id, user_id, model, quality, status, provider, n, cost_micro, images,
+  estimate_micro) covers every aggregate of a team's window, so a workspace report reads the index only;
 - ledger_user_time (team_id, user_id, created_at) and ledger_channel_time (team_id, channel_id, created_at)
   narrow a user's or a channel's window to its own rows.
 
-Money is summed as integers (micro-dollars), so totals agree with the ledger to the micro-dollar.
+Money is summed as integers (micro-dollars), so totals agree with the ledger to the micro-dollar. A row adds its
+cost; a failed call the API may have billed (interrupted, its answer lost: bot/service.py keeps `estimate_micro` on
+such an error row only) adds its estimate while its cost is unknown, and every sum says how much of it is estimates.
 """
 
 from __future__ import annotations
@@ -24,6 +26,21 @@ from sqlite_utils import Database
 Dimension = Literal["user_id", "channel_id", "model", "quality"]
 DIMENSIONS: tuple[str, ...] = ("user_id", "channel_id", "model", "quality")
 SLOT_MINUTES = (60, 30, 15, 5, 1)
+# What one ledger row adds to spend: its cost, or the estimate of a failed call that may have been billed.
+_AT_ESTIMATE = "status = 'error' AND cost_micro IS NULL AND estimate_micro IS NOT NULL"
+_ROW_SPEND = "COALESCE(cost_micro, CASE WHEN status = 'error' THEN estimate_micro END)"
+#: Spend summed over the selected rows, and (two columns) how much of it is estimates and for how many calls.
+SPEND_SQL = f"COALESCE(SUM({_ROW_SPEND}), 0)"
+ESTIMATED_SQL = (f"COALESCE(SUM(estimate_micro) FILTER (WHERE {_AT_ESTIMATE}), 0), "
+                 f"COUNT(*) FILTER (WHERE {_AT_ESTIMATE})")
+
+
+@dataclass(frozen=True)
+class Estimated:
+    """The part of a spend figure counted at estimate: calls cut short that may have been billed, cost unknown."""
+
+    micro: int = 0
+    calls: int = 0
 
 
 @dataclass(frozen=True)
@@ -39,12 +56,13 @@ class Scope:
 
 @dataclass(frozen=True)
 class Totals:
-    spend_micro: int  # every row with a cost, failed-after-billing rows included
+    spend_micro: int  # every row with a cost, failed-after-billing rows included, possibly billed ones at estimate
     offline_micro: int  # the part of spend_micro drawn by the offline provider: priced, never billed
     unknown_cost: int  # successful calls whose price was unknown (not in spend_micro)
     requests: int  # ledger rows: image API calls, failed ones included
     failures: int  # rows with status 'error'
     images: int  # images delivered (the successful calls' image_ids)
+    estimated: Estimated = Estimated()  # the part of spend_micro that is estimates
 
     @property
     def billed_micro(self) -> int:
@@ -85,17 +103,17 @@ def totals(db: Database, scope: Scope) -> Totals:
     where, params = _where(scope)
     row = db.execute(
         # FILTER rather than SUM(CASE ...): SQLite skips the aggregate step instead of adding a zero.
-        "SELECT COALESCE(SUM(cost_micro), 0), "
+        f"SELECT {SPEND_SQL}, "
         "COALESCE(SUM(cost_micro) FILTER (WHERE provider = 'offline'), 0), "
         "COUNT(*) FILTER (WHERE status = 'ok' AND cost_micro IS NULL), "
         "COUNT(*), "
         "COUNT(*) FILTER (WHERE status = 'error'), "
-        "COALESCE(SUM(images) FILTER (WHERE status = 'ok'), 0) "
+        f"COALESCE(SUM(images) FILTER (WHERE status = 'ok'), 0), {ESTIMATED_SQL} "
         f"FROM ledger WHERE {where}",
         params,
     ).fetchone()
     return Totals(spend_micro=row[0], offline_micro=row[1], unknown_cost=row[2], requests=row[3],
-                  failures=row[4], images=row[5])
+                  failures=row[4], images=row[5], estimated=Estimated(row[6], row[7]))
 
 
 def breakdown(db: Database, scope: Scope, by: Dimension, limit: int = 10) -> list[Row]:
@@ -116,7 +134,7 @@ def breakdowns(db: Database, scope: Scope, by: Sequence[Dimension], limit: int =
     columns = ", ".join(names)
     where, params = _where(scope)
     cursor = db.execute(
-        f"SELECT {columns}, COALESCE(SUM(cost_micro), 0), COUNT(*), COUNT(*) FILTER (WHERE status = 'error'), "
+        f"SELECT {columns}, {SPEND_SQL}, COUNT(*), COUNT(*) FILTER (WHERE status = 'error'), "
         f"COUNT(*) FILTER (WHERE status = 'ok' AND cost_micro IS NULL) FROM ledger WHERE {where} GROUP BY {columns}",
         params,
     )
@@ -155,7 +173,7 @@ def spend_by_hour(db: Database, scope: Scope, *, minutes: int = 60) -> list[tupl
         "WITH RECURSIVE slot(lo, hi) AS ("
         " SELECT :first, strftime(:format, :first, :step)"
         " UNION ALL SELECT hi, strftime(:format, hi, :step) FROM slot WHERE hi < :end) "
-        f"SELECT substr(lo, 1, 16), (SELECT SUM(cost_micro) FROM ledger WHERE {inner}) AS spend FROM slot",
+        f"SELECT substr(lo, 1, 16), (SELECT SUM({_ROW_SPEND}) FROM ledger WHERE {inner}) AS spend FROM slot",
         {**params, "first": _slot_start(scope.start, minutes), "format": "%Y-%m-%dT%H:%M:00.000+00:00",
          "step": f"+{minutes} minutes"},
     )
@@ -194,6 +212,13 @@ def workspace_spend(db: Database, team_id: str, start: str, end: str) -> int:
 
 
 def spend(db: Database, scope: Scope) -> int:
-    """Micro-dollars the ledger records in the scope (budgets' checks use this, through Store.spend)."""
+    """Micro-dollars the ledger records in the scope, possibly billed calls at estimate (budgets' checks use this,
+    through Store.spend)."""
+    return spend_with_estimates(db, scope)[0]
+
+
+def spend_with_estimates(db: Database, scope: Scope) -> tuple[int, Estimated]:
+    """The scope's spend, and the part of it counted at estimate (for budget standings that say so)."""
     where, params = _where(scope)
-    return int(db.execute(f"SELECT COALESCE(SUM(cost_micro), 0) FROM ledger WHERE {where}", params).fetchone()[0])
+    row = db.execute(f"SELECT {SPEND_SQL}, {ESTIMATED_SQL} FROM ledger WHERE {where}", params).fetchone()
+    return int(row[0]), Estimated(int(row[1]), int(row[2]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -61,9 +61,10 @@ class ThreadRecord:
 
 @dataclass(frozen=True)
 class Spend:
-    micro: int  # sum of the calls whose cost is known
+    micro: int  # sum of the calls whose cost is known, and of those that may have been billed, at estimate
     calls: int
     unknown: int  # calls whose price was unknown (not in `micro`)
+    estimated: reports.Estimated = field(default_factory=reports.Estimated)  # the part of `micro` that is estimates
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,9 @@ class LedgerEntry:
     request_id: str | None = None
     image_ids: tuple[str, ...] = ()
     job_id: int | None = None
+    # What the call was estimated to cost, written with the row before the call. Kept on an error row only while
+    # the API may have billed it (spend then counts it at this figure); None for a refusal.
+    estimate_micro: int | None = None
 
 
 @dataclass(frozen=True)
@@ -247,7 +251,8 @@ class Store:
 
     def interrupt_pending_calls(self) -> int:
         """Calls a dead process left `pending` (sent, no answer recorded): failed, cost unknown — the API may
-        have billed them, so they stay visible in the ledger rather than vanish."""
+        have billed them, so they stay visible in the ledger rather than vanish, and keep the estimate written
+        with them, which spend counts until the cost is known."""
         with self.db.conn:
             cursor = self.db.execute(
                 "UPDATE ledger SET status = 'error', error_code = 'interrupted', error_message = "
@@ -285,17 +290,20 @@ class Store:
             "image_ids": json.dumps(list(entry.image_ids)),
             "images": len(entry.image_ids) if entry.status == "ok" else 0,
             "job_id": entry.job_id,
+            "estimate_micro": entry.estimate_micro,
         }
 
     def thread_spend(self, key: ThreadKey) -> Spend:
         """What the thread's calls have cost so far. Refused calls carry no cost; a call that was billed but
-        failed afterwards (an unreadable image) keeps its cost. `unknown` counts successes with no price."""
+        failed afterwards (an unreadable image) keeps its cost; one that may have been billed (cut short, its
+        answer lost) counts at its estimate. `unknown` counts successes with no price."""
         row = self.db.execute(
-            "SELECT COALESCE(SUM(cost_micro), 0), SUM(status = 'ok'), SUM(status = 'ok' AND cost_micro IS NULL) "
-            "FROM ledger WHERE team_id = ? AND channel_id = ? AND thread_ts = ?",
+            f"SELECT {reports.SPEND_SQL}, SUM(status = 'ok'), SUM(status = 'ok' AND cost_micro IS NULL), "
+            f"{reports.ESTIMATED_SQL} FROM ledger WHERE team_id = ? AND channel_id = ? AND thread_ts = ?",
             [key.team_id, key.channel_id, key.thread_ts],
         ).fetchone()
-        return Spend(micro=int(row[0]), calls=int(row[1] or 0), unknown=int(row[2] or 0))
+        return Spend(micro=int(row[0]), calls=int(row[1] or 0), unknown=int(row[2] or 0),
+                     estimated=reports.Estimated(int(row[3]), int(row[4])))
 
     def ledger_rows(self, **where: Any) -> list[dict[str, Any]]:
         clauses = " AND ".join(f"{name} = :{name}" for name in where) or "1"
@@ -420,6 +428,12 @@ class Store:
               channel_id: str | None = None) -> int:
         """Micro-dollars the ledger records for the team (or one user, or one channel) in [start, end)."""
         return reports.spend(self.db, reports.Scope(team_id, start, end, channel_id=channel_id, user_id=user_id))
+
+    def spend_with_estimates(self, team_id: str, start: str, end: str, *, user_id: str | None = None,
+                             channel_id: str | None = None) -> tuple[int, reports.Estimated]:
+        """`spend`, and the part of it counted at estimate (calls that may have been billed, cost unknown)."""
+        return reports.spend_with_estimates(self.db, reports.Scope(team_id, start, end, channel_id=channel_id,
+                                                                   user_id=user_id))
 
     # budgets, policies, alerts, audit -----------------------------------------------------------------
     def budget_overrides(self, team_id: str) -> list[dict[str, Any]]:

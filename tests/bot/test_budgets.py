@@ -17,6 +17,7 @@ from bot.models import ImageOptions
 from bot.pricing import MICRO, PriceTable
 from bot.settings import Settings
 from bot.tokens import input_image_tokens, output_image_tokens, prompt_text_tokens
+from storage.reports import Estimated
 from storage.store import LedgerEntry, Store, ThreadKey
 from tests.catalogue_helpers import caps, catalogue, catalogue_from, default_model, live_with, priced
 
@@ -87,6 +88,33 @@ async def test_a_reservation_counts_until_released(db: DbThread) -> None:
     await budgets.reserve("other user", TEAM, "U2", "C1", 60_000, model=MODEL)  # their own budget
     budgets.release("first")
     await budgets.reserve("second", TEAM, "U1", "C1", 60_000, model=MODEL)
+
+
+async def cut_short(db: DbThread, estimate: int, *, user: str = "U1") -> None:
+    """A call the process died during: written pending with its estimate, then marked by recovery."""
+    entry = LedgerEntry(key=ThreadKey(TEAM, "C1", "1.0"), user_id=user, kind="generate", provider="openai",
+                        model=MODEL, size="1024x1024", quality="low", n=1, prompt="p", status="pending",
+                        estimate_micro=estimate)
+    await db(db.store.record_call, entry)
+    await db(db.store.interrupt_pending_calls)
+
+
+@pytest.mark.anyio
+async def test_a_call_cut_short_counts_at_its_estimate_and_the_standing_says_so(db: DbThread) -> None:
+    budgets = Budgets(db, settings(user_daily_budget_micro=100_000, workspace_monthly_budget_micro=1_000_000))
+    await spend(db, 30_000)
+    await cut_short(db, 40_000)
+    await spend(db, 5_000, status="error")  # failed after billing: its cost, never an estimate
+
+    standing = await budgets.standing(TEAM, "U1", "C1")
+    assert (standing.today_micro, standing.month_micro) == (75_000, 75_000)
+    assert standing.month_estimated == Estimated(40_000, 1)
+    by_scope = {line.budget.scope: (line.spent_micro, line.estimated) for line in standing.budgets}
+    assert by_scope == {"user": (75_000, Estimated(40_000, 1)), "workspace": (75_000, Estimated(40_000, 1))}
+    # And the check before a call counts it too: 75,000 + 30,000 crosses the daily 100,000.
+    with pytest.raises(BudgetExceeded) as refused:
+        await budgets.reserve("next", TEAM, "U1", "C1", 30_000, model=MODEL)
+    assert refused.value.spent_micro == 75_000
 
 
 # estimate_micro -------------------------------------------------------------------------------------------

@@ -420,6 +420,8 @@ def test_from_data_builds_a_catalogue_of_its_own() -> None:
         ({"defaults": {"model": "no-such-model"}}, ["defaults.model", "no-such-model"]),
         ({"gone": {"old-model": {"shutdown": "long ago"}}}, ["gone.old-model.shutdown", "long ago"]),
         ({"svg_authors": {"writer": {"text_out": "lots"}}}, ["svg_authors.writer", "lots"]),
+        ({"models": {"bad-model": new_model(typical_seconds=-5)}}, ["bad-model.typical_seconds", "-5"]),
+        ({"latency": {"quality_factor": {"high": "slow"}}}, ["latency.quality_factor.high", "slow"]),
     ],
 )
 def test_bad_data_is_refused_naming_imagebot_models_the_model_and_the_key(extra: dict[str, Any],
@@ -538,3 +540,31 @@ def test_an_svg_author_the_catalogue_does_not_price_costs_unknown() -> None:
     usage = SvgUsage(model="writer", input_tokens=10, output_tokens=10)
 
     assert catalogue().price_table().svg_author_cost(usage) is None
+
+
+# latency: imagebot's own estimates -------------------------------------------------------------------------
+
+
+def test_every_live_model_has_a_typical_time_and_the_catalogue_says_whose_estimate_it_is() -> None:
+    for provider in PROVIDERS:
+        for model in live(provider):
+            caps = catalogue().capabilities(model, provider)
+            assert caps is not None and caps.typical_seconds is not None and caps.typical_seconds > 0, model
+    about = Catalogue.builtin_data()["latency"]["_about"]
+    assert "imagebot's own estimates" in about and "publishes no latency figures" in about
+
+
+def test_the_typical_time_scales_with_quality_and_format() -> None:
+    cat = catalogue()
+    model = default_model()
+    caps = cat.capabilities(model, "openai")
+    assert caps is not None and cat.typical_seconds(model, "medium") == caps.typical_seconds
+    assert cat.typical_seconds(model, "low") < cat.typical_seconds(model, "medium") < cat.typical_seconds(model, "high")
+    assert cat.typical_seconds(model, "medium", "gif") > cat.typical_seconds(model, "medium")
+    assert cat.typical_seconds("a-model-nobody-knows", "medium") == cat.latency.unknown_seconds
+
+
+def test_an_override_sets_a_models_typical_time(tmp_path: Path) -> None:
+    path = tmp_path / "models.json"
+    path.write_text(json.dumps({"models": {"house-image": new_model(typical_seconds=7)}}), encoding="utf-8")
+    assert Catalogue.load(path).typical_seconds("house-image", "medium") == 7

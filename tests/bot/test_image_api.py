@@ -13,6 +13,7 @@ import email.parser
 import email.policy
 import io
 import json
+import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -22,8 +23,15 @@ import pytest
 from PIL import Image
 
 from bot import errors, tokens
-from bot.image_api import MAX_SAFETY_IDENTIFIER, AzureTarget, ImageAPI, OpenAITarget, error_from_response
-from bot.models import EditRequest, GenerateRequest, ImageOptions, InputImage, PartialImage
+from bot.image_api import (
+    MAX_SAFETY_IDENTIFIER,
+    AzureTarget,
+    ImageAPI,
+    OpenAITarget,
+    answer_cap,
+    error_from_response,
+)
+from bot.models import EditRequest, GenerateRequest, ImageOptions, InputImage, LostAnswer, PartialImage
 from bot.pricing import SvgUsage
 from standins.images_api import ImageAPIStandIn
 from tests.catalogue_helpers import TODAY, caps, catalogue, default_model, live, live_with, shut_down
@@ -31,6 +39,13 @@ from tests.conftest import Sleeps
 from tests.standins.openapi import openapi_validator
 
 pytestmark = pytest.mark.anyio
+
+
+def _record(lost: list[LostAnswer]) -> Callable[[LostAnswer], Awaitable[None]]:
+    """An on_lost callback that keeps what it is given."""
+    async def on_lost(answer: LostAnswer) -> None:
+        lost.append(answer)
+    return on_lost
 
 
 def png(size: tuple[int, int] = (64, 64), mode: str = "RGB") -> bytes:
@@ -748,14 +763,19 @@ async def test_a_connection_cut_after_a_preview_is_not_retried(image_api: ImageA
     assert [p.index for p in previews.received] == [0]
 
 
-async def test_a_connection_cut_before_any_event_is_retried(image_api: ImageAPIStandIn, sleeps: Sleeps) -> None:
+async def test_a_connection_cut_before_any_event_is_retried_and_the_lost_attempt_reported(
+        image_api: ImageAPIStandIn, sleeps: Sleeps) -> None:
+    # The 200 had arrived, so each attempt may be billed: the first goes to on_lost before the retry, the last is
+    # the error itself (the caller's own ledger row), possibly billed.
     tap = _Tap(cut_after_events=0)
+    lost: list[LostAnswer] = []
     async with httpx.AsyncClient(transport=tap, timeout=httpx.Timeout(5.0)) as client:
         api = ImageAPI(client, OpenAITarget(image_api.openai_base_url, image_api.api_key), sleep=sleeps,
                        max_attempts=2)
-        with pytest.raises(errors.ServerError, match="Could not reach"):
-            await api.generate(GenerateRequest("a fox", STREAMING))
+        with pytest.raises(errors.AnswerLost, match="broke off") as caught:
+            await api.generate(GenerateRequest("a fox", STREAMING), on_lost=_record(lost))
     assert len(image_api.requests) == 2 and len(sleeps.delays) == 1
+    assert [(a.attempt, a.request_id is not None) for a in lost] == [(1, True)] and caught.value.possibly_billed
 
 
 @pytest.mark.parametrize(("body", "message"), [
@@ -850,3 +870,162 @@ async def test_answers_are_read_a_few_at_a_time_and_a_bad_one_frees_its_slot(htt
     results = await asyncio.wait_for(asyncio.gather(
         *(api.generate(GenerateRequest(f"fox {i}", OPTIONS)) for i in range(3))), timeout=10)
     assert [_size_of(r.images[0].data) for r in results] == [(1024, 1024)] * 3
+
+
+# -- one deadline, lost answers, the answer cap (issue 13) ------------------------------------------------------
+
+
+class FakeClock:
+    """The deadline's clock: moves only when the client sleeps (through `sleeps`) or when a test moves it."""
+
+    def __init__(self, sleeps: Sleeps) -> None:
+        self._sleeps = sleeps
+        self.moved = 0.0
+
+    def __call__(self) -> float:
+        return sum(self._sleeps.delays) + self.moved
+
+
+def with_deadline(http: httpx.AsyncClient, image_api: ImageAPIStandIn, seconds: float, **kwargs: Any) -> ImageAPI:
+    return ImageAPI(http, OpenAITarget(image_api.openai_base_url, image_api.api_key),
+                    deadline=lambda options: seconds, **kwargs)
+
+
+async def test_a_backoff_that_would_pass_the_deadline_is_not_slept(http: httpx.AsyncClient,
+                                                                   image_api: ImageAPIStandIn, sleeps: Sleeps) -> None:
+    # The first backoff (0.75-1.25 s) fits in 1.3 s; the second (1.5-2.5 s) cannot fit in what is left.
+    image_api.server_error(times=3)
+    api = with_deadline(http, image_api, 1.3, sleep=sleeps, clock=FakeClock(sleeps))
+    with pytest.raises(errors.DeadlineExceeded, match=r"did not finish within 1 s \(2 attempts\); nothing was made"):
+        await api.generate(GenerateRequest("a fox", OPTIONS))
+    assert [r.status for r in image_api.requests] == [500, 500] and len(sleeps.delays) == 1
+    assert sum(sleeps.delays) < 1.3
+
+
+async def test_no_attempt_starts_once_the_deadline_has_passed(http: httpx.AsyncClient, image_api: ImageAPIStandIn,
+                                                              sleeps: Sleeps) -> None:
+    clock = FakeClock(sleeps)
+
+    async def slow_sleep(seconds: float) -> None:  # the wait overran: the clock shows it
+        await sleeps(seconds)
+        clock.moved += 100
+
+    image_api.server_error()
+    api = with_deadline(http, image_api, 100, sleep=slow_sleep, clock=clock)
+    with pytest.raises(errors.DeadlineExceeded, match=r"\(1 attempt\)"):
+        await api.generate(GenerateRequest("a fox", OPTIONS))
+    assert len(image_api.requests) == 1
+
+
+async def test_one_deadline_bounds_every_attempt_of_a_hanging_api(http: httpx.AsyncClient,
+                                                                  image_api: ImageAPIStandIn, sleeps: Sleeps) -> None:
+    # Three hangs in a row: the client's own read timeout (5 s here, 300 s in production) never gets to fire.
+    image_api.hang(times=3)
+    api = with_deadline(http, image_api, 0.3, sleep=sleeps)
+    with pytest.raises(errors.DeadlineExceeded, match=r"\(1 attempt\)") as caught:
+        await api.generate(GenerateRequest("a fox", OPTIONS))
+    assert len(image_api.requests) == 1 and not sleeps.delays
+    assert not caught.value.possibly_billed  # nothing had begun to arrive
+    assert isinstance(caught.value, errors.ServerError)  # worded as a failure of the image API
+
+
+async def test_a_deadline_that_cuts_an_answer_short_says_it_may_be_billed(http: httpx.AsyncClient,
+                                                                          image_api: ImageAPIStandIn) -> None:
+    image_api.stall(after_bytes=1000)
+    api = with_deadline(http, image_api, 0.3)
+    with pytest.raises(errors.DeadlineExceeded, match="may be billed") as caught:
+        await api.generate(GenerateRequest("a fox", OPTIONS))
+    assert caught.value.possibly_billed and caught.value.request_id is not None
+
+
+async def test_a_retry_after_longer_than_the_time_left_is_the_rate_limit_itself(
+        http: httpx.AsyncClient, image_api: ImageAPIStandIn, sleeps: Sleeps) -> None:
+    image_api.rate_limit(retry_after=10)
+    api = with_deadline(http, image_api, 5, sleep=sleeps, clock=FakeClock(sleeps))
+    with pytest.raises(errors.RateLimited):
+        await api.generate(GenerateRequest("a fox", OPTIONS))
+    assert not sleeps.delays
+
+
+async def test_an_answer_that_breaks_off_is_asked_again_and_the_lost_attempt_reported(
+        openai: ImageAPI, image_api: ImageAPIStandIn, sleeps: Sleeps) -> None:
+    image_api.break_off(after_bytes=2000)
+    lost: list[LostAnswer] = []
+    result = await openai.generate(GenerateRequest("a fox", OPTIONS), on_lost=_record(lost))
+    assert [r.status for r in image_api.requests] == [200, 200] and len(result.images) == 1
+    [answer] = lost
+    assert answer.attempt == 1 and "broke off" in answer.reason and answer.request_id is not None
+    assert image_api.requests[0].answer_bytes == 2000 and len(sleeps.delays) == 1
+
+
+async def test_when_every_answer_breaks_off_the_last_is_the_error_and_may_be_billed(
+        openai: ImageAPI, image_api: ImageAPIStandIn) -> None:
+    image_api.break_off(times=3)
+    lost: list[LostAnswer] = []
+    with pytest.raises(errors.AnswerLost, match="broke off") as caught:
+        await openai.generate(GenerateRequest("a fox", OPTIONS), on_lost=_record(lost))
+    assert len(image_api.requests) == 3 and [a.attempt for a in lost] == [1, 2]  # the third is the caller's row
+    assert caught.value.possibly_billed
+
+
+async def test_an_edit_whose_answer_breaks_off_is_reported_too(openai: ImageAPI, image_api: ImageAPIStandIn) -> None:
+    image_api.break_off(operation="edits")
+    lost: list[LostAnswer] = []
+    await openai.edit(EditRequest("add a hat", OPTIONS, images=(input_image(png()),)), on_lost=_record(lost))
+    assert len(lost) == 1 and len(image_api.requests) == 2
+
+
+def test_the_answer_cap_is_well_above_the_largest_picture_any_model_makes() -> None:
+    mib = 1024 * 1024
+    largest = max(caps(m).sizes.max_pixels for m in live())
+    assert answer_cap(OPTIONS) == 49 * mib > largest * 4 * 4 / 3  # raw RGBA, as base64
+    assert answer_cap(replace(OPTIONS, n=3)) == 3 * 48 * mib + mib
+    assert answer_cap(replace(OPTIONS, output_format="gif", frames=16)) == 16 * 12 * mib + mib
+    assert answer_cap(replace(OPTIONS, output_format="gif")) == answer_cap(replace(OPTIONS, output_format="gif",
+                                                                                   frames=16))
+    assert answer_cap(replace(OPTIONS, output_format="gif", frames=2)) == 49 * mib
+
+
+async def test_a_huge_answer_is_not_read_past_the_cap_and_not_retried(http: httpx.AsyncClient,
+                                                                      image_api: ImageAPIStandIn) -> None:
+    # 400 MB on the wire, as the probe sent; the cap (256 KB here) bounds what the client holds, and the stand-in
+    # generates the body as it writes it, so the test's own memory is bounded too.
+    image_api.huge_answer(400)
+    api = ImageAPI(http, OpenAITarget(image_api.openai_base_url, image_api.api_key), max_answer_bytes=256 * 1024)
+    tracemalloc.start()
+    try:
+        with pytest.raises(errors.AnswerTooLarge, match="larger than 256 KB; imagebot stopped reading") as caught:
+            await api.generate(GenerateRequest("a fox", OPTIONS))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert caught.value.possibly_billed and caught.value.request_id is not None
+    assert len(image_api.requests) == 1  # an answer that came with a 200 is never asked for again
+    [request] = await image_api.wait_for_requests(1)
+    assert request.answer_bytes < 400 * 1024 * 1024 // 4  # the client stopped reading: the stand-in stopped
+    assert peak < 64 * 1024 * 1024
+
+
+async def test_an_answer_declared_over_the_cap_is_refused_before_reading(http: httpx.AsyncClient,
+                                                                         image_api: ImageAPIStandIn) -> None:
+    image_api.huge_answer(60, content_length=True)  # over the default cap of 49 MB for one picture
+    api = ImageAPI(http, OpenAITarget(image_api.openai_base_url, image_api.api_key))
+    with pytest.raises(errors.AnswerTooLarge, match="larger than 49 MB"):
+        await api.generate(GenerateRequest("a fox", OPTIONS))
+    assert len(image_api.requests) == 1
+
+
+async def test_a_stream_cut_after_an_event_may_be_billed(image_api: ImageAPIStandIn, sleeps: Sleeps) -> None:
+    tap = _Tap(cut_after_events=1)
+    async with httpx.AsyncClient(transport=tap, timeout=httpx.Timeout(5.0)) as client:
+        api = ImageAPI(client, OpenAITarget(image_api.openai_base_url, image_api.api_key), sleep=sleeps)
+        with pytest.raises(errors.AnswerLost) as caught:
+            await api.generate(GenerateRequest("a fox", STREAMING))
+    assert caught.value.possibly_billed and caught.value.code == "answer_lost"
+
+
+async def test_a_stream_over_its_byte_cap_may_be_billed(http: httpx.AsyncClient, image_api: ImageAPIStandIn) -> None:
+    api = ImageAPI(http, OpenAITarget(image_api.openai_base_url, image_api.api_key), max_stream_bytes=1000)
+    with pytest.raises(errors.AnswerTooLarge) as caught:
+        await api.generate(GenerateRequest("a fox", STREAMING))
+    assert caught.value.possibly_billed

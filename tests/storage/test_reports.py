@@ -277,3 +277,40 @@ def test_every_report_query_searches_the_ledger_by_an_index(db: Database, scope:
         # An index search, and one bounded by the window: "(team_id=?)" alone would read the whole year.
         assert all(step.startswith("SEARCH ledger USING") and "INDEX" in step and "created_at>?" in step
                    for step in ledger), (sql, plan)
+
+
+# possibly billed calls, at their estimate ------------------------------------------------------------------
+
+
+def _possibly_billed_month(db: Database) -> None:
+    add(db, at(2), cost_micro=42_240, estimate_micro=40_000)  # ok: its cost, never its estimate
+    add(db, at(3), status="error", error_code="interrupted", cost_micro=None, estimate_micro=40_000)
+    add(db, at(3, 13), status="error", error_code="answer_lost", cost_micro=None, estimate_micro=50_000,
+        user_id="U2", channel_id="C2")
+    add(db, at(4), status="error", error_code="moderation_blocked", cost_micro=None, estimate_micro=None)  # refused
+    add(db, at(5), status="error", error_code="unreadable_output", cost_micro=166_400, estimate_micro=40_000)
+    add(db, at(6), cost_micro=None, estimate_micro=40_000)  # ok, price unknown: stays unknown, not estimated
+
+
+def test_a_call_that_may_have_been_billed_counts_at_its_estimate_in_every_sum(db: Database) -> None:
+    _possibly_billed_month(db)
+    spent = 42_240 + 40_000 + 50_000 + 166_400
+
+    totals = reports.totals(db, MONTH)
+    assert totals.spend_micro == spent and totals.estimated == reports.Estimated(90_000, 2)
+    assert totals.unknown_cost == 1 and totals.failures == 4
+    assert reports.spend(db, MONTH) == spent
+    assert reports.spend_with_estimates(db, MONTH) == (spent, reports.Estimated(90_000, 2))
+    assert reports.user_spend(db, "T1", "U2", START, END) == 50_000
+    assert reports.channel_spend(db, "T1", "C1", START, END) == spent - 50_000
+    assert sum(row.spend_micro for row in reports.breakdown(db, MONTH, "user_id")) == spent
+    assert dict(reports.spend_by_hour(db, MONTH))["2026-11-03T13:00"] == 50_000
+    assert sum(micro for _, micro in reports.spend_by_hour(db, MONTH)) == spent
+
+
+def test_estimates_keep_the_report_queries_on_the_covering_index(db: Database) -> None:
+    _possibly_billed_month(db)
+    where, params = reports._where(MONTH)
+    plan = [row[3] for row in db.execute(
+        f"EXPLAIN QUERY PLAN SELECT {reports.SPEND_SQL}, {reports.ESTIMATED_SQL} FROM ledger WHERE {where}", params)]
+    assert any("COVERING INDEX ledger_report" in step for step in plan), plan

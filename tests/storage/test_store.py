@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.db import open_db
+from storage.db import migration_names, open_db
 from storage.files import ImageFiles
 from storage.store import LedgerEntry, Spend, Store, ThreadKey
 
@@ -52,9 +52,7 @@ def test_opening_twice_applies_migrations_once_and_keeps_data(tmp_path: Path) ->
     again = open_db(path)
     try:
         applied = list(again.query("SELECT name FROM _sqlite_migrations WHERE migration_set = 'imagebot'"))
-        assert applied == [{"name": n} for n in ("0001_core_loop", "0002_jobs", "0003_spend_control",
-                                                 "0004_versions", "0005_report_speed", "0006_installations",
-                                                 "0007_retention")]
+        assert applied == [{"name": n} for n in migration_names()]  # each once, in order
         assert again["threads"].count == 1
     finally:
         again.close()
@@ -293,3 +291,29 @@ def test_the_report_speed_migration_counts_images_of_existing_rows(tmp_path: Pat
     assert [r["images"] for r in db.query("SELECT images FROM ledger ORDER BY id")] == [2, 0]
     assert "images" in next(c for c in db["ledger"].indexes if c.name == "ledger_report").columns
     db.close()
+
+
+def test_a_call_cut_short_by_a_crash_keeps_its_estimate_and_the_thread_counts_it(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    key = ThreadKey("T1", "C1", "1.0")
+    try:
+        for estimate in (40_000, 12_000):  # two calls out when the process died
+            store.record_call(LedgerEntry(key=key, user_id="U1", kind="generate", provider="openai", model="m",
+                                          size="1024x1024", quality="low", n=1, prompt="p", status="pending",
+                                          estimate_micro=estimate))
+        store.record_call(LedgerEntry(key=key, user_id="U1", kind="generate", provider="openai", model="m",
+                                      size="1024x1024", quality="low", n=1, prompt="p", cost_micro=42_240,
+                                      estimate_micro=40_000))
+        assert store.thread_spend(key).micro == 42_240  # in flight: the budgets' reservation holds it, not this
+
+        assert store.interrupt_pending_calls() == 2
+
+        cut = [r for r in store.ledger_rows() if r["status"] == "error"]
+        assert [(r["error_code"], r["cost_micro"], r["estimate_micro"]) for r in cut] == [
+            ("interrupted", None, 40_000), ("interrupted", None, 12_000)]
+        spend = store.thread_spend(key)
+        assert spend.micro == 42_240 + 52_000 and spend.estimated.micro == 52_000 and spend.estimated.calls == 2
+        assert spend.calls == 1 and spend.unknown == 0
+        assert store.spend("T1", "2000-01-01T00:00:00.000+00:00", "2100-01-01T00:00:00.000+00:00") == 94_240
+    finally:
+        store.close()
