@@ -9,6 +9,7 @@
     ├── BudgetExceeded           this request would cross a budget (which, how much is left, when it resets)
     ├── PolicyRefused            a channel's policy does not allow this request
     ├── NotInstalled             no bot token for this workspace (never installed, uninstalled, revoked)
+    ├── StorageUnavailable       the database cannot record this now (disk full or failing, locked)
     └── ImageAPIError            the image API said no (or never answered)
         ├── ModerationBlocked    the safety system refused the prompt or the output
         ├── RateLimited          too many requests right now (retry_after seconds, if known)
@@ -100,6 +101,20 @@ class NotInstalled(ImagebotError):
     def __init__(self, team_id: str) -> None:
         super().__init__(f"imagebot is not installed in workspace {team_id} (or its token was revoked)")
         self.team_id = team_id
+
+
+class StorageUnavailable(ImagebotError):
+    """imagebot's database cannot record this now: its disk is full or failing, or another process holds its lock
+    longer than a waiting user can be kept waiting (storage/faults.py says which SQLite errors these are). Like a
+    UserInputError's, str(error) is written for the user: NOT_STARTED unless the request had begun."""
+
+    code = "storage_unavailable"
+    NOT_STARTED = ("imagebot can't save right now, so it did not take this request and nothing was sent to the "
+                   "image API. Try again in a few minutes.")
+    NOT_FINISHED = "imagebot can't save right now, so it could not finish this request. Try again in a few minutes."
+
+    def __init__(self, message: str = NOT_STARTED) -> None:
+        super().__init__(message)
 
 
 class ImageAPIError(ImagebotError):

@@ -12,42 +12,32 @@ a user may start `user_requests_per_minute` jobs a minute.
 After a crash, jobs still `queued` run on start-up; jobs that were `running` are marked `interrupted` and
 their users are told (the first attempt may already have been billed, so nothing is re-run on its own).
 On shutdown: no new jobs; running ones get a grace period; the rest are interrupted and their users told.
+
+A database that cannot take writes (a full disk, another process holding the lock) never leaves a request
+hanging: admission waits for it at most until the ack's deadline (bot/db_thread.py) and then says
+"unavailable"; a job whose start cannot be recorded does not run; and a job's final status that cannot be
+written is retried in the background, so no job stays `running` once the database takes writes again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
+from bot import admission
+from bot.db_thread import DbThread, Ticket, ack_deadline
+from bot.errors import StorageUnavailable
 from bot.metrics import Metrics
-from storage.store import JobRecord, Store
+from storage.faults import unavailable
+from storage.store import JobRecord
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-class DbThread:
-    """All SQLite work on one dedicated thread: the event loop never waits on the database, and SQLite sees
-    one writer at a time. Image files are written elsewhere (they are large); rows here are small and quick."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imagebot-db")
-
-    async def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
-
-    async def close(self) -> None:
-        await self(self.store.close)
-        self._executor.shutdown(wait=True)
+TELL_TIMEOUT = 15.0  # a refusal message to Slack, bounded like the interruption notices
 
 
 @dataclass(frozen=True)
@@ -79,12 +69,15 @@ class JobHandler(Protocol):
     async def interrupted(self, job: JobRecord) -> None:
         """Tell the user the job was cut short and offer to run it again."""
 
+    async def tell(self, job: JobRecord, text: str, /) -> None:
+        """A private message to the job's user (a refusal: the job cannot go on)."""
+
 
 @dataclass(frozen=True)
 class Admission:
     """The answer to a submitted request."""
 
-    status: str  # accepted | duplicate | queue_full | rate_limited | shutting_down
+    status: str  # accepted | duplicate | queue_full | rate_limited | shutting_down | unavailable (database)
     job: JobRecord | None = None
     ahead: int | None = None
     retry_in: int | None = None  # rate_limited: seconds until the user may ask again
@@ -121,9 +114,12 @@ class JobQueue:
     # admission ---------------------------------------------------------------------------------------
     async def submit(self, *, dedupe_key: str, kind: str, team_id: str, channel_id: str, user_id: str,
                      payload: dict[str, Any], thread_ts: str | None = None, message_ts: str | None = None,
-                     response_url: str | None = None, retry_of: int | None = None) -> Admission:
+                     response_url: str | None = None, retry_of: int | None = None,
+                     deadline: float | None = None) -> Admission:
         """Admit a request: write its job row (or find it, for a redelivery) and start it. Never raises for
-        a refusal; the Admission says why."""
+        a refusal; the Admission says why. `deadline` (time.monotonic(); default: ACK_WAIT from now) bounds the
+        wait for the database: past it, or when the database cannot take the row (full, failing, locked), the
+        status is "unavailable" and no job exists."""
         if not self.accepting:
             self.metrics.request_refused("shutting_down", dedupe_key=dedupe_key, kind=kind, team_id=team_id,
                                          channel_id=channel_id, user_id=user_id, payload=payload)
@@ -134,9 +130,11 @@ class JobQueue:
                        payload=payload, thread_ts=thread_ts, message_ts=message_ts, response_url=response_url,
                        retry_of=retry_of)
         # One trip to the db thread: the dedupe check, the rate count and the insert happen together.
+        ticket = Ticket(ack_deadline() if deadline is None else deadline)
         self._admitting += 1
         try:
-            status, job, retry_in = await self._db(self._admit, new_job, queue_full)
+            status, job, retry_in = await admission.decide(self._db, ticket, new_job, queue_full=queue_full,
+                                                           per_minute=self.limits.user_requests_per_minute)
         finally:
             self._admitting -= 1
         if status != "accepted":
@@ -147,22 +145,6 @@ class JobQueue:
         assert job is not None
         ahead = self._start(job)
         return Admission("accepted", job=job, ahead=ahead)
-
-    def _admit(self, new_job: dict[str, Any], queue_full: bool) -> tuple[str, JobRecord | None, int | None]:
-        """On the db thread. A redelivery is a duplicate before anything else (never refused, never counted)."""
-        existing = self._store.job_by_key(new_job["dedupe_key"])
-        if existing is not None:
-            return "duplicate", existing, None
-        if queue_full:
-            return "queue_full", None, None
-        now = datetime.now(UTC)
-        since = (now - timedelta(minutes=1)).isoformat(timespec="milliseconds")
-        recent, oldest = self._store.count_recent_jobs(new_job["team_id"], new_job["user_id"], since)
-        if recent >= self.limits.user_requests_per_minute:
-            age = (now - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0.0
-            return "rate_limited", None, max(1, round(60 - age))
-        job, created = self._store.create_job(**new_job)
-        return ("accepted" if created else "duplicate"), job, None
 
     def _start(self, job: JobRecord) -> int | None:
         ahead = self._enqueue(job)
@@ -194,20 +176,22 @@ class JobQueue:
                 self._leave_line(job)  # shutting down: announced, still queued, it runs on the next start
                 return
             if announced is None:
-                self._leave_line(job)
-                await self._db(self._store.finish_job, job.id, "failed", error_code="not_announced",
-                               error_message="could not show the request in Slack")
+                await self._leave(job)
                 ended = ("failed", "not_announced")
+                await self._settle(job, "failed", error_code="not_announced",
+                                   error_message="could not show the request in Slack")
                 return
             job = announced
             await self._acquire(job)
             acquired = True
             self._running_tasks[job.id] = asyncio.current_task()  # type: ignore[assignment]
-            await self._db(self._store.start_job, job.id)
+            if not await self._mark_running(job, handler):
+                ended = ("failed", StorageUnavailable.code)
+                return
             outcome = await handler.run(job)
-            await self._db(self._store.finish_job, job.id, outcome.status, error_code=outcome.error_code,
-                           error_message=outcome.error_message, result=outcome.result)
             ended = (outcome.status, outcome.error_code)
+            await self._settle(job, outcome.status, error_code=outcome.error_code,
+                               error_message=outcome.error_message, result=outcome.result)
         except asyncio.CancelledError:
             if acquired:
                 ended = ("interrupted", "interrupted")
@@ -218,10 +202,7 @@ class JobQueue:
                 self._leave_line(job)  # still queued in the database: it runs on the next start
             raise
         except Exception as exc:
-            log.exception("job %s failed unexpectedly", job.id)
-            await self._db(self._store.finish_job, job.id, "failed", error_code="internal_error",
-                           error_message=f"{type(exc).__name__}: {exc}"[:500])
-            ended = ("failed", "internal_error")
+            ended = ("failed", await self._failed(job, exc, handler, ran=acquired))
         finally:
             if ended is not None:
                 self.metrics.request_finished(job, *ended, seconds=time.monotonic() - started)
@@ -229,6 +210,53 @@ class JobQueue:
             self._job_tasks.pop(job.id, None)
             if acquired:
                 await self._release(job)
+
+    async def _mark_running(self, job: JobRecord, handler: JobHandler) -> bool:
+        """Record that the job runs, before anything it does can be billed. If the database cannot take that now
+        (full, failing, locked), the job does not run: its user is told, and it is recorded as failed once the
+        database takes writes (a job the database still calls queued would run again after a restart)."""
+        try:
+            await self._db.attempt(self._store.start_job, job.id)
+        except StorageUnavailable as error:
+            log.warning("job %s not run: the database cannot record its start (%s)", job.id, error.__cause__)
+            await self._tell(handler, job, str(error))
+            await self._settle(job, "failed", error_code=error.code,
+                               error_message="the database could not record the job's start")
+            return False
+        return True
+
+    async def _failed(self, job: JobRecord, exc: Exception, handler: JobHandler, *, ran: bool) -> str:
+        """An error the handler did not turn into an outcome; returns its error code. One from a database that
+        cannot take writes is told to the user (nothing else would tell them why); anything else is a bug,
+        logged with its traceback."""
+        if not ran:
+            await self._leave(job)  # it will never run: the jobs behind it must not wait for it
+        code = "internal_error"
+        if isinstance(exc, StorageUnavailable) or unavailable(exc):
+            code = StorageUnavailable.code
+            log.warning("job %s stopped: the database cannot take writes: %s", job.id, exc)
+            text = StorageUnavailable.NOT_FINISHED if ran else StorageUnavailable.NOT_STARTED
+            await self._tell(handler, job, text)
+        else:
+            log.error("job %s failed unexpectedly", job.id, exc_info=exc)
+        await self._settle(job, "failed", error_code=code, error_message=f"{type(exc).__name__}: {exc}"[:500])
+        return code
+
+    async def _tell(self, handler: JobHandler, job: JobRecord, text: str) -> None:
+        try:
+            await asyncio.wait_for(handler.tell(job, text), TELL_TIMEOUT)
+        except TimeoutError:
+            log.warning("could not tell the user of job %s in %.0f s: %s", job.id, TELL_TIMEOUT, text)
+
+    async def _settle(self, job: JobRecord, status: str, **fields: Any) -> None:
+        """Record how the job ended. A database that cannot take it now (full, failing, locked) gets it later, in
+        the background (DbThread.retry): no job stays `running` once the database takes writes again."""
+        try:
+            await self._db.attempt(self._store.finish_job, job.id, status, **fields)
+        except StorageUnavailable as error:
+            log.warning("job %s: could not record it as %s (%s); trying again in the background", job.id, status,
+                        error.__cause__)
+            self._db.retry(f"job {job.id} as {status}", self._store.finish_job, job.id, status, **fields)
 
     async def _interrupt(self, job: JobRecord) -> None:
         assert self._handler is not None
@@ -265,6 +293,11 @@ class JobQueue:
             self._slots.running -= 1
             self._slots.by_user[job.user_id] -= 1
             self._cond.notify_all()
+
+    async def _leave(self, job: JobRecord) -> None:
+        async with self._cond:
+            self._leave_line(job)
+            self._cond.notify_all()  # the next in line may start now
 
     def _leave_line(self, job: JobRecord) -> None:
         self._slots.waiting[:] = [waiting for waiting in self._slots.waiting if waiting.id != job.id]

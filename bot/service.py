@@ -417,7 +417,8 @@ class ImageService:
         # Written before the call, with its estimate: if the process dies while the API works, the ledger still
         # shows the call (recovery marks it interrupted, counted at its estimate) instead of losing what may have
         # been billed.
-        ledger_id = await self.io(self.store.record_call, entry)
+        # A ledger that cannot take the row (a full disk, a lock) stops the call here: StorageUnavailable.
+        ledger_id = await self.io.attempt(self.store.record_call, entry)
         lost: list[LostAnswer] = []
 
         async def on_lost(answer: LostAnswer) -> None:  # an attempt the provider may bill: a row of its own

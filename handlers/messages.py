@@ -63,6 +63,8 @@ def _explain(error: errors.ImagebotError, model: str | None) -> str:
         return f":frame_with_picture: {detail}"
     if isinstance(error, errors.UserInputError):
         return detail
+    if isinstance(error, errors.StorageUnavailable):
+        return f":floppy_disk: {detail}"
     return f":warning: {detail}"
 
 
@@ -77,6 +79,8 @@ def refusal(status: str, *, retry_in: int | None = None, limit: int | None = Non
                 f"Try again in {retry_in} seconds.")
     if status == "shutting_down":
         return ":hourglass: imagebot is restarting; try again in a minute."
+    if status == "unavailable":  # the database is full, failing or locked: no job was recorded, nothing sent
+        return explain(errors.StorageUnavailable())
     return None
 
 

@@ -13,11 +13,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from bot.errors import InvalidOption
+from bot.db_thread import ack_deadline, in_time
+from bot.errors import InvalidOption, StorageUnavailable
 from bot.services import Services
 from handlers import views
 from handlers.flows import Attachment, Flows, edit_payload, generate_payload
-from handlers.messages import refusal
+from handlers.messages import explain, refusal
 from handlers.middleware import team_of
 from handlers.threads import attachments_of
 from storage.store import ThreadKey
@@ -89,16 +90,23 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
             await ack(response_action="errors",
                       errors=views.modal_errors(error, fallback_block=views.INSTRUCTION_BLOCK))
             return
+        deadline = ack_deadline()  # the database work before the ack, all of it (bot/db_thread.py)
         metadata = json.loads(view.get("private_metadata") or "{}")
         team, user = body["user"]["team_id"], body["user"]["id"]
         key = ThreadKey(team, metadata["c"], metadata["thread"])
-        if await images.get_thread(key) is None:
-            await images.start_thread(key, user_id=user, prompt=instruction)
+        try:
+            if await in_time(images.get_thread(key), deadline) is None:
+                await in_time(images.start_thread(key, user_id=user, prompt=instruction), deadline)
+        except StorageUnavailable as error:
+            await ack()
+            services.jobs.background(flows.tell((team, metadata["c"], user, metadata["thread"]), explain(error)),
+                                     name="modal-refusal")
+            return
         text = f"{instruction} --quality {quality}" if quality else instruction
         admission = await services.jobs.submit(
             dedupe_key=f"view:{team}:{view['id']}", kind="edit", team_id=team, channel_id=metadata["c"],
             user_id=user, payload=edit_payload(text, [Attachment(**f) for f in metadata["files"]]),
-            thread_ts=metadata["thread"], message_ts=metadata["ts"])
+            thread_ts=metadata["thread"], message_ts=metadata["ts"], deadline=deadline)
         await ack()
         reason = refusal(admission.status, retry_in=admission.retry_in,
                          limit=services.settings.user_requests_per_minute)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -324,10 +326,42 @@ class Store:
                 for r in rows]
 
     # jobs -------------------------------------------------------------------------------------------
-    def create_job(self, *, dedupe_key: str, kind: str, team_id: str, channel_id: str, user_id: str,
+    @contextmanager
+    def write_lock(self, wait: float | None = None) -> Iterator[None]:
+        """One transaction holding SQLite's write lock from its start (BEGIN IMMEDIATE), so what is read inside is
+        what its writes are judged against. Waits for the lock at most `wait` seconds (None: the connection's busy
+        timeout), then raises sqlite3.OperationalError (SQLITE_BUSY). Commits at the end; rolls back if the block
+        raises or the commit fails (a full disk can refuse the commit itself)."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            # A write that failed on this connection (a full disk, a lock) can leave its transaction open: BEGIN
+            # would then fail every time, and nothing would recover when space or the lock returns.
+            conn.rollback()
+        busy = int(self.db.execute("PRAGMA busy_timeout").fetchone()[0])
+        if wait is not None:
+            self.db.execute(f"PRAGMA busy_timeout = {max(0, round(wait * 1000))}")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        finally:
+            if wait is not None:
+                self.db.execute(f"PRAGMA busy_timeout = {busy}")
+        try:
+            yield
+            conn.commit()
+        finally:
+            if conn.in_transaction:
+                conn.rollback()
+
+    def create_job(self, **job: Any) -> tuple[JobRecord, bool]:
+        """Insert a queued job in its own transaction (`insert_job`'s fields); (job, created)."""
+        with self.write_lock():
+            return self.insert_job(**job)
+
+    def insert_job(self, *, dedupe_key: str, kind: str, team_id: str, channel_id: str, user_id: str,
                    payload: dict[str, Any], thread_ts: str | None = None, message_ts: str | None = None,
                    response_url: str | None = None, retry_of: int | None = None) -> tuple[JobRecord, bool]:
-        """Insert a queued job; if its dedupe key exists, return that job instead. (job, created)."""
+        """Insert a queued job; if its dedupe key exists, return that job instead. (job, created). Commits nothing:
+        call it inside `write_lock` (or use create_job)."""
         cursor = self.db.execute(
             "INSERT OR IGNORE INTO jobs (dedupe_key, kind, status, team_id, channel_id, user_id, thread_ts, "
             "message_ts, response_url, payload, retry_of, created_at) "
@@ -335,7 +369,6 @@ class Store:
             [dedupe_key, kind, team_id, channel_id, user_id, thread_ts, message_ts, response_url,
              json.dumps(payload), retry_of, utcnow()],
         )
-        self.db.conn.commit()
         created = cursor.rowcount == 1
         row = next(self.db.query("SELECT * FROM jobs WHERE dedupe_key = ?", [dedupe_key]))
         return JobRecord.from_row(row), created

@@ -1,0 +1,135 @@
+"""The database thread, and how long anyone waiting on it may wait.
+
+All SQLite work runs on one dedicated thread: the event loop never waits on the database, and SQLite sees one
+writer at a time. An ack is different from other work: Slack wants it within 3 seconds
+(https://api.slack.com/apis/events-api#responding), so the database work an ack needs is bounded by one deadline,
+ACK_WAIT from when the listener began. A database that is full, failing or locked by another process — or a db
+thread still busy with earlier work — then ends in StorageUnavailable, which the Slack edge answers with "try
+again", instead of a 500 or an ack Slack has given up on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from bot.errors import StorageUnavailable
+from storage.faults import unavailable
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+ACK_WAIT = 1.5  # seconds an ack may wait for the database, all its database work together
+RETRY_FIRST, RETRY_MAX = 1.0, 60.0  # seconds between tries of a refused write: doubling, capped
+
+
+def ack_deadline() -> float:
+    """The time.monotonic() by which a listener starting now must be done with the database."""
+    return time.monotonic() + ACK_WAIT
+
+
+class DbThread:
+    """All SQLite work on one dedicated thread. Image files are written elsewhere (they are large); rows here are
+    small and quick."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imagebot-db")
+        self._retries: dict[asyncio.Task[None], str] = {}  # writes the database refused, being tried again
+
+    async def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    async def attempt(self, fn: Callable[..., T], *args: Any, until: float | None = None, **kwargs: Any) -> T:
+        """`fn` on the db thread for work whose user is waiting; see `in_time`."""
+        return await in_time(self(fn, *args, **kwargs), until)
+
+    def retry(self, what: str, fn: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+        """A write the database refused (full, failing, locked) that must still be made, such as a job's final
+        status: tried again in the background after RETRY_FIRST seconds, then at doubling intervals up to
+        RETRY_MAX, until it is written or imagebot stops (what is left then, the next start's recovery settles)."""
+        write = functools.partial(fn, *args, **kwargs)
+        task = asyncio.get_running_loop().create_task(self._retry(what, write), name=f"retry {what}")
+        self._retries[task] = what
+        task.add_done_callback(self._retried)
+
+    async def _retry(self, what: str, write: Callable[[], object]) -> None:
+        delay = RETRY_FIRST
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self.attempt(write)
+            except StorageUnavailable as error:
+                delay = min(delay * 2, RETRY_MAX)
+                log.warning("still cannot write %s (%s); next try in %.0f s", what, error.__cause__, delay)
+                continue
+            log.info("wrote %s, now that the database takes writes again", what)
+            return
+
+    def _retried(self, task: asyncio.Task[None]) -> None:
+        what = self._retries.pop(task)
+        if not task.cancelled() and task.exception() is not None:  # not the database's state: a bug
+            log.error("could not write %s", what, exc_info=task.exception())
+
+    async def close(self) -> None:
+        if self._retries:
+            log.warning("stopping with %d write(s) the database refused, left to the next start: %s",
+                        len(self._retries), ", ".join(self._retries.values()))
+            for task in list(self._retries):
+                task.cancel()
+            await asyncio.gather(*self._retries, return_exceptions=True)
+        await self(self.store.close)
+        self._executor.shutdown(wait=True)
+
+
+async def in_time(work: Awaitable[T], until: float | None = None) -> T:
+    """Await database work: StorageUnavailable if the database cannot do it now (full, failing, locked past the
+    busy timeout) or, with `until` (a time.monotonic() deadline), has not done it by then. Work that has not begun
+    by `until` never runs; work already running is left to finish, so bound only reads and idempotent writes this
+    way (an admission decides for itself whether it still counts: Ticket)."""
+    try:
+        if until is None:
+            return await work
+        return await asyncio.wait_for(work, max(0.0, until - time.monotonic()))
+    except TimeoutError as error:
+        raise StorageUnavailable() from error
+    except sqlite3.Error as error:
+        if not unavailable(error):
+            raise
+        raise StorageUnavailable() from error
+
+
+class Ticket:
+    """One admission's deadline, shared by the listener waiting for it and the db thread doing it, so that exactly
+    one of them decides: the db thread keeps the new job only if the listener is still waiting, and the listener
+    gives up only if the db thread has not begun to commit. So a job is either recorded and started, or not
+    recorded and its user told to try again — never recorded behind an ack that said otherwise."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self._lock = threading.Lock()
+        self._state = "open"  # open | committing | abandoned
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def commit(self) -> bool:
+        """On the db thread, holding the write lock, just before COMMIT: True if the work may be kept."""
+        with self._lock:
+            if self._state == "open":
+                self._state = "committing" if self.remaining() > 0 else "abandoned"
+            return self._state == "committing"
+
+    def abandon(self) -> bool:
+        """The listener's time is up: True if the work will not be kept (it had not begun to commit)."""
+        with self._lock:
+            if self._state == "open":
+                self._state = "abandoned"
+            return self._state == "abandoned"
