@@ -25,6 +25,7 @@ from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace
 from storage.store import Store, ThreadKey
 from tests.conftest import WorkspaceFactory
+from tests.handlers.test_modals import state, submission
 from tests.slack_views import cards
 from tests.storage import full_disk
 
@@ -97,17 +98,21 @@ async def test_a_full_disk_is_told_in_the_ack_sends_nothing_and_passes_when_spac
 async def test_a_database_locked_by_another_process_is_told_to_try_again_without_waiting_for_the_lock(
         slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
     thread_ts = await image_thread(slack, workspace)
+    await slack.send_command(BOB, CHANNEL, "")  # the /image form, filled in below
+    await workspace.settle()
+    [form] = slack.views
     other = lock_out(workspace)
     try:  # held until the acks are in: an ack that waited for the lock would never come
         command = await slack.send_command(ALICE, CHANNEL, "a harbour")
         await slack.post_message(BOB, CHANNEL, "make it night", thread_ts=thread_ts)
         reply = slack.deliveries[-1]
+        submitted = await slack.send_interaction(submission(slack, form, state("a fox in the snow"), user=BOB))
     finally:
         other.rollback()
         other.close()
     assert command.status == 200 and CANT_SAVE in command.response_text and "Try again" in command.response_text
-    assert reply.status == 200 and reply.error is None
-    await slack.wait_for(lambda: told(slack, BOB), timeout=WAIT)
+    assert reply.status == 200 and reply.error is None and submitted.status == 200
+    await slack.wait_for(lambda: len(told(slack, BOB)) == 2, timeout=WAIT)  # the reply's and the form's
     await on_db(workspace, lambda store: None)  # the db thread is past whatever the admissions left there
     assert len(await on_db(workspace, jobs)) == 1 and len(image_api.requests) == 1  # the first image's only
 
