@@ -24,6 +24,16 @@ readable line per record; "json" (IMAGEBOT_LOG_FORMAT=json) is one JSON object p
 `extra=` fields as keys beside time, level, logger and message. Both hooks above clean the message and the
 traceback only; `extra=` values are set on a record after it is made, so `JsonFormatter` runs `redact` over
 every value it writes as well.
+
+One record is one line, whatever it quotes: a logged value may come from anyone (a forged request's body, a
+prompt, an API's error text), and a newline in it must not start a line that reads as a record of its own.
+`TextFormatter` writes control characters (C0, DEL, C1, the Unicode line and paragraph separators, the bidi
+overrides) as escapes such as `\n` and `\x1b`; a traceback keeps its lines, each indented, so that only a
+record's first line starts at column 0. `JsonFormatter` leaves JSON's own escaping to json.dumps and escapes
+the few of those characters json.dumps writes raw.
+
+`LogThrottle` is a token bucket for a line that anyone can cause (a rejected request): a few lines a second,
+then one line saying how many were left out.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ import json
 import logging
 import re
 import sys
+import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -154,6 +165,30 @@ def install_redaction(secrets: Iterable[str | None]) -> Redaction:
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # What every LogRecord has of its own: anything else on a record came from `extra=`.
 _RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+# What could break a line or rewrite what a terminal shows: C0 controls (\n, \r, \x1b…), DEL, C1 controls
+# (\x85 is a line break to str.splitlines, \x9b a CSI to some terminals), U+2028/U+2029 (line breaks to
+# many readers) and the bidirectional overrides (https://trojansource.codes/).
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# json.dumps(ensure_ascii=False) escapes C0 controls but writes these raw.
+_JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+TRACEBACK_INDENT = "    "
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    char = match.group()
+    return _SHORT_ESCAPES.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def escape_controls(text: str) -> str:
+    """`text` on one line: every control character written as an escape (a newline as `\\n`)."""
+    return _CONTROLS.sub(_escape_one, text)
+
+
+def indent_lines(text: str) -> str:
+    """A traceback or stack for a text log: its own lines kept, each escaped and indented, so none of them can
+    read as a record (which starts at column 0 with its time)."""
+    return "\n".join(TRACEBACK_INDENT + escape_controls(line) for line in text.split("\n"))
 
 
 def key_values(fields: Mapping[str, Any]) -> str:
@@ -165,6 +200,27 @@ def key_values(fields: Mapping[str, Any]) -> str:
             text = json.dumps(text, ensure_ascii=False)
         parts.append(f"{name}={text}")
     return " ".join(parts)
+
+
+class TextFormatter(logging.Formatter):
+    """TEXT_FORMAT, one line per record: the line (message, arguments, logger name, everything) with its control
+    characters escaped, then any traceback or stack with its lines indented."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = record.getMessage()
+        if self.usesTime():
+            record.asctime = self.formatTime(record, self.datefmt)
+        line = escape_controls(self.formatMessage(record))
+        if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line += "\n" + indent_lines(record.exc_text)
+        if record.stack_info:
+            line += "\n" + indent_lines(self.formatStack(record.stack_info))
+        return line
 
 
 def _clean(value: Any) -> Any:
@@ -198,11 +254,40 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = record.exc_text
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(_clean(entry), ensure_ascii=False)
+        # Those characters can only be inside JSON strings here, where \uXXXX means the same.
+        return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(_clean(entry), ensure_ascii=False))
 
 
 def log_handler(log_format: str, stream: IO[str] | None = None) -> logging.Handler:
     """The handler for IMAGEBOT_LOG_FORMAT ("text" or "json"), writing to `stream` (default stderr)."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     return handler
+
+
+class LogThrottle:
+    """A token bucket for log lines that anyone can cause: `burst` lines at once, then `rate` a second; the
+    lines left out are counted, and the next line that gets through is preceded by one saying how many."""
+
+    def __init__(self, logger: logging.Logger, *, rate: float = 2.0, burst: int = 10,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.logger, self.rate, self.burst, self.clock = logger, rate, burst, clock
+        self.tokens = float(burst)
+        self.suppressed = 0
+        self._last = clock()
+
+    def log(self, level: int, msg: str, *args: object) -> bool:
+        """Log the line if the bucket allows (True), else count it (False)."""
+        now = self.clock()
+        self.tokens = min(float(self.burst), self.tokens + (now - self._last) * self.rate)
+        self._last = now
+        if self.tokens < 1:
+            self.suppressed += 1
+            return False
+        self.tokens -= 1
+        if self.suppressed:
+            self.logger.log(level, "%d similar lines were not logged (at most %g a second)", self.suppressed,
+                            self.rate)
+            self.suppressed = 0
+        self.logger.log(level, msg, *args)
+        return True
