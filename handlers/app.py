@@ -30,6 +30,8 @@ from bot.settings import DEFAULT_SLACK_API_URL, Settings
 from handlers import register_all
 from handlers.admin import scheduled_poster
 from handlers.flows import Flows
+from handlers.ingress import Ingress
+from handlers.middleware import WellFormed
 from handlers.workspaces import Workspaces
 from storage.installations import SQLiteInstallationStore, SQLiteOAuthStateStore
 
@@ -92,6 +94,7 @@ def build_app(settings: Settings, services: Services, *, socket_mode: bool = Fal
         # No token on the shared client: each request's client gets its workspace's token from `authorize`
         # (which checks a single SLACK_BOT_TOKEN with auth.test once, or reads the workspace's install).
         client=make_client(settings),
+        before_authorize=WellFormed(),  # a payload Slack could not have sent stops here (Socket Mode too)
         authorize=workspaces.authorizer(),
         oauth_settings=oauth_settings,
         installation_store_bot_only=True if oauth_settings else None,
@@ -119,12 +122,10 @@ def web_app(app: AsyncApp, *, routes: Iterable[web.AbstractRouteDef] = (), event
     """Events, slash commands and interactivity all arrive at POST /slack/events, signed by Slack (`events`
     False in Socket Mode, where they come over the socket). `routes`: the rest (install, health, metrics)."""
 
+    ingress = Ingress.of(app)  # size cap, signature on the raw body, parse, shape check; then Bolt
+
     async def slack_events(request: web.Request) -> web.StreamResponse:
-        if not request.headers.get("X-Slack-Request-Timestamp", "").isdigit():
-            # slack_sdk's verifier would int() it unguarded and answer 500; a request Slack did not sign is a 401.
-            return web.json_response({"error": "invalid request"}, status=401)
-        bolt_response = await app.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(bolt_response)
+        return await ingress.handle(request)
 
     application = web.Application()
     if events:

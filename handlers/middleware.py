@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
+from bot.logs import LogThrottle
 from bot.services import Services
 from bot.settings import Settings
 from handlers.flows import Flows
 from handlers.messages import CHANNEL_REFUSED
+from handlers.payloads import Malformed, check_shape
 from storage.store import ThreadKey
+
+log = logging.getLogger(__name__)
 
 # Message subtypes that are never a request: edits, deletions, joins and other bots' posts.
 # (A user's plain message has no subtype; a reply with an attachment is "file_share"; a reply also sent to
@@ -61,9 +68,32 @@ def channel_allowed(settings: Settings, channel_id: str | None) -> bool:
     return not settings.allowed_channels or channel_id in settings.allowed_channels
 
 
+class WellFormed(AsyncMiddleware):
+    """Refuse a payload Slack could not have sent (handlers/payloads.py), with one rate-limited log line.
+
+    Over HTTP, handlers/ingress.py has run the same check before Bolt (and answered 400); in Socket Mode, this is
+    the check. build_app installs it as Bolt's `before_authorize`, the first middleware after Bolt's signature
+    check: Bolt's own middleware (authorize, ignoring self events) reads the body too, and so would fail on a
+    malformed one first. It is a middleware class, not a function: for a function, Bolt builds every argument it
+    could inject (the action, the view, the step…) from the body beforehand, and that alone can fail."""
+
+    def __init__(self) -> None:
+        self.refusals = LogThrottle(log)
+
+    async def async_process(self, *, req: AsyncBoltRequest, resp: BoltResponse,
+                            next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
+        try:
+            check_shape(req.body)
+        except Malformed as malformed:
+            self.refusals.log(logging.WARNING, "refused a malformed %s payload: %s", req.mode, malformed)
+            # Socket Mode acks only a 200, and Slack redelivers an envelope that is not acked: nothing is done
+            # either way, so there the answer is a 200 with nothing done.
+            return BoltResponse(status=200 if req.mode == "socket_mode" else 400, body="")
+        return await next()
+
+
 def register(app: AsyncApp, services: Services, flows: Flows) -> None:
     settings = services.settings
-
     @app.middleware
     async def ignore_noise(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
         if is_noise(body):

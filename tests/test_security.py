@@ -2,9 +2,10 @@
 
 1. HTTP mode: unsigned, mis-signed, altered and stale (or future) requests get 401 before any work: no Web API
    call reaches the Slack stand-in and no request reaches the image API stand-in. The requests are raw httpx
-   posts with hand-made signatures, so every byte is ours. The app's verifier reads the time through
-   slack_sdk's `Clock`; it is frozen here (a clock seam, like `sleeps`), so the 5-minute edge is exact and
-   no outcome depends on how long a request takes.
+   posts with hand-made signatures (tests/signing.py), so every byte is ours. The app's verifier reads the
+   time through slack_sdk's `Clock`; it is frozen here (a clock seam, like `sleeps`), so the 5-minute edge is
+   exact and no outcome depends on how long a request takes. (Hundreds more forged and malformed bodies:
+   tests/test_hostile_bodies.py.)
 2. Secrets stay secret: a whole scenario (a generation, an edit with an attachment fetched with the bot token,
    an image API 401 that quotes the key as OpenAI does) runs with every library logging at DEBUG, and no bot
    token, signing secret or API key (nor any 12-character piece of one, nor OpenAI's starred echo of a key)
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import hmac
 import io
 import json
 import logging
@@ -30,7 +30,6 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from PIL import Image
-from slack_sdk.signature import Clock
 
 from bot.logs import install_redaction, redact
 from bot.settings import Settings
@@ -38,13 +37,13 @@ from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace
 from tests.conftest import WorkspaceFactory
+from tests.signing import NOW, freeze_clock, signature
 from tests.slack_views import bot_replies
 
 pytestmark = pytest.mark.anyio
 CHANNEL = "C0GENERAL"
 ALICE = "U0ALICE"
 BOB = "U0BOB"
-NOW = 1_800_000_000  # the app's frozen clock (any instant will do: only differences matter)
 DEBUG_LOGGERS = ("slack_sdk", "slack_bolt", "httpx", "httpcore", "aiohttp", "asyncio", "imagebot", "bot",
                  "handlers", "storage")
 
@@ -93,17 +92,11 @@ async def image_api(secret_set: str) -> AsyncIterator[ImageAPIStandIn]:
 
 @pytest.fixture
 def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> int:
-    """Freeze the time Bolt's signature verifier sees (slack_sdk.signature.Clock) at NOW."""
-    monkeypatch.setattr(Clock, "now", lambda self: float(NOW))
-    return NOW
+    """Freeze the time the signature checks see (slack_sdk.signature.Clock) at NOW."""
+    return freeze_clock(monkeypatch)
 
 
 # 1. signed requests only ---------------------------------------------------------------------------------
-def signature(secret: str, timestamp: str, body: str) -> str:
-    base = f"v0:{timestamp}:{body}".encode()
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-
-
 def command_body(slack: SlackStandIn, text: str = "a lighthouse at dusk") -> tuple[str, str]:
     payload = {"token": slack.verification_token, "team_id": slack.team_id, "team_domain": slack.team_domain,
                "channel_id": CHANNEL, "channel_name": "general", "user_id": ALICE, "user_name": "alice",
@@ -296,7 +289,7 @@ async def run_scenario(slack: SlackStandIn, image_api: ImageAPIStandIn, workspac
     assert (await slack.send_command(ALICE, CHANNEL, "a fox")).status == 200
     await workspace.settle()
     assert [r.status for r in image_api.requests] == [200, 200, 401, 401]
-    # A forged request (Bolt logs what it refused), and a download Slack answers with an error.
+    # A forged request (refused before Bolt, with one short log line), and a download Slack answers with an error.
     response = await post(slack, *command_body(slack), {"X-Slack-Request-Timestamp": str(int(time.time())),
                                                         "X-Slack-Signature": "v0=" + "0" * 64})
     assert response.status_code == 401
