@@ -234,7 +234,7 @@ class JobQueue:
         code = "internal_error"
         if isinstance(exc, StorageUnavailable) or unavailable(exc):
             code = StorageUnavailable.code
-            log.warning("job %s stopped: the database cannot take writes: %s", job.id, exc)
+            log.warning("job %s stopped: storage cannot take writes: %s", job.id, exc)
             text = StorageUnavailable.NOT_FINISHED if ran else StorageUnavailable.NOT_STARTED
             await self._tell(handler, job, text)
         else:

@@ -248,6 +248,7 @@ def every_error() -> dict[str, errors.ImagebotError]:
         "model gone": errors.ModelUnavailable(f"The model `{shut_down()[0]}` has been deprecated", model=shut_down()[0],
                                               status=404, api_code="model_not_found"),
         "not installed": errors.NotInstalled("T0OTHER"),
+        "storage": errors.StorageUnavailable(),
     }
 
 

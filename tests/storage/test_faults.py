@@ -3,6 +3,7 @@ handshake that keeps a job from being recorded behind an ack that said it was no
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -56,6 +57,8 @@ def test_a_full_disk_and_a_lock_are_unavailable_a_bug_is_not(store: Store, other
     assert isinstance(duplicate, sqlite3.IntegrityError) and not unavailable(duplicate)
     assert not unavailable(error_of(store.db.conn, "SELECT * FROM no_such_table"))
     assert not unavailable(ValueError("database or disk is full"))
+    assert unavailable(OSError(errno.ENOSPC, "No space left on device"))  # the image files' disk, full
+    assert not unavailable(FileNotFoundError(errno.ENOENT, "gone"))
 
 
 def test_the_write_lock_gives_up_at_its_wait_and_leaves_the_busy_timeout_as_it_was(
