@@ -35,21 +35,26 @@ ENV PATH=/opt/imagebot/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     IMAGEBOT_DATA_DIR=/data \
-    PORT=3000
+    PORT=3000 \
+    IMAGEBOT_OPS_PORT=3001
 # The SQLite database and the image files. Mount a named volume or a host folder here; back it up.
 VOLUME ["/data"]
 # The working directory (the user's home) is empty on purpose: imagebot reads ./.env, and a container gets its
 # settings from the environment (docker run --env-file, compose env_file), never from a file in the image.
 WORKDIR /home/imagebot
 USER 10001:10001
-# HTTP mode: Slack's requests on /slack/events. Both modes: /healthz, /readyz and /metrics.
+# HTTP mode: Slack's requests on /slack/events; both modes: /healthz. /readyz and /metrics listen apart, on
+# 127.0.0.1:$IMAGEBOT_OPS_PORT inside the container (they ask for no credentials): not exposed. For a scraper on
+# a private network, set IMAGEBOT_OPS_HOST=0.0.0.0 and publish that port to it alone.
 EXPOSE 3000
 # imagebot stops gracefully on SIGTERM: running requests get IMAGEBOT_SHUTDOWN_GRACE_SECONDS (60) to finish.
 # Give it longer than that before the kill (docker stop -t 75, compose stop_grace_period: 75s).
 STOPSIGNAL SIGTERM
-# Slim images have no curl: ask Python. /healthz answers 200 without touching the database or Slack.
+# Slim images have no curl: ask Python. /readyz, not /healthz: a bot that cannot reach Slack (Socket Mode not
+# connected, auth failing) or write its database is alive but of no use, and only /readyz says so (503, which
+# urlopen raises on). It runs inside the container, so the loopback-only ops address answers it.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '3000'), timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ.get('IMAGEBOT_OPS_PORT', '3001'), timeout=4)"]
 # Socket Mode when SLACK_APP_TOKEN is set, HTTP otherwise (add --http to force it). `exec` makes imagebot
 # PID 1's only process, so it receives the SIGTERM itself. Other commands: `docker run IMAGE imagebot …`.
 CMD ["sh", "-c", "exec imagebot serve --port \"$PORT\""]

@@ -3,8 +3,11 @@
     imagebot                 serve Slack if SLACK_BOT_TOKEN is set, otherwise start the sandbox
     imagebot sandbox [--port 8080] [--data DIR]
                              a local Slack-like workspace in the browser, wired to the real app
-    imagebot serve [--http] [--port 3000] [--host 0.0.0.0]
-                             Socket Mode when SLACK_APP_TOKEN is set (unless --http); else HTTP on /slack/events
+    imagebot serve [--http] [--port 3000] [--host 0.0.0.0] [--ops-port 3001] [--ops-host 127.0.0.1]
+                             Socket Mode when SLACK_APP_TOKEN is set (unless --http); else HTTP on /slack/events.
+                             --host/--port: what Slack reaches (/slack/events, /slack/install,
+                             /slack/oauth_redirect) and /healthz; --ops-host/--ops-port (default IMAGEBOT_OPS_HOST,
+                             IMAGEBOT_OPS_PORT): /healthz, /readyz, /metrics, unauthenticated, on loopback unless told
     imagebot demo [--out DIR]
                              a scripted conversation against the built-in Slack stand-in, offline
     imagebot backup PATH     back up IMAGEBOT_DATA_DIR (database and image files) into a new or empty folder,
@@ -45,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--http", action="store_true", help="serve HTTP on /slack/events even if SLACK_APP_TOKEN is set")
     serve.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")
     serve.add_argument("--host", default="0.0.0.0", help="HTTP bind address (default 0.0.0.0)")
+    serve.add_argument("--ops-port", type=int, help="port for /healthz, /readyz and /metrics (default "
+                       "IMAGEBOT_OPS_PORT, or 3001; 0 picks one)")
+    serve.add_argument("--ops-host", help="bind address for /healthz, /readyz and /metrics, which ask for no "
+                       "credentials (default IMAGEBOT_OPS_HOST, or 127.0.0.1)")
     sandbox = sub.add_parser("sandbox", help="a local workspace in the browser, wired to the real app")
     sandbox.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080; 0 picks one)")
     sandbox.add_argument("--data", type=Path, default=Path("imagebot-sandbox"),
@@ -89,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             http = getattr(args, "http", False) or not settings.slack_app_token
             settings.require_slack(http=http)
             return asyncio.run(serve(settings, http=http, host=getattr(args, "host", "0.0.0.0"),
-                                     port=getattr(args, "port", 3000)))
+                                     port=getattr(args, "port", 3000), ops=ops_address(args, settings)))
         if command in ("backup", "restore"):
             return backup_or_restore(command, args.path, settings, force=getattr(args, "force", False))
         if command == "sandbox":
@@ -108,23 +115,34 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-async def serve(settings: Settings, *, http: bool, host: str, port: int) -> int:
+def ops_address(args: argparse.Namespace, settings: Settings) -> tuple[str, int]:
+    """Where /healthz, /readyz and /metrics listen: the flags, else the settings (IMAGEBOT_OPS_HOST/PORT)."""
+    host = getattr(args, "ops_host", None)
+    port = getattr(args, "ops_port", None)
+    return (settings.ops_host if host is None else host), (settings.ops_port if port is None else port)
+
+
+async def serve(settings: Settings, *, http: bool, host: str, port: int, ops: tuple[str, int]) -> int:
     from storage.lifecycle import DataDirInUse, lock_data_dir
 
+    if port and ops[1] == port:
+        raise SettingsError("IMAGEBOT_OPS_PORT", f"{port} is also the port Slack reaches (--port); give the "
+                            "operational endpoints a port of their own (--ops-port)")
     try:
         release = lock_data_dir(settings.data_dir)  # one server per data folder; restore refuses while held
     except DataDirInUse as error:
         raise SettingsError("IMAGEBOT_DATA_DIR", f"{error}; one server per data folder") from None
     try:
-        return await _serve(settings, http=http, host=host, port=port)
+        return await _serve(settings, http=http, main=(host, port), ops=ops)
     finally:
         release()
 
 
-async def _serve(settings: Settings, *, http: bool, host: str, port: int) -> int:
+async def _serve(settings: Settings, *, http: bool, main: tuple[str, int], ops: tuple[str, int]) -> int:
     from bot.services import build_services
     from handlers.app import build_app, make_workspaces, start_http
-    from handlers.ops import ops_routes
+    from handlers.ops import health_routes, ops_routes, start_ops
+    from handlers.socket_mode import start_socket_mode
 
     services = build_services(settings)
     workspaces = make_workspaces(settings, services)
@@ -139,20 +157,20 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int) -> int
     # Recovery first: jobs a dead process left behind are settled before any new request can arrive.
     await services.jobs.recover()
     services.start_scheduler()
-    # HTTP always runs: /slack/events in HTTP mode; /healthz, /readyz, /metrics (and, multi-workspace, the
-    # install pages) in both modes, so a container's health check works with Socket Mode too.
-    routes = ops_routes(services, workspaces.check)
-    runner, bound = await start_http(app, host=host, port=port, routes=routes, events=http)
-    stoppers: list[Callable[[], Awaitable[None]]] = [runner.cleanup]
-    if not http:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-        handler = AsyncSocketModeHandler(app, settings.slack_app_token)
-        await handler.connect_async()
-        stoppers.insert(0, handler.close_async)
-        log.info("health and metrics on http://%s:%s/healthz, /readyz, /metrics", host, bound)
+    stoppers: list[Callable[[], Awaitable[None]]] = []  # in the order they run on the way out
+    last: list[Callable[[], Awaitable[None]]] = []  # after the jobs' grace: /readyz says "shutting down" meanwhile
     try:
-        await stop.wait()
+        socket = None if http else start_socket_mode(app, settings)  # connecting, in its own task, from now on
+        if socket is not None:
+            stoppers.append(socket.close)
+        # What Slack reaches (/slack/events in HTTP mode; multi-workspace, the install pages) and /healthz for
+        # load balancers; /readyz and /metrics apart, on loopback unless told: they ask for no credentials.
+        runner, _ = await start_http(app, host=main[0], port=main[1], routes=health_routes(), events=http)
+        stoppers.append(runner.cleanup)
+        checks = ops_routes(services, workspaces.check, socket_check=socket.check if socket else None)
+        ops_runner, _ = await start_ops(checks, host=ops[0], port=ops[1])
+        last.append(ops_runner.cleanup)
+        await _until_stopped(stop, socket.task if socket else None)
     finally:
         log.info("stopping: no new requests; running jobs get up to %.0fs", settings.shutdown_grace_seconds)
         for stop_transport in stoppers:
@@ -160,8 +178,21 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int) -> int
         cut = await services.close()
         if cut:
             log.info("%d job(s) interrupted; their users were told", cut)
+        for stop_ops in last:
+            await stop_ops()
     log.info("stopped")
     return 0
+
+
+async def _until_stopped(stop: asyncio.Event, supervisor: asyncio.Task[None] | None) -> None:
+    """Until SIGTERM or SIGINT; a Socket Mode supervisor that ends (a bug: it runs until cancelled) raises."""
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait([stopped, *([supervisor] if supervisor else [])], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if supervisor is not None and supervisor.done():
+        supervisor.result()
 
 
 def backup_or_restore(command: str, path: Path, settings: Settings, *, force: bool = False) -> int:

@@ -148,10 +148,22 @@ def web_app(app: AsyncApp, *, routes: Iterable[web.AbstractRouteDef] = (), event
 async def start_http(app: AsyncApp, *, host: str, port: int, routes: Iterable[web.AbstractRouteDef] = (),
                      events: bool = True) -> tuple[web.AppRunner, int]:
     """Start serving; returns the runner (call `cleanup()` to stop) and the bound port."""
-    runner = web.AppRunner(web_app(app, routes=routes, events=events), access_log=None)
+    runner, bound = await listen(web_app(app, routes=routes, events=events), host=host, port=port)
+    if events:
+        log.info("serving Slack over HTTP on http://%s:%s%s", host, bound, EVENTS_PATH)
+    else:  # Socket Mode: what is left for HTTP is /healthz and, multi-workspace, the install pages
+        log.info("serving HTTP on http://%s:%s (no Slack events: they come over Socket Mode)", host, bound)
+    return runner, bound
+
+
+async def listen(application: web.Application, *, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Serve `application` on host:port (0: any free port); the runner and the bound port."""
+    runner = web.AppRunner(application, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host=host, port=port)
-    await site.start()
+    try:
+        await web.TCPSite(runner, host=host, port=port).start()
+    except OSError:  # the address is taken or not this machine's
+        await runner.cleanup()
+        raise
     bound = runner.addresses[0][1] if runner.addresses else port
-    log.info("serving Slack over HTTP on http://%s:%s%s", host, bound, EVENTS_PATH)
     return runner, bound

@@ -1,15 +1,19 @@
-"""Operations endpoints for HTTP mode, beside /slack/events: for load balancers, orchestrators and Prometheus.
+"""Operational endpoints, for orchestrators, load balancers and Prometheus: served apart from Slack's.
 
     GET /healthz   200 "ok" while the process serves HTTP; touches nothing (a liveness probe must not fail
-                   because a dependency did, or the orchestrator restarts a healthy process)
-    GET /readyz    200 {"status": "ready", "checks": {...}} when the database takes writes, Slack auth is fine
-                   and jobs are being accepted; otherwise 503 with the same body naming each failing check.
-                   Every check is bounded (READY_TIMEOUT seconds): a stuck database answers 503, never hangs
+                   because a dependency did, or the orchestrator restarts a healthy process). Also on the main
+                   port, beside /slack/events, for load balancers in front of HTTP mode
+    GET /readyz    200 {"status": "ready", "checks": {...}} when the database takes writes, Slack auth is fine,
+                   jobs are being accepted and (Socket Mode) the connection to Slack is up ("socket"); otherwise
+                   503 with the same body naming each failing check. Every check is bounded (READY_TIMEOUT
+                   seconds): a stuck database answers 503, never hangs
     GET /metrics   the Services' Prometheus registry (bot/metrics.py), in the text format or OpenMetrics as the
                    scraper's Accept header asks
 
-Check results are short reasons, redacted: the endpoints are unauthenticated, so they say what failed, never
-more. (HEAD works on each too.)
+/readyz and /metrics are only on the ops address (`imagebot serve --ops-host/--ops-port`, IMAGEBOT_OPS_HOST /
+IMAGEBOT_OPS_PORT: 127.0.0.1:3001 by default), never on the port Slack reaches: they ask for no credentials, and
+say how busy the bot is and how much it spends. Check results are short reasons, redacted, for the same reason:
+they say what failed, never more. (HEAD works on each too.)
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 
 from bot.logs import redact
 from bot.services import Services
+from handlers.app import listen
 
 log = logging.getLogger(__name__)
 # Orchestrators' probes time out after a few seconds (Kubernetes: 1 s by default, often raised); the checks run
@@ -32,19 +37,31 @@ READY_TIMEOUT = 3.0
 OK = "ok"
 
 
-def ops_routes(services: Services, slack_check: Callable[[], Awaitable[str | None]], *,
-               timeout: float = READY_TIMEOUT) -> list[web.RouteDef]:
-    """`slack_check()` returns None when Slack auth is fine, else a short reason."""
+Check = Callable[[], Awaitable[str | None]]  # None: fine; else a short reason
 
-    async def healthz(request: web.Request) -> web.Response:
-        return web.Response(text="ok")
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+def health_routes() -> list[web.RouteDef]:
+    """What the main port serves besides Slack's paths: /healthz alone."""
+    return [web.get("/healthz", _healthz)]
+
+
+def ops_routes(services: Services, slack_check: Check, *, socket_check: Check | None = None,
+               timeout: float = READY_TIMEOUT) -> list[web.RouteDef]:
+    """`slack_check()`: Slack auth; `socket_check()` (Socket Mode only): the connection. Each returns None when
+    fine, else a short reason."""
 
     async def readyz(request: web.Request) -> web.Response:
-        database, slack = await asyncio.gather(_bounded("database", _database(services), timeout),
-                                               _bounded("slack", slack_check(), timeout))
-        checks = {"database": database or OK, "slack": slack or OK,
-                  # Shutting down: running jobs finish, new requests are refused; send traffic elsewhere.
-                  "jobs": OK if services.jobs.accepting else "shutting down"}
+        named = {"database": _database(services), "slack": slack_check()}
+        if socket_check is not None:
+            named["socket"] = socket_check()
+        results = await asyncio.gather(*(_bounded(name, check, timeout) for name, check in named.items()))
+        checks = {name: result or OK for name, result in zip(named, results, strict=True)}
+        # Shutting down: running jobs finish, new requests are refused; send traffic elsewhere.
+        checks["jobs"] = OK if services.jobs.accepting else "shutting down"
         ready = all(result == OK for result in checks.values())
         return web.json_response({"status": "ready" if ready else "not ready", "checks": checks},
                                  status=200 if ready else 503)
@@ -54,7 +71,16 @@ def ops_routes(services: Services, slack_check: Callable[[], Awaitable[str | Non
         # aiohttp's content_type= refuses parameters (version, charset): the header is set whole.
         return web.Response(body=encode(services.metrics.registry), headers={"Content-Type": content_type})
 
-    return [web.get("/healthz", healthz), web.get("/readyz", readyz), web.get("/metrics", metrics)]
+    return [*health_routes(), web.get("/readyz", readyz), web.get("/metrics", metrics)]
+
+
+async def start_ops(routes: Iterable[web.AbstractRouteDef], *, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Serve `routes` on their own address; returns the runner (`cleanup()` stops it) and the bound port."""
+    application = web.Application()
+    application.router.add_routes(list(routes))
+    runner, bound = await listen(application, host=host, port=port)
+    log.info("operational endpoints (no authentication) on http://%s:%s: /healthz, /readyz, /metrics", host, bound)
+    return runner, bound
 
 
 async def _database(services: Services) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -13,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.cli import _parser, ops_address
+from bot.settings import Settings
 from standins.slack import SlackStandIn
 
 IMAGEBOT = [sys.executable, "-m", "bot"]
@@ -79,6 +82,10 @@ async def test_bare_command_without_credentials_starts_the_sandbox(tmp_path: Pat
     (["serve", "--http"], {"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
     (["serve"], {"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_APP_TOKEN for Socket Mode"),
     (["serve"], {"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN"),
+    (["serve", "--http", "--port", "3001"], {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"},
+     "IMAGEBOT_OPS_PORT"),  # the ops port's default, taken by the main port
+    (["serve", "--http"], {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "IMAGEBOT_OPS_PORT": "70000"},
+     "IMAGEBOT_OPS_PORT"),
     (["demo"], {"IMAGEBOT_PROVIDER": "openai"}, "OPENAI_API_KEY"),
     (["demo"], {"AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com", "AZURE_OPENAI_API_KEY": "k"},
      "AZURE_OPENAI_DEPLOYMENT"),
@@ -107,25 +114,44 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def test_ops_address_flags_win_over_the_settings_which_default_to_loopback() -> None:
+    settings = Settings.from_env({"IMAGEBOT_OPS_HOST": "10.0.0.5", "IMAGEBOT_OPS_PORT": "9100"}, dotenv=None)
+    assert ops_address(_parser().parse_args(["serve"]), settings) == ("10.0.0.5", 9100)
+    flags = _parser().parse_args(["serve", "--ops-host", "0.0.0.0", "--ops-port", "0"])
+    assert ops_address(flags, settings) == ("0.0.0.0", 0)
+    assert ops_address(_parser().parse_args(["serve"]), Settings.from_env({}, dotenv=None)) == ("127.0.0.1", 3001)
+
+
 @pytest.mark.anyio
-async def test_serve_http_answers_slack_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+async def test_serve_http_answers_slack_keeps_readyz_and_metrics_on_loopback_and_stops_on_sigterm(
+        tmp_path: Path) -> None:
     async with SlackStandIn() as slack:
         port = _free_port()
         env = clean_env(tmp_path, SLACK_BOT_TOKEN=slack.bot_token, SLACK_SIGNING_SECRET=slack.signing_secret,
                         SLACK_API_URL=slack.api_url, IMAGEBOT_DATA_DIR=str(tmp_path / "data"))
+        # --host 0.0.0.0, as deployed: the ops endpoints stay on loopback all the same (no --ops-host given).
         process = await asyncio.create_subprocess_exec(
-            *IMAGEBOT, "serve", "--http", "--host", "127.0.0.1", "--port", str(port), cwd=tmp_path, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            *IMAGEBOT, "serve", "--http", "--host", "0.0.0.0", "--port", str(port), "--ops-port", "0", cwd=tmp_path,
+            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         try:
             assert process.stdout is not None
-            while b"serving Slack over HTTP" not in await asyncio.wait_for(process.stdout.readline(), 60):
-                pass
+            seen = b""
+            while b"operational endpoints" not in seen or b"serving Slack over HTTP" not in seen:
+                seen += await asyncio.wait_for(process.stdout.readline(), 60)
+            ops = re.search(rb"operational endpoints \(no authentication\) on http://([0-9.]+):(\d+)", seen)
+            assert ops and ops.group(1) == b"127.0.0.1", seen
             slack.app_request_url = f"http://127.0.0.1:{port}/slack/events"
             delivery = await slack.send_command("U0ALICE", "C0GENERAL", "a lighthouse")
             assert delivery.status == 200
             card = await slack.wait_for(lambda: next((m for m in slack.messages("C0GENERAL")
                                                       if "Done" in str(m.get("blocks"))), None), timeout=60)
             assert card and any(m.get("files") for m in slack.thread("C0GENERAL", card["ts"]))
+            async with httpx.AsyncClient(trust_env=False, timeout=60) as http:
+                main, ops_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{int(ops.group(2))}"
+                for path, status in (("/healthz", 200), ("/readyz", 404), ("/metrics", 404)):
+                    assert (await http.get(main + path)).status_code == status, path  # anyone can reach this port
+                assert (await http.get(ops_url + "/readyz")).json()["status"] == "ready"
+                assert "imagebot_requests_total" in (await http.get(ops_url + "/metrics")).text
             process.send_signal(signal.SIGTERM)
             rest = await asyncio.wait_for(process.stdout.read(), 60)
             assert await asyncio.wait_for(process.wait(), 60) == 0

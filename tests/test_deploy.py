@@ -130,7 +130,7 @@ def test_dockerfile_runs_as_a_fixed_non_root_user() -> None:
     assert re.fullmatch(r"[0-9]+", user) and int(user) >= 1000, f"USER {users[-1]}: want a fixed uid, not root"
 
 
-def test_dockerfile_keeps_data_in_a_volume_and_serves_health_on_the_exposed_port() -> None:
+def test_dockerfile_keeps_data_in_a_volume_and_checks_readiness_on_the_loopback_ops_port() -> None:
     stage = final_stage()
     env = env_of(stage)
     assert env["PYTHONUNBUFFERED"] == "1"
@@ -144,7 +144,11 @@ def test_dockerfile_keeps_data_in_a_volume_and_serves_health_on_the_exposed_port
     options, _, command = healthcheck.partition("CMD ")
     probe = " ".join(exec_form(command))
     assert "curl" not in probe and "urllib.request" in probe  # slim images have no curl
-    assert "http://127.0.0.1:%s/healthz" in probe and "'PORT'" in probe
+    # /readyz (503 while Socket Mode is down, Slack refuses the token or the database is stuck), not /healthz (200
+    # through all of that), on the ops port, which listens on loopback: the probe runs inside the container.
+    assert "http://127.0.0.1:%s/readyz" in probe and "'IMAGEBOT_OPS_PORT'" in probe
+    assert env["IMAGEBOT_OPS_PORT"] == str(Settings().ops_port) and env["IMAGEBOT_OPS_PORT"] not in exposed
+    assert "IMAGEBOT_OPS_HOST" not in env  # loopback, the setting's default
     assert re.search(r"timeout=\d", probe), "the probe's own request needs a timeout"
     assert "--timeout=" in options and "--interval=" in options
 
@@ -210,10 +214,13 @@ def test_compose_runs_the_image_with_settings_a_volume_and_a_graceful_stop() -> 
 
     health = service["healthcheck"]
     probe = " ".join(health["test"])
-    assert health["test"][0] == "CMD" and "/healthz" in probe and "urllib.request" in probe
+    assert health["test"][0] == "CMD" and "urllib.request" in probe
+    assert "http://127.0.0.1:%s/readyz" in probe and "'IMAGEBOT_OPS_PORT'" in probe
     assert all(k in health for k in ("interval", "timeout", "retries"))
     published = [p.split(":") for p in service["ports"]]
     assert all(p[0] == "127.0.0.1" for p in published), "publish on loopback only; a proxy fronts HTTP mode"
+    assert [p[1] for p in published] == [env_of(final_stage())["PORT"]], "the ops port is not published"
+    assert not {"IMAGEBOT_OPS_HOST", "IMAGEBOT_OPS_PORT"} & set(service["environment"])  # imagebot.env may set them
 
 
 # systemd ---------------------------------------------------------------------------------------------------

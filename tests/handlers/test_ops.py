@@ -1,5 +1,6 @@
-"""/healthz, /readyz and /metrics over real HTTP, served beside /slack/events by the real app, with requests
-sent through the Slack stand-in to the image API stand-in; and the one log line each request leaves."""
+"""/healthz, /readyz and /metrics over real HTTP, on the ops address apart from the real app's /slack/events (which
+keeps only /healthz beside it), with requests sent through the Slack stand-in to the image API stand-in; and the
+one log line each request leaves."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from bot.pricing import Usage
 from bot.services import Services, build_services
 from bot.settings import Settings
 from handlers.app import EVENTS_PATH, build_app, start_http
-from handlers.ops import ops_routes
+from handlers.ops import health_routes, ops_routes, start_ops
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import settings_for
@@ -48,10 +49,11 @@ async def _fine() -> str | None:
 class Ops:
     """The app served over HTTP with the ops routes; `slack_answer` is what the Slack check says next."""
 
-    url: str
+    url: str  # the ops address: /healthz, /readyz, /metrics
     services: Services
     http: httpx.AsyncClient
     slack_answer: Callable[[], Awaitable[str | None]] = _fine
+    main_url: str = ""  # what Slack reaches: /slack/events and /healthz
 
     async def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.http.get(self.url + path, **kwargs)
@@ -76,11 +78,13 @@ OpsFactory = Callable[..., Awaitable[Ops]]
 @pytest.fixture
 async def ops_factory(slack: SlackStandIn, image_api: ImageAPIStandIn, tmp_path: Path,
                       sleeps: Sleeps) -> AsyncIterator[OpsFactory]:
-    """Built as `imagebot serve --http` builds it, with the ops routes beside /slack/events."""
+    """Built as `imagebot serve --http` builds it: /slack/events and /healthz on one port, the ops routes on another.
+    `socket_answer`: a Socket Mode connection check for /readyz, as Socket Mode has."""
     stack = contextlib.AsyncExitStack()
     http = await stack.enter_async_context(httpx.AsyncClient(timeout=httpx.Timeout(WAIT), trust_env=False))
 
-    async def start(*, timeout: float = 3.0, **overrides: Any) -> Ops:
+    async def start(*, timeout: float = 3.0, socket_answer: Callable[[], Awaitable[str | None]] | None = None,
+                    **overrides: Any) -> Ops:
         settings = settings_for(slack, tmp_path / "data", Settings(
             provider="openai", openai_api_key=image_api.api_key, openai_base_url=image_api.openai_base_url),
             **overrides)
@@ -90,11 +94,13 @@ async def ops_factory(slack: SlackStandIn, image_api: ImageAPIStandIn, tmp_path:
         ops = Ops(url="", services=services, http=http)
         app = build_app(settings, services)
         await services.jobs.recover()
-        runner, port = await start_http(app, host="127.0.0.1", port=0,
-                                        routes=ops_routes(services, lambda: ops.slack_answer(), timeout=timeout))
+        runner, port = await start_http(app, host="127.0.0.1", port=0, routes=health_routes())
         stack.push_async_callback(runner.cleanup)
+        routes = ops_routes(services, lambda: ops.slack_answer(), socket_check=socket_answer, timeout=timeout)
+        ops_runner, ops_port = await start_ops(routes, host="127.0.0.1", port=0)
+        stack.push_async_callback(ops_runner.cleanup)
         slack.app_request_url = f"http://127.0.0.1:{port}{EVENTS_PATH}"
-        ops.url = f"http://127.0.0.1:{port}"
+        ops.url, ops.main_url = f"http://127.0.0.1:{ops_port}", f"http://127.0.0.1:{port}"
         return ops
 
     async with stack:
@@ -115,6 +121,31 @@ async def test_healthz_answers_ok_even_when_dependencies_are_down(ops: Ops) -> N
     response = await ops.get("/healthz")
     assert (response.status_code, response.text) == (200, "ok")
     assert (await ops.get("/readyz")).status_code == 503
+
+
+async def test_readyz_and_metrics_are_only_on_the_ops_address_and_healthz_on_both(ops: Ops) -> None:
+    for path, status in (("/healthz", 200), ("/readyz", 404), ("/metrics", 404)):  # the port Slack reaches
+        assert (await ops.http.get(ops.main_url + path)).status_code == status, path
+    for path in ("/healthz", "/readyz", "/metrics"):
+        assert (await ops.get(path)).status_code == 200, path
+    assert (await ops.get(EVENTS_PATH)).status_code == 404  # and Slack's paths are not on the ops address
+
+
+async def test_readyz_names_the_socket_mode_connection(ops_factory: OpsFactory) -> None:
+    state: dict[str, str | None] = {"answer": None}
+
+    async def socket() -> str | None:
+        return state["answer"]
+
+    ops = await ops_factory(socket_answer=socket)
+    response = await ops.get("/readyz")
+    assert response.status_code == 200 and response.json()["checks"]["socket"] == "ok"
+    state["answer"] = "not connected since 2026-12-06T22:00:00Z (ClientConnectorError: Cannot connect to host)"
+    response = await ops.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "not ready", "checks": {
+        "database": "ok", "slack": "ok", "socket": state["answer"], "jobs": "ok"}}
+    assert (await ops.get("/healthz")).text == "ok"  # alive all the same: a restart would not bring Slack back
 
 
 async def test_readyz_is_200_with_each_check_when_all_is_well(ops: Ops) -> None:
