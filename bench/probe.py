@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,17 +91,29 @@ async def run(config: Config, only: tuple[str, ...], seed: int) -> list[Row]:
         scenarios = plan(config, Path(folder), seed)
         for name in only:
             started = time.perf_counter()
-            try:
-                found = await asyncio.wait_for(scenarios[name](), config.scenario_cap)
-            except TimeoutError:
-                found = [Row(name, "-", "error", f"error: did not finish in {config.scenario_cap:.0f} s")]
-            except Exception as error:  # a scenario that cannot run is a row, not the end of the probe
-                found = [Row(name, "-", "error", f"error: {type(error).__name__}: {str(error)[:300]}")]
+            found = await _guarded(name, scenarios[name](), config.scenario_cap)
             for row in found:
                 table.append(row)
                 print(f"  {row.scenario} | {row.tried} | {row.held} | {row.what}", file=sys.stderr, flush=True)
             print(f"  ({name}: {time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     return table
+
+
+async def _guarded(name: str, scenario: Awaitable[list[Row]], cap: float) -> list[Row]:
+    """The scenario's rows; or, if it fails or outlasts `cap`, one row saying so (the other scenarios still run)."""
+    task = asyncio.ensure_future(scenario)
+    done, _ = await asyncio.wait([task], timeout=cap)
+    if not done:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        return [Row(name, "-", "error", f"error: did not finish in {cap:.0f} s")]
+    error = task.exception()
+    if error is None:
+        return task.result()
+    ours = [f for f in traceback.extract_tb(error.__traceback__) if Path(f.filename).parent == Path(__file__).parent]
+    where = f" ({Path(ours[-1].filename).name}:{ours[-1].lineno})" if ours else ""
+    return [Row(name, "-", "error", f"error: {type(error).__name__}: {str(error)[:300]}{where}")]
 
 
 def markdown(table: list[Row]) -> str:

@@ -29,6 +29,10 @@ ACTION_IDS = (RUN_AGAIN, "imagebot_upload_again", "imagebot_confirm", "imagebot_
 VIEW_CALLBACKS = ("imagebot_image_modal", "imagebot_edit_modal")
 ODD_VALUES: tuple[Any, ...] = ({}, [], None, 0, -1, 10**30, "", "x" * 5000, {"a": {"b": []}}, [None], True, "\x00",
                                "\u202e", "1e9")
+NOT_OBJECTS: tuple[Any, ...] = ([], 1, "x", None)
+# A view's state is {block_id: {action_id: {"value" | "selected_option" …}}}; these break that shape one level in.
+ODD_STATES: tuple[dict[str, Any], ...] = ({"x": {}}, {"prompt": "x"}, {"prompt": {"value": {"a": 1}}},
+                                          {"n": {"selected_option": 5}})
 
 
 def command_form(slack: SlackStandIn, text: str = "a lighthouse", user: str = ALICE) -> dict[str, str]:
@@ -168,13 +172,13 @@ def _malformed_commands(slack: SlackStandIn) -> list[tuple[str, bytes, str]]:
 
 
 def _malformed_events(slack: SlackStandIn) -> list[tuple[str, bytes, str]]:
-    bodies: list[tuple[str, Any]] = [("event body not an object", value) for value in ([], 1, "x", None)]
+    bodies: list[tuple[str, Any]] = [("event body not an object", value) for value in NOT_OBJECTS]
     bodies += [("event_callback without event", {k: v for k, v in event_envelope(slack, {}).items() if k != "event"}),
                ("url_verification without challenge", {"type": "url_verification", "token": "x"}),
                ("url_verification, challenge an object", {"type": "url_verification", "challenge": {"a": 1}}),
                ("envelope without type", {"event": message_event()}),
                ("envelope with unknown type", {"type": "nope", "event": message_event()})]
-    bodies += [("event not an object", event_envelope(slack, value)) for value in ([], "x", None, 5)]
+    bodies += [("event not an object", event_envelope(slack, value)) for value in NOT_OBJECTS]
     for dropped in ("channel", "user", "ts", "text", "type"):
         event = {k: v for k, v in message_event().items() if k != dropped}
         bodies.append((f"message event without {dropped}", event_envelope(slack, event)))
@@ -219,7 +223,7 @@ def _malformed_interactions(slack: SlackStandIn) -> list[tuple[str, bytes, str]]
                      (f"{callback}: private_metadata not JSON", {**good, "view": {**view, "private_metadata": "{"}}),
                      (f"{callback}: no user", {k: v for k, v in good.items() if k != "user"})]
         for block in ("imagebot_prompt", "imagebot_size", "imagebot_n", "imagebot_instruction", "imagebot_model"):
-            for odd in ({"x": {}}, {"prompt": "x"}, {"prompt": {"value": {"a": 1}}}, {"n": {"selected_option": 5}}):
+            for odd in ODD_STATES:
                 payloads.append((f"{callback}: state value an object", view_submission(slack, callback, {block: odd})))
     payloads += [("shortcut without message", {"type": "message_action", "callback_id": "imagebot_edit_shortcut",
                                                "user": {"id": ALICE}, "team": {"id": slack.team_id},

@@ -15,7 +15,6 @@ from typing import Any
 import aiohttp
 
 from bench.probe_harness import (
-    ALICE,
     CHANNEL,
     REPO,
     RUN_AGAIN,
@@ -76,10 +75,11 @@ async def kill_rounds(root: Path, count: int) -> Row:
 
 async def _round(root: Path, slack: SlackStandIn, api: ImageAPIStandIn, env: dict[str, str], n: int) -> Round:
     data = root / "data"
-    prompt = f"round {n}: a lighthouse at dusk"
+    user = f"U0KILL{n:02d}"  # one user a round: twenty rounds from one user would meet the per-minute limit
+    slack.add_user(user, user.lower())
     async with imagebot(root, slack, env) as first:
         api.pause()
-        await slack.send_command(ALICE, CHANNEL, prompt)
+        await slack.send_command(user, CHANNEL, f"round {n}: a lighthouse at dusk")
         await api.wait_for_waiting(1, timeout=CAP)
         running = "SELECT id, thread_ts FROM jobs WHERE status = 'running' AND thread_ts IS NOT NULL"
         job = (await until(lambda: rows(data, running), CAP))[0]
@@ -93,7 +93,7 @@ async def _round(root: Path, slack: SlackStandIn, api: ImageAPIStandIn, env: dic
         result.told = notice is not None
         if notice is not None:
             for press_number in range(PRESSES):
-                await slack.send_interaction(press(slack, ALICE, notice))
+                await slack.send_interaction(press(slack, user, notice))
                 if press_number == 0:  # the first rerun finishes before the next presses
                     await until(lambda: _reruns(data, job["id"], done=True), CAP)
             await settle_jobs(data, cap=CAP)

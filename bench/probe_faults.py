@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.probe_harness import (
+    ACTIVE,
     ALICE,
     CHANNEL,
     Row,
@@ -170,6 +171,8 @@ def _read(outcome: Outcome, slack: SlackStandIn, api: ImageAPIStandIn, data: Pat
         return
     outcome.status = job["status"]
     outcome.ledger = int(rows(data, "SELECT count(*) AS n FROM ledger WHERE job_id = ?", job["id"])[0]["n"])
+    if job["status"] in ACTIVE:
+        return  # still at it when the cap came: its "Working… N s" replies are no answer
     if job["thread_ts"]:
         outcome.images, outcome.repeats = files_in(slack, job["thread_ts"])
         replies = bot_replies(slack, job["thread_ts"])

@@ -29,6 +29,7 @@ from bench.probe_bodies import (
     view_submission,
 )
 from bench.probe_harness import (
+    ACTIVE,
     CHANNEL,
     Row,
     bot_replies,
@@ -162,7 +163,8 @@ def _fuzz_outcomes(slack: SlackStandIn, data_dir: Path, users: list[str],
                    deliveries: list[Delivery]) -> list[tuple[str, int]]:
     """Per command: (what the user got, duplicate uploads)."""
     jobs: dict[str, list[dict[str, Any]]] = {}
-    for job in rows(data_dir, "SELECT user_id, thread_ts, payload, status FROM jobs"):
+    # Only jobs that ended: a job still running at the cap has "Working… N s" replies, which answer nothing.
+    for job in rows(data_dir, f"SELECT user_id, thread_ts FROM jobs WHERE status NOT IN {ACTIVE}"):
         jobs.setdefault(job["user_id"], []).append(job)
     private = Counter(e["user"] for e in slack.ephemerals())
     forms = {view.get("trigger_id") for view in slack.views}
