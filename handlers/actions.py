@@ -18,7 +18,17 @@ from bot.services import Services
 from handlers import blocks, views
 from handlers.flows import RUN_AGAIN_ACTION, UPLOAD_AGAIN_ACTION, Flows
 from handlers.messages import explain, refusal
-from handlers.presses import NOT_THIS_MESSAGE, RUN_ALREADY, Press, in_message, log_refused, press_of
+from handlers.presses import (
+    NOT_THIS_MESSAGE,
+    RUN_ALREADY,
+    Press,
+    db_now,
+    in_message,
+    log_refused,
+    press_deadline,
+    press_of,
+    within_ack,
+)
 from storage.store import JobRecord, ThreadKey
 
 log = logging.getLogger(__name__)
@@ -33,7 +43,7 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
     async def owned_job(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> JobRecord | None:
         """The job the button's value names, if it was asked for where the button was pressed and by the presser."""
         value = str(action.get("value") or "")
-        job = await services.images.io(services.images.store.get_job, int(value)) if value.isdigit() else None
+        job = await db_now(services.images.io, services.images.store.get_job, int(value)) if value.isdigit() else None
         pressed = press_of(body)
         if job is None:
             reply(respond, "I no longer know that request.")
@@ -54,7 +64,7 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
         admission = await services.jobs.submit(
             dedupe_key=dedupe_key, kind=job.kind, team_id=job.team_id, channel_id=job.channel_id,
             user_id=job.user_id, payload=payload, thread_ts=job.thread_ts, message_ts=job.message_ts,
-            retry_of=job.id)
+            retry_of=job.id, deadline=press_deadline())
         reason = refusal(admission.status, retry_in=admission.retry_in,
                          limit=services.settings.user_requests_per_minute)
         if reason:
@@ -90,7 +100,7 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
             return
         # One press, one rerun: the claim is atomic in the store, and the rerun is deduped on the interrupted job.
         key = f"rerun:{job.id}"
-        if not await services.images.io(services.images.store.claim_rerun, job.id, key):
+        if not await db_now(services.images.io, services.images.store.claim_rerun, job.id, key):
             reply(respond, RUN_ALREADY)
             return
         await resubmit(job, job.payload, key, body, respond,
@@ -105,7 +115,7 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
         key = ThreadKey(job.team_id, job.channel_id, job.thread_ts)
         result = job.result
         store = services.images.store
-        if not await services.images.io(store.claim_reupload, job.id):
+        if not await db_now(services.images.io, store.claim_reupload, job.id):
             return  # a redelivered click, or uploaded already: one upload per refusal
 
         async def upload() -> None:
@@ -131,7 +141,7 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
         if job is None:
             return
         cancel = action["action_id"] == views.CANCEL
-        if not await services.images.io(services.images.store.settle_confirmation, job.id,
+        if not await db_now(services.images.io, services.images.store.settle_confirmation, job.id,
                                         "cancelled" if cancel else "confirmed"):
             reply(respond, ANSWERED)
             return
@@ -143,10 +153,9 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
         await resubmit(job, {**job.payload, "confirmed": True}, f"confirmed:{job.id}", body, respond,
                        f":white_check_mark: <@{job.user_id}> confirmed; making it now.", ANSWERED)
 
-    app.action(RUN_AGAIN_ACTION)(run_again)
-    app.action(views.CONFIRM)(confirm)
-    app.action(views.CANCEL)(confirm)
-    app.action(UPLOAD_AGAIN_ACTION)(upload_again)
+    for action_id, listener in ((RUN_AGAIN_ACTION, run_again), (views.CONFIRM, confirm), (views.CANCEL, confirm),
+                                (UPLOAD_AGAIN_ACTION, upload_again)):
+        app.action(action_id)(within_ack(listener, flows.tell, services.jobs.background, explain))
 
 
 def _belongs(job: JobRecord, pressed: Press, body: dict[str, Any], action: dict[str, Any]) -> bool:

@@ -19,14 +19,25 @@ from bot.services import Services
 from bot.thread_commands import Edit, parse_reply
 from handlers import views
 from handlers.flows import Flows
-from handlers.messages import refusal
-from handlers.presses import NOT_THIS_MESSAGE, Press, in_message, log_refused, press_of
+from handlers.messages import explain, refusal
+from handlers.presses import (
+    NOT_THIS_MESSAGE,
+    Press,
+    db_now,
+    in_message,
+    log_refused,
+    press_deadline,
+    press_of,
+    within_ack,
+)
 from storage.store import ThreadKey
 
 
 def register(app: AsyncApp, services: Services, flows: Flows) -> None:
     store = services.images.store
-    db = services.images.io
+
+    async def db(fn: Any, *args: Any) -> Any:
+        return await db_now(services.images.io, fn, *args)
 
     async def press(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
@@ -51,7 +62,7 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
         admission = await services.jobs.submit(
             dedupe_key=f"action:{team}:{body.get('trigger_id') or action.get('action_ts')}", kind=kind, team_id=team,
             channel_id=channel, user_id=user, payload=payload, thread_ts=thread_ts,
-            message_ts=pressed.message_ts)
+            message_ts=pressed.message_ts, deadline=press_deadline())
         reason = refusal(admission.status, retry_in=admission.retry_in,
                          limit=services.settings.user_requests_per_minute)
         if reason:
@@ -83,7 +94,7 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
         return key, label, version
 
     for action_id in (views.RETRY, views.UNDO, views.USE, views.HIGH_QUALITY, views.VARIATIONS):
-        app.action(action_id)(press)
+        app.action(action_id)(within_ack(press, flows.tell, services.jobs.background, explain))
 
 
 def _request(action_id: str, kind: str, payload: dict[str, Any], label: str,

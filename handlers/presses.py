@@ -9,11 +9,23 @@ comes without `message`; what can be checked then is the channel and thread, whi
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+from bot.db_thread import DbThread, ack_deadline
+from bot.errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+Tell = Callable[[tuple[str, str, str, str | None], str], Awaitable[None]]
+Listener = Callable[..., Awaitable[None]]
+# The press being answered: when its database work must be done by (time.monotonic()), so the ack never waits on a
+# locked or stuck database (bot/db_thread.py). Set by `within_ack`, read by `db_now`.
+_DEADLINE: ContextVar[float | None] = ContextVar("press_deadline", default=None)
 
 NOT_THIS_MESSAGE = ":no_entry_sign: That button doesn't belong to this message, so I did nothing."
 RUN_ALREADY = "That was run again already."
@@ -66,3 +78,33 @@ def log_refused(press: Press, action: dict[str, Any], why: str) -> None:
     log.warning("button press refused (%s): action=%r block=%r value=%r team=%r channel=%r message=%r user=%r",
                 why, action.get("action_id"), action.get("block_id"), str(action.get("value"))[:200],
                 press.team_id, press.channel_id, press.message_ts, press.user_id)
+
+
+def within_ack(listener: Listener, tell: Tell, background: Callable[..., None],
+               explain: Callable[[Any], str]) -> Listener:
+    """A button listener whose database work (through `db_now`) shares one ack deadline, and whose press, when the
+    database cannot answer in time (full, failing, locked), is acked and told so privately instead of a 500."""
+
+    @functools.wraps(listener)  # Bolt reads the argument names through __wrapped__
+    async def bounded(**kwargs: Any) -> None:
+        token = _DEADLINE.set(ack_deadline())
+        try:
+            await listener(**kwargs)
+        except StorageUnavailable as error:
+            pressed = press_of(kwargs.get("body") or {})
+            background(tell((pressed.team_id, pressed.channel_id, pressed.user_id, pressed.thread_ts),
+                            explain(error)), name="press-unavailable")
+        finally:
+            _DEADLINE.reset(token)
+
+    return bounded
+
+
+async def db_now(db: DbThread, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`fn` on the db thread within the current press's ack deadline (StorageUnavailable past it)."""
+    return await db.attempt(fn, *args, until=_DEADLINE.get(), **kwargs)
+
+
+def press_deadline() -> float | None:
+    """The current press's ack deadline (None outside `within_ack`), for the admission it makes."""
+    return _DEADLINE.get()

@@ -201,3 +201,25 @@ async def test_the_image_api_is_not_called_when_its_ledger_row_cannot_be_written
     await on_db(workspace, full_disk.free)
     await images.generate(key, ALICE, full_disk.LARGE, images.default_options)
     assert len(image_api.requests) == 1
+
+
+
+async def test_a_button_pressed_while_the_db_thread_is_stuck_is_acked_and_told_to_try_again(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
+    from handlers import views
+    from tests.handlers.test_reliability import button, press
+
+    thread_ts = await image_thread(slack, workspace)
+    result = next(m for m in slack.thread(CHANNEL, thread_ts)[1:] if button(m, views.RETRY))
+    assert workspace.services is not None
+    gate = threading.Event()
+    stuck = asyncio.ensure_future(workspace.services.db(gate.wait, WAIT))  # earlier work, slow beyond the ack
+    try:  # held until the ack is in: a press that waited for the db thread would never be acked
+        pressed = await slack.send_interaction(press(slack, ALICE, result, views.RETRY))
+    finally:
+        gate.set()
+    assert await stuck
+    assert pressed.status == 200, pressed.status
+    await slack.wait_for(lambda: told(slack, ALICE), timeout=WAIT)
+    await workspace.settle()
+    assert len(await on_db(workspace, jobs)) == 1 and len(image_api.requests) == 1  # nothing was taken late
