@@ -30,14 +30,16 @@ from datetime import UTC, datetime
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, send_async_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.logs import redact
+from bot.logs import LogThrottle, redact
 from bot.settings import Settings
+from handlers.payloads import Malformed, check_shape
 
 log = logging.getLogger(__name__)
 BACKOFF_FIRST = 1.0  # seconds after the first failure in a row
@@ -198,6 +200,7 @@ class SocketMode:
         self.client = SupervisedClient(app_token, web_client=web_client, auto_reconnect_enabled=False,
                                        ping_interval=PING_INTERVAL)
         self.client.socket_mode_request_listeners.append(self._handle)
+        self._refusals = LogThrottle(log)
         self.app = app
         self.supervisor = Supervisor(self.client.connect, self.client.is_connected, sleep=sleep)
         self.task: asyncio.Task[None] | None = None
@@ -222,9 +225,18 @@ class SocketMode:
         await self.client.close()  # cancels the SDK's tasks and closes its aiohttp session
 
     async def _handle(self, client: AsyncBaseSocketModeClient, request: SocketModeRequest) -> None:
-        # What Bolt's AsyncSocketModeHandler.handle does: dispatch the envelope, send the ack back.
+        # What Bolt's AsyncSocketModeHandler.handle does: dispatch the envelope, send the ack back. First the shape
+        # check (handlers/payloads.py): Bolt reads team, user and channel off the payload as it builds its request,
+        # before any middleware, and a payload Slack could not have sent (a number for `user`) would crash there
+        # unacked, so the envelope would be redelivered. Refused, it is acked with nothing done, in one line.
         started = time.time()
-        response = await run_async_bolt_app(self.app, request)
+        try:
+            check_shape(request.payload)
+        except Malformed as malformed:
+            self._refusals.log(logging.WARNING, "refused a malformed socket_mode envelope: %s", malformed)
+            response = BoltResponse(status=200, body="")
+        else:
+            response = await run_async_bolt_app(self.app, request)
         await send_async_response(client, request, response, started)
 
 

@@ -485,17 +485,65 @@ async def test_socket_mode_payloads_are_checked_by_the_first_middleware(
     app, services = socket_app
     before = row_counts(services.settings.data_dir)
     statuses: dict[str, int | str] = {}
+    unbuildable = []
     for case in MALFORMED_CASES:
         if isinstance(case.payload, dict):
             try:
                 request = AsyncBoltRequest(body=case.payload, mode="socket_mode")
             except (TypeError, AttributeError, KeyError, IndexError):
                 # Bolt's request reads team, user and channel off the payload when it is made, before any
-                # middleware: handlers/socket_mode.py's to check first. The middleware sees the rest.
+                # middleware: handlers/socket_mode.py checks those envelopes first (the next test).
+                unbuildable.append(case)
                 continue
             statuses[case.name] = (await app.async_dispatch(request)).status
     assert len(statuses) >= 200
     assert {name: status for name, status in statuses.items() if status not in (400, 200)} == {}
+    acked = await through_the_socket(app, unbuildable)
+    assert acked == {case.name: 1 for case in unbuildable}  # each acked once, nothing raised
+    assert await services.jobs.wait_idle(30)
+    assert row_counts(services.settings.data_dir) == before
+    assert_small_and_unforged(log_text.getvalue())
+
+
+async def through_the_socket(app: Any, cases: list[Any]) -> dict[str, int]:
+    """Each case as a Socket Mode envelope into handlers/socket_mode.py's handler (the socket itself stood in by
+    a recorder of what would be sent back over it): how many acks each envelope got."""
+    from slack_sdk.socket_mode.request import SocketModeRequest
+
+    from handlers.socket_mode import SocketMode
+
+    class Socket:  # what _handle sends over the websocket: the envelope's ack
+        logger = logging.getLogger("tests.socket")
+
+        def __init__(self) -> None:
+            self.sent: list[Any] = []
+
+        async def send_socket_mode_response(self, response: Any) -> None:
+            self.sent.append(response)
+
+    handler = SocketMode(app, "xapp-1-test", "http://127.0.0.1:9/api/")
+    acked: dict[str, int] = {}
+    try:
+        for number, case in enumerate(cases):
+            socket = Socket()
+            kind = {"event_callback": "events_api"}.get(case.payload.get("type"), "interactive")
+            if "command" in case.payload:
+                kind = "slash_commands"
+            await handler._handle(socket, SocketModeRequest(type=kind, envelope_id=f"e{number}",  # type: ignore
+                                                            payload=case.payload))
+            acked[case.name] = sum(r.envelope_id == f"e{number}" for r in socket.sent)
+    finally:
+        await handler.client.close()
+    return acked
+
+
+async def test_envelopes_bolt_cannot_even_read_are_acked_with_nothing_done(
+        slack: SlackStandIn, socket_app: tuple[Any, Services], log_text: io.StringIO) -> None:
+    app, services = socket_app
+    before = row_counts(services.settings.data_dir)
+    cases = [case for case in MALFORMED_CASES if isinstance(case.payload, dict)]
+    acked = await through_the_socket(app, cases)
+    assert len(acked) >= 200 and acked == {case.name: 1 for case in cases}
     assert await services.jobs.wait_idle(30)
     assert row_counts(services.settings.data_dir) == before
     assert_small_and_unforged(log_text.getvalue())
