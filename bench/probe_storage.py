@@ -2,8 +2,9 @@
 database locked by another connection while commands arrive. Returns one row each; asserts nothing.
 
 A command holds when Slack got its ack in time (200, well under Slack's 3 s) and its user got an image or a
-message; the scenario holds when, besides, no job was left running and nothing was sent to the image API that
-could not be recorded.
+message; the scenario holds when, besides, no job was left running once the storage worked again (while the disk
+is full a job cannot even be recorded as failed, so that count is shown, not judged) and nothing was sent to the
+image API that could not be recorded.
 """
 
 from __future__ import annotations
@@ -73,10 +74,10 @@ async def disk_full(root: Path, count: int = 5) -> Row:
         await _umount(data)
     acks = [a.delivery for a in asked]
     ok = (all(d.status == 200 and d.elapsed_ms < ACK_LIMIT_MS for d in acks) and heard == len(asked) and
-          running == still_running == 0 and sent_while_full == 0 and recovered and settled)
+          still_running == 0 and sent_while_full == 0 and recovered)
     return Row.judged(f"disk full ({TMPFS_MB} MB tmpfs filled while a call was in flight)", len(asked), ok,
-                      f"{_acks(acks)}; {heard}/{len(asked)} told; jobs left running {running} (after space returned "
-                      f"{still_running}); "
+                      f"{_acks(acks)}; {heard}/{len(asked)} told; jobs running after space returned {still_running} "
+                      f"(while full {running}{'' if settled else ', at the cap'}); "
                       f"API calls while full {sent_while_full}; image once space returned: "
                       f"{'yes' if recovered else 'no'}; tracebacks {bot.tracebacks()}; filler {filled // 1024} KB")
 
