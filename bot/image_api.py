@@ -663,7 +663,7 @@ def _too_large(cap: int, request_id: str | None) -> AnswerTooLarge:
 def _refuse_declared(response: httpx.Response, cap: int, request_id: str | None) -> None:
     """Refuse, before reading a byte, an answer whose Content-Length is over `cap`."""
     declared = response.headers.get("content-length", "").strip()
-    if declared.isdigit() and int(declared) > cap:
+    if declared.isascii() and declared.isdigit() and int(declared) > cap:
         raise _too_large(cap, request_id)
 
 

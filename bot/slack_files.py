@@ -90,7 +90,7 @@ class SlackFiles:
             )
         too_large = AttachmentError(f"{name} is over the {max_bytes // 2**20} MB limit.", filename=name)
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > max_bytes:
+        if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
             raise too_large
         chunks: list[bytes] = []
         size = 0

@@ -43,7 +43,10 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
     async def owned_job(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> JobRecord | None:
         """The job the button's value names, if it was asked for where the button was pressed and by the presser."""
         value = str(action.get("value") or "")
-        job = await db_now(services.images.io, services.images.store.get_job, int(value)) if value.isdigit() else None
+        # A job id is a SQLite integer: a longer run of digits (or a non-ASCII digit) names no job, and must not
+        # reach SQLite, which refuses integers past 2**63 with an overflow.
+        is_id = value.isascii() and value.isdigit() and len(value) <= 18
+        job = await db_now(services.images.io, services.images.store.get_job, int(value)) if is_id else None
         pressed = press_of(body)
         if job is None:
             reply(respond, "I no longer know that request.")

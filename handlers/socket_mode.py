@@ -80,7 +80,7 @@ def retry_after(error: BaseException) -> float:
     if not isinstance(error, SlackApiError):
         return 0.0
     value = next((v for k, v in error.response.headers.items() if k.lower() == "retry-after"), "")
-    return min(float(value), MAX_RETRY_AFTER) if str(value).isdigit() else 0.0
+    return min(float(value), MAX_RETRY_AFTER) if str(value).isascii() and str(value).isdigit() else 0.0
 
 
 def _utc(timestamp: float) -> str:

@@ -149,6 +149,19 @@ async def test_a_confirmation_naming_another_request_is_refused(slack: SlackStan
     assert len(image_api.requests) == 1
 
 
+
+async def test_a_job_id_no_job_could_have_is_refused_before_it_reaches_sqlite(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
+    """A 40-digit value overflowed SQLite's integer (a 500, found by bench/probe.py); '²' is a digit to isdigit()."""
+    await slack.send_command(ALICE, CHANNEL, EXPENSIVE)
+    await workspace.settle()
+    [message] = confirmations(slack)
+    for value in ("9" * 40, "\u00b2", "0" * 19):
+        await confirm(slack, workspace, message, value=value)  # asserts the 200
+    assert len([e for e in slack.ephemerals(user_id=ALICE) if "no longer know" in e["text"]]) == 3
+    assert not image_api.requests
+
+
 async def test_a_confirmation_is_used_once_also_after_a_restart_and_its_buttons_are_replaced(
         slack: SlackStandIn, image_api: ImageAPIStandIn, workspace_factory: WorkspaceFactory) -> None:
     workspace = await workspace_factory()
