@@ -37,6 +37,9 @@ ANSWERED = "That was answered already."
 
 def register(app: AsyncApp, services: Services, flows: Flows) -> None:
     def reply(respond: AsyncRespond, text: str) -> None:
+        if not respond.response_url:  # Slack sends one with every press on a message; a forged press has none
+            log.info("a button press came without a response_url; not answered: %s", text[:80])
+            return
         services.jobs.background(respond(text=text, response_type="ephemeral", replace_original=False),
                                  name="action-reply")
 

@@ -162,6 +162,24 @@ async def test_a_job_id_no_job_could_have_is_refused_before_it_reaches_sqlite(
     assert not image_api.requests
 
 
+
+async def test_a_press_without_a_response_url_is_answered_with_nothing_not_a_failing_reply(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Slack sends a response_url with every press on a message; a forged one without it made the private reply
+    raise in the background (bench/probe.py)."""
+    await slack.send_command(ALICE, CHANNEL, EXPENSIVE)
+    await workspace.settle()
+    [message] = confirmations(slack)
+    payload = press_payload(slack, message["thread_ts"], message, views.CONFIRM, "9" * 12, views.CONFIRMATION_BLOCK)
+    del payload["response_url"]
+    with caplog.at_level(logging.INFO):
+        assert (await slack.send_interaction(payload)).status == 200
+        await workspace.settle()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "without a response_url" in caplog.text and not image_api.requests
+
+
 async def test_a_confirmation_is_used_once_also_after_a_restart_and_its_buttons_are_replaced(
         slack: SlackStandIn, image_api: ImageAPIStandIn, workspace_factory: WorkspaceFactory) -> None:
     workspace = await workspace_factory()
