@@ -84,6 +84,7 @@ MAX_SAFETY_IDENTIFIER = 64
 # A stream carries up to n × (partial_images + 1) full pictures in base64: 10 × 4 large PNGs stay well under this.
 MAX_STREAM_BYTES = 200 * 1024 * 1024
 MAX_STREAM_EVENTS = 200  # at most 10 × (3 + 1) = 40 are expected
+MAX_ERROR_BYTES = 64 * 1024  # an error answer's body read at most (a real one is a few hundred bytes of JSON)
 MAX_PARTIAL_IMAGES = 3  # `partial_images`: 0–3 (the API reference)
 _MIB = 1024 * 1024
 # The cap on a successful answer, per requested image. The largest image any catalogue model makes is 3840x2160
@@ -359,10 +360,10 @@ class ImageAPI:
         if response.status_code < 400:
             return response
         try:
-            await response.aread()
+            error = await _error_answer(response)
         finally:
             await response.aclose()
-        raise _Failed(error_from_response(response))
+        raise _Failed(error)
 
     async def _receive(self, response: httpx.Response, options: ImageOptions) -> ImageResult:
         """Read and decode a successful answer: megabytes of JSON around base64.
@@ -449,8 +450,7 @@ class ImageAPI:
                              response.status_code, attempt.number, _request_id(response),
                              (time.perf_counter() - started) * 1000)
                     if response.status_code >= 400:
-                        await response.aread()
-                        raise _Failed(error_from_response(response))
+                        raise _Failed(await _error_answer(response))
                     attempt.answered = True
                     result = await self._read_stream(response, operation, options, on_partial, attempt)
                     log.info("image api %s stream done events=%d partials=%d request_id=%s ms=%.0f", operation,
@@ -682,6 +682,24 @@ async def _read_capped(response: httpx.Response, cap: int) -> bytearray:
         raise AnswerLost(f"The image API's answer could not be decoded ({type(exc).__name__}).",
                          request_id=request_id) from exc
     return body
+
+
+async def _error_answer(response: httpx.Response) -> ImageAPIError:
+    """The error an error status means, from at most MAX_ERROR_BYTES of its body: an error is a few hundred bytes
+    of JSON, and an endless one must not be read whole (what is past the cap is left unread; the error is then
+    told by its status alone)."""
+    body = bytearray()
+    with contextlib.suppress(httpx.HTTPError):  # a body cut short: the status still says what went wrong
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > MAX_ERROR_BYTES:
+                body.clear()
+                break
+    # The body is decoded already: the new response must not decode it again, nor expect the original length.
+    headers = [(k, v) for k, v in response.headers.multi_items()
+               if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+    return error_from_response(httpx.Response(response.status_code, headers=headers, content=bytes(body),
+                                              request=response.request))
 
 
 async def _sse_events(response: httpx.Response, max_bytes: int, max_events: int,

@@ -1159,16 +1159,17 @@ class ImageAPIStandIn:
         self._queue(operation, times, None, answer)
 
     def huge_answer(self, megabytes: float, *, content_length: bool = False, operation: str = "*",
-                    times: int = 1) -> None:
-        """200 with a JSON image answer whose base64 is `megabytes` MB of "A"s, generated as it is sent (the
-        stand-in never holds it): chunked, or with its Content-Length declared when `content_length`. A client
-        that stops reading early shows in the request's `answer_bytes`."""
+                    times: int = 1, status: int = 200) -> None:
+        """200 (or `status`: an error answer as endless) with a JSON image answer whose base64 is `megabytes` MB
+        of "A"s, generated as it is sent (the stand-in never holds it): chunked, or with its Content-Length
+        declared when `content_length`. A client that stops reading early shows in the request's `answer_bytes`."""
         size = int(megabytes * 1024 * 1024)
 
         async def answer(request: web.Request, record: RecordedRequest, headers: dict[str, str]) -> web.StreamResponse:
             head, tail = _b64_answer_head(), _B64_ANSWER_TAIL
             return await _write_answer(request, record, headers, _filler(head, size, tail),
-                                       length=len(head) + size + len(tail) if content_length else None)
+                                       length=len(head) + size + len(tail) if content_length else None,
+                                       status=status)
 
         self._queue(operation, times, None, answer)
 
@@ -1720,16 +1721,17 @@ async def _filler(head: bytes, size: int, tail: bytes) -> AsyncIterator[bytes]:
 
 
 async def _write_answer(request: web.Request, record: RecordedRequest, headers: dict[str, str],
-                        body: AsyncIterator[bytes], *, length: int | None, close: bool = False) -> web.StreamResponse:
-    """A 200 JSON answer written piece by piece (Content-Length `length`, or chunked), counting into the record's
-    `answer_bytes`; with `close`, the connection is dropped after the last piece, whatever `length` promised. A
-    client that goes away mid-body ends the writing quietly."""
-    response = web.StreamResponse(status=200, headers={**headers, "Content-Type": "application/json"})
+                        body: AsyncIterator[bytes], *, length: int | None, close: bool = False,
+                        status: int = 200) -> web.StreamResponse:
+    """A JSON answer (200 unless `status`) written piece by piece (Content-Length `length`, or chunked), counting
+    into the record's `answer_bytes`; with `close`, the connection is dropped after the last piece, whatever
+    `length` promised. A client that goes away mid-body ends the writing quietly."""
+    response = web.StreamResponse(status=status, headers={**headers, "Content-Type": "application/json"})
     if length is None:
         response.enable_chunked_encoding()
     else:
         response.content_length = length
-    record.status = 200
+    record.status = status
     await response.prepare(request)
     try:
         async for piece in body:

@@ -1006,6 +1006,23 @@ async def test_a_huge_answer_is_not_read_past_the_cap_and_not_retried(http: http
     assert peak < 64 * 1024 * 1024
 
 
+async def test_an_endless_error_answer_is_read_only_to_its_cap(http: httpx.AsyncClient, image_api: ImageAPIStandIn,
+                                                              sleeps: Sleeps) -> None:
+    # A 500 whose body never ends: the error is told by its status, and no attempt reads more than the error cap.
+    image_api.huge_answer(400, status=500, times=3)
+    api = ImageAPI(http, OpenAITarget(image_api.openai_base_url, image_api.api_key), sleep=sleeps)
+    tracemalloc.start()
+    try:
+        with pytest.raises(errors.ServerError):
+            await api.generate(GenerateRequest("a fox", OPTIONS))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    requests = await image_api.wait_for_requests(3)
+    assert all(r.answer_bytes < 400 * 1024 * 1024 // 4 for r in requests)  # each one stopped early
+    assert peak < 32 * 1024 * 1024
+
+
 async def test_an_answer_declared_over_the_cap_is_refused_before_reading(http: httpx.AsyncClient,
                                                                          image_api: ImageAPIStandIn) -> None:
     image_api.huge_answer(60, content_length=True)  # over the default cap of 49 MB for one picture
