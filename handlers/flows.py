@@ -509,8 +509,9 @@ class Flows:
 
     async def tell(self, job_or_place: JobRecord | tuple[str, str, str, str | None], text: str) -> None:
         """A private message to a user (a refusal) where they asked: (team, channel, user, thread_ts) or a job."""
-        if isinstance(job_or_place, JobRecord):
+        if isinstance(job_or_place, JobRecord):  # the job cannot go on (JobHandler.tell): its card says so too
             await self._tell_privately(job_or_place, text)
+            await self._update_card(job_or_place, blocks.status_failed(f"No image: {text}"))
             return
         team, channel, user, thread_ts = job_or_place
         try:

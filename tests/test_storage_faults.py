@@ -26,7 +26,7 @@ from standins.workspace import LocalWorkspace
 from storage.store import Store, ThreadKey
 from tests.conftest import WorkspaceFactory
 from tests.handlers.test_modals import state, submission
-from tests.slack_views import cards
+from tests.slack_views import card_text, cards
 from tests.storage import full_disk
 
 pytestmark = pytest.mark.anyio
@@ -173,6 +173,10 @@ async def test_jobs_whose_writes_are_refused_are_told_never_left_running_and_set
         other.close()
     assert "could not finish" in told(slack, ALICE)[0] and "did not take" in told(slack, BOB)[0]
     assert len(image_api.requests) == 1  # the second never reached the image API
+    # Neither card is left saying it is queued or working: each says no image came, and why.
+    await workspace.settle()
+    assert all("No image" in card_text(card) and CANT_SAVE in card_text(card) for card in cards(slack)), \
+        [card_text(card) for card in cards(slack)]
 
     def settled(store: Store) -> list[dict[str, Any]]:
         rows = jobs(store)
