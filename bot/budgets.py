@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.catalogue import Capabilities, Catalogue
+from bot.db_thread import DbThread
 from bot.errors import BudgetExceeded
-from bot.jobs import DbThread
 from bot.models import ImageOptions
 from bot.pricing import PriceTable, Usage
 from bot.settings import Settings

@@ -25,7 +25,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from bot.jobs import DbThread
+from bot.db_thread import DbThread
 from storage.lifecycle import prune_images, remove_strays, retention_cutoff, stray_candidates, unrecorded
 
 log = logging.getLogger(__name__)

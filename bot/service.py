@@ -17,9 +17,9 @@ from typing import Any, Protocol, TypeVar
 from bot import billing, imaging
 from bot.budgets import Alert, Budgets, BudgetStanding, estimate_caveats, estimate_micro
 from bot.catalogue import Catalogue, Resolved
+from bot.db_thread import DbThread
 from bot.errors import AttachmentError, ImageAPIError, InvalidOption, ServerError, UserInputError
 from bot.image_api import OnLost, OnPartial, end_user_id
-from bot.jobs import DbThread
 from bot.metrics import Metrics
 from bot.model_watch import NOTICES
 from bot.models import EditRequest, GenerateRequest, ImageOptions, ImageResult, InputImage, LostAnswer

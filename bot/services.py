@@ -13,9 +13,10 @@ import httpx
 
 from bot.budgets import Budgets
 from bot.catalogue import Catalogue, Resolved, load_catalogue
+from bot.db_thread import DbThread
 from bot.errors import SettingsError
 from bot.image_api import DEFAULT_TIMEOUT, AzureTarget, ImageAPI, OpenAITarget
-from bot.jobs import DbThread, JobQueue, Limits
+from bot.jobs import JobQueue, Limits
 from bot.metrics import Metrics
 from bot.model_watch import ModelWatch, Notify
 from bot.models import ImageOptions

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.budgets import Budget, Budgets, default_budgets, estimate_caveats, estimate_micro
+from bot.db_thread import DbThread
 from bot.errors import BudgetExceeded
-from bot.jobs import DbThread
 from bot.models import ImageOptions
 from bot.pricing import MICRO, PriceTable
 from bot.settings import Settings

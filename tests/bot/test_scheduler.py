@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.jobs import DbThread
+from bot.db_thread import DbThread
 from bot.scheduler import ReportScheduler, latest_slot, next_slot, report_window
 from storage.store import Store
 
