@@ -15,6 +15,7 @@ COPY bot ./bot
 COPY handlers ./handlers
 COPY storage ./storage
 COPY standins ./standins
+COPY imagebot ./imagebot
 RUN python -m pip wheel --no-deps --wheel-dir /dist . \
  && python -m venv /opt/imagebot \
  && /opt/imagebot/bin/pip install /dist/*.whl \

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.reports import build_report, render_chart
+from bot.usecases.reports import build_report, render_chart
 from storage.db import open_db
 
 

@@ -114,7 +114,7 @@ async def spawn(root: Path, env: dict[str, str], *args: str) -> tuple[Bot, async
     """`imagebot serve <args>` with its output drained into Bot.output by the returned task."""
     port = free_port()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "serve", *args, "--host", "127.0.0.1", "--port", str(port), cwd=root, env=env,
+        sys.executable, "-m", "imagebot", "serve", *args, "--host", "127.0.0.1", "--port", str(port), cwd=root, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     bot = Bot(process, port, Path(env["IMAGEBOT_DATA_DIR"]))
 

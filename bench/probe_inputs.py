@@ -40,7 +40,7 @@ from bench.probe_harness import (
     signed_headers,
     world,
 )
-from bot.catalogue import Catalogue
+from bot.money.catalogue import Catalogue
 from standins.slack import Delivery, SlackStandIn
 
 LOG_PER_REJECTION = 500  # bytes: "a few hundred" per rejected request is the most the probe calls small

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.reports import build_report, report_window
+from bot.usecases.reports import build_report, report_window
 from storage import reports as queries
 from storage.db import open_db
 from storage.store import ledger_time

@@ -39,11 +39,11 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot import service as service_module
-from bot.catalogue import Catalogue
-from bot.image_api import DEFAULT_TIMEOUT, ImageAPI, OpenAITarget
+from bot.money.catalogue import Catalogue
+from bot.providers.image_api import DEFAULT_TIMEOUT, ImageAPI, OpenAITarget
 from bot.settings import Settings
-from handlers import flows as flows_module
+from bot.usecases import image_service as service_module
+from handlers import delivery as flows_module
 from standins.workspace import LocalWorkspace, settings_for
 from storage.store import LedgerEntry, Store, ThreadKey
 

@@ -28,7 +28,7 @@
 estimate until the cost is known); only an answer that had begun (a 2xx status) can be.
 
 Each class carries what the Slack edge needs to write one clear message; turning them into
-words happens in one place (handlers/messages.py). The exception is the account problems (key, quota,
+words happens in one place (handlers/ui/errors.py). The exception is the account problems (key, quota,
 organisation verification, access): admins read about them both in Slack and from `imagebot doctor`, so
 `account_advice` words them once, here.
 """

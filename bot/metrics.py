@@ -36,11 +36,11 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from bot.logs import key_values
-from bot.pricing import MICRO, format_usd
+from bot.money.pricing import MICRO, format_usd
 from storage.store import JobRecord, LedgerEntry
 
 if TYPE_CHECKING:
-    from bot.jobs import JobQueue
+    from bot.runtime.jobs import JobQueue
 
 request_log = logging.getLogger("imagebot.requests")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.pricing import SvgUsage, Usage
+from bot.money.pricing import SvgUsage, Usage
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class PartialImage:
 @dataclass(frozen=True)
 class LostAnswer:
     """An attempt whose successful answer (a 2xx status) broke off before it was whole, and which the image client
-    then tried again: the provider may bill it, so it gets a ledger row of its own (bot/service.py)."""
+    then tried again: the provider may bill it, so it gets a ledger row of its own (bot/usecases/image_service.py)."""
 
     attempt: int  # 1-based, among the request's attempts
     reason: str  # what went wrong, for the ledger's error_message

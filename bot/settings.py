@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import SettingsError
-from bot.pricing import parse_usd
+from bot.money.pricing import parse_usd
 
 PROVIDERS = ("openai", "azure", "offline")
 # Which qualities a model takes is the catalogue's; settings only check the word's shape (start-up checks the rest).
@@ -65,7 +65,7 @@ class Settings:
     azure_api_version: str = DEFAULT_AZURE_API_VERSION
     # imagebot
     data_dir: Path = Path("data")
-    model: str | None = None  # None: the catalogue's default (bot/catalogue.json `defaults.model`)
+    model: str | None = None  # None: the catalogue's default (bot/money/catalogue.json `defaults.model`)
     size: str = "1024x1024"
     quality: str = "medium"
     provider: str = "offline"

@@ -23,15 +23,15 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.manifest import BOT_SCOPES, EVENTS_PATH
-from bot.scheduler import ReportScheduler
-from bot.services import Services, make_model_watch
+from bot.runtime.scheduler import ReportScheduler
+from bot.runtime.services import Services, make_model_watch
 from bot.settings import DEFAULT_SLACK_API_URL, Settings
-from handlers import register_all
-from handlers.admin import scheduled_poster
-from handlers.flows import Flows
+from handlers.delivery import Flows
 from handlers.ingress import Ingress
-from handlers.middleware import WellFormed
+from handlers.listeners import register_all
+from handlers.listeners.admin import scheduled_poster
+from handlers.listeners.middleware import WellFormed
+from handlers.manifest import BOT_SCOPES, EVENTS_PATH
 from handlers.workspaces import Workspaces
 from storage.installations import SQLiteInstallationStore, SQLiteOAuthStateStore
 

@@ -27,7 +27,7 @@ from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 
 from bot.logs import redact
-from bot.services import Services
+from bot.runtime.services import Services
 from handlers.app import listen
 
 log = logging.getLogger(__name__)

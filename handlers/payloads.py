@@ -22,8 +22,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from handlers.flows import Attachment
-from handlers.views import EDIT_MODAL, IMAGE_MODAL, METADATA_LIMIT
+from handlers.delivery import Attachment
+from handlers.ui.modals import EDIT_MODAL, IMAGE_MODAL, METADATA_LIMIT
 
 
 class Malformed(ValueError):
@@ -140,7 +140,7 @@ def _context(obj: dict[str, Any], where: str) -> None:
 
 
 def _file(file: dict[str, Any], where: str) -> None:
-    """A shared file, as handlers/threads.py's attachments_of reads it."""
+    """A shared file, as handlers/listeners/messages.py's attachments_of reads it."""
     _str(file, "id", where, ID)
     for key in ("name", "title"):
         _str(file, key, where, FILE_NAME)
@@ -210,7 +210,7 @@ def _block_actions(body: dict[str, Any]) -> None:
 
 
 def _view(body: dict[str, Any]) -> None:
-    """view_submission and view_closed: handlers/modals.py reads user.id, user.team_id, view.id,
+    """view_submission and view_closed: handlers/listeners/views.py reads user.id, user.team_id, view.id,
     view.state.values (block → action → state) and the view's private_metadata."""
     _user(body, team=True)
     view = _dict(body, "view", "", required=True)
@@ -231,7 +231,7 @@ def _view(body: dict[str, Any]) -> None:
 
 
 def _state_value(value: Any, where: str) -> None:
-    """One input's state, as handlers/views.py reads it: value, selected_option(s)."""
+    """One input's state, as handlers/ui/modals.py reads it: value, selected_option(s)."""
     if not isinstance(value, dict):
         raise Malformed(f"{where} is not an object")
     _str(value, "type", f"{where}.", TYPE)
@@ -242,7 +242,7 @@ def _state_value(value: Any, where: str) -> None:
 
 
 def _private_metadata(callback: str | None, metadata: str) -> None:
-    """What our own modals put there (handlers/modals.py), and Slack hands back unchanged."""
+    """What our own modals put there (handlers/listeners/views.py), and Slack hands back unchanged."""
     if callback == IMAGE_MODAL and metadata and not ID.pattern.fullmatch(metadata):
         raise Malformed("the image form's private_metadata is not a channel id")
     if callback != EDIT_MODAL:
@@ -275,7 +275,7 @@ def _shortcut(body: dict[str, Any]) -> None:
 
 
 def _message_action(body: dict[str, Any]) -> None:
-    """The "Edit with imagebot" message shortcut (handlers/modals.py): channel.id, message.ts, its files."""
+    """The "Edit with imagebot" message shortcut (handlers/listeners/views.py): channel.id, message.ts, its files."""
     _shortcut(body)
     _ref(body, "channel", "", required=True)
     if not isinstance(body["channel"], dict):

@@ -10,7 +10,8 @@ Where its facts come from
     https://github.com/openai/openai-openapi at f85dbe2 with the request/response types of
     https://github.com/openai/openai-python 3.60.0 laid over it). What each model can do (sizes, qualities,
     formats, complexity, markup, GIF, SVG, limits) and what it is billed come from imagebot's model catalogue
-    (``bot/catalogue.json`` via ``bot.catalogue`` and ``bot.tokens``). Which models the *provider* still serves is
+    (``bot/money/catalogue.json`` via ``bot.money.catalogue`` and ``bot.money.tokens``).
+    Which models the *provider* still serves is
     the stand-in's own world: by default the catalogue's status on that provider on ``today``, and tests can shut
     models down, move shutdown dates or add models at run time (see "The world" below).
     Shutdowns: https://platform.openai.com/docs/deprecations. Azure: https://learn.microsoft.com/azure/ai-foundry/openai/how-to/dall-e.
@@ -104,9 +105,9 @@ import referencing.jsonschema
 from aiohttp import BodyPartReader, web
 from PIL import Image, ImageDraw, ImageOps
 
-from bot import tokens
-from bot.catalogue import Capabilities, Catalogue
-from bot.offline import xml_text
+from bot.money import tokens
+from bot.money.catalogue import Capabilities, Catalogue
+from bot.providers.offline import xml_text
 
 __all__ = [
     "DALLE_ONLY_PARAMS",
@@ -1971,7 +1972,7 @@ def _resolve(job: _Job) -> None:
 
 
 def _usage(job: _Job, catalogue: Catalogue) -> dict:
-    """ImageGenUsage from the catalogue's token figures (bot.tokens): input text + input images (not the mask or
+    """ImageGenUsage from the catalogue's token figures (bot.money.tokens): input text + input images (not the mask or
     the markup) + output images × n, + the partial-image tokens per preview when streaming. xhigh/max and GIF use
     the catalogue's stated bounds, as no figures are published."""
     assert job.caps is not None

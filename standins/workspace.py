@@ -12,9 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.service import ImageProvider
-from bot.services import Services, build_services
+from bot.runtime.services import Services, build_services
 from bot.settings import Settings
+from bot.usecases.image_service import ImageProvider
 from handlers.app import EVENTS_PATH, build_app, start_http
 from standins.slack import SlackStandIn
 

@@ -244,7 +244,7 @@ def open_db(path: Path | str | None) -> Database:
         # check_same_thread=False: storage calls may run in a worker thread; SQLite serialises them itself.
         # timeout: how long a write waits for another process's lock (SQLite's busy timeout). imagebot's own writes
         # take milliseconds; a lock held longer is an outage, and the db thread stuck waiting on it delays every
-        # ack behind it, so it stays well under Slack's 3 s (admissions wait less still: bot/db_thread.py).
+        # ack behind it, so it stays well under Slack's 3 s (admissions wait less still: bot/runtime/db_thread.py).
         conn = sqlite3.connect(str(path), check_same_thread=False, timeout=2.0)
     db = Database(conn)
     if path is not None:

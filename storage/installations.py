@@ -25,7 +25,7 @@ from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from sqlite_utils import Database
 
 T = TypeVar("T")
-Io = Callable[..., Awaitable[Any]]  # runs fn(*args) on the db thread: bot.jobs.DbThread
+Io = Callable[..., Awaitable[Any]]  # runs fn(*args) on the db thread: bot.runtime.jobs.DbThread
 log = logging.getLogger(__name__)
 
 

@@ -11,7 +11,8 @@ The indexes these queries are written for (storage/db.py):
   narrow a user's or a channel's window to its own rows.
 
 Money is summed as integers (micro-dollars), so totals agree with the ledger to the micro-dollar. A row adds its
-cost; a failed call the API may have billed (interrupted, its answer lost: bot/service.py keeps `estimate_micro` on
+cost; a failed call the API may have billed (interrupted, its answer lost: bot/usecases/image_service.py keeps
+`estimate_micro` on
 such an error row only) adds its estimate while its cost is unknown, and every sum says how much of it is estimates.
 """
 

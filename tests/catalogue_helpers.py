@@ -12,8 +12,8 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from bot.catalogue import Capabilities, Catalogue, merge
-from bot.options import Choices
+from bot.money.catalogue import Capabilities, Catalogue, merge
+from bot.rules.options import Choices
 
 TODAY = date(2026, 12, 6)  # the day these tests reason about; pass it where "today" matters
 

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.catalogue import Catalogue
-from bot.image_api import AzureTarget, ImageAPI, OpenAITarget
+from bot.money.catalogue import Catalogue
+from bot.providers.image_api import AzureTarget, ImageAPI, OpenAITarget
 from bot.settings import Settings
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn

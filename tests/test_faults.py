@@ -56,7 +56,7 @@ async def imagebot(tmp_path: Path, slack: SlackStandIn,
     """`imagebot serve --http` on a free port, with Slack pointed at it once it serves; killed if still alive."""
     port = free_port()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "serve", "--http", "--host", "127.0.0.1", "--port", str(port), cwd=tmp_path,
+        sys.executable, "-m", "imagebot", "serve", "--http", "--host", "127.0.0.1", "--port", str(port), cwd=tmp_path,
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     output = bytearray()
     serving = asyncio.Event()

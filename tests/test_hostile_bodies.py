@@ -34,12 +34,12 @@ import pytest
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.logs import log_handler
-from bot.services import Services, build_services
+from bot.runtime.services import Services, build_services
 from bot.settings import Settings
-from handlers import views
 from handlers.app import build_app
 from handlers.ingress import MAX_BODY_BYTES
 from handlers.payloads import check_shape
+from handlers.ui import modals as views
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace, settings_for

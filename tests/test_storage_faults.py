@@ -25,7 +25,7 @@ from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace
 from storage.store import Store, ThreadKey
 from tests.conftest import WorkspaceFactory
-from tests.handlers.test_modals import state, submission
+from tests.handlers.listeners.test_views import state, submission
 from tests.slack_views import card_text, cards
 from tests.storage import full_disk
 
@@ -210,7 +210,7 @@ async def test_the_image_api_is_not_called_when_its_ledger_row_cannot_be_written
 
 async def test_a_button_pressed_while_the_db_thread_is_stuck_is_acked_and_told_to_try_again(
         slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
-    from handlers import views
+    from handlers.ui import modals as views
     from tests.handlers.test_reliability import button, press
 
     thread_ts = await image_thread(slack, workspace)

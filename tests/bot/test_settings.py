@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import SettingsError
-from bot.services import check_defaults
+from bot.runtime.services import check_defaults
 from bot.settings import VARIABLES, Settings, parse_dotenv
 from tests.catalogue_helpers import TODAY, caps, catalogue, default_model, live, live_with, live_without, shut_down
 

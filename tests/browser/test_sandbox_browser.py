@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from bot.settings import Settings
-from handlers.views import PROMPT_BLOCK
+from handlers.ui.modals import PROMPT_BLOCK
 from standins.sandbox import Sandbox
 
 pytestmark = pytest.mark.anyio

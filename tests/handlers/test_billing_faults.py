@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.billing import estimated_note
-from bot.pricing import format_usd
-from bot.services import make_provider
+from bot.money.billing import estimated_note
+from bot.money.pricing import format_usd
+from bot.runtime.services import make_provider
 from bot.settings import Settings
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn

@@ -50,7 +50,7 @@ async def test_a_shut_down_imagebot_model_is_replaced_logged_and_noted(
     retired = models.shut_down()[0]
     status = models.catalogue().status(retired, "openai")
     assert status.replacement and status.shutdown
-    with caplog.at_level(logging.WARNING, logger="bot.services"):
+    with caplog.at_level(logging.WARNING, logger="bot.runtime.services"):
         workspace = await workspace_factory(model=retired)
     [line] = [r.getMessage() for r in caplog.records if "IMAGEBOT_MODEL" in r.getMessage()]
     assert retired in line and status.shutdown.isoformat() in line and status.replacement in line

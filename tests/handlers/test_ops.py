@@ -19,11 +19,11 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.image_api import ImageAPI, OpenAITarget
 from bot.logs import log_handler
 from bot.metrics import Metrics
-from bot.pricing import Usage
-from bot.services import Services, build_services
+from bot.money.pricing import Usage
+from bot.providers.image_api import ImageAPI, OpenAITarget
+from bot.runtime.services import Services, build_services
 from bot.settings import Settings
 from handlers.app import EVENTS_PATH, build_app, start_http
 from handlers.ops import health_routes, ops_routes, start_ops

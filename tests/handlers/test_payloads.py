@@ -12,9 +12,9 @@ import pytest
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from handlers import views
-from handlers.middleware import WellFormed
+from handlers.listeners.middleware import WellFormed
 from handlers.payloads import Malformed, check_shape
+from handlers.ui import modals as views
 from tests.test_hostile_bodies import COMMAND, FORGED, MESSAGE, PRESS, SUBMISSION
 
 pytestmark = pytest.mark.anyio

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.image_api import ImageAPI, OpenAITarget
+from bot.money.tokens import output_image_tokens
+from bot.providers.image_api import ImageAPI, OpenAITarget
 from bot.settings import Settings
-from bot.tokens import output_image_tokens
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace, settings_for

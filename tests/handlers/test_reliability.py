@@ -24,11 +24,11 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.image_api import ImageAPI, OpenAITarget
-from bot.services import Services, build_services
+from bot.providers.image_api import ImageAPI, OpenAITarget
+from bot.runtime.services import Services, build_services
 from bot.settings import Settings
 from handlers.app import EVENTS_PATH, build_app, start_http
-from handlers.flows import generate_payload
+from handlers.delivery import generate_payload
 from standins.images_api import ImageAPIStandIn
 from standins.slack import Delivery, SlackStandIn
 from standins.workspace import LocalWorkspace, settings_for
@@ -671,7 +671,7 @@ async def test_requests_admitted_at_the_same_moment_cannot_overfill_the_queue(
 
 async def test_requests_taken_before_recovery_are_left_alone_by_it(
         slack: SlackStandIn, image_api: ImageAPIStandIn, tmp_path: Path, sleeps: Sleeps) -> None:
-    # Built and started in bot/cli.py serve()'s order: serve HTTP, then recover. Two requests (Slack redelivers
+    # Built and started in imagebot/cli.py serve()'s order: serve HTTP, then recover. Two requests (Slack redelivers
     # what it could not deliver during the restart) arrive in between.
     settings = settings_for(slack, tmp_path / "data", Settings(
         provider="openai", openai_api_key=image_api.api_key, openai_base_url=image_api.openai_base_url),
@@ -745,7 +745,7 @@ async def test_upload_again_after_retention_removed_the_image_says_so(
         slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from bot.retention import RetentionPruner
+    from bot.runtime.retention import RetentionPruner
 
     slack.fail_next("files.completeUploadExternal", status=200, error="invalid_arguments")
     thread_ts = await generate(slack, workspace, "a lighthouse")

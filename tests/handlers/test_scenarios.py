@@ -13,8 +13,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from bot.pricing import Usage, format_usd
-from bot.tokens import output_image_tokens
+from bot.money.pricing import Usage, format_usd
+from bot.money.tokens import output_image_tokens
 from standins.images_api import ImageAPIStandIn, RecordedRequest
 from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace

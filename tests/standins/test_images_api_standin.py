@@ -2,7 +2,8 @@
 
 Requests and responses are checked against OpenAI's own OpenAPI description (shipped in standins/schemas/, read by
 tests/standins/openapi.py) so the stand-in cannot drift from the real wire format; what each model can do and what
-it is billed come from imagebot's catalogue (bot/catalogue.json), which the stand-in reads too. Every test lives on
+it is billed come from imagebot's catalogue (bot/money/catalogue.json), which the stand-in reads too.
+Every test lives on
 a fixed day (TODAY), so the outcome never depends on the calendar.
 """
 
@@ -20,8 +21,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from bot import tokens
-from bot.catalogue import Catalogue, merge
+from bot.money import tokens
+from bot.money.catalogue import Catalogue, merge
 from standins.images_api import (
     DALLE_ONLY_PARAMS,
     FILE_FIELDS,

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from bot.settings import Settings
-from handlers import views
+from handlers.ui import modals as views
 from standins.sandbox import Sandbox, image_provider
 from tests.catalogue_helpers import live_with
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.db_thread import Ticket
+from bot.runtime.db_thread import Ticket
 from storage.faults import unavailable
 from storage.store import Store
 from tests.storage import full_disk

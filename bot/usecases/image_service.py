@@ -1,0 +1,501 @@
+"""The core: turn a request into images, a stored thread context and a ledger row. Knows nothing of Slack.
+
+SQLite work runs on the database thread (bot/runtime/jobs.py `DbThread`) and image files are written on worker
+threads, so the event loop — and with it every ack — never waits on the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any, Protocol, TypeVar
+
+from bot.errors import AttachmentError, ImageAPIError, InvalidOption, ServerError, UserInputError
+from bot.images import imaging
+from bot.metrics import Metrics
+from bot.models import EditRequest, GenerateRequest, ImageOptions, ImageResult, InputImage, LostAnswer
+from bot.money import billing
+from bot.money.budgets import Alert, Budgets, BudgetStanding, estimate_caveats, estimate_micro
+from bot.money.catalogue import Catalogue, Resolved
+from bot.money.pricing import PriceTable
+from bot.providers.image_api import OnLost, OnPartial, end_user_id
+from bot.rules.options import Choices, fit_options, models_with
+from bot.rules.policy import Policy, apply_policy
+from bot.runtime.db_thread import DbThread
+from bot.runtime.model_watch import NOTICES
+from bot.settings import Settings
+from storage.reports import Estimated
+from storage.store import ImageRecord, LedgerEntry, RecentImage, Spend, ThreadKey, ThreadRecord
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_INPUTS = 16  # the most any model takes (the catalogue's max_inputs narrows it per model)
+# What a call produced: the result, its stored images, and (count, estimates) of the lost attempts before it.
+_Called = tuple[ImageResult, tuple[ImageRecord, ...], tuple[int, int]]
+
+
+class ImageProvider(Protocol):
+    provider: str
+
+    async def generate(self, request: GenerateRequest, on_partial: OnPartial | None = None,
+                       on_lost: OnLost | None = None) -> ImageResult: ...
+
+    async def edit(self, request: EditRequest, on_partial: OnPartial | None = None,
+                   on_lost: OnLost | None = None) -> ImageResult: ...
+
+
+class NoImageYet(UserInputError):
+    def __init__(self) -> None:
+        super().__init__("This thread has no image yet. Attach an image to edit, or start with `/image <prompt>`.")
+
+
+class ImagePruned(UserInputError):
+    """The image a request needs is gone: IMAGEBOT_RETENTION_DAYS removed it (`days`), or its file is missing
+    (`days` None). Raised before any image API call, so nothing is sent and nothing is billed."""
+
+    def __init__(self, *, label: str | None, days: int | None) -> None:
+        what = f"This thread's image ({label})" if label else "This thread's image"
+        gone = (f"was removed after {days} day{'s' if days != 1 else ''} (imagebot keeps images that long)"
+                if days else "is no longer stored")
+        super().__init__(f":wastebasket: {what} {gone}. Start a new one with `/image <prompt>`, or post an image "
+                         "here on its own to edit that instead.")
+        self.label = label
+        self.days = days
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """What one successful call produced, ready for the Slack edge to show."""
+
+    kind: str  # generate | edit
+    result: ImageResult
+    images: tuple[ImageRecord, ...]
+    cost_micro: int | None
+    thread_spend: Spend
+    converted: tuple[str, ...] = ()  # "name: what was done" for attachments changed to suit the API
+    policy_notes: tuple[str, ...] = ()  # what the channel's policy lowered
+    versions: tuple[str, ...] = ()  # the labels of the images made (v3, or v3a, v3b…)
+    base_version: str | None = None  # the version an edit started from
+    next_edit: str | None = None  # the version the next edit will use
+    user_month_micro: int = 0  # the asker's spend this month, this call included
+    budgets_left: tuple[BudgetStanding, ...] = ()  # each budget that applies, and where the asker stands
+    alerts: tuple[Alert, ...] = ()  # channel / workspace budget marks this call crossed (80 %, 100 %)
+    # Attempts whose answer broke off and were tried again: each may be billed, and is in the ledger (and in
+    # thread_spend) at this request's estimate, `lost_micro` in all.
+    lost_answers: int = 0
+    lost_micro: int = 0
+    month_estimated: Estimated = field(default_factory=Estimated)  # the part of user_month_micro at estimate
+
+    @property
+    def spend_notes(self) -> tuple[str, ...]:
+        """The footnote's lines on what may have been billed: lost attempts, spend counted at estimate."""
+        return billing.spend_notes(self.lost_answers, self.lost_micro, self.thread_spend.estimated,
+                                   self.month_estimated)
+
+
+class ImageService:
+    def __init__(self, provider: ImageProvider, db: DbThread, prices: PriceTable, settings: Settings,
+                 budgets: Budgets, *, catalogue: Catalogue, metrics: Metrics | None = None,
+                 today: Callable[[], date] | None = None) -> None:
+        self.provider = provider
+        self.catalogue = catalogue
+        # The catalogue's statuses apply from their dates, so "today" is asked at each request, not at start-up.
+        self._today = today or (lambda: datetime.now(budgets.tz).date())
+        self.metrics = metrics or Metrics()
+        self.store = db.store
+        self.io = db
+        self.prices = prices
+        self.settings = settings
+        self.budgets = budgets
+
+    async def save_image(self, data: bytes, fmt: str, **fields: Any) -> ImageRecord:
+        """Write the file on a worker thread (it can be megabytes, fsync'd), then record it on the db thread."""
+        digest, relative = await asyncio.to_thread(self.store.files.put, data, fmt)
+        return await self.io(self.store.record_image, digest, relative, len(data), fmt, **fields)
+
+    def today(self) -> date:
+        return self._today()
+
+    # settings ---------------------------------------------------------------------------------------
+    @property
+    def configured_model(self) -> Resolved:
+        """IMAGEBOT_MODEL (or the catalogue's default), and what requests use today: its replacement once the
+        catalogue says it is shut down on this provider."""
+        model = self.settings.model or self.catalogue.default_model
+        return self.catalogue.resolve(model, self.provider.provider, self._today())
+
+    def choices(self) -> Choices:
+        """What requests may ask for today: the live models (an Azure deployment serves exactly its own)."""
+        only = (self.settings.model or self.catalogue.default_model,) if self.settings.provider == "azure" else None
+        return Choices(self.catalogue, self.provider.provider, self._today(), only=only)
+
+    @property
+    def default_options(self) -> ImageOptions:
+        model = self.configured_model.used
+        caps = self.catalogue.capabilities(model, self.provider.provider)
+        options = ImageOptions(model=model, size=self.settings.size, quality=self.settings.quality,
+                               partial_images=self.settings.partial_images,
+                               moderation=self.settings.moderation if caps is None or caps.moderation else None,
+                               svg_model=self.settings.svg_model)
+        return fit_options(options, caps)[0] if caps is not None else options
+
+    # threads ----------------------------------------------------------------------------------------
+    async def start_thread(self, key: ThreadKey, *, user_id: str, prompt: str | None) -> ThreadRecord:
+        return await self.io(self.store.start_thread, key, created_by=user_id, prompt=prompt)
+
+    async def get_thread(self, key: ThreadKey) -> ThreadRecord | None:
+        return await self.io(self.store.get_thread, key)
+
+    async def recent_images(self, team_id: str, user_id: str, limit: int) -> list[RecentImage]:
+        """A user's latest images in the workspace, newest first (the App Home lists them)."""
+        return await self.io(self.store.recent_images, team_id, user_id, limit)
+
+    async def image_bytes(self, image_id: str, key: ThreadKey | None = None) -> bytes:
+        return await self.read_image(await self.kept_image(key, image_id), key)
+
+    async def read_image(self, record: ImageRecord, key: ThreadKey | None = None) -> bytes:
+        """The (megabytes of) file from a worker thread, so the db thread stays free."""
+        try:
+            return await asyncio.to_thread(self.store.files.get, record.path)
+        except FileNotFoundError:
+            log.warning("image %s is recorded but its file %s is missing", record.id, record.path)
+            raise ImagePruned(label=await self._label(key, record.id), days=None) from None
+
+    async def kept_image(self, key: ThreadKey | None, image_id: str) -> ImageRecord:
+        """The image's record; refused (with words for the user) if retention has removed its file."""
+        record = await self.io(self.store.get_image, image_id)
+        if record.pruned_at is not None:
+            raise ImagePruned(label=await self._label(key, record.id), days=self.settings.retention_days)
+        return record
+
+    async def _label(self, key: ThreadKey | None, image_id: str) -> str | None:
+        row = await self.io(self.store.version_of, key, image_id) if key is not None else None
+        return str(row["label"]) if row else None
+
+    # attachments ------------------------------------------------------------------------------------
+    async def prepare_attachment(self, data: bytes, name: str) -> tuple[InputImage, str | None]:
+        """The attachment as the API will take it, and a note of what was changed (None: sent as it is)."""
+        return await asyncio.to_thread(imaging.prepare_input_with_note, data, name)
+
+    # the two calls ----------------------------------------------------------------------------------
+    async def generate(self, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions, *,
+                       job_id: int | None = None, on_partial: OnPartial | None = None) -> Delivered:
+        options, notes = await self.prepare(key, options)
+        request = GenerateRequest(prompt=prompt, options=options, user=end_user_id(key.team_id, user_id))
+        result, images, lost = await self._call(
+            "generate", key, user_id, prompt, options, (),
+            lambda on_lost: self.provider.generate(request, on_partial, on_lost), origin="generated",
+            parent_id=None, job_id=job_id)
+        return await self._delivered("generate", key, user_id, result, images, policy_notes=notes, lost=lost)
+
+    async def edit(self, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions | None,
+                   attachments: Sequence[tuple[InputImage, str | None]] = (), *,
+                   job_id: int | None = None, base: str | None = None, mask: bytes | None = None,
+                   markup: bytes | None = None, on_partial: OnPartial | None = None) -> Delivered:
+        """Edit the thread's last image (or version `base`, a branch); attached images join as references (or
+        become the base); `mask` marks the region to change on the base."""
+        thread = await self.get_thread(key)
+        inputs: list[InputImage] = []
+        parent_id = await self.version_image(key, base) if base else (thread.last_image_id if thread else None)
+        if parent_id:
+            record = await self.kept_image(key, parent_id)
+            data = await self.read_image(record, key)
+            inputs.append(InputImage(data=data, format=record.format, width=record.width or 0,
+                                     height=record.height or 0, name=f"v-last.{record.format}"))
+        inputs.extend(image for image, _ in attachments)
+        if not inputs:
+            raise NoImageYet()
+        if len(inputs) > MAX_INPUTS:
+            raise InvalidOption(f"An edit takes at most {MAX_INPUTS} images (the thread's image and "
+                                f"{MAX_INPUTS - 1} attachments); this one has {len(inputs)}.", option="image")
+        uploads = []
+        for image, _ in attachments:  # keep what users attached, so the lineage can be shown later
+            uploads.append(await self.save_image(image.data, image.format, origin="upload", key=key,
+                                                 width=image.width, height=image.height))
+        if parent_id is None:
+            # The first attachment is the base: it becomes v1 (or the next version) of the thread.
+            parent_id = uploads[0].id
+            await self.io(self.store.add_versions, key, [parent_id], parent_image_id=None, job_id=job_id)
+        if options is None:
+            options = await self.edit_defaults(key, inputs[0])
+        options, notes = await self.prepare(key, options)
+        caps = self.catalogue.capabilities(options.model, self.provider.provider)
+        if markup is not None and caps is not None and not caps.markup:
+            raise InvalidOption(f"{options.model} does not take markup (marks drawn over the image). Use "
+                                f"{', '.join(models_with(self.choices(), 'markup'))}, or describe the change in "
+                                "words.", option="markup")
+        self.check_inputs(options, len(inputs))
+        request = EditRequest(prompt=prompt, options=options, images=tuple(inputs), mask=mask, markup=markup,
+                              user=end_user_id(key.team_id, user_id))
+        result, images, lost = await self._call(
+            "edit", key, user_id, prompt, options, tuple((i.width, i.height) for i in inputs),
+            lambda on_lost: self.provider.edit(request, on_partial, on_lost), origin="edited",
+            parent_id=parent_id, job_id=job_id)
+        converted = tuple(f"{image.name}: {note}" for image, note in attachments if note)
+        return await self._delivered("edit", key, user_id, result, images, converted, notes, lost=lost)
+
+    async def edit_defaults(self, key: ThreadKey, fallback: InputImage | None = None) -> ImageOptions:
+        """Options for an edit: the base image's own size when the model makes it, else auto."""
+        options = self.default_options
+        thread = await self.get_thread(key)
+        if thread is not None and thread.last_image_id:
+            record = await self.io(self.store.get_image, thread.last_image_id)
+            width, height = record.width, record.height
+        elif fallback is not None:
+            width, height = fallback.width, fallback.height
+        else:
+            return options
+        own = f"{width}x{height}"
+        caps = self.catalogue.capabilities(options.model, self.provider.provider)
+        if width and height and caps is not None and not caps.sizes.problems(own):
+            return replace(options, size=own)
+        return replace(options, size="auto")
+
+    async def policy(self, team_id: str, channel_id: str) -> Policy | None:
+        row = await self.io(self.store.get_policy, team_id, channel_id)
+        if row is None:
+            return None
+        models = row["allowed_models"]
+        return Policy(max_quality=row["max_quality"], max_n=row["max_n"],
+                      allowed_models=tuple(models) if models else None)
+
+    async def apply_policy(self, key: ThreadKey, options: ImageOptions) -> tuple[ImageOptions, tuple[str, ...]]:
+        return apply_policy(options, await self.policy(key.team_id, key.channel_id))
+
+    async def prepare(self, key: ThreadKey, options: ImageOptions) -> tuple[ImageOptions, tuple[str, ...]]:
+        """The options a call will be sent with, and notes for the footnote: a model the catalogue says is shut
+        down is replaced (a thread started on it, a Retry, a shut-down IMAGEBOT_MODEL), what the replacement lacks
+        is dropped, and the channel's policy applies."""
+        resolved = self.catalogue.resolve(options.model, self.provider.provider, self._today())
+        configured = self.configured_model
+        notes: tuple[str, ...] = ()
+        if configured.replaced and options.model == configured.used:
+            # The defaults already carry the replacement of a shut-down IMAGEBOT_MODEL (new requests and every
+            # thread's edits use them): the footnote says so all the same.
+            notes = (str(configured.note()),)
+        elif resolved.replaced:
+            caps = self.catalogue.capabilities(resolved.used, self.provider.provider)
+            options = replace(options, model=resolved.used)
+            fitted: tuple[str, ...] = ()
+            if caps is not None:
+                options, fitted = fit_options(options, caps)
+            notes = (str(resolved.note()), *fitted)
+        options, policy_notes = await self.apply_policy(key, options)
+        return options, (*notes, *policy_notes)
+
+    async def claim_notice(self, key: str) -> bool:
+        """True the first time an admin notice `key` is claimed, ever (across restarts): it is then posted once."""
+        return bool(await self.io(self.store.claim_report_slot, NOTICES, key))
+
+    async def release_notice(self, key: str) -> None:
+        """Give a notice's claim back after nobody could be told, so it is tried again."""
+        await self.io(self.store.release_report_slot, NOTICES, key)
+
+    def check_inputs(self, options: ImageOptions, count: int) -> None:
+        """Refuse an edit with more input images than the model takes, before anything is asked or spent."""
+        caps = self.catalogue.capabilities(options.model, self.provider.provider)
+        if caps is not None and count > caps.max_inputs:
+            raise InvalidOption(f"{options.model} takes at most {caps.max_inputs} images; this edit has "
+                                f"{count}.", option="image")
+
+    def cost(self, result: ImageResult) -> int | None:
+        """A call's cost from its own usage: the render, plus the SVG author's tokens for an SVG (unknown when
+        either price is not known)."""
+        if result.usage is None:
+            return None
+        cost = self.prices.cost(result.model, result.usage)
+        if cost is None or result.svg_usage is None:
+            return cost
+        author = self.prices.svg_author_cost(result.svg_usage)
+        return None if author is None else cost + author
+
+    async def use_upload(self, key: ThreadKey, image: InputImage) -> str:
+        """Make an uploaded image the thread's context for the next edit (no API call, nothing billed); it gets
+        the next version label, which is returned."""
+        record = await self.save_image(image.data, image.format, origin="upload", key=key, width=image.width,
+                                       height=image.height)
+        [label] = await self.io(self.store.add_versions, key, [record.id], parent_image_id=None, job_id=None)
+        await self.io(self.store.set_last_image, key, record.id)
+        return label
+
+    # versions: moving the context needs no API call ---------------------------------------------------
+    async def current_version(self, key: ThreadKey) -> str | None:
+        thread = await self.get_thread(key)
+        if thread is None or thread.last_image_id is None:
+            return None
+        row = await self.io(self.store.version_of, key, thread.last_image_id)
+        return row["label"] if row else None
+
+    async def use_version(self, key: ThreadKey, label: str) -> str:
+        row = await self.io(self.store.version, key, label)
+        if row is None:
+            raise InvalidOption(f"This thread has no {label}. {await self._known(key)}")
+        await self.kept_image(key, row["image_id"])
+        await self.io(self.store.set_last_image, key, row["image_id"])
+        return str(row["label"])
+
+    async def undo(self, key: ThreadKey) -> str:
+        """Back to the image the current one was made from."""
+        thread = await self.get_thread(key)
+        current = await self.io(self.store.version_of, key, thread.last_image_id) if thread and \
+            thread.last_image_id else None
+        if current is None or not current["parent_image_id"]:
+            raise InvalidOption("There is nothing to undo: the current image was not made from another one.")
+        parent = await self.io(self.store.version_of, key, current["parent_image_id"])
+        await self.kept_image(key, current["parent_image_id"])
+        await self.io(self.store.set_last_image, key, current["parent_image_id"])
+        return str(parent["label"]) if parent else "the previous image"
+
+    async def use_output(self, key: ThreadKey, index: int) -> str:
+        """Pick another output of the call that made the current image (v3a → v3b)."""
+        thread = await self.get_thread(key)
+        current = await self.io(self.store.version_of, key, thread.last_image_id) if thread and \
+            thread.last_image_id else None
+        if current is None:
+            raise NoImageYet()
+        siblings = [r for r in await self.io(self.store.versions, key) if r["number"] == current["number"]]
+        if len(siblings) < 2 or not 0 <= index < len(siblings):
+            raise InvalidOption(f"{current['label']} is the only image of its request. {await self._known(key)}")
+        await self.kept_image(key, siblings[index]["image_id"])
+        await self.io(self.store.set_last_image, key, siblings[index]["image_id"])
+        return str(siblings[index]["label"])
+
+    def estimate(self, options: ImageOptions, prompt: str, inputs: tuple[tuple[int, int], ...] = ()) -> int | None:
+        return estimate_micro(self.prices, self.catalogue, options, prompt, inputs, fidelity=options.input_fidelity)
+
+    def estimate_caveats(self, options: ImageOptions) -> tuple[str, ...]:
+        """What an estimate for `options` does not know: no published figures (a stated upper bound is used), or
+        an SVG author model whose tokens are billed apart."""
+        return estimate_caveats(self.catalogue.capabilities(options.model, self.provider.provider), options)
+
+    async def base_record(self, key: ThreadKey, base: str | None) -> ImageRecord | None:
+        """The image an edit would start from: version `base`, or the thread's current image."""
+        if base:
+            image_id: str | None = await self.version_image(key, base)
+        else:
+            thread = await self.get_thread(key)
+            image_id = thread.last_image_id if thread else None
+        if not image_id:
+            return None
+        return await self.kept_image(key, image_id)  # refused before any estimate or confirmation
+
+    async def version_image(self, key: ThreadKey, label: str) -> str:
+        row = await self.io(self.store.version, key, label)
+        if row is None:
+            raise InvalidOption(f"This thread has no {label}. {await self._known(key)}")
+        return str(row["image_id"])
+
+    async def _known(self, key: ThreadKey) -> str:
+        labels = [r["label"] for r in await self.io(self.store.versions, key)]
+        return f"Versions here: {', '.join(labels)}." if labels else "It has no images yet."
+
+    # internals ---------------------------------------------------------------------------------------
+    async def _call(self, kind: str, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions,
+                    inputs: tuple[tuple[int, int], ...], call: Callable[[OnLost], Any], *, origin: str,
+                    parent_id: str | None, job_id: int | None) -> _Called:
+        """Check the budgets, call the API, keep its images, and write its ledger row whatever happens (and one
+        more for each attempt whose answer broke off and was tried again)."""
+        estimate = self.estimate(options, prompt, inputs)
+        reservation = object()
+        await self.budgets.reserve(reservation, key.team_id, user_id, key.channel_id, estimate, model=options.model)
+        entry = LedgerEntry(key=key, user_id=user_id, kind=kind, provider=self.provider.provider,
+                            model=options.model, size=options.size, quality=options.quality, n=options.n,
+                            prompt=prompt, input_images=len(inputs), job_id=job_id, status="pending",
+                            estimate_micro=estimate)
+        try:
+            return await self._call_reserved(entry, call, origin=origin, parent_id=parent_id)
+        finally:
+            self.budgets.release(reservation)  # the real cost is in the ledger now (or nothing was spent)
+
+    async def _call_reserved(self, entry: LedgerEntry, call: Callable[[OnLost], Any], *, origin: str,
+                             parent_id: str | None) -> _Called:
+        started = time.perf_counter()
+        key, job_id = entry.key, entry.job_id
+        # Written before the call, with its estimate: if the process dies while the API works, the ledger still
+        # shows the call (recovery marks it interrupted, counted at its estimate) instead of losing what may have
+        # been billed.
+        # A ledger that cannot take the row (a full disk, a lock) stops the call here: StorageUnavailable.
+        ledger_id = await self.io.attempt(self.store.record_call, entry)
+        lost: list[LostAnswer] = []
+
+        async def on_lost(answer: LostAnswer) -> None:  # an attempt the provider may bill: a row of its own
+            row = billing.lost_entry(entry, answer)
+            self.metrics.image_call(row)
+            await self.io(self.store.record_call, row)
+            lost.append(answer)
+
+        try:
+            result: ImageResult = await call(on_lost)
+        except ImageAPIError as error:
+            billing.settle_failure(entry, error)
+            await self._settle(entry, ledger_id, started)
+            raise
+        except asyncio.CancelledError:  # shutdown cut the call short: it may have been billed (estimate kept)
+            entry.status, entry.error_code = "error", "interrupted"
+            entry.error_message = "imagebot stopped before the image API answered; it may have been billed"
+            await self._settle(entry, ledger_id, started)
+            raise
+        entry.status = "ok"
+        entry.latency_ms = round((time.perf_counter() - started) * 1000)
+        entry.size, entry.quality, entry.request_id = result.size, result.quality, result.request_id
+        if result.usage is not None:
+            entry.input_text_tokens = result.usage.input_text_tokens
+            entry.input_image_tokens = result.usage.input_image_tokens
+            entry.output_image_tokens = result.usage.output_image_tokens
+            entry.output_text_tokens = result.usage.output_text_tokens
+            entry.cost_micro = self.cost(result)
+        try:
+            infos = [await asyncio.to_thread(imaging.inspect, image.data) for image in result.images]
+        except AttachmentError as exc:
+            # Billed, but unusable: the ledger keeps the cost, the user is told the call failed.
+            entry.status, entry.error_code = "error", "unreadable_output"
+            entry.error_message = "The image API returned an image that cannot be read."
+            await self._settle(entry, ledger_id, started)
+            raise ServerError(entry.error_message, request_id=result.request_id) from exc
+        records = [await self.save_image(image.data, image.format, origin=origin, key=key, parent_id=parent_id,
+                                         width=info.width, height=info.height)
+                   for image, info in zip(result.images, infos, strict=True)]
+        # Stored and known by id from here on: the bytes are dropped, so a job waiting on the db thread or for its
+        # upload holds a few hundred bytes, not megabytes (a 50-burst held 120 MB of decoded PNGs this way).
+        result = replace(result, images=())
+        entry.image_ids = tuple(r.id for r in records)
+        await self._settle(entry, ledger_id, started)
+        await self.io(self.store.add_versions, key, [r.id for r in records], parent_image_id=parent_id,
+                      job_id=job_id)
+        # With several outputs the first (v3a) is the context; "use b" picks another.
+        await self.io(self.store.set_last_image, key, records[0].id)
+        return result, tuple(records), (len(lost), len(lost) * (entry.estimate_micro or 0))
+
+    async def _settle(self, entry: LedgerEntry, ledger_id: int, started: float) -> None:
+        """The call's answer is in (or it failed, or was cut short): complete its ledger row and count it.
+        The latency runs to the answer, not to the end of storing its images."""
+        if entry.latency_ms is None:
+            entry.latency_ms = round((time.perf_counter() - started) * 1000)
+        self.metrics.image_call(entry)
+        await self.io(self.store.record_call, entry, ledger_id=ledger_id)
+
+    async def _delivered(self, kind: str, key: ThreadKey, user_id: str, result: ImageResult,
+                         images: tuple[ImageRecord, ...], converted: tuple[str, ...] = (),
+                         policy_notes: tuple[str, ...] = (), *, lost: tuple[int, int] = (0, 0)) -> Delivered:
+        spend = await self.io(self.store.thread_spend, key)
+        cost = self.cost(result)
+        versions = []
+        for record in images:
+            row = await self.io(self.store.version_of, key, record.id)
+            versions.append(row["label"] if row else "?")
+        base = None
+        if kind == "edit" and images and images[0].parent_id:
+            row = await self.io(self.store.version_of, key, images[0].parent_id)
+            base = row["label"] if row else None
+        now = datetime.now(self.budgets.tz)
+        standing = await self.budgets.standing(key.team_id, user_id, key.channel_id, now)
+        return Delivered(kind=kind, result=result, images=images, cost_micro=cost, thread_spend=spend,
+                         converted=converted, policy_notes=policy_notes,
+                         versions=tuple(versions), base_version=base, next_edit=await self.current_version(key),
+                         user_month_micro=standing.month_micro, budgets_left=standing.budgets,
+                         alerts=tuple(await self.budgets.crossed(key.team_id, key.channel_id, now)),
+                         lost_answers=lost[0], lost_micro=lost[1], month_estimated=standing.month_estimated)

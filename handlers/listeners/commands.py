@@ -1,0 +1,71 @@
+"""The /image command: generate (and `/image usage`, a user's own spend); /image-admin: listeners/admin.py."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.errors import UserInputError
+from bot.money.billing import estimated_note
+from bot.money.pricing import format_usd
+from bot.rules.options import is_help, parse_command
+from bot.runtime.services import Services
+from handlers.delivery import Flows, generate_payload
+from handlers.listeners.views import open_image_form
+from handlers.ui import blocks
+from handlers.ui.errors import explain, refusal
+
+IMAGE_COMMAND = "/image"
+
+
+def register(app: AsyncApp, services: Services, flows: Flows) -> None:
+    images = services.images
+
+    async def image(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        text = command.get("text") or ""
+        if not text.strip():
+            await ack()  # the form opens right after (views.open wants the trigger within 3 s)
+            services.jobs.background(open_image_form(services, flows, command), name="image-form")
+            return
+        if is_help(text):
+            # The ack body is shown only to the asker.
+            await ack(text=blocks.help_text(IMAGE_COMMAND, images.choices(), images.default_options.model))
+            return
+        if text.strip().lower() == "usage":
+            await ack()
+            services.jobs.background(usage(command, respond), name="usage")
+            return
+        try:
+            parsed = parse_command(text, images.default_options, images.choices())
+        except UserInputError as error:
+            await ack(text=f"{explain(error)}\nSee `{IMAGE_COMMAND} help` for the options.")
+            return
+        # A command redelivered (Socket Mode resends unacked envelopes) carries the same trigger_id.
+        trigger = command.get("trigger_id") or uuid.uuid4().hex
+        admission = await services.jobs.submit(
+            dedupe_key=f"command:{command['team_id']}:{trigger}", kind="generate", team_id=command["team_id"],
+            channel_id=command["channel_id"], user_id=command["user_id"],
+            payload=generate_payload(parsed.prompt, parsed.options), response_url=command.get("response_url"))
+        await ack(text=refusal(admission.status, retry_in=admission.retry_in,
+                               limit=services.settings.user_requests_per_minute) or "")
+
+    async def usage(command: dict[str, Any], respond: AsyncRespond) -> None:
+        """A user's own spend today and this month, and what is left of their budgets (privately)."""
+        team, user = command["team_id"], command["user_id"]
+        standing = await images.budgets.standing(team, user, command["channel_id"])
+        lines = [f"*Your imagebot spend*: {format_usd(standing.today_micro)} today, "
+                 f"{format_usd(standing.month_micro)} this month."]
+        if estimated_note(standing.month_estimated):
+            lines[0] += f" This month {estimated_note(standing.month_estimated)}."
+        for line in standing.budgets:
+            budget = line.budget
+            owner = {"user": "your", "channel": "this channel's", "workspace": "the workspace's"}[budget.scope]
+            lines.append(f"• {owner} {budget.period} budget: {format_usd(line.left_micro)} "
+                         f"left of {format_usd(budget.limit_micro)}")
+        if len(lines) == 1:
+            lines.append("No budget applies to you.")
+        await respond(text="\n".join(lines), response_type="ephemeral")
+
+    app.command(IMAGE_COMMAND)(image)

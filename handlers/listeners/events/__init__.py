@@ -1,0 +1,14 @@
+"""Events API events other than messages: the App Home tab (home), and uninstalls and revoked tokens (install)."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.runtime.services import Services
+from handlers.delivery import Flows
+from handlers.listeners.events import home, install
+
+
+def register(app: AsyncApp, services: Services, flows: Flows) -> None:
+    home.register(app, services, flows)
+    install.register(app, services, flows)

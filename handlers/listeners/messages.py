@@ -1,0 +1,127 @@
+"""Messages: replies in image threads edit; a mention with an image, or a DM, starts an image thread."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+
+from bot.errors import StorageUnavailable, UserInputError
+from bot.rules.options import parse_command
+from bot.runtime.db_thread import ack_deadline, in_time
+from bot.runtime.services import Services
+from handlers.delivery import Attachment, Flows, edit_payload, generate_payload
+from handlers.listeners.middleware import team_of
+from handlers.ui.errors import explain, refusal
+from storage.store import ThreadKey
+
+MENTION_HINT = ("Attach an image to your mention and say what to change, and I will start an image thread "
+                "with it; or make a new one with `/image <prompt>`.")
+
+
+def attachments_of(event: dict[str, Any]) -> tuple[Attachment, ...]:
+    return tuple(
+        Attachment(id=f.get("id", ""), name=f.get("name") or f.get("title") or "attachment",
+                   url=f.get("url_private_download") or f.get("url_private") or "", size=f.get("size"),
+                   mimetype=f.get("mimetype") or "")
+        for f in event.get("files") or ()
+        if f.get("url_private_download") or f.get("url_private")
+    )
+
+
+def words_of(event: dict[str, Any], bot_user_id: str | None) -> str:
+    text = event.get("text") or ""
+    if bot_user_id:
+        text = text.replace(f"<@{bot_user_id}>", " ")
+    return text.strip()
+
+
+def is_reply(event: dict[str, Any]) -> bool:
+    return bool(event.get("thread_ts")) and event.get("thread_ts") != event.get("ts")
+
+
+def register(app: AsyncApp, services: Services, flows: Flows) -> None:
+    images = services.images
+
+    # Every listener here answers before the ack (process_before_response) and waits for the database at most
+    # until `deadline` (bot/runtime/db_thread.py ACK_WAIT from its start): past it, or when the database is full or
+    # locked, the user hears "try again" and nothing reaches the image API.
+    def refuse(team_id: str, event: dict[str, Any], thread_ts: str | None, reason: str) -> None:
+        services.jobs.background(flows.tell((team_id, event["channel"], event["user"], thread_ts), reason),
+                                 name="refusal")
+
+    async def admit(body: dict[str, Any], event: dict[str, Any], kind: str, payload: dict[str, Any],
+                    thread_ts: str, deadline: float) -> None:
+        team_id = body.get("team_id") or event.get("team") or ""
+        admission = await services.jobs.submit(
+            # One job per message, whichever event delivered it (message, app_mention) and however often.
+            dedupe_key=f"message:{team_id}:{event['channel']}:{event['ts']}", kind=kind, team_id=team_id,
+            channel_id=event["channel"], user_id=event["user"], payload=payload, thread_ts=thread_ts,
+            message_ts=event["ts"], deadline=deadline)
+        reason = refusal(admission.status, retry_in=admission.retry_in,
+                         limit=services.settings.user_requests_per_minute)
+        if reason:
+            refuse(team_id, event, thread_ts, reason)
+
+    async def start_thread(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
+        """A new image thread rooted at the user's own message (a mention with an image, or a DM)."""
+        deadline = ack_deadline()
+        team_id = body.get("team_id") or event.get("team") or ""
+        text, files = words_of(event, context.bot_user_id), attachments_of(event)
+        key = ThreadKey(team_id, event["channel"], event["ts"])
+        if files:  # the attached image becomes v1; the words (if any) edit it
+            kind, payload, prompt = "edit", edit_payload(text, files), text or None
+        else:
+            try:
+                parsed = parse_command(text, images.default_options, images.choices())
+            except UserInputError as error:
+                refuse(team_id, event, None, explain(error))
+                return
+            kind, prompt = "generate", parsed.prompt
+            payload = generate_payload(parsed.prompt, parsed.options, card=False)
+        try:
+            await in_time(images.start_thread(key, user_id=event["user"], prompt=prompt), deadline)
+        except StorageUnavailable as error:
+            refuse(team_id, event, event["ts"], explain(error))
+            return
+        await admit(body, event, kind, payload, event["ts"], deadline)
+
+    async def message(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
+        if not event.get("user"):
+            return
+        if event.get("channel_type") == "im" and not is_reply(event):
+            await start_thread(body, event, context)  # a direct message is a new request
+            return
+        if not is_reply(event):
+            return  # top-level chatter in a channel: not addressed to imagebot
+        deadline = ack_deadline()
+        team_id = body.get("team_id") or event.get("team") or ""
+        key = ThreadKey(team_id, event["channel"], event["thread_ts"])
+        try:
+            thread = await in_time(images.get_thread(key), deadline)
+        except StorageUnavailable as error:
+            # Whether this is an image thread is learnt after the ack; only a reply in one hears it was not taken.
+            services.jobs.background(refuse_if_ours(key, event, explain(error)), name="refusal")
+            return
+        if thread is None:
+            return  # not an image thread: not ours to answer
+        await admit(body, event, "edit", edit_payload(words_of(event, context.bot_user_id), attachments_of(event)),
+                    event["thread_ts"], deadline)
+
+    async def refuse_if_ours(key: ThreadKey, event: dict[str, Any], reason: str) -> None:
+        if await images.get_thread(key) is not None:
+            await flows.tell((key.team_id, event["channel"], event["user"], key.thread_ts), reason)
+
+    async def mention(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
+        if is_reply(event) or not event.get("user"):
+            return  # in a thread the message event does the work (same dedupe key: one job)
+        if attachments_of(event):
+            await start_thread(body, event, context)
+        else:
+            services.jobs.background(flows.tell((team_of(body), event["channel"], event["user"], None),
+                                                MENTION_HINT),
+                                     name="mention-hint")
+
+    # One catch-all listener for every message event, so Slack never gets a 404 for one.
+    app.event("message")(message)
+    app.event("app_mention")(mention)

@@ -1,0 +1,120 @@
+"""Modals: `/image` with no text opens a form; the message shortcut "Edit with imagebot" edits any image.
+
+The shortcut works inside threads, where slash commands do not: the image thread is the message's own thread
+(or starts at the message). Submissions become jobs like any other request (deduped on the view id).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
+
+from bot.errors import InvalidOption, StorageUnavailable
+from bot.runtime.db_thread import ack_deadline, in_time
+from bot.runtime.services import Services
+from handlers.delivery import Attachment, Flows, edit_payload, generate_payload
+from handlers.listeners.messages import attachments_of
+from handlers.listeners.middleware import team_of
+from handlers.ui import modals as views
+from handlers.ui.errors import explain, refusal
+from storage.store import ThreadKey
+
+log = logging.getLogger(__name__)
+EDIT_SHORTCUT = "imagebot_edit_shortcut"
+NO_IMAGE = ":frame_with_picture: That message has no image I can edit. Use the shortcut on a message with an image."
+
+
+async def open_view(flows: Flows, team_id: str, trigger_id: str, view: dict[str, Any]) -> None:
+    try:
+        await (await flows.slack(team_id)).views_open(trigger_id=trigger_id, view=view)
+    except SlackApiError as error:  # an expired trigger (over 3 s) is the usual cause
+        log.warning("views.open failed: %s", error.response.get("error"))
+
+
+async def open_image_form(services: Services, flows: Flows, command: dict[str, Any]) -> None:
+    """`/image` with no text: the form, preset to the defaults, offering only the models configured."""
+    view = views.build_image_modal(services.images.default_options, services.images.choices(),
+                                   private_metadata=command["channel_id"])
+    await open_view(flows, command["team_id"], command["trigger_id"], view)
+
+
+def register(app: AsyncApp, services: Services, flows: Flows) -> None:
+    images = services.images
+
+    async def image_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        try:
+            prompt, options = views.parse_image_modal(view["state"]["values"], images.choices(),
+                                                      defaults=images.default_options)
+        except InvalidOption as error:
+            await ack(response_action="errors", errors=views.modal_errors(error))
+            return
+        team, user, channel = body["user"]["team_id"], body["user"]["id"], view.get("private_metadata") or ""
+        admission = await services.jobs.submit(
+            dedupe_key=f"view:{team}:{view['id']}", kind="generate", team_id=team, channel_id=channel, user_id=user,
+            payload=generate_payload(prompt, options))
+        await ack()
+        reason = refusal(admission.status, retry_in=admission.retry_in,
+                         limit=services.settings.user_requests_per_minute)
+        if reason:
+            services.jobs.background(flows.tell((team, channel, user, None), reason), name="modal-refusal")
+
+    async def edit_shortcut(ack: AsyncAck, body: dict[str, Any], shortcut: dict[str, Any]) -> None:
+        await ack()
+        message, channel, user = body["message"], body["channel"]["id"], body["user"]["id"]
+        files = [a for a in attachments_of(message)
+                 if a.mimetype.startswith("image/") or a.name.lower().endswith((".png", ".jpg", ".jpeg", ".webp",
+                                                                                ".gif"))]
+        if not files:
+            services.jobs.background(flows.tell((team_of(body), channel, user, message.get("thread_ts")),
+                                                NO_IMAGE),
+                                     name="shortcut-no-image")
+            return
+        metadata = {"c": channel, "ts": message["ts"], "thread": message.get("thread_ts") or message["ts"],
+                    "files": [f.__dict__ for f in files[:3]]}
+        text = json.dumps(metadata)
+        while len(text) > views.METADATA_LIMIT and metadata["files"]:
+            metadata["files"].pop()
+            text = json.dumps(metadata)
+        modal = views.build_edit_modal(text, views.offered(images.choices(), "qualities"))
+        services.jobs.background(open_view(flows, team_of(body), body["trigger_id"], modal), name="edit-modal")
+
+    async def edit_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        try:
+            instruction, quality = views.parse_edit_modal(view["state"]["values"],
+                                                          views.offered(images.choices(), "qualities"))
+        except InvalidOption as error:
+            await ack(response_action="errors",
+                      errors=views.modal_errors(error, fallback_block=views.INSTRUCTION_BLOCK))
+            return
+        deadline = ack_deadline()  # the database work before the ack, all of it (bot/runtime/db_thread.py)
+        metadata = json.loads(view.get("private_metadata") or "{}")
+        team, user = body["user"]["team_id"], body["user"]["id"]
+        key = ThreadKey(team, metadata["c"], metadata["thread"])
+        try:
+            if await in_time(images.get_thread(key), deadline) is None:
+                await in_time(images.start_thread(key, user_id=user, prompt=instruction), deadline)
+        except StorageUnavailable as error:
+            await ack()
+            services.jobs.background(flows.tell((team, metadata["c"], user, metadata["thread"]), explain(error)),
+                                     name="modal-refusal")
+            return
+        text = f"{instruction} --quality {quality}" if quality else instruction
+        admission = await services.jobs.submit(
+            dedupe_key=f"view:{team}:{view['id']}", kind="edit", team_id=team, channel_id=metadata["c"],
+            user_id=user, payload=edit_payload(text, [Attachment(**f) for f in metadata["files"]]),
+            thread_ts=metadata["thread"], message_ts=metadata["ts"], deadline=deadline)
+        await ack()
+        reason = refusal(admission.status, retry_in=admission.retry_in,
+                         limit=services.settings.user_requests_per_minute)
+        if reason:
+            services.jobs.background(flows.tell((team, metadata["c"], user, metadata["thread"]), reason),
+                                     name="modal-refusal")
+
+    app.view(views.IMAGE_MODAL)(image_submitted)
+    app.view(views.EDIT_MODAL)(edit_submitted)
+    app.shortcut(EDIT_SHORTCUT)(edit_shortcut)
+
