@@ -17,6 +17,7 @@ run: $(BIN)/imagebot
 
 test: $(BIN)/imagebot
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 clean:
