@@ -12,7 +12,9 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from bot.money.catalogue import Capabilities, Catalogue, merge
+from bot.money.catalogue import Catalogue
+from bot.money.catalogue_reader import merge
+from bot.money.catalogue_records import Capabilities
 from bot.rules.options import Choices
 
 TODAY = date(2026, 12, 6)  # the day these tests reason about; pass it where "today" matters

@@ -23,7 +23,8 @@ from zoneinfo import ZoneInfo
 
 from bot.errors import BudgetExceeded
 from bot.models import ImageOptions
-from bot.money.catalogue import Capabilities, Catalogue
+from bot.money.catalogue import Catalogue
+from bot.money.catalogue_records import Capabilities
 from bot.money.pricing import PriceTable, Usage
 from bot.money.tokens import (
     input_image_tokens,
@@ -34,8 +35,8 @@ from bot.money.tokens import (
 )
 from bot.runtime.db_thread import DbThread
 from bot.settings import Settings
+from storage.records import ledger_time
 from storage.reports import Estimated
-from storage.store import ledger_time
 
 PERIODS = ("daily", "monthly")
 ALERT_THRESHOLDS = (80, 100)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from bot.money.catalogue import Capabilities, Estimate, InputTokens
+from bot.money.catalogue_records import Capabilities, Estimate, InputTokens
 
 
 def resolve_size(size: str) -> str:

@@ -25,7 +25,8 @@ from PIL import Image, ImageDraw, ImageOps
 
 from bot.errors import InvalidRequest
 from bot.models import EditRequest, GenerateRequest, ImageOptions, ImageResult, InputImage, OutputImage
-from bot.money.catalogue import Capabilities, Catalogue
+from bot.money.catalogue import Catalogue
+from bot.money.catalogue_records import Capabilities
 from bot.money.pricing import SvgUsage, Usage
 from bot.money.tokens import (
     input_image_tokens,

@@ -19,7 +19,8 @@ from datetime import date
 
 from bot.errors import InvalidOption, PromptTooLong
 from bot.models import ImageOptions
-from bot.money.catalogue import Capabilities, Catalogue
+from bot.money.catalogue import Catalogue
+from bot.money.catalogue_records import Capabilities
 
 SIZE_ALIASES = {"square": "1024x1024", "portrait": "1024x1536", "landscape": "1536x1024"}
 #: What imagebot posts for one request at most (a product limit, below every model's own `max_n`).

@@ -15,7 +15,8 @@ from bot.errors import SettingsError
 from bot.metrics import Metrics
 from bot.models import ImageOptions
 from bot.money.budgets import Budgets
-from bot.money.catalogue import Catalogue, Resolved, load_catalogue
+from bot.money.catalogue import Catalogue, load_catalogue
+from bot.money.retirement import Resolved
 from bot.providers.image_api import DEFAULT_TIMEOUT, AzureTarget, ImageAPI, OpenAITarget
 from bot.providers.offline import OfflineImageAPI
 from bot.runtime.db_thread import DbThread

@@ -20,7 +20,8 @@ from bot.metrics import Metrics
 from bot.models import EditRequest, GenerateRequest, ImageOptions, ImageResult, InputImage, LostAnswer
 from bot.money import billing
 from bot.money.budgets import Alert, Budgets, BudgetStanding, estimate_caveats, estimate_micro
-from bot.money.catalogue import Catalogue, Resolved
+from bot.money.catalogue import Catalogue
+from bot.money.retirement import Resolved
 from bot.money.pricing import PriceTable
 from bot.providers.image_api import OnLost, OnPartial, end_user_id
 from bot.rules.options import Choices, fit_options, models_with

@@ -106,7 +106,8 @@ from aiohttp import BodyPartReader, web
 from PIL import Image, ImageDraw, ImageOps
 
 from bot.money import tokens
-from bot.money.catalogue import Capabilities, Catalogue
+from bot.money.catalogue import Catalogue
+from bot.money.catalogue_records import Capabilities
 from bot.providers.offline import xml_text
 
 __all__ = [

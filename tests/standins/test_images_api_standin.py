@@ -22,7 +22,8 @@ import pytest
 from PIL import Image
 
 from bot.money import tokens
-from bot.money.catalogue import Catalogue, merge
+from bot.money.catalogue import Catalogue
+from bot.money.catalogue_reader import merge
 from standins.images_api import (
     DALLE_ONLY_PARAMS,
     FILE_FIELDS,

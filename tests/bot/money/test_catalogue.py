@@ -1,8 +1,8 @@
-"""bot/money/catalogue.py and bot/money/catalogue.json: the shipped data is whole and consistent, and the reading rules
-(statuses on a day, replacements, providers, IMAGEBOT_MODELS overrides, IMAGEBOT_PRICES) hold.
+"""bot/money/catalogue.py and bot/money/catalogue.json: the shipped data is whole and consistent, and the catalogue's
+rules (providers, IMAGEBOT_MODELS overrides, IMAGEBOT_PRICES, latency) hold.
 
-Checks of the shipped data go over every model the catalogue lists, whatever it lists; tests of the reading rules
-build small catalogues of their own (`catalogue_from`, `Catalogue.from_data`). One published fact is pinned on
+Checks of the shipped data go over every model the catalogue lists, whatever it lists; tests of the rules build
+small catalogues of their own (`catalogue_from`, `Catalogue.load` of a file). One published fact is pinned on
 purpose: gpt-image-1's shutdown date on OpenAI."""
 
 from __future__ import annotations
@@ -11,43 +11,19 @@ import json
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot.errors import SettingsError
-from bot.money.catalogue import OFFLINE_AS, STATES, Catalogue, Resolved, Status, load_catalogue, merge
+from bot.money.catalogue import Catalogue, load_catalogue
+from bot.money.catalogue_records import OFFLINE_AS
 from bot.money.pricing import MICRO, SvgUsage, Usage
+from bot.money.retirement import STATES
 from bot.settings import Settings
+from tests.bot.money.catalogue_entries import a_family, new_model
 from tests.catalogue_helpers import TODAY, catalogue, catalogue_from, default_model, live, shut_down
 
 PROVIDERS = ("openai", "azure")
-
-
-def a_family() -> str:
-    family = catalogue().get(default_model()).family  # type: ignore[union-attr]
-    assert family
-    return family
-
-
-def new_model(**overrides: Any) -> dict[str, Any]:
-    """A whole model entry for a model the catalogue does not have, in the catalogue's shape."""
-    entry: dict[str, Any] = {
-        "family": a_family(),
-        "role": "the house model",
-        "status": {"openai": {"state": "live", "since": "2026-12-01"}},
-        "prices": {"text_in": "1.00", "image_out": "2.00", "source": "our contract", "date": "2026-12-01",
-                   "confirmed": True},
-    }
-    entry.update(overrides)
-    return entry
-
-
-def refusal(extra: dict[str, Any]) -> SettingsError:
-    with pytest.raises(SettingsError) as caught:
-        catalogue_from(extra)
-    assert caught.value.variable == "IMAGEBOT_MODELS"
-    return caught.value
 
 
 # the shipped catalogue -------------------------------------------------------------------------------------
@@ -186,119 +162,6 @@ def test_models_the_api_once_served_are_named_with_their_date() -> None:
     assert cat.gone(default_model()) is None
 
 
-# statuses on a day -----------------------------------------------------------------------------------------
-
-
-def test_a_deprecated_model_turns_shut_down_on_its_date() -> None:
-    day = date(2027, 3, 1)
-    status = Status(state="deprecated", shutdown=day, replacement="x")
-
-    assert status.on(day - timedelta(days=1)) == "deprecated"
-    assert status.usable(day - timedelta(days=1))
-    assert status.on(day) == "shut_down"
-    assert status.on(day + timedelta(days=400)) == "shut_down"
-    assert not status.usable(day)
-
-
-def test_other_states_do_not_change_with_the_day() -> None:
-    for state in ("live", "unconfirmed"):
-        assert Status(state=state, shutdown=date(2000, 1, 1)).on(TODAY) == state
-        assert Status(state=state).usable(TODAY)
-    assert Status(state="shut_down", shutdown=date(2100, 1, 1)).on(TODAY) == "shut_down"
-
-
-def test_the_shipped_deprecated_models_turn_shut_down_on_their_dates() -> None:
-    cat = catalogue()
-    deprecated = [(m, p, s) for m in cat.ids for p, s in cat.get(m).statuses.items()  # type: ignore[union-attr]
-                  if s.state == "deprecated"]
-    assert deprecated
-    for model, provider, status in deprecated:
-        assert status.shutdown is not None
-        before, on = status.shutdown - timedelta(days=1), status.shutdown
-        assert model in cat.live(provider, before), (model, provider)
-        assert model not in cat.live(provider, on), (model, provider)
-
-
-# replacements ----------------------------------------------------------------------------------------------
-
-
-def chain_catalogue() -> tuple[Catalogue, list[str]]:
-    """Three models of the shipped catalogue's family: the first two shut down, each replaced by the next."""
-    a, b, c = "chain-a", "chain-b", "chain-c"
-    cat = catalogue_from({"models": {
-        a: new_model(status={"openai": {"state": "shut_down", "shutdown": "2026-01-01", "replacement": b}}),
-        b: new_model(status={"openai": {"state": "deprecated", "shutdown": "2026-06-01", "replacement": c}}),
-        c: new_model(),
-    }})
-    return cat, [a, b, c]
-
-
-def test_resolve_follows_a_chain_of_replacements_to_a_usable_model() -> None:
-    cat, (a, b, c) = chain_catalogue()
-    resolved = cat.resolve(a, "openai", TODAY)
-
-    assert resolved == Resolved(requested=a, used=c, retired=cat.status(a, "openai"))
-    assert resolved.replaced
-    assert resolved.note() == f"{a} was shut down on 2026-01-01; this used {c}"
-    # Before b's shutdown date, the chain stops at b.
-    assert cat.resolve(a, "openai", date(2026, 5, 31)).used == b
-
-
-def test_resolve_leaves_a_usable_model_as_it_is() -> None:
-    cat, (_, _, c) = chain_catalogue()
-    resolved = cat.resolve(c, "openai", TODAY)
-
-    assert (resolved.used, resolved.replaced, resolved.retired, resolved.note()) == (c, False, None, None)
-
-
-def test_resolve_returns_an_unknown_model_as_it_is() -> None:
-    resolved = catalogue().resolve("no-such-model", "openai", TODAY)
-
-    assert resolved.used == "no-such-model"
-    assert not resolved.replaced
-
-
-def test_resolve_stops_at_a_replacement_the_provider_knows_nothing_of() -> None:
-    # On Azure, the replacement has no status: the chain stops there and the caller decides.
-    a, b = "chain-a", "chain-b"
-    cat = catalogue_from({"models": {
-        a: new_model(status={"azure": {"state": "shut_down", "shutdown": "2026-01-01", "replacement": b}}),
-        b: new_model(),
-    }})
-
-    resolved = cat.resolve(a, "azure", TODAY)
-    assert resolved.used == b
-    assert cat.status(b, "azure").state == "unknown"
-
-
-def test_resolve_of_a_shut_down_model_without_a_replacement_keeps_it() -> None:
-    cat = catalogue_from({"models": {"alone": new_model(status={"openai": {"state": "shut_down",
-                                                                             "shutdown": "2026-01-01"}})}})
-    resolved = cat.resolve("alone", "openai", TODAY)
-
-    assert resolved.used == "alone" and not resolved.replaced
-    assert resolved.retired is not None and resolved.retired.shutdown == date(2026, 1, 1)
-
-
-def test_resolve_of_a_loop_of_shut_down_models_ends() -> None:
-    cat = catalogue_from({"models": {
-        "loop-a": new_model(status={"openai": {"state": "shut_down", "shutdown": "2026-01-01",
-                                               "replacement": "loop-b"}}),
-        "loop-b": new_model(status={"openai": {"state": "shut_down", "shutdown": "2026-01-01",
-                                               "replacement": "loop-a"}}),
-    }})
-
-    assert cat.resolve("loop-a", "openai", TODAY).used == "loop-a"
-
-
-def test_the_shipped_shut_down_models_resolve_to_their_live_replacements() -> None:
-    cat = catalogue()
-    for model in shut_down():
-        resolved = cat.resolve(model, "openai", TODAY)
-        assert resolved.replaced and resolved.used in live()
-        assert resolved.note() and model in resolved.note() and resolved.used in resolved.note()  # type: ignore[operator]
-
-
 # IMAGEBOT_MODELS -------------------------------------------------------------------------------------------
 
 
@@ -374,98 +237,6 @@ def test_an_override_marks_a_live_model_deprecated_from_a_date(tmp_path: Path) -
     assert model not in cat.live("openai", day)
     assert cat.resolve(model, "openai", day).used == other
     assert cat.status(model, "azure") == catalogue().status(model, "azure")  # another provider is untouched
-
-
-def test_merge_merges_tables_key_by_key_and_replaces_everything_else() -> None:
-    base = {"a": {"b": 1, "c": {"d": 2, "e": 3}}, "f": [1, 2], "g": 4}
-    extra = {"a": {"c": {"d": 20}}, "f": [3], "h": 5}
-
-    assert merge(base, extra) == {"a": {"b": 1, "c": {"d": 20, "e": 3}}, "f": [3], "g": 4, "h": 5}
-    assert base == {"a": {"b": 1, "c": {"d": 2, "e": 3}}, "f": [1, 2], "g": 4}  # not changed in place
-
-
-def test_from_data_builds_a_catalogue_of_its_own() -> None:
-    data = Catalogue.builtin_data()
-    data["models"] = {"only-one": new_model()}
-    data["defaults"] = {"model": "only-one"}
-    data["gone"] = {}
-
-    cat = Catalogue.from_data(data, source="a test")
-
-    assert cat.ids == ("only-one",)
-    assert cat.default_model == "only-one"
-
-
-@pytest.mark.parametrize(
-    ("extra", "words"),
-    [
-        ({"models": {"bad-model": new_model(family="no-such-family")}}, ["bad-model", "family", "no-such-family"]),
-        ({"models": {"bad-model": new_model(status={"openai": {"state": "deprecated", "shutdown": "2027-01-01",
-                                                               "replacement": "no-such-model"}})}},
-         ["bad-model.status.openai", "replacement", "no-such-model"]),
-        ({"models": {"bad-model": new_model(status={"openai": {"state": "deprecated", "shutdown": "soon"}})}},
-         ["bad-model.status.openai.shutdown", "date", "soon"]),
-        ({"models": {"bad-model": new_model(status={"openai": {"state": "deprecated"}})}},
-         ["bad-model.status.openai", "shutdown date"]),
-        ({"models": {"bad-model": new_model(status={"openai": {"state": "retired"}})}},
-         ["bad-model.status.openai", "live"]),
-        ({"models": {"bad-model": new_model(status={})}}, ["bad-model.status"]),
-        ({"models": {"bad-model": new_model(max_n="ten")}}, ["bad-model.max_n", "int"]),
-        ({"models": {"bad-model": new_model(qualities=["low", 3])}}, ["bad-model.qualities"]),
-        ({"models": {"bad-model": new_model(sizes={"rule": "any"})}}, ["bad-model.sizes"]),
-        ({"models": {"bad-model": new_model(estimate="guess")}}, ["bad-model.estimate", "guess"]),
-        ({"models": {"bad-model": new_model(prices={"image_out": "cheap"})}}, ["bad-model.prices", "cheap"]),
-        ({"models": {"bad-model": "a model"}}, ["bad-model", "table"]),
-        ({"models": {"bad-snapshot": {"snapshot_of": "no-such-model"}}}, ["bad-snapshot", "no-such-model"]),
-        ({"defaults": {"model": "no-such-model"}}, ["defaults.model", "no-such-model"]),
-        ({"gone": {"old-model": {"shutdown": "long ago"}}}, ["gone.old-model.shutdown", "long ago"]),
-        ({"svg_authors": {"writer": {"text_out": "lots"}}}, ["svg_authors.writer", "lots"]),
-        ({"models": {"bad-model": new_model(typical_seconds=-5)}}, ["bad-model.typical_seconds", "-5"]),
-        ({"latency": {"quality_factor": {"high": "slow"}}}, ["latency.quality_factor.high", "slow"]),
-    ],
-)
-def test_bad_data_is_refused_naming_imagebot_models_the_model_and_the_key(extra: dict[str, Any],
-                                                                         words: list[str]) -> None:
-    error = refusal(extra)
-
-    for word in words:
-        assert word in error.problem, (word, error.problem)
-
-
-def test_a_bad_override_file_names_itself(tmp_path: Path) -> None:
-    path = tmp_path / "models.json"
-    path.write_text(json.dumps({"models": {"bad-model": new_model(family="no-such-family")}}), encoding="utf-8")
-
-    with pytest.raises(SettingsError) as caught:
-        Catalogue.load(path)
-
-    assert caught.value.variable == "IMAGEBOT_MODELS"
-    assert str(path) in caught.value.problem
-    assert "bad-model" in caught.value.problem
-
-
-@pytest.mark.parametrize(("name", "content"), [("broken.json", "{not json"), ("broken.toml", "models = ["),
-                                               ("list.json", "[1, 2]"), ("binary.json", b"\xff\xfe\x00garbage")])
-def test_an_unreadable_override_names_imagebot_models(tmp_path: Path, name: str, content: str | bytes) -> None:
-    path = tmp_path / name
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8")
-
-    with pytest.raises(SettingsError) as caught:
-        Catalogue.load(path)
-
-    assert caught.value.variable == "IMAGEBOT_MODELS"
-    assert str(path) in caught.value.problem
-
-
-def test_a_missing_override_file_names_imagebot_models(tmp_path: Path) -> None:
-    with pytest.raises(SettingsError) as caught:
-        Catalogue.load(tmp_path / "absent.json")
-
-    assert caught.value.variable == "IMAGEBOT_MODELS"
-    assert "absent.json" in caught.value.problem
 
 
 # load_catalogue: IMAGEBOT_MODELS and IMAGEBOT_PRICES together ---------------------------------------------

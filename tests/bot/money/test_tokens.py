@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.money.catalogue import Capabilities
+from bot.money.catalogue_records import Capabilities
 from bot.money.tokens import (
     input_image_tokens,
     is_upper_bound,

@@ -13,7 +13,7 @@ import pytest
 
 from bot.errors import InvalidOption, PromptTooLong, UserInputError
 from bot.models import ImageOptions
-from bot.money.catalogue import Capabilities, SizeRule
+from bot.money.catalogue_records import Capabilities, SizeRule
 from bot.rules.options import (
     FLAG_OPTIONS,
     MAX_N,
