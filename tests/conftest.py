@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from bot.money.catalogue import Catalogue
-from bot.providers.image_api import AzureTarget, ImageAPI, OpenAITarget
+from bot.providers.image_api import ImageAPI
+from bot.providers.targets import AzureTarget, OpenAITarget
 from bot.settings import Settings
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn

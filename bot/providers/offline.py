@@ -19,6 +19,7 @@ import math
 import re
 import textwrap
 from collections.abc import Callable
+from functools import partial
 from xml.sax.saxutils import escape
 
 from PIL import Image, ImageDraw, ImageOps
@@ -35,7 +36,7 @@ from bot.money.tokens import (
     reads_high_fidelity,
     resolve_quality,
 )
-from bot.providers.image_api import OnLost, OnPartial
+from bot.providers.base import OnLost, OnPartial
 
 _PIL_FORMAT = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 #: svg_usage.model when the request names no SVG author: plainly not a real model, so never priced.
@@ -98,10 +99,8 @@ class OfflineImageAPI:
         size = _resolve_size(options.size, None)
         images = tuple(
             _output(caps, options,
-                    still=lambda v=seed + i: draw_scene(request.prompt, size, variant=v,
-                                                        transparent=options.transparent),
-                    vector=lambda v=seed + i: svg_scene(request.prompt, size, variant=v,
-                                                        transparent=options.transparent))
+                    still=partial(draw_scene, request.prompt, size, variant=seed + i, transparent=options.transparent),
+                    vector=partial(svg_scene, request.prompt, size, variant=seed + i, transparent=options.transparent))
             for i in range(options.n)
         )
         usage = Usage(
@@ -124,8 +123,8 @@ class OfflineImageAPI:
                              markup=request.markup)
 
         images = tuple(
-            _output(caps, options, still=lambda v=seed + i: still(v),
-                    vector=lambda v=seed + i: svg_edit(base, request.prompt, size, variant=v))
+            _output(caps, options, still=partial(still, seed + i),
+                    vector=partial(svg_edit, base, request.prompt, size, variant=seed + i))
             for i in range(options.n)
         )
         high = reads_high_fidelity(caps, options.input_fidelity)

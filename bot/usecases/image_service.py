@@ -1,7 +1,9 @@
 """The core: turn a request into images, a stored thread context and a ledger row. Knows nothing of Slack.
 
-SQLite work runs on the database thread (bot/runtime/jobs.py `DbThread`) and image files are written on worker
-threads, so the event loop — and with it every ack — never waits on the disk.
+The thread's stored images and versions are bot/usecases/thread_images.py's; this is the request path on top of
+them: the options a call is sent with (the catalogue, the channel's policy), the budgets, the image API call, and its
+ledger rows. SQLite work runs on the database thread (bot/runtime/db_thread.py `DbThread`) and image files are written
+on worker threads, so the event loop — and with it every ack — never waits on the disk.
 """
 
 from __future__ import annotations
@@ -12,60 +14,33 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-from bot.errors import AttachmentError, ImageAPIError, InvalidOption, ServerError, UserInputError
+from bot.errors import AttachmentError, ImageAPIError, InvalidOption, ServerError
 from bot.images import imaging
 from bot.metrics import Metrics
 from bot.models import EditRequest, GenerateRequest, ImageOptions, ImageResult, InputImage, LostAnswer
 from bot.money import billing
 from bot.money.budgets import Alert, Budgets, BudgetStanding, estimate_caveats, estimate_micro
 from bot.money.catalogue import Catalogue
-from bot.money.retirement import Resolved
 from bot.money.pricing import PriceTable
-from bot.providers.image_api import OnLost, OnPartial, end_user_id
+from bot.money.retirement import Resolved
+from bot.providers.base import ImageProvider, OnLost, OnPartial
+from bot.providers.wire import end_user_id
 from bot.rules.options import Choices, fit_options, models_with
 from bot.rules.policy import Policy, apply_policy
 from bot.runtime.db_thread import DbThread
 from bot.runtime.model_watch import NOTICES
 from bot.settings import Settings
+from bot.usecases.thread_images import NoImageYet, ThreadImages
+from storage.records import ImageRecord, LedgerEntry, Spend, ThreadKey
 from storage.reports import Estimated
-from storage.store import ImageRecord, LedgerEntry, RecentImage, Spend, ThreadKey, ThreadRecord
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_INPUTS = 16  # the most any model takes (the catalogue's max_inputs narrows it per model)
 # What a call produced: the result, its stored images, and (count, estimates) of the lost attempts before it.
 _Called = tuple[ImageResult, tuple[ImageRecord, ...], tuple[int, int]]
-
-
-class ImageProvider(Protocol):
-    provider: str
-
-    async def generate(self, request: GenerateRequest, on_partial: OnPartial | None = None,
-                       on_lost: OnLost | None = None) -> ImageResult: ...
-
-    async def edit(self, request: EditRequest, on_partial: OnPartial | None = None,
-                   on_lost: OnLost | None = None) -> ImageResult: ...
-
-
-class NoImageYet(UserInputError):
-    def __init__(self) -> None:
-        super().__init__("This thread has no image yet. Attach an image to edit, or start with `/image <prompt>`.")
-
-
-class ImagePruned(UserInputError):
-    """The image a request needs is gone: IMAGEBOT_RETENTION_DAYS removed it (`days`), or its file is missing
-    (`days` None). Raised before any image API call, so nothing is sent and nothing is billed."""
-
-    def __init__(self, *, label: str | None, days: int | None) -> None:
-        what = f"This thread's image ({label})" if label else "This thread's image"
-        gone = (f"was removed after {days} day{'s' if days != 1 else ''} (imagebot keeps images that long)"
-                if days else "is no longer stored")
-        super().__init__(f":wastebasket: {what} {gone}. Start a new one with `/image <prompt>`, or post an image "
-                         "here on its own to edit that instead.")
-        self.label = label
-        self.days = days
 
 
 @dataclass(frozen=True)
@@ -98,25 +73,21 @@ class Delivered:
                                    self.month_estimated)
 
 
-class ImageService:
+class ImageService(ThreadImages):
+    """A thread's images (ThreadImages) and the two calls that add to them: each request's options, its budgets, the
+    image API call and its ledger rows."""
+
     def __init__(self, provider: ImageProvider, db: DbThread, prices: PriceTable, settings: Settings,
                  budgets: Budgets, *, catalogue: Catalogue, metrics: Metrics | None = None,
                  today: Callable[[], date] | None = None) -> None:
+        super().__init__(db, settings)
         self.provider = provider
         self.catalogue = catalogue
         # The catalogue's statuses apply from their dates, so "today" is asked at each request, not at start-up.
         self._today = today or (lambda: datetime.now(budgets.tz).date())
         self.metrics = metrics or Metrics()
-        self.store = db.store
-        self.io = db
         self.prices = prices
-        self.settings = settings
         self.budgets = budgets
-
-    async def save_image(self, data: bytes, fmt: str, **fields: Any) -> ImageRecord:
-        """Write the file on a worker thread (it can be megabytes, fsync'd), then record it on the db thread."""
-        digest, relative = await asyncio.to_thread(self.store.files.put, data, fmt)
-        return await self.io(self.store.record_image, digest, relative, len(data), fmt, **fields)
 
     def today(self) -> date:
         return self._today()
@@ -143,39 +114,6 @@ class ImageService:
                                moderation=self.settings.moderation if caps is None or caps.moderation else None,
                                svg_model=self.settings.svg_model)
         return fit_options(options, caps)[0] if caps is not None else options
-
-    # threads ----------------------------------------------------------------------------------------
-    async def start_thread(self, key: ThreadKey, *, user_id: str, prompt: str | None) -> ThreadRecord:
-        return await self.io(self.store.start_thread, key, created_by=user_id, prompt=prompt)
-
-    async def get_thread(self, key: ThreadKey) -> ThreadRecord | None:
-        return await self.io(self.store.get_thread, key)
-
-    async def recent_images(self, team_id: str, user_id: str, limit: int) -> list[RecentImage]:
-        """A user's latest images in the workspace, newest first (the App Home lists them)."""
-        return await self.io(self.store.recent_images, team_id, user_id, limit)
-
-    async def image_bytes(self, image_id: str, key: ThreadKey | None = None) -> bytes:
-        return await self.read_image(await self.kept_image(key, image_id), key)
-
-    async def read_image(self, record: ImageRecord, key: ThreadKey | None = None) -> bytes:
-        """The (megabytes of) file from a worker thread, so the db thread stays free."""
-        try:
-            return await asyncio.to_thread(self.store.files.get, record.path)
-        except FileNotFoundError:
-            log.warning("image %s is recorded but its file %s is missing", record.id, record.path)
-            raise ImagePruned(label=await self._label(key, record.id), days=None) from None
-
-    async def kept_image(self, key: ThreadKey | None, image_id: str) -> ImageRecord:
-        """The image's record; refused (with words for the user) if retention has removed its file."""
-        record = await self.io(self.store.get_image, image_id)
-        if record.pruned_at is not None:
-            raise ImagePruned(label=await self._label(key, record.id), days=self.settings.retention_days)
-        return record
-
-    async def _label(self, key: ThreadKey | None, image_id: str) -> str | None:
-        row = await self.io(self.store.version_of, key, image_id) if key is not None else None
-        return str(row["label"]) if row else None
 
     # attachments ------------------------------------------------------------------------------------
     async def prepare_attachment(self, data: bytes, name: str) -> tuple[InputImage, str | None]:
@@ -314,57 +252,6 @@ class ImageService:
         author = self.prices.svg_author_cost(result.svg_usage)
         return None if author is None else cost + author
 
-    async def use_upload(self, key: ThreadKey, image: InputImage) -> str:
-        """Make an uploaded image the thread's context for the next edit (no API call, nothing billed); it gets
-        the next version label, which is returned."""
-        record = await self.save_image(image.data, image.format, origin="upload", key=key, width=image.width,
-                                       height=image.height)
-        [label] = await self.io(self.store.add_versions, key, [record.id], parent_image_id=None, job_id=None)
-        await self.io(self.store.set_last_image, key, record.id)
-        return label
-
-    # versions: moving the context needs no API call ---------------------------------------------------
-    async def current_version(self, key: ThreadKey) -> str | None:
-        thread = await self.get_thread(key)
-        if thread is None or thread.last_image_id is None:
-            return None
-        row = await self.io(self.store.version_of, key, thread.last_image_id)
-        return row["label"] if row else None
-
-    async def use_version(self, key: ThreadKey, label: str) -> str:
-        row = await self.io(self.store.version, key, label)
-        if row is None:
-            raise InvalidOption(f"This thread has no {label}. {await self._known(key)}")
-        await self.kept_image(key, row["image_id"])
-        await self.io(self.store.set_last_image, key, row["image_id"])
-        return str(row["label"])
-
-    async def undo(self, key: ThreadKey) -> str:
-        """Back to the image the current one was made from."""
-        thread = await self.get_thread(key)
-        current = await self.io(self.store.version_of, key, thread.last_image_id) if thread and \
-            thread.last_image_id else None
-        if current is None or not current["parent_image_id"]:
-            raise InvalidOption("There is nothing to undo: the current image was not made from another one.")
-        parent = await self.io(self.store.version_of, key, current["parent_image_id"])
-        await self.kept_image(key, current["parent_image_id"])
-        await self.io(self.store.set_last_image, key, current["parent_image_id"])
-        return str(parent["label"]) if parent else "the previous image"
-
-    async def use_output(self, key: ThreadKey, index: int) -> str:
-        """Pick another output of the call that made the current image (v3a → v3b)."""
-        thread = await self.get_thread(key)
-        current = await self.io(self.store.version_of, key, thread.last_image_id) if thread and \
-            thread.last_image_id else None
-        if current is None:
-            raise NoImageYet()
-        siblings = [r for r in await self.io(self.store.versions, key) if r["number"] == current["number"]]
-        if len(siblings) < 2 or not 0 <= index < len(siblings):
-            raise InvalidOption(f"{current['label']} is the only image of its request. {await self._known(key)}")
-        await self.kept_image(key, siblings[index]["image_id"])
-        await self.io(self.store.set_last_image, key, siblings[index]["image_id"])
-        return str(siblings[index]["label"])
-
     def estimate(self, options: ImageOptions, prompt: str, inputs: tuple[tuple[int, int], ...] = ()) -> int | None:
         return estimate_micro(self.prices, self.catalogue, options, prompt, inputs, fidelity=options.input_fidelity)
 
@@ -372,27 +259,6 @@ class ImageService:
         """What an estimate for `options` does not know: no published figures (a stated upper bound is used), or
         an SVG author model whose tokens are billed apart."""
         return estimate_caveats(self.catalogue.capabilities(options.model, self.provider.provider), options)
-
-    async def base_record(self, key: ThreadKey, base: str | None) -> ImageRecord | None:
-        """The image an edit would start from: version `base`, or the thread's current image."""
-        if base:
-            image_id: str | None = await self.version_image(key, base)
-        else:
-            thread = await self.get_thread(key)
-            image_id = thread.last_image_id if thread else None
-        if not image_id:
-            return None
-        return await self.kept_image(key, image_id)  # refused before any estimate or confirmation
-
-    async def version_image(self, key: ThreadKey, label: str) -> str:
-        row = await self.io(self.store.version, key, label)
-        if row is None:
-            raise InvalidOption(f"This thread has no {label}. {await self._known(key)}")
-        return str(row["image_id"])
-
-    async def _known(self, key: ThreadKey) -> str:
-        labels = [r["label"] for r in await self.io(self.store.versions, key)]
-        return f"Versions here: {', '.join(labels)}." if labels else "It has no images yet."
 
     # internals ---------------------------------------------------------------------------------------
     async def _call(self, kind: str, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions,

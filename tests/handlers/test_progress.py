@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from bot.money.tokens import output_image_tokens
-from bot.providers.image_api import ImageAPI, OpenAITarget
+from bot.providers.image_api import ImageAPI
+from bot.providers.targets import OpenAITarget
 from bot.settings import Settings
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn

@@ -26,14 +26,9 @@ from bot import errors
 from bot.models import EditRequest, GenerateRequest, ImageOptions, InputImage, LostAnswer, PartialImage
 from bot.money import tokens
 from bot.money.pricing import SvgUsage
-from bot.providers.image_api import (
-    MAX_SAFETY_IDENTIFIER,
-    AzureTarget,
-    ImageAPI,
-    OpenAITarget,
-    answer_cap,
-    error_from_response,
-)
+from bot.providers.image_api import ImageAPI
+from bot.providers.targets import AzureTarget, OpenAITarget
+from bot.providers.wire import MAX_SAFETY_IDENTIFIER
 from standins.images_api import ImageAPIStandIn
 from tests.catalogue_helpers import TODAY, caps, catalogue, default_model, live, live_with, shut_down
 from tests.conftest import Sleeps
@@ -221,70 +216,8 @@ async def test_missing_usage_leaves_cost_unknown(openai: ImageAPI, image_api: Im
     assert result.usage is None and len(result.images) == 1
 
 
-def _response(status: int, body: object, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.Response(status, json=body, headers=headers, request=httpx.Request("POST", "https://x/images"))
-
-
-@pytest.mark.parametrize(("status", "body", "kind", "check"), [
-    (400, {"error": {"code": "content_filter", "message": "filtered", "param": "prompt",
-                     "innererror": {"code": "ResponsibleAIPolicyViolation",
-                                    "content_filter_result": {"violence": {"filtered": True, "severity": "high"},
-                                                              "hate": {"filtered": False}}}}},
-     errors.ModerationBlocked, lambda e: e.categories == ("violence",)),
-    (400, {"error": {"code": "contentFilter", "message": "Your task failed as a result of our safety system."}},
-     errors.ModerationBlocked, lambda e: True),
-    (400, {"error": {"type": "image_generation_user_error", "code": "moderation_blocked", "param": None,
-                     "message": "Your request was rejected by the safety system. safety_violations=[sexual, hate]."}},
-     errors.ModerationBlocked, lambda e: e.categories == ("sexual", "hate")),
-    (400, {"error": {"type": "invalid_request_error", "code": "billing_hard_limit_reached", "param": None,
-                     "message": "Billing hard limit has been reached"}}, errors.QuotaExhausted, lambda e: True),
-    (400, {"error": {"type": "invalid_request_error", "code": "unknown_parameter", "param": "response_format",
-                     "message": "Unknown parameter: 'response_format'."}},
-     errors.InvalidRequest, lambda e: e.param == "response_format" and e.api_code == "unknown_parameter"),
-    (403, {"error": {"code": "Forbidden", "message": "Your resource has been temporarily blocked"}},
-     errors.PermissionDenied, lambda e: True),
-    (429, {"error": {"message": "Rate limit reached. Please try again in 850ms.", "type": "requests"}},
-     errors.RateLimited, lambda e: e.retry_after == 0.85),
-    (503, {"error": {"message": "engine overloaded"}}, errors.ServerError, lambda e: e.status == 503),
-])
-def test_error_shapes_map_to_the_error_tree(status: int, body: dict, kind: type, check: object) -> None:
-    error = error_from_response(_response(status, body, {"x-request-id": "req_1"}))
-    assert type(error) is kind and error.request_id == "req_1"
-    assert check(error)  # type: ignore[operator]
-
-
 GONE = shut_down()[0]  # a model the catalogue says OpenAI has shut down
 NOBODY = "no-such-image-model"  # an ID no provider serves (made up)
-
-
-@pytest.mark.parametrize(("status", "error", "model", "code"), [
-    # OpenAI's answer for a model it has shut down (the deprecations page's wording).
-    (404, {"message": f"The model `{GONE}` has been deprecated, learn more here: "
-                      "https://platform.openai.com/docs/deprecations", "type": "invalid_request_error",
-           "param": None, "code": "model_not_found"}, GONE, "model_not_found"),
-    (404, {"message": f"The model `{NOBODY}` does not exist or you do not have access to it.",
-           "type": "invalid_request_error", "param": None, "code": "model_not_found"}, NOBODY, "model_not_found"),
-    # ... and for an ID it has never served: a 400 on `model`.
-    (400, {"message": f"The model '{NOBODY}' does not exist.", "type": "invalid_request_error", "param": "model",
-           "code": "invalid_value"}, NOBODY, "invalid_value"),
-    (400, {"message": f"The model '{NOBODY}' does not exist.", "type": "invalid_request_error", "param": None,
-           "code": "invalid_value"}, NOBODY, "invalid_value"),
-])
-def test_a_model_shut_down_or_unknown_is_model_unavailable(status: int, error: dict, model: str, code: str) -> None:
-    mapped = error_from_response(_response(status, {"error": error}, {"x-request-id": "req_2"}))
-    assert type(mapped) is errors.ModelUnavailable and isinstance(mapped, errors.InvalidRequest)
-    assert (mapped.model, mapped.api_code, mapped.status, mapped.param, mapped.request_id) == (
-        model, code, status, "model", "req_2")
-
-
-@pytest.mark.parametrize(("status", "error"), [
-    (400, {"message": "Invalid value: '999x999'. Supported values are: 'auto' and WIDTHxHEIGHT.",
-           "type": "invalid_request_error", "param": "size", "code": "invalid_value"}),
-    (404, {"code": "404", "message": "Resource not found"}),
-])
-def test_other_refusals_are_not_taken_for_a_missing_model(status: int, error: dict) -> None:
-    mapped = error_from_response(_response(status, {"error": error}))
-    assert type(mapped) is errors.InvalidRequest
 
 
 # -- what each request carries, against a far side written here (httpx.MockTransport) ----------------------
@@ -974,17 +907,6 @@ async def test_an_edit_whose_answer_breaks_off_is_reported_too(openai: ImageAPI,
     lost: list[LostAnswer] = []
     await openai.edit(EditRequest("add a hat", OPTIONS, images=(input_image(png()),)), on_lost=_record(lost))
     assert len(lost) == 1 and len(image_api.requests) == 2
-
-
-def test_the_answer_cap_is_well_above_the_largest_picture_any_model_makes() -> None:
-    mib = 1024 * 1024
-    largest = max(caps(m).sizes.max_pixels for m in live())
-    assert answer_cap(OPTIONS) == 49 * mib > largest * 4 * 4 / 3  # raw RGBA, as base64
-    assert answer_cap(replace(OPTIONS, n=3)) == 3 * 48 * mib + mib
-    assert answer_cap(replace(OPTIONS, output_format="gif", frames=16)) == 16 * 12 * mib + mib
-    assert answer_cap(replace(OPTIONS, output_format="gif")) == answer_cap(replace(OPTIONS, output_format="gif",
-                                                                                   frames=16))
-    assert answer_cap(replace(OPTIONS, output_format="gif", frames=2)) == 49 * mib
 
 
 async def test_a_huge_answer_is_not_read_past_the_cap_and_not_retried(http: httpx.AsyncClient,
