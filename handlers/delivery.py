@@ -8,13 +8,10 @@ tree) are explained where the user will see them; unexpected ones still tell the
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import logging
-import re
-import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,29 +20,19 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.errors import AttachmentError, ImagebotError, ModelUnavailable
-from bot.images import imaging
-from bot.images.regions import (
-    build_mask,
-    check_markup,
-    check_user_mask,
-    draw_grid,
-    is_markup_name,
-    is_mask_name,
-    parse_region_reply,
-)
-from bot.models import ImageOptions, InputImage, PartialImage
+from bot.models import ImageOptions
 from bot.money.pricing import format_usd
-from bot.providers.image_api import OnPartial
-from bot.rules.options import parse_command
-from bot.rules.replies import Edit, ShowGrid, Undo, UseOutput, UseVersion, parse_reply
 from bot.runtime.jobs import Outcome
 from bot.runtime.services import Services
-from bot.usecases.image_service import Delivered, NoImageYet
+from bot.usecases import edits, posting
+from bot.usecases.image_service import Delivered
+from handlers import results
+from handlers.progress import Progress, show_progress
 from handlers.ui import blocks
 from handlers.ui.errors import budget_owner, explain
-from handlers.ui.modals import build_confirmation, build_grid_message, build_result_actions
+from handlers.ui.modals import build_confirmation, build_grid_message
 from handlers.workspaces import Workspaces
-from storage.store import JobRecord, ThreadKey
+from storage.records import JobRecord, ThreadKey
 
 log = logging.getLogger(__name__)
 WORKING_REACTION = "hourglass_flowing_sand"
@@ -78,19 +65,6 @@ def _has_card(job: JobRecord) -> bool:
 def _key(job: JobRecord) -> ThreadKey:
     assert job.thread_ts, f"job {job.id} has no thread yet"
     return ThreadKey(job.team_id, job.channel_id, job.thread_ts)
-
-
-@dataclass
-class _Progress:
-    """What the status message needs from the work it watches: where previews go, and whether the image was
-    posted (set through `ended`, so an error on the way leaves it False)."""
-
-    on_partial: OnPartial
-    posted: bool = False
-
-    def ended(self, outcome: Outcome) -> Outcome:
-        self.posted = outcome.status == "done"
-        return outcome
 
 
 class Flows:
@@ -127,9 +101,7 @@ class Flows:
             await self._tell_privately(job, f":warning: I could not post in this channel (`{code}`).{hint}")
             return None
         job = dataclasses.replace(job, thread_ts=posted["ts"])
-        # One transaction: a job is never linked to a card whose thread is unknown, nor the reverse.
-        await self.images.io(self.images.store.attach_thread, job.id, _key(job), created_by=job.user_id,
-                             prompt=job.payload["prompt"])
+        await posting.attach_card(self.images, job.id, _key(job), user_id=job.user_id, prompt=job.payload["prompt"])
         return job
 
     # run ---------------------------------------------------------------------------------------------
@@ -157,35 +129,29 @@ class Flows:
             if not _has_card(job):
                 await self._react(job, add=False)
 
-    async def _costly(self, job: JobRecord, options: ImageOptions, prompt: str,
-                      inputs: tuple[tuple[int, int], ...] = ()) -> Outcome | None:
-        """Above IMAGEBOT_CONFIRM_ABOVE_USD, ask first: the estimate with Generate / Cancel; nothing is spent."""
-        threshold = self.services.settings.confirm_above_micro
-        if threshold is None or job.payload.get("confirmed"):
-            return None
-        # Priced as it will be sent: the channel's policy and a shut-down model's replacement applied first, and a
-        # request that can never be made refused rather than asked about.
-        options, _ = await self.images.prepare(_key(job), options)
-        self.images.check_inputs(options, len(inputs))
-        estimate = self.images.estimate(options, prompt, inputs)
-        if estimate is None or estimate <= threshold:
-            return None
-        summary = f"{options.n} × {options.model} {options.size} {options.quality}: “{prompt[:200]}”"
-        confirmation = build_confirmation(estimate, summary, str(job.id), caveats=self.images.estimate_caveats(options))
+    def _threshold(self, job: JobRecord) -> int | None:
+        """Above IMAGEBOT_CONFIRM_ABOVE_USD a request is asked about first, unless this is its confirmed run."""
+        return None if job.payload.get("confirmed") else self.services.settings.confirm_above_micro
+
+    async def _ask(self, job: JobRecord, asking: edits.Confirmation) -> Outcome:
+        """The estimate with Generate / Cancel; nothing is spent."""
+        estimate = asking.estimate_micro
+        confirmation = build_confirmation(estimate, asking.summary, str(job.id), caveats=asking.caveats)
         await self._post(job, f"This will cost about {format_usd(estimate)}. Generate?", confirmation, thread=True)
         await self._update_card(job, f":moneybag: Waiting for <@{job.user_id}> to confirm about "
                                      f"{format_usd(estimate)}.")
         return Outcome("done", error_code="awaiting_confirmation", result={"estimate_micro": estimate})
 
     async def _generate(self, job: JobRecord) -> Outcome:
-        options = self._options(job)
-        if (waiting := await self._costly(job, options, job.payload["prompt"])) is not None:
-            return waiting
+        options, prompt = self._options(job), job.payload["prompt"]
+        asking = await edits.confirmation(self.images, _key(job), options, prompt, threshold=self._threshold(job))
+        if asking is not None:
+            return await self._ask(job, asking)
         await self._update_card(job, blocks.status_working())
         async with self._progress(job) as progress:
-            delivered = await self.images.generate(_key(job), job.user_id, job.payload["prompt"], options,
-                                                   job_id=job.id, on_partial=progress.on_partial)
-            outcome = progress.ended(await self._deliver(job, delivered, title=job.payload["prompt"]))
+            delivered = await self.images.generate(_key(job), job.user_id, prompt, options, job_id=job.id,
+                                                   on_partial=progress.on_partial)
+            outcome = progress.ended(await self._deliver(job, delivered, title=prompt))
         status = (blocks.status_done(len(delivered.images), delivered.cost_micro, delivered.result.provider)
                   if outcome.status == "done"
                   else blocks.status_failed("Made, but Slack refused the upload: see the thread."))
@@ -193,158 +159,53 @@ class Flows:
         return outcome
 
     async def _edit(self, job: JobRecord) -> Outcome:
+        """A reply in the thread: what it means is the core's (bot/usecases/edits.py); here it is shown."""
         key = _key(job)
-        thread = await self.images.get_thread(key)
-        raw = [Attachment(**a) for a in job.payload.get("attachments", [])]
-        attachments = await self._fetch(job.team_id, raw)
-        prompt_text = job.payload.get("text", "").strip()
-        if not prompt_text and attachments:
-            # An image with no words: it becomes the picture the next edit starts from; nothing is billed.
-            image, change = attachments[-1]
-            label = await self.images.use_upload(key, image)
+        attachments = await self._fetch(job.team_id, [Attachment(**a) for a in job.payload.get("attachments", [])])
+        plan = await edits.take_reply(self.images, key, job.payload.get("text", ""), attachments,
+                                      threshold=self._threshold(job))
+        if isinstance(plan, edits.UploadKept):
+            image, change = plan.upload.image, plan.upload.change
             note = f" ({blocks.escape(change)})" if change else ""
-            await self._say(key, f":frame_with_picture: Got {blocks.escape(image.name)}{note}: it is {label} now. "
-                                 "Reply with what to change and I will edit it.")
-            return Outcome("done", result={"context": label})
-        command = parse_reply(prompt_text) if not attachments else Edit(prompt_text)
-        if isinstance(command, Undo | UseVersion | UseOutput):
-            # Moving the context: no image API call, nothing billed.
-            if isinstance(command, Undo):
-                label = await self.images.undo(key)
-                text = f":leftwards_arrow_with_hook: Undone: the next edit uses {label}."
-            elif isinstance(command, UseVersion):
-                label = await self.images.use_version(key, command.label)
-                text = f":point_right: The next edit uses {label}."
-            else:
-                label = await self.images.use_output(key, command.index)
-                text = f":point_right: The next edit uses {label}."
-            await self._say(key, text)
-            return Outcome("done", result={"context": label})
-        if isinstance(command, ShowGrid):
-            return await self._grid(key)
-        has_image = thread is not None and thread.last_image_id is not None
-        region, text = parse_region_reply(command.text)
-        # An attachment named mask*.png is the user's own mask for the base image, markup*.png marks drawn over it
-        # (arrows, circles, notes) for models that read markup; the rest are references.
-        masks = [a for a, item in zip(attachments, raw, strict=True) if is_mask_name(item.name)]
-        markups = [a for a, item in zip(attachments, raw, strict=True) if is_markup_name(item.name)]
-        references = [a for a, item in zip(attachments, raw, strict=True)
-                      if not is_mask_name(item.name) and not is_markup_name(item.name)]
-        defaults = await self.images.edit_defaults(key, references[0][0] if references and not has_image else None)
-        parsed = parse_command(text, defaults, self.images.choices())
-        mask, markup, notes = None, None, []
-        if markups and (masks or region is not None):
-            raise AttachmentError("A reply takes a mask (or a region) or markup, not both: the image API reads one "
-                                  "or the other. Send them in two replies.")
-        if parsed.options.input_fidelity == "high":
-            notes.append("high input fidelity: the inputs cost more input image tokens")
-        if region is not None or masks:
-            base = await self.images.base_record(key, command.base)
-            if base is None:
-                raise NoImageYet()
-            if masks:
-                image, _ = masks[0]
-                mask = await asyncio.to_thread(check_user_mask, image.data, base.width or 0, base.height or 0,
-                                               image.name)
-                notes.append(f"edited where {image.name} is transparent")
-            else:
-                assert region is not None
-                # A region is sent as a mask even to models that read markup: a mask bounds the change to the
-                # cells asked for, where a drawn box is only guidance and could be painted into the picture.
-                mask = await asyncio.to_thread(build_mask, region, base.width or 0, base.height or 0)
-                notes.append(f"edited region {region.name}")
-        if markups:
-            base = await self.images.base_record(key, command.base)
-            if base is None:
-                raise NoImageYet()
-            image, _ = markups[0]
-            markup = await asyncio.to_thread(check_markup, image.data, base.width or 0, base.height or 0,
-                                             image.name)
-            notes.append(f"following the marks in {image.name}")
-        base_image = await self.images.base_record(key, command.base)
-        dims = ((base_image.width or 1024, base_image.height or 1024),) if base_image else ()
-        dims += tuple((image.width, image.height) for image, _ in references)
-        if (waiting := await self._costly(job, parsed.options, parsed.prompt, dims)) is not None:
-            return waiting
+            await self._say(key, f":frame_with_picture: Got {blocks.escape(image.name)}{note}: it is {plan.label} "
+                                 "now. Reply with what to change and I will edit it.")
+            return Outcome("done", result={"context": plan.label})
+        if isinstance(plan, edits.ContextMoved):
+            await self._say(key, f":leftwards_arrow_with_hook: Undone: the next edit uses {plan.label}." if plan.undone
+                            else f":point_right: The next edit uses {plan.label}.")
+            return Outcome("done", result={"context": plan.label})
+        if isinstance(plan, edits.Grid):
+            return await self._grid(key, plan)
+        if plan.confirmation is not None:
+            return await self._ask(job, plan.confirmation)
         async with self._progress(job) as progress:
-            delivered = await self.images.edit(key, job.user_id, parsed.prompt, parsed.options, references,
-                                               job_id=job.id, base=command.base, mask=mask, markup=markup,
-                                               on_partial=progress.on_partial)
-            return progress.ended(await self._deliver(job, delivered, title=parsed.prompt, notes=tuple(notes)))
+            delivered = await edits.make_edit(self.images, key, job.user_id, plan, job_id=job.id,
+                                              on_partial=progress.on_partial)
+            return progress.ended(await self._deliver(job, delivered, title=plan.prompt, notes=plan.notes))
 
-    @contextlib.asynccontextmanager
-    async def _progress(self, job: JobRecord) -> AsyncIterator[_Progress]:
-        """While the image is made and posted: a status message in the thread that shows the elapsed time (updated
-        every `progress_interval` seconds, well inside chat.update's rate limit) and, when previews stream in
-        (IMAGEBOT_PARTIAL_IMAGES), each preview as it arrives. It ends saying the image is below only when the
-        image was posted (`_Progress.ended` with a done outcome); otherwise — an error, a refused upload, a
-        shutdown — that there is no image, and the message saying why follows it."""
-        key = _key(job)
-        started = time.monotonic()
-        status: dict[str, str] = {}
-        client = await self.slack(job.team_id)
+    def _progress(self, job: JobRecord) -> contextlib.AbstractAsyncContextManager[Progress]:
+        return show_progress(self.slack, _key(job), self.progress_interval)
 
-        async def show(text: str, preview: str | None = None) -> None:
-            message_blocks = blocks.build_progress(text, preview)
-            try:
-                if "ts" not in status:
-                    posted = await client.chat_postMessage(channel=key.channel_id, thread_ts=key.thread_ts,
-                                                           text=text, blocks=message_blocks)
-                    status["ts"] = posted["ts"]
-                else:
-                    await client.chat_update(channel=key.channel_id, ts=status["ts"], text=text,
-                                             blocks=message_blocks)
-            except SlackApiError as error:  # progress is a courtesy: never a reason to fail the request
-                log.info("progress update failed: %s", error.response.get("error"))
-
-        async def ticker() -> None:
-            while True:
-                await asyncio.sleep(self.progress_interval)
-                await show(f":hourglass_flowing_sand: Working… {round(time.monotonic() - started)} s")
-
-        async def on_partial(partial: PartialImage) -> None:
-            upload = await client.files_upload_v2(  # no channel: a private file the message can show
-                file=partial.data, filename=f"preview-{partial.index + 1}.{partial.format}", title="preview")
-            await show(f":eyes: Preview {partial.index + 1}…", upload["file"]["id"])
-
-        progress = _Progress(on_partial)
-        task = asyncio.get_running_loop().create_task(ticker())
-        try:
-            yield progress
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            if "ts" in status:
-                seconds = round(time.monotonic() - started)
-                await show(f":white_check_mark: Finished in {seconds} s: the image is below." if progress.posted
-                           else f":warning: No image after {seconds} s: see below.")
-
-    async def _grid(self, key: ThreadKey) -> Outcome:
+    async def _grid(self, key: ThreadKey, grid: edits.Grid) -> Outcome:
         """The current image with a labelled 4x4 grid, drawn on a copy, for region edits (no API call)."""
-        record = await self.images.base_record(key, None)
-        if record is None:
-            raise NoImageYet()
-        grid = await asyncio.to_thread(draw_grid, await self.images.read_image(record, key))
-        version = await self.images.current_version(key) or "the current image"
         try:
             client = await self.slack(key.team_id)
-            await client.files_upload_v2(channel=key.channel_id, thread_ts=key.thread_ts, file=grid,
-                                         filename=f"grid-{version}.png", title=f"Grid over {version}",
-                                         initial_comment=build_grid_message(version))
+            await client.files_upload_v2(channel=key.channel_id, thread_ts=key.thread_ts, file=grid.png,
+                                         filename=f"grid-{grid.version}.png", title=f"Grid over {grid.version}",
+                                         initial_comment=build_grid_message(grid.version))
         except (SlackClientError, aiohttp.ClientError, OSError) as error:
             log.warning("grid upload failed: %s", error)
             await self._say(key, ":warning: Slack refused the grid image; try again in a moment.")
-        return Outcome("done", result={"grid": version})
+        return Outcome("done", result={"grid": grid.version})
 
-    async def _fetch(self, team_id: str, attachments: Sequence[Attachment]) -> list[tuple[InputImage, str | None]]:
+    async def _fetch(self, team_id: str, attachments: Sequence[Attachment]) -> list[edits.Attached]:
         prepared = []
         for item in attachments:
             if item.size is not None and item.size > 50 * 1024 * 1024:
                 raise AttachmentError(f"{item.name} is over the 50 MB limit.", filename=item.name)
             data = await self.services.files.download(item.url, name=item.name,
                                                        token=await self.workspaces.token(team_id))
-            prepared.append(await self.images.prepare_attachment(data, item.name))
+            prepared.append(await edits.attach(self.images, item.name, data))
         return prepared
 
     # interrupted -------------------------------------------------------------------------------------
@@ -365,10 +226,10 @@ class Flows:
                        notes: tuple[str, ...] = ()) -> Outcome:
         """Upload the images into the thread with the cost footnote as their comment."""
         result = {"image_ids": [r.id for r in delivered.images], "cost_micro": delivered.cost_micro,
-                  "comment": self._comment(delivered, notes), "title": title}
+                  "comment": results.comment(delivered, notes), "title": title}
         await self._alert(job.team_id, delivered)
         if await self.upload(_key(job), result):
-            await self._buttons(_key(job), delivered)
+            await results.post_buttons(self.slack, _key(job), delivered)
             return Outcome("done", result=result)
         text = (":warning: I made the image but Slack refused the upload. It is kept: press the button to try "
                 "the upload again.")
@@ -377,76 +238,10 @@ class Flows:
         return Outcome("failed", error_code="upload_failed", error_message="Slack refused the upload",
                        result=result)
 
-    async def _buttons(self, key: ThreadKey, delivered: Delivered) -> None:
-        """Under each result: Retry, Undo, Use this one, Make it high quality, Variations."""
-        actions = [build_result_actions(record.id, version, can_undo=bool(record.parent_id))
-                   for record, version in zip(delivered.images, delivered.versions, strict=True)]
-        try:
-            client = await self.slack(key.team_id)
-            await client.chat_postMessage(channel=key.channel_id, thread_ts=key.thread_ts,
-                                          text=f"What next for {'/'.join(delivered.versions)}?", blocks=actions)
-        except SlackApiError as error:  # the image is there; the buttons are a convenience
-            log.warning("could not post the buttons: %s", error.response.get("error"))
-
     async def upload(self, key: ThreadKey, result: dict[str, Any]) -> bool:
         """Upload stored images (by id) into the thread. False if Slack refused."""
-        ids = result["image_ids"]
-        uploads = []
-        for index, image_id in enumerate(ids, start=1):
-            record = await self.images.io(self.images.store.get_image, image_id)
-            suffix = "jpg" if record.format == "jpeg" else record.format
-            data = await self.images.image_bytes(image_id)
-            title = _title(result["title"], index, len(ids))
-            # As the API made them (a GIF plays in Slack as it came); the alt text is for screen readers.
-            uploads.append({"file": data, "filename": f"imagebot-{image_id[:12]}.{suffix}", "title": title,
-                            "alt_txt": result["title"][:1000]})
-            if record.format == "svg":  # Slack draws no SVG: a PNG preview goes beside the file as it came
-                try:
-                    preview = await asyncio.to_thread(imaging.svg_preview, data)
-                except AttachmentError as error:
-                    log.warning("no preview for SVG %s: %s", image_id, error)
-                else:
-                    uploads.append({"file": preview, "filename": f"imagebot-{image_id[:12]}-preview.png",
-                                    "title": f"{title} (preview)", "alt_txt": result["title"][:1000]})
-        try:
-            await (await self.slack(key.team_id)).files_upload_v2(
-                file_uploads=uploads, channel=key.channel_id, thread_ts=key.thread_ts,
-                initial_comment=result["comment"])
-        except (SlackClientError, aiohttp.ClientError, OSError, ValueError) as error:
-            # SlackApiError: a method said no; SlackRequestError: the byte upload to upload_url failed;
-            # aiohttp / OS errors: the connection did.
-            log.warning("upload refused by Slack: %s", getattr(error, "response", None) or error)
-            return False
-        return True
-
-    def _comment(self, delivered: Delivered, notes: tuple[str, ...] = ()) -> str:
-        usage = delivered.result.usage
-        note = blocks.Footnote(
-            provider=delivered.result.provider,
-            model=delivered.result.model,
-            size=delivered.result.size,
-            quality=delivered.result.quality,
-            images=len(delivered.images),
-            input_text_tokens=usage.input_text_tokens if usage else None,
-            input_image_tokens=usage.input_image_tokens if usage else None,
-            output_tokens=usage.output_tokens if usage else None,
-            cost_micro=delivered.cost_micro,
-            thread=delivered.thread_spend,
-            user_month_micro=delivered.user_month_micro,
-            budgets_left=tuple((f"{b.budget.period} {b.budget.scope} budget", b.left_micro, b.budget.limit_micro)
-                               for b in delivered.budgets_left),
-            versions=delivered.versions,
-            base_version=delivered.base_version,
-            next_edit=delivered.next_edit,
-            notes=(*notes, *delivered.policy_notes, *delivered.spend_notes),
-        )
-        comment = blocks.footnote_text(note)
-        if delivered.result.partials:
-            comment += f"\n_Includes {delivered.result.partials} streamed preview(s); previews are billed._"
-        if delivered.converted:
-            changes = "; ".join(blocks.escape(change) for change in delivered.converted)
-            comment += f"\n_To suit the image API: {changes}_"
-        return comment
+        uploads = await results.files_of(self.images, result)
+        return await results.send_files(self.slack, key, uploads, result["comment"])
 
     async def _alert(self, team_id: str, delivered: Delivered) -> None:
         """Budget marks crossed (80 %, 100 %): one message each, to the workspace's report channel."""
@@ -488,10 +283,8 @@ class Flows:
     async def report_channel(self, team_id: str) -> str | None:
         """Where a workspace's reports and budget alerts go: the channel its admins chose with `/image-admin
         report-channel`, else (single workspace) IMAGEBOT_REPORT_CHANNEL."""
-        chosen = await self.images.io(self.images.store.team_report_channel, team_id)
-        if chosen:
-            return chosen
-        return None if self.workspaces.multi else self.services.settings.report_channel
+        return await posting.report_channel(
+            self.images, team_id, fallback=None if self.workspaces.multi else self.services.settings.report_channel)
 
     async def _say(self, key: ThreadKey, text: str) -> None:
         try:
@@ -538,7 +331,7 @@ class Flows:
             log.warning("could not tell %s privately: %s", job.user_id, error.response.get("error"))
 
     async def _update_card(self, job: JobRecord, status: str) -> None:
-        if not _has_card(job):
+        if not _has_card(job) or not job.thread_ts:  # no card, or none posted yet: nothing to update
             return
         text, card = blocks.build_card(job.user_id, job.payload["prompt"], self._options(job), status)
         try:
@@ -548,6 +341,8 @@ class Flows:
             log.warning("could not update the card %s: %s", job.thread_ts, error.response.get("error"))
 
     async def _react(self, job: JobRecord, *, add: bool) -> None:
+        if not job.message_ts:  # no message of the user's own to mark
+            return
         client = await self.slack(job.team_id)
         method = client.reactions_add if add else client.reactions_remove
         try:
@@ -559,7 +354,3 @@ class Flows:
     def _options(job: JobRecord) -> ImageOptions:
         return ImageOptions(**job.payload["options"])
 
-
-def _title(prompt: str, index: int, count: int) -> str:
-    title = re.sub(r"\s+", " ", prompt).strip()[:120] or "image"
-    return f"{title} ({index}/{count})" if count > 1 else title

@@ -1,0 +1,108 @@
+"""A job's images in its thread: the files as the API made them (with a PNG preview beside an SVG), the cost
+footnote as their comment, and the buttons under them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import AttachmentError
+from bot.images import imaging
+from bot.usecases import posting
+from bot.usecases.image_service import Delivered, ImageService
+from handlers.ui import blocks
+from handlers.ui.modals import build_result_actions
+from storage.records import ThreadKey
+
+log = logging.getLogger(__name__)
+Slack = Callable[[str], Awaitable[AsyncWebClient]]  # a workspace's Web API client, by team id
+
+
+async def files_of(images: ImageService, result: dict[str, Any]) -> list[dict[str, Any]]:
+    """files_upload_v2's file_uploads for a result's stored images (by id), titled by its prompt."""
+    ids = result["image_ids"]
+    uploads = []
+    for index, image_id in enumerate(ids, start=1):
+        record, data = await posting.stored_image(images, image_id)
+        suffix = "jpg" if record.format == "jpeg" else record.format
+        title = _title(result["title"], index, len(ids))
+        # As the API made them (a GIF plays in Slack as it came); the alt text is for screen readers.
+        uploads.append({"file": data, "filename": f"imagebot-{image_id[:12]}.{suffix}", "title": title,
+                        "alt_txt": result["title"][:1000]})
+        if record.format == "svg":  # Slack draws no SVG: a PNG preview goes beside the file as it came
+            try:
+                preview = await asyncio.to_thread(imaging.svg_preview, data)
+            except AttachmentError as error:
+                log.warning("no preview for SVG %s: %s", image_id, error)
+            else:
+                uploads.append({"file": preview, "filename": f"imagebot-{image_id[:12]}-preview.png",
+                                "title": f"{title} (preview)", "alt_txt": result["title"][:1000]})
+    return uploads
+
+
+async def send_files(slack: Slack, key: ThreadKey, uploads: list[dict[str, Any]], comment: str) -> bool:
+    """Upload into the thread; False if Slack refused."""
+    try:
+        await (await slack(key.team_id)).files_upload_v2(
+            file_uploads=uploads, channel=key.channel_id, thread_ts=key.thread_ts, initial_comment=comment)
+    except (SlackClientError, aiohttp.ClientError, OSError, ValueError) as error:
+        # SlackApiError: a method said no; SlackRequestError: the byte upload to upload_url failed;
+        # aiohttp / OS errors: the connection did.
+        log.warning("upload refused by Slack: %s", getattr(error, "response", None) or error)
+        return False
+    return True
+
+
+async def post_buttons(slack: Slack, key: ThreadKey, delivered: Delivered) -> None:
+    """Under each result: Retry, Undo, Use this one, Make it high quality, Variations."""
+    actions = [build_result_actions(record.id, version, can_undo=bool(record.parent_id))
+               for record, version in zip(delivered.images, delivered.versions, strict=True)]
+    try:
+        client = await slack(key.team_id)
+        await client.chat_postMessage(channel=key.channel_id, thread_ts=key.thread_ts,
+                                      text=f"What next for {'/'.join(delivered.versions)}?", blocks=actions)
+    except SlackApiError as error:  # the image is there; the buttons are a convenience
+        log.warning("could not post the buttons: %s", error.response.get("error"))
+
+
+def comment(delivered: Delivered, notes: tuple[str, ...] = ()) -> str:
+    """The footnote under the images: model, size, tokens, cost, budgets, versions, and what was changed."""
+    usage = delivered.result.usage
+    note = blocks.Footnote(
+        provider=delivered.result.provider,
+        model=delivered.result.model,
+        size=delivered.result.size,
+        quality=delivered.result.quality,
+        images=len(delivered.images),
+        input_text_tokens=usage.input_text_tokens if usage else None,
+        input_image_tokens=usage.input_image_tokens if usage else None,
+        output_tokens=usage.output_tokens if usage else None,
+        cost_micro=delivered.cost_micro,
+        thread=delivered.thread_spend,
+        user_month_micro=delivered.user_month_micro,
+        budgets_left=tuple((f"{b.budget.period} {b.budget.scope} budget", b.left_micro, b.budget.limit_micro)
+                           for b in delivered.budgets_left),
+        versions=delivered.versions,
+        base_version=delivered.base_version,
+        next_edit=delivered.next_edit,
+        notes=(*notes, *delivered.policy_notes, *delivered.spend_notes),
+    )
+    text = blocks.footnote_text(note)
+    if delivered.result.partials:
+        text += f"\n_Includes {delivered.result.partials} streamed preview(s); previews are billed._"
+    if delivered.converted:
+        changes = "; ".join(blocks.escape(change) for change in delivered.converted)
+        text += f"\n_To suit the image API: {changes}_"
+    return text
+
+
+def _title(prompt: str, index: int, count: int) -> str:
+    title = re.sub(r"\s+", " ", prompt).strip()[:120] or "image"
+    return f"{title} ({index}/{count})" if count > 1 else title
