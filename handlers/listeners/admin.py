@@ -1,19 +1,18 @@
-"""/image-admin (reports, budgets, channel policies) and /image usage.
+"""/image-admin (reports, budgets, channel policies) and the scheduled reports' posting.
 
 Who is an admin: users in IMAGEBOT_ADMINS, plus the workspace's admins and owners (users.info), cached for
-a few minutes. Every admin action is written to the audit table. Non-admins get a private refusal that
-reveals nothing. The listener only acks; the work (users.info, queries, posting) runs in the background and
+a few minutes. Non-admins get a private refusal that reveals nothing. The listener only acks; the rest (users.info,
+the use case in bot/usecases/admin.py, which audits every change, and the answer) runs in the background and
 answers through the command's response_url or in the channel.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,29 +22,20 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import InvalidOption, NotInstalled
 from bot.money.budgets import PERIODS
-from bot.money.pricing import format_usd, parse_usd
+from bot.money.pricing import parse_usd
 from bot.rules.policy import QUALITY_RANK
 from bot.runtime.scheduler import PostReport
 from bot.runtime.services import Services
-from bot.usecases.reports import Report, build_report, build_report_between, render_chart, render_csv
+from bot.usecases.admin import Admin, BuiltReport, PolicyLimits
+from bot.usecases.image_service import ImageService
 from handlers.delivery import Flows
+from handlers.ui import admin as answers
 from handlers.ui import blocks
-from storage.store import Store
 
 ADMIN_CACHE_SECONDS = 300
 log = logging.getLogger(__name__)
 _USER_RE = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _CHANNEL_RE = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
-
-ADMIN_HELP = (
-    "*/image-admin* (imagebot admins only)\n"
-    "• `report [today|7d|30d|month|YYYY-MM] [#channel|@user]`: spend, images, top users and channels, "
-    "per model and quality, a chart and a CSV, posted here\n"
-    "• `budget @user|#channel|workspace <dollars>|none [daily|monthly]`: set or remove a budget\n"
-    "• `budget`: list the budgets in force\n"
-    "• `policy #channel [quality=low|medium|high] [n=1-4] [models=a,b,…]|none`: a channel's caps\n"
-    "• `report-channel [#channel|none]`: where scheduled reports and budget alerts go\n"
-)
 
 
 class AdminCheck:
@@ -71,6 +61,9 @@ class AdminCheck:
         return admin
 
 
+# the admin's words ---------------------------------------------------------------------------------------------
+
+
 def parse_target(word: str) -> tuple[str, str]:
     """`@user`, `#channel` (as Slack escapes them) or `workspace` → (scope, target id)."""
     if word.lower() == "workspace":
@@ -89,40 +82,87 @@ def parse_dollars(word: str) -> int | None:
         raise InvalidOption(f"`{word}` is not an amount in dollars such as 25 or 12.50 (or `none`).") from None
 
 
-def _owner(scope: str, target: str) -> str:
-    if not target:
-        return {"user": "each user", "channel": "each channel", "workspace": "the workspace"}[scope]
-    return f"<@{target}>" if scope == "user" else f"<#{target}>"
+def parse_budget(words: list[str]) -> tuple[str, str, str, int | None]:
+    """`@user|#channel|workspace <dollars>|none [daily|monthly]` → (scope, target, period, limit in micro-dollars)."""
+    if len(words) not in (2, 3):
+        raise InvalidOption("Use `budget @user|#channel|workspace <dollars>|none [daily|monthly]`.")
+    scope, target = parse_target(words[0])
+    limit = parse_dollars(words[1])
+    period = words[2].lower() if len(words) == 3 else "monthly"
+    if period not in PERIODS:
+        raise InvalidOption(f"`{words[2]}` is not daily or monthly.")
+    return scope, target, period, limit
 
 
-def _build(store: Store, team: str, spec: str, now: datetime, tz: ZoneInfo, channel_id: str | None,
-           user_id: str | None) -> tuple[Report, bytes, bytes]:
-    reader = store.reader()
-    try:
-        built = build_report(reader, team, spec, now, tz, channel_id=channel_id, user_id=user_id)
-        return built, render_chart(built), render_csv(reader, built.scope)
-    finally:
-        if reader is not store.db:
-            reader.close()
+def parse_policy(words: list[str], images: ImageService) -> tuple[str, PolicyLimits]:
+    """`#channel [quality=…] [n=…] [models=…]|none` → (channel, its caps); the models must be in the catalogue."""
+    if not words:
+        raise InvalidOption("Use `policy #channel [quality=…] [n=…] [models=…]|none`.")
+    scope, channel = parse_target(words[0])
+    if scope != "channel":
+        raise InvalidOption("A policy is for a #channel.")
+    quality: str | None = None
+    n: int | None = None
+    models: list[str] | None = None
+    for word in words[1:]:
+        name, _, value = word.partition("=")
+        name = name.lower()
+        if word.lower() == "none":
+            continue
+        if name == "quality" and value in QUALITY_RANK and value != "auto":
+            quality = value
+        elif name == "n" and value.isascii() and value.isdigit() and 1 <= int(value) <= 4:
+            n = int(value)
+        elif name == "models" and value and all(m in images.catalogue for m in value.split(",")):
+            models = value.split(",")
+        else:
+            qualities = "|".join(q for q in QUALITY_RANK if q != "auto")
+            raise InvalidOption(f"`{blocks.escape(word)}` is not quality={qualities}, n=1-4 or "
+                                f"models=<{','.join(images.choices().models)}>.")
+    return channel, PolicyLimits(max_quality=quality, max_n=n, allowed_models=models)
 
 
-async def post_report(client: AsyncWebClient, channel: str, built: Report, chart: bytes, csv_bytes: bytes, *,
-                      asked_by: str | None) -> None:
+def parse_report(words: list[str]) -> tuple[str, str | None, str | None]:
+    """`[today|7d|30d|month|YYYY-MM] [#channel|@user]` → (window, channel, user); the window is checked later."""
+    spec = "30d"
+    channel_filter = user_filter = None
+    for word in words:
+        if _USER_RE.match(word) or _CHANNEL_RE.match(word):
+            scope, target = parse_target(word)
+            channel_filter, user_filter = (target, None) if scope == "channel" else (None, target)
+        else:
+            spec = word
+    return spec, channel_filter, user_filter
+
+
+def parse_report_channel(words: list[str]) -> str | None:
+    """`#channel` or `none` → the channel (None: none chosen)."""
+    scope, channel = parse_target(words[0]) if words[0].lower() != "none" else ("channel", "")
+    if scope != "channel" or len(words) != 1:
+        raise InvalidOption("Use `report-channel #channel` (or `none`).")
+    return channel or None
+
+
+# posting ---------------------------------------------------------------------------------------------------------
+
+
+async def post_report(client: AsyncWebClient, channel: str, built: BuiltReport, *, asked_by: str | None) -> None:
     """The report message, then its chart and CSV, visibly in `channel`."""
-    text, report_blocks = blocks.build_report(built, asked_by=asked_by)
+    report = built.report
+    text, report_blocks = blocks.build_report(report, asked_by=asked_by)
     await client.chat_postMessage(channel=channel, text=text, blocks=report_blocks)
-    stamp = built.start.strftime("%Y%m%d")
+    stamp = report.start.strftime("%Y%m%d")
     await client.files_upload_v2(channel=channel, file_uploads=[
-        {"file": chart, "filename": f"imagebot-spend-{stamp}.png", "title": f"Spend per day, {built.label}",
-         "alt_txt": f"Bar chart of imagebot spend per day, {built.label}"},
-        {"file": csv_bytes, "filename": f"imagebot-ledger-{stamp}.csv", "title": f"Ledger, {built.label}"},
+        {"file": built.chart, "filename": f"imagebot-spend-{stamp}.png", "title": f"Spend per day, {report.label}",
+         "alt_txt": f"Bar chart of imagebot spend per day, {report.label}"},
+        {"file": built.csv, "filename": f"imagebot-ledger-{stamp}.csv", "title": f"Ledger, {report.label}"},
     ])
 
 
 def scheduled_poster(services: Services, flows: Flows) -> PostReport:
     """What the report scheduler calls at each slot: each workspace's report for the window, posted to its report
     channel (`/image-admin report-channel`, or IMAGEBOT_REPORT_CHANNEL in a single workspace)."""
-    post_one = _scheduled_report(services, flows)
+    admin = Admin(services.images, ZoneInfo(services.settings.timezone))
 
     async def post(slot: datetime, start: datetime, end: datetime) -> None:
         for team in await flows.workspaces.teams():
@@ -130,153 +170,77 @@ def scheduled_poster(services: Services, flows: Flows) -> PostReport:
             if channel is None:
                 continue
             try:
-                await post_one(team, channel, start, end)
+                built = await admin.scheduled_report(team, start, end)
+                await post_report(await flows.slack(team), channel, built, asked_by=None)
             except (SlackApiError, NotInstalled) as error:  # one workspace's problem must not stop the others
                 log.warning("scheduled report for %s not posted: %s", team, error)
 
     return post
 
 
-def _scheduled_report(services: Services, flows: Flows) -> Callable[..., Awaitable[None]]:
-    tz = ZoneInfo(services.settings.timezone)
-    store = services.images.store
+# the command -----------------------------------------------------------------------------------------------------
 
-    async def post_one(team: str, channel: str, start: datetime, end: datetime) -> None:
-        label = (f"{start:%a %-d %b %Y}" if end - start <= timedelta(days=1, hours=1)
-                 else f"{start:%-d %b} to {end - timedelta(days=1):%-d %b %Y}")
 
-        def build() -> tuple[Report, bytes, bytes]:
-            reader = store.reader()
-            try:
-                built = build_report_between(reader, team, start, end, label, tz)
-                return built, render_chart(built), render_csv(reader, built.scope)
-            finally:
-                if reader is not store.db:
-                    reader.close()
+class AdminCommand:
+    """/image-admin: acked at once; the admin check, the use case and the private answer come after."""
 
-        built, chart, csv_bytes = await asyncio.to_thread(build)
-        await post_report(await flows.slack(team), channel, built, chart, csv_bytes, asked_by=None)
+    def __init__(self, services: Services, flows: Flows) -> None:
+        self.services = services
+        self.flows = flows
+        self.admin = Admin(services.images, ZoneInfo(services.settings.timezone))
+        self.is_admin = AdminCheck(services, flows.slack)
 
-    return post_one
+    async def listener(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()  # everything else, users.info included, happens after Slack has its answer
+        self.services.jobs.background(self.run(command, respond), name="image-admin")
+
+    async def run(self, command: dict[str, Any], respond: AsyncRespond) -> None:
+        team, user, channel = command["team_id"], command["user_id"], command["channel_id"]
+        words = (command.get("text") or "").split()
+        if not await self.is_admin(team, user):
+            await respond(text=answers.NOT_AN_ADMIN, response_type="ephemeral")
+            return
+        try:
+            answer = await self.answer(team, user, channel, words)
+        except InvalidOption as error:
+            answer = f"{blocks.escape(str(error))}\n{answers.ADMIN_HELP}"
+        if answer is not None:
+            await respond(text=answer, response_type="ephemeral")
+
+    async def answer(self, team: str, user: str, channel: str, words: list[str]) -> str | None:
+        """The private answer to an admin's words (None: the answer was posted in the channel)."""
+        verb, rest = (words[0].lower(), words[1:]) if words else ("help", [])
+        if verb in ("help", "?"):
+            return answers.ADMIN_HELP
+        if verb == "budget":
+            if not rest:
+                return answers.budgets_text(await self.admin.budgets(team))
+            scope, target, period, limit = parse_budget(rest)
+            await self.admin.set_budget(team, user, scope, target, period, limit)
+            return answers.budget_set_text(scope, target, period, limit)
+        if verb == "policy":
+            policy_channel, limits = parse_policy(rest, self.services.images)
+            policy = await self.admin.set_policy(team, user, policy_channel, limits)
+            return answers.policy_set_text(policy_channel, policy)
+        if verb == "report":
+            return await self.report(team, user, channel, rest)
+        if verb == "report-channel":
+            if not rest:
+                return answers.report_channel_text(await self.flows.report_channel(team))
+            chosen = parse_report_channel(rest)
+            await self.admin.set_report_channel(team, user, chosen)
+            return answers.report_channel_set_text(chosen)
+        return f"I don't know `{blocks.escape(words[0])}`.\n{answers.ADMIN_HELP}"
+
+    async def report(self, team: str, user: str, channel: str, words: list[str]) -> str | None:
+        spec, channel_filter, user_filter = parse_report(words)
+        built = await self.admin.report(team, user, spec, channel_id=channel_filter, user_id=user_filter)
+        try:
+            await post_report(await self.flows.slack(team), channel, built, asked_by=user)
+        except SlackApiError as error:
+            return answers.report_not_posted_text(error.response.get("error", "unknown_error"))
+        return None
 
 
 def register(app: AsyncApp, services: Services, flows: Flows) -> None:
-    store = services.images.store
-    db = services.images.io
-    is_admin = AdminCheck(services, flows.slack)
-    tz = ZoneInfo(services.settings.timezone)
-
-    async def admin(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()  # everything else, users.info included, happens after Slack has its answer
-        services.jobs.background(run(command, respond), name="image-admin")
-
-    async def run(command: dict[str, Any], respond: AsyncRespond) -> None:
-        team, user, channel = command["team_id"], command["user_id"], command["channel_id"]
-        words = (command.get("text") or "").split()
-        if not await is_admin(team, user):
-            await respond(text="Only imagebot admins can use /image-admin.", response_type="ephemeral")
-            return
-        try:
-            if not words or words[0].lower() in ("help", "?"):
-                await respond(text=ADMIN_HELP, response_type="ephemeral")
-            elif words[0].lower() == "budget":
-                await budget(team, user, words[1:], respond)
-            elif words[0].lower() == "policy":
-                await policy(team, user, words[1:], respond)
-            elif words[0].lower() == "report":
-                await report(team, user, channel, words[1:], respond)
-            elif words[0].lower() == "report-channel":
-                await report_channel(team, user, words[1:], respond)
-            else:
-                await respond(text=f"I don't know `{blocks.escape(words[0])}`.\n{ADMIN_HELP}",
-                              response_type="ephemeral")
-        except InvalidOption as error:
-            await respond(text=f"{blocks.escape(str(error))}\n{ADMIN_HELP}", response_type="ephemeral")
-
-    async def report_channel(team: str, user: str, words: list[str], respond: AsyncRespond) -> None:
-        if not words:
-            current = await flows.report_channel(team)
-            where = f"<#{current}>" if current else "no channel"
-            await respond(text=f"Scheduled reports and budget alerts go to {where}.", response_type="ephemeral")
-            return
-        scope, channel = parse_target(words[0]) if words[0].lower() != "none" else ("channel", "")
-        if scope != "channel" or len(words) != 1:
-            raise InvalidOption("Use `report-channel #channel` (or `none`).")
-        await db(store.set_team_report_channel, team, channel or None, user)
-        await db(store.audit, team, user, "report-channel", {"channel": channel or None})
-        where = f"<#{channel}>" if channel else "no channel (the environment's default, if any, in a single workspace)"
-        await respond(text=f":white_check_mark: Scheduled reports and budget alerts go to {where}.",
-                      response_type="ephemeral")
-
-    async def budget(team: str, user: str, words: list[str], respond: AsyncRespond) -> None:
-        if not words:
-            lines = [f"• {b.period.capitalize()}, {_owner(b.scope, b.target)}: {format_usd(b.limit_micro)}"
-                     f" ({'set here' if b.source == 'slack' else 'default, from the environment'})"
-                     for b in await services.images.budgets.listing(team)]
-            await respond(text="*Budgets in force*\n" + ("\n".join(lines) or "none"), response_type="ephemeral")
-            return
-        if len(words) not in (2, 3):
-            raise InvalidOption("Use `budget @user|#channel|workspace <dollars>|none [daily|monthly]`.")
-        scope, target = parse_target(words[0])
-        limit = parse_dollars(words[1])
-        period = words[2].lower() if len(words) == 3 else "monthly"
-        if period not in PERIODS:
-            raise InvalidOption(f"`{words[2]}` is not daily or monthly.")
-        await db(store.set_budget, team, scope, target, period, limit, user)
-        await db(store.audit, team, user, "budget", {"scope": scope, "target": target, "period": period,
-                                                     "limit_micro": limit})
-        who = _owner(scope, target)
-        amount = "no budget" if limit is None else format_usd(limit)
-        await respond(text=f":white_check_mark: {period.capitalize()} budget for {who}: {amount}.",
-                      response_type="ephemeral")
-
-    async def policy(team: str, user: str, words: list[str], respond: AsyncRespond) -> None:
-        if not words:
-            raise InvalidOption("Use `policy #channel [quality=…] [n=…] [models=…]|none`.")
-        scope, channel = parse_target(words[0])
-        if scope != "channel":
-            raise InvalidOption("A policy is for a #channel.")
-        settings: dict[str, Any] = {"max_quality": None, "max_n": None, "allowed_models": None}
-        for word in words[1:]:
-            name, _, value = word.partition("=")
-            name = name.lower()
-            if word.lower() == "none":
-                continue
-            if name == "quality" and value in QUALITY_RANK and value != "auto":
-                settings["max_quality"] = value
-            elif name == "n" and value.isascii() and value.isdigit() and 1 <= int(value) <= 4:
-                settings["max_n"] = int(value)
-            elif name == "models" and value and all(m in services.images.catalogue for m in value.split(",")):
-                settings["allowed_models"] = value.split(",")
-            else:
-                qualities = "|".join(q for q in QUALITY_RANK if q != "auto")
-                raise InvalidOption(f"`{blocks.escape(word)}` is not quality={qualities}, n=1-4 or "
-                                    f"models=<{','.join(services.images.choices().models)}>.")
-        await db(store.set_policy, team, channel, set_by=user, **settings)
-        await db(store.audit, team, user, "policy", {"channel": channel, **settings})
-        current = await services.images.policy(team, channel)
-        await respond(text=f":white_check_mark: <#{channel}>: {current.describe() if current else 'no limits'}.",
-                      response_type="ephemeral")
-
-    async def report(team: str, user: str, channel: str, words: list[str], respond: AsyncRespond) -> None:
-        spec = "30d"
-        channel_filter = user_filter = None
-        for word in words:
-            if _USER_RE.match(word) or _CHANNEL_RE.match(word):
-                scope, target = parse_target(word)
-                channel_filter, user_filter = (target, None) if scope == "channel" else (None, target)
-            else:
-                spec = word
-        now = datetime.now(tz)
-        # Reports read a lot: on a worker thread with their own connection, never on the db thread.
-        built, chart, csv_bytes = await asyncio.to_thread(_build, store, team, spec, now, tz, channel_filter,
-                                                          user_filter)
-        await db(store.audit, team, user, "report", {"spec": spec, "channel": channel_filter, "user": user_filter})
-        try:
-            await post_report(await flows.slack(team), channel, built, chart, csv_bytes, asked_by=user)
-        except SlackApiError as error:
-            code = error.response.get("error", "unknown_error")
-            await respond(text=f":warning: I could not post the report here (`{code}`). Invite me with "
-                               "`/invite @imagebot`.", response_type="ephemeral")
-
-    app.command("/image-admin")(admin)
+    app.command("/image-admin")(AdminCommand(services, flows).listener)
