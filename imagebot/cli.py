@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return print_manifest(args.http)
     if args.command == "doctor":  # reads the settings itself: a bad one is a failed check, not exit 2
-        from imagebot.doctor import main as doctor
+        from imagebot.doctor.program import main as doctor
 
         return doctor(os.environ, dotenv=Path(".env"), http=args.http)
     try:
