@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.usecases.reports import build_report, report_window
 from storage import reports as queries
 from storage.db import open_db
-from storage.store import ledger_time
+from storage.records import ledger_time
 
 NOW = datetime(2026, 11, 21, 19, 44, 39, 679000, tzinfo=UTC)
 TEAM, OTHER_TEAM = "T0HEAVY", "T0SMALL"

@@ -45,7 +45,8 @@ from bot.settings import Settings
 from bot.usecases import image_service as service_module
 from handlers import delivery as flows_module
 from standins.workspace import LocalWorkspace, settings_for
-from storage.store import LedgerEntry, Store, ThreadKey
+from storage.records import LedgerEntry, ThreadKey
+from storage.store import Store
 
 HERE = Path(__file__).resolve().parent
 LATENCY = 2.0  # the image API's answer time in the sustained and burst scenarios

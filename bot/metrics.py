@@ -37,7 +37,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from bot.logs import key_values
 from bot.money.pricing import MICRO, format_usd
-from storage.store import JobRecord, LedgerEntry
+from storage.records import JobRecord, LedgerEntry
 
 if TYPE_CHECKING:
     from bot.runtime.jobs import JobQueue

@@ -1,4 +1,5 @@
-"""The SQLite database: opening it and its schema, created and migrated by one entry point.
+"""The SQLite database: opening it, its schema (created and migrated by one entry point), and the connection-wide
+helpers: the write lock, a second read-only connection, the readiness probe.
 
 Tables
 - images:  every image imagebot has kept (generated, edited, or uploaded by a user as an input), keyed by
@@ -24,17 +25,26 @@ Tables
 from __future__ import annotations
 
 import sqlite3
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 from sqlite_utils import Database, Migrations
+
+from storage.records import utcnow
 
 migrations = Migrations("imagebot")
 
 
 @migrations(name="0001_core_loop")
 def _core_loop(db: Database) -> None:
-    db["images"].create(
+    _create_images(db)
+    _create_threads(db)
+    _create_ledger(db)
+
+
+def _create_images(db: Database) -> None:
+    db.table("images").create(
         {
             "id": str,  # sha256 hex of the bytes
             "path": str,  # relative to the images folder
@@ -51,7 +61,10 @@ def _core_loop(db: Database) -> None:
         },
         pk="id",
     )
-    db["threads"].create(
+
+
+def _create_threads(db: Database) -> None:
+    db.table("threads").create(
         {
             "team_id": str,
             "channel_id": str,
@@ -64,7 +77,10 @@ def _core_loop(db: Database) -> None:
         },
         pk=("team_id", "channel_id", "thread_ts"),
     )
-    db["ledger"].create(
+
+
+def _create_ledger(db: Database) -> None:
+    db.table("ledger").create(
         {
             "id": int,
             "created_at": str,
@@ -95,14 +111,14 @@ def _core_loop(db: Database) -> None:
         },
         pk="id",
     )
-    db["ledger"].create_index(["team_id", "channel_id", "thread_ts"], index_name="ledger_thread")
-    db["ledger"].create_index(["team_id", "created_at"], index_name="ledger_team_time")
-    db["ledger"].create_index(["team_id", "user_id", "created_at"], index_name="ledger_user_time")
+    db.table("ledger").create_index(["team_id", "channel_id", "thread_ts"], index_name="ledger_thread")
+    db.table("ledger").create_index(["team_id", "created_at"], index_name="ledger_team_time")
+    db.table("ledger").create_index(["team_id", "user_id", "created_at"], index_name="ledger_user_time")
 
 
 @migrations(name="0002_jobs")
 def _jobs(db: Database) -> None:
-    db["jobs"].create(
+    db.table("jobs").create(
         {
             "id": int,
             "dedupe_key": str,  # event/command/action identity: one job per request, across restarts
@@ -125,64 +141,64 @@ def _jobs(db: Database) -> None:
         },
         pk="id",
     )
-    db["jobs"].create_index(["dedupe_key"], unique=True, index_name="jobs_dedupe")
-    db["jobs"].create_index(["status", "id"], index_name="jobs_status")
-    db["jobs"].create_index(["team_id", "user_id", "created_at"], index_name="jobs_user_time")
-    db["ledger"].add_column("job_id", int)
+    db.table("jobs").create_index(["dedupe_key"], unique=True, index_name="jobs_dedupe")
+    db.table("jobs").create_index(["status", "id"], index_name="jobs_status")
+    db.table("jobs").create_index(["team_id", "user_id", "created_at"], index_name="jobs_user_time")
+    db.table("ledger").add_column("job_id", int)
 
 
 @migrations(name="0003_spend_control")
 def _spend_control(db: Database) -> None:
-    db["budgets"].create(
+    db.table("budgets").create(
         {"team_id": str, "scope": str, "target": str, "period": str, "limit_micro": int, "set_by": str,
          "set_at": str},
         pk=("team_id", "scope", "target", "period"),
     )
-    db["policies"].create(
+    db.table("policies").create(
         {"team_id": str, "channel_id": str, "max_quality": str, "max_n": int, "allowed_models": str,
          "set_by": str, "set_at": str},
         pk=("team_id", "channel_id"),
     )
-    db["audit"].create(
+    db.table("audit").create(
         {"id": int, "created_at": str, "team_id": str, "user_id": str, "action": str, "details": str}, pk="id",
     )
-    db["audit"].create_index(["team_id", "created_at"], index_name="audit_team_time")
-    db["alerts"].create(
+    db.table("audit").create_index(["team_id", "created_at"], index_name="audit_team_time")
+    db.table("alerts").create(
         {"team_id": str, "scope": str, "target": str, "period": str, "period_start": str, "threshold": int,
          "sent_at": str},
         pk=("team_id", "scope", "target", "period", "period_start", "threshold"),
     )
-    db["report_runs"].create({"schedule": str, "slot": str, "posted_at": str}, pk=("schedule", "slot"))
+    db.table("report_runs").create({"schedule": str, "slot": str, "posted_at": str}, pk=("schedule", "slot"))
     # Reports and budget checks aggregate the ledger by team and time, then by channel, user, model, quality:
     # a covering index answers them from the index alone, without touching the (wide) rows.
-    db["ledger"].create_index(
+    db.table("ledger").create_index(
         ["team_id", "created_at", "channel_id", "user_id", "model", "quality", "status", "provider", "n",
          "cost_micro"],
         index_name="ledger_report",
     )
-    db["ledger"].create_index(["team_id", "channel_id", "created_at"], index_name="ledger_channel_time")
+    db.table("ledger").create_index(["team_id", "channel_id", "created_at"], index_name="ledger_channel_time")
 
 
 @migrations(name="0004_versions")
 def _versions(db: Database) -> None:
     # Every image a thread shows gets a label: v1, v2, … in the order they are made (a branch takes the next
     # free number); the outputs of one call with n > 1 share a number: v3a, v3b, …
-    db["versions"].create(
+    db.table("versions").create(
         {"team_id": str, "channel_id": str, "thread_ts": str, "label": str, "number": int, "image_id": str,
          "parent_image_id": str, "job_id": int, "created_at": str},
         pk=("team_id", "channel_id", "thread_ts", "label"),
     )
-    db["versions"].create_index(["team_id", "channel_id", "thread_ts", "image_id"], index_name="versions_image")
+    db.table("versions").create_index(["team_id", "channel_id", "thread_ts", "image_id"], index_name="versions_image")
 
 
 @migrations(name="0005_report_speed")
 def _report_speed(db: Database) -> None:
     # How many images each call delivered, as a number the covering index can hold: report totals then come
     # from the index alone instead of reading every row's image_ids (58 → 30 ms for a month at 1M rows).
-    db["ledger"].add_column("images", int)
+    db.table("ledger").add_column("images", int)
     db.execute("UPDATE ledger SET images = CASE WHEN status = 'ok' THEN json_array_length(image_ids) ELSE 0 END")
     db.execute("DROP INDEX ledger_report")
-    db["ledger"].create_index(
+    db.table("ledger").create_index(
         ["team_id", "created_at", "channel_id", "user_id", "model", "quality", "status", "provider", "n",
          "cost_micro", "images"],
         index_name="ledger_report",
@@ -194,19 +210,20 @@ def _installations(db: Database) -> None:
     # Multi-workspace distribution (Slack OAuth v2): one row per workspace (or org) install, its bot, and the
     # OAuth states handed out by /slack/install. enterprise_id and team_id are "" when absent (never NULL, so
     # they can be part of a primary key). `data` is slack_sdk's own model, as JSON, tokens included.
-    db["installations"].create(
+    db.table("installations").create(
         {"enterprise_id": str, "team_id": str, "user_id": str, "is_enterprise_install": int, "installed_at": float,
          "data": str},
         pk=("enterprise_id", "team_id", "user_id"),
     )
-    db["installations"].create_index(["enterprise_id", "team_id", "installed_at"], index_name="installations_latest")
-    db["bots"].create(
+    db.table("installations").create_index(["enterprise_id", "team_id", "installed_at"],
+                                           index_name="installations_latest")
+    db.table("bots").create(
         {"enterprise_id": str, "team_id": str, "is_enterprise_install": int, "installed_at": float, "data": str},
         pk=("enterprise_id", "team_id"),
     )
-    db["oauth_states"].create({"state": str, "expires_at": float}, pk="state")
+    db.table("oauth_states").create({"state": str, "expires_at": float}, pk="state")
     # Per-workspace choices made from Slack (the channel scheduled reports and budget alerts go to).
-    db["team_settings"].create(
+    db.table("team_settings").create(
         {"team_id": str, "report_channel": str, "updated_by": str, "updated_at": str}, pk="team_id",
     )
 
@@ -216,8 +233,8 @@ def _retention(db: Database) -> None:
     # IMAGEBOT_RETENTION_DAYS: an image's file is deleted once it is older than that, but its row stays (the
     # ledger, the versions and the threads point at it), marked with when its file went, so the bot can say
     # what happened instead of failing. The pruner walks the unpruned images oldest first, in batches.
-    db["images"].add_column("pruned_at", str)
-    db["images"].create_index(["pruned_at", "created_at"], index_name="images_retention")
+    db.table("images").add_column("pruned_at", str)
+    db.table("images").create_index(["pruned_at", "created_at"], index_name="images_retention")
 
 
 @migrations(name="0008_possibly_billed")
@@ -226,9 +243,9 @@ def _possibly_billed(db: Database) -> None:
     # (interrupted by a crash, its answer lost mid-body): spend counts those at their estimate while the cost is
     # unknown, instead of at nothing. Earlier rows have none (they count as before). The covering index gains
     # the column so reports still read the index alone.
-    db["ledger"].add_column("estimate_micro", int)
+    db.table("ledger").add_column("estimate_micro", int)
     db.execute("DROP INDEX ledger_report")
-    db["ledger"].create_index(
+    db.table("ledger").create_index(
         ["team_id", "created_at", "channel_id", "user_id", "model", "quality", "status", "provider", "n",
          "cost_micro", "images", "estimate_micro"],
         index_name="ledger_report",
@@ -262,3 +279,51 @@ def migration_names() -> list[str]:
     """Every migration this version knows, in the order they apply (the last one is the current schema)."""
     with closing(sqlite3.connect(":memory:")) as conn:
         return [migration.name for migration in migrations.pending(Database(conn))]
+
+
+@contextmanager
+def write_lock(db: Database, wait: float | None = None) -> Iterator[None]:
+    """One transaction holding SQLite's write lock from its start (BEGIN IMMEDIATE), so what is read inside is
+    what its writes are judged against. Waits for the lock at most `wait` seconds (None: the connection's busy
+    timeout), then raises sqlite3.OperationalError (SQLITE_BUSY). Commits at the end; rolls back if the block
+    raises or the commit fails (a full disk can refuse the commit itself)."""
+    conn = db.conn
+    if conn.in_transaction:
+        # A write that failed on this connection (a full disk, a lock) can leave its transaction open: BEGIN
+        # would then fail every time, and nothing would recover when space or the lock returns.
+        conn.rollback()
+    busy = int(db.execute("PRAGMA busy_timeout").fetchone()[0])
+    if wait is not None:
+        db.execute(f"PRAGMA busy_timeout = {max(0, round(wait * 1000))}")
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    finally:
+        if wait is not None:
+            db.execute(f"PRAGMA busy_timeout = {busy}")
+    try:
+        yield
+        conn.commit()
+    finally:
+        if conn.in_transaction:
+            conn.rollback()
+
+
+def reader(db: Database) -> Database:
+    """A separate read-only connection to the same database, for long reads (reports, CSV exports) on a
+    worker thread: WAL lets them run beside the writes, so the db thread — and every ack — never waits on
+    them. Close it when done. (An in-memory database has no second connection: the same one is returned.)"""
+    path = db.execute("PRAGMA database_list").fetchone()[2]
+    if not path:
+        return db
+    return Database(sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False))
+
+
+def check_writable(db: Database) -> None:
+    """For /readyz: raise sqlite3.Error unless a row can be written. Takes the write lock, writes a row and
+    rolls it back, so nothing is kept. (A savepoint, not BEGIN: it is safe inside any open transaction.)"""
+    db.execute("SAVEPOINT readyz")
+    try:
+        db.execute("INSERT INTO report_runs (schedule, slot, posted_at) VALUES ('readyz', 'probe', ?)", [utcnow()])
+    finally:
+        db.execute("ROLLBACK TO readyz")
+        db.execute("RELEASE readyz")

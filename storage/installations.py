@@ -17,7 +17,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
@@ -25,8 +25,13 @@ from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from sqlite_utils import Database
 
 T = TypeVar("T")
-Io = Callable[..., Awaitable[Any]]  # runs fn(*args) on the db thread: bot.runtime.jobs.DbThread
 log = logging.getLogger(__name__)
+
+
+class Io(Protocol):
+    """Runs fn(*args) on the db thread and awaits its answer: bot.runtime.db_thread.DbThread."""
+
+    def __call__(self, fn: Callable[..., T], /, *args: Any) -> Awaitable[T]: ...
 
 
 def _json(model: Installation | Bot) -> str:
@@ -44,7 +49,7 @@ def _json(model: Installation | Bot) -> str:
 def save_installation(db: Database, installation: Installation) -> None:
     ent, team = installation.enterprise_id or "", installation.team_id or ""
     with db.conn:
-        db["installations"].upsert({
+        db.table("installations").upsert({
             "enterprise_id": ent, "team_id": team, "user_id": installation.user_id or "",
             "is_enterprise_install": int(bool(installation.is_enterprise_install)),
             "installed_at": installation.installed_at, "data": _json(installation),
@@ -59,14 +64,15 @@ def save_bot(db: Database, bot: Bot) -> None:
 
 
 def _save_bot(db: Database, bot: Bot) -> None:
-    db["bots"].upsert({
+    db.table("bots").upsert({
         "enterprise_id": bot.enterprise_id or "", "team_id": bot.team_id or "",
         "is_enterprise_install": int(bool(bot.is_enterprise_install)), "installed_at": bot.installed_at,
         "data": _json(bot),
     }, pk=("enterprise_id", "team_id"))
 
 
-def _where(enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None) -> tuple[str, dict]:
+def _where(enterprise_id: str | None, team_id: str | None,
+           is_enterprise_install: bool | None) -> tuple[str, dict[str, str]]:
     # An org-wide install is found by its enterprise id alone, whichever workspace of the org the request is from.
     if is_enterprise_install or (enterprise_id and not team_id):
         return "enterprise_id = :ent AND is_enterprise_install = 1", {"ent": enterprise_id or ""}
@@ -124,7 +130,7 @@ def issue_state(db: Database, expires_in: float) -> str:
     now = time.time()
     with db.conn:
         db.execute("DELETE FROM oauth_states WHERE expires_at < ?", [now])
-        db["oauth_states"].insert({"state": state, "expires_at": now + expires_in})
+        db.table("oauth_states").insert({"state": state, "expires_at": now + expires_in})
     return state
 
 

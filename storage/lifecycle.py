@@ -37,7 +37,8 @@ from sqlite_utils import Database
 
 from storage.db import ensure_schema, migration_names, migrations, open_db
 from storage.files import write_atomically
-from storage.store import Store, ledger_time, utcnow
+from storage.records import ledger_time, utcnow
+from storage.store import Store
 
 DB_NAME = "imagebot.db"
 IMAGES = "images"

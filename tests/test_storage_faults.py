@@ -23,7 +23,8 @@ from bot.errors import StorageUnavailable
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace
-from storage.store import Store, ThreadKey
+from storage.records import ThreadKey
+from storage.store import Store
 from tests.conftest import WorkspaceFactory
 from tests.handlers.listeners.test_views import state, submission
 from tests.slack_views import card_text, cards

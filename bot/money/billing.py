@@ -16,8 +16,8 @@ from bot.errors import ImageAPIError
 from bot.logs import redact
 from bot.models import LostAnswer
 from bot.money.pricing import format_usd
+from storage.records import LedgerEntry
 from storage.reports import Estimated
-from storage.store import LedgerEntry
 
 LOST_ANSWER = "answer_lost"  # the error_code of a lost attempt's own row
 

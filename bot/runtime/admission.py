@@ -15,7 +15,8 @@ from typing import Any
 
 from bot.runtime.db_thread import ACK_WAIT, DbThread, Ticket
 from storage.faults import unavailable
-from storage.store import JobRecord, Store
+from storage.records import JobRecord
+from storage.store import Store
 
 log = logging.getLogger(__name__)
 Decision = tuple[str, JobRecord | None, int | None]  # (Admission status, job, retry_in)

@@ -34,7 +34,7 @@ from bot.metrics import Metrics
 from bot.runtime import admission
 from bot.runtime.db_thread import DbThread, Ticket, ack_deadline
 from storage.faults import unavailable
-from storage.store import JobRecord
+from storage.records import JobRecord
 
 log = logging.getLogger(__name__)
 TELL_TIMEOUT = 15.0  # a refusal message to Slack, bounded like the interruption notices

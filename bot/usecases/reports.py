@@ -33,8 +33,8 @@ from bot.errors import InvalidOption
 from bot.money.billing import estimated_note
 from bot.money.pricing import MICRO, format_usd
 from storage import reports as queries
+from storage.records import ledger_time
 from storage.reports import Row, Scope, Totals
-from storage.store import ledger_time
 
 WINDOW_FORMS = "today, 7d, 30d, month or a month as YYYY-MM (e.g. 2026-11)"
 TOP = 10  # users and channels listed in a report

@@ -13,7 +13,7 @@ from bot.runtime.services import Services
 from handlers.delivery import Attachment, Flows, edit_payload, generate_payload
 from handlers.listeners.middleware import team_of
 from handlers.ui.errors import explain, refusal
-from storage.store import ThreadKey
+from storage.records import ThreadKey
 
 MENTION_HINT = ("Attach an image to your mention and say what to change, and I will start an image thread "
                 "with it; or make a new one with `/image <prompt>`.")

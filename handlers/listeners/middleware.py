@@ -17,7 +17,7 @@ from bot.settings import Settings
 from handlers.delivery import Flows
 from handlers.payloads import Malformed, check_shape
 from handlers.ui.errors import CHANNEL_REFUSED
-from storage.store import ThreadKey
+from storage.records import ThreadKey
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from handlers.listeners.messages import attachments_of
 from handlers.listeners.middleware import team_of
 from handlers.ui import modals as views
 from handlers.ui.errors import explain, refusal
-from storage.store import ThreadKey
+from storage.records import ThreadKey
 
 log = logging.getLogger(__name__)
 EDIT_SHORTCUT = "imagebot_edit_shortcut"

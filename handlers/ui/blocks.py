@@ -9,7 +9,7 @@ from bot.models import ImageOptions
 from bot.money.billing import estimated_note
 from bot.money.pricing import format_usd
 from bot.rules.options import MAX_N, Choices
-from storage.store import Spend
+from storage.records import Spend
 
 # Slack limits (https://docs.slack.dev/reference/block-kit/blocks): section text ≤ 3000, fallback text ≤ 40,000.
 SECTION_LIMIT = 3000

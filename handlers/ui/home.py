@@ -14,7 +14,7 @@ from typing import Any
 from bot.money.budgets import BudgetStanding
 from bot.money.pricing import format_usd
 from handlers.ui.blocks import SECTION_LIMIT, clip, context, escape, section
-from storage.store import RecentImage
+from storage.records import RecentImage
 
 HOME_CALLBACK = "imagebot_home"
 HOME_BLOCK_LIMIT = 100

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from standins.slack import SlackStandIn
-from storage.store import Store, ThreadKey
+from storage.records import ThreadKey
+from storage.store import Store
 from tests.conftest import WorkspaceFactory
 from tests.slack_views import cards, image_replies, sha
 

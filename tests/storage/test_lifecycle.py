@@ -28,7 +28,8 @@ from storage.lifecycle import (
     unrecorded,
     verify_backup,
 )
-from storage.store import LedgerEntry, Store, ThreadKey
+from storage.records import LedgerEntry, ThreadKey
+from storage.store import Store
 from tests.slack_views import png, sha
 
 KEY = ThreadKey("T1", "C1", "1700000000.000100")

@@ -18,7 +18,8 @@ from sqlite_utils import Database
 
 from storage.db import migration_names, migrations, open_db
 from storage.files import ImageFiles
-from storage.store import LedgerEntry, Store, ThreadKey
+from storage.records import LedgerEntry, ThreadKey
+from storage.store import Store
 
 NAMES = migration_names()
 SHA = "ab" + "0" * 62

@@ -12,8 +12,9 @@ from sqlite_utils import Database
 from storage import reports
 from storage.db import open_db
 from storage.files import ImageFiles
+from storage.records import LedgerEntry, ThreadKey
 from storage.reports import Row, Scope, Totals
-from storage.store import LedgerEntry, Store, ThreadKey
+from storage.store import Store
 
 START = "2026-11-01T00:00:00.000+00:00"
 END = "2026-12-01T00:00:00.000+00:00"

@@ -9,7 +9,8 @@ import pytest
 
 from storage.db import migration_names, open_db
 from storage.files import ImageFiles
-from storage.store import LedgerEntry, Spend, Store, ThreadKey
+from storage.records import LedgerEntry, Spend, ThreadKey
+from storage.store import Store
 
 KEY = ThreadKey("T1", "C1", "1700000000.000100")
 OTHER = ThreadKey("T1", "C1", "1700000000.000200")

@@ -30,7 +30,7 @@ from handlers.listeners.actions.presses import (
 from handlers.ui import blocks
 from handlers.ui import modals as views
 from handlers.ui.errors import explain, refusal
-from storage.store import JobRecord, ThreadKey
+from storage.records import JobRecord, ThreadKey
 
 log = logging.getLogger(__name__)
 ANSWERED = "That was answered already."

@@ -30,7 +30,7 @@ from handlers.listeners.actions.presses import (
 )
 from handlers.ui import modals as views
 from handlers.ui.errors import explain, refusal
-from storage.store import ThreadKey
+from storage.records import ThreadKey
 
 
 def register(app: AsyncApp, services: Services, flows: Flows) -> None:

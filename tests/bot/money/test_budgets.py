@@ -17,8 +17,9 @@ from bot.money.pricing import MICRO, PriceTable
 from bot.money.tokens import input_image_tokens, output_image_tokens, prompt_text_tokens
 from bot.runtime.db_thread import DbThread
 from bot.settings import Settings
+from storage.records import LedgerEntry, ThreadKey
 from storage.reports import Estimated
-from storage.store import LedgerEntry, Store, ThreadKey
+from storage.store import Store
 from tests.catalogue_helpers import caps, catalogue, catalogue_from, default_model, live_with, priced
 
 TEAM, OTHER_TEAM = "T1", "T2"

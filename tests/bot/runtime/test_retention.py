@@ -15,7 +15,8 @@ import pytest
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace
-from storage.store import Store, ThreadKey
+from storage.records import ThreadKey
+from storage.store import Store
 from tests.conftest import WorkspaceFactory
 from tests.slack_views import png
 

@@ -14,7 +14,8 @@ from bot.money.budgets import Budget, BudgetStanding
 from bot.money.pricing import format_usd
 from handlers.ui.home import HOME_BLOCK_LIMIT, HomeSummary, build_home
 from standins.slack import SlackStandIn
-from storage.store import LedgerEntry, RecentImage, Store, ThreadKey
+from storage.records import LedgerEntry, RecentImage, ThreadKey
+from storage.store import Store
 from tests.conftest import WorkspaceFactory
 
 CHANNEL = "C0GENERAL"

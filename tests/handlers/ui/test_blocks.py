@@ -21,7 +21,7 @@ from handlers.ui.blocks import (
     status_working,
 )
 from handlers.ui.errors import explain
-from storage.store import Spend
+from storage.records import Spend
 from tests.catalogue_helpers import caps, catalogue, choices, default_model, live, shut_down
 
 MODEL = default_model()

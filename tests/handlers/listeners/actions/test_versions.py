@@ -11,7 +11,7 @@ from bot.money.tokens import input_image_tokens
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace
-from storage.store import ThreadKey
+from storage.records import ThreadKey
 from tests.catalogue_helpers import caps, catalogue, default_model, live_with, live_without
 from tests.conftest import WorkspaceFactory
 from tests.slack_views import input_images, sha
