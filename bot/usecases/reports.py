@@ -211,70 +211,100 @@ def _day_label(day: date, width: float) -> str:
     return str(day.day)
 
 
+@dataclass(frozen=True)
+class _Fonts:
+    title: ImageFont.FreeTypeFont | ImageFont.ImageFont
+    text: ImageFont.FreeTypeFont | ImageFont.ImageFont
+    small: ImageFont.FreeTypeFont | ImageFont.ImageFont
+
+
+@dataclass(frozen=True)
+class _Axis:
+    """The dollar axis: gridlines every `step` micro-dollars up to `ceiling`, the peak rounded up to a whole step."""
+
+    step: int
+    ceiling: int
+
+    @classmethod
+    def up_to(cls, peak: int) -> _Axis:
+        step = _nice_step(peak) if peak > 0 else MICRO // 4
+        return cls(step, step * max(1, -(-peak // step)))
+
+    def y_of(self, micro: int) -> float:
+        _, top, _, bottom = _PLOT
+        return bottom - (bottom - top) * micro / self.ceiling
+
+
 def render_chart(report: Report) -> bytes:
     """A PNG bar chart of spend per local day: title, dollar axis with gridlines, day labels, total."""
     image = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(image)
-    title_font, text_font, small_font = _font(22), _font(14), _font(12)
-    left, top, right, bottom = _PLOT
+    fonts = _Fonts(title=_font(22), text=_font(14), small=_font(12))
+    _draw_heading(draw, report, fonts)
+    peak = max((micro for _, micro in report.by_day), default=0)
+    axis = _Axis.up_to(peak)
+    _draw_grid(draw, axis, fonts)
+    _draw_days(draw, report.by_day, axis, fonts)
+    if peak == 0:
+        left, top, right, bottom = _PLOT
+        draw.text(((left + right) / 2, (top + bottom) / 2), "No spend in this period", font=fonts.text,
+                  fill=_MUTED, anchor="mm")
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=6)
+    return out.getvalue()
 
+
+def _draw_heading(draw: ImageDraw.ImageDraw, report: Report, fonts: _Fonts) -> None:
+    """The title and the days' time zone on the left, the total (and what of it was offline) on the right."""
     who = (f" · channel {report.channel_id}" if report.channel_id else "") + (
         f" · user {report.user_id}" if report.user_id else "")
-    draw.text((24, 18), f"Spend per day, {report.label}{who}", font=title_font, fill=_INK)
+    draw.text((24, 18), f"Spend per day, {report.label}{who}", font=fonts.title, fill=_INK)
     draw.text((24, 48), f"Days in {report.timezone}. Failed calls that were billed are included.",
-              font=small_font, fill=_MUTED)
+              font=fonts.small, fill=_MUTED)
     totals = report.totals
     estimated = estimated_note(totals.estimated)
     if estimated:
-        draw.text((24, 64), f"The total {estimated}.", font=small_font, fill=_MUTED)
-    draw.text((WIDTH - 24, 18), f"Total {format_usd(totals.spend_micro)}", font=title_font, fill=_INK, anchor="ra")
+        draw.text((24, 64), f"The total {estimated}.", font=fonts.small, fill=_MUTED)
+    draw.text((WIDTH - 24, 18), f"Total {format_usd(totals.spend_micro)}", font=fonts.title, fill=_INK, anchor="ra")
     if totals.offline_micro:
         draw.text((WIDTH - 24, 48), f"of which {format_usd(totals.offline_micro)} offline, not billed",
-                  font=small_font, fill=_MUTED, anchor="ra")
+                  font=fonts.small, fill=_MUTED, anchor="ra")
 
-    values = [micro for _, micro in report.by_day]
-    peak = max(values, default=0)
-    step = _nice_step(peak) if peak > 0 else MICRO // 4
-    ceiling = step * max(1, -(-peak // step))  # peak rounded up to a whole step
-    height = bottom - top
 
-    def y_of(micro: int) -> float:
-        return bottom - height * micro / ceiling
-
-    for tick in range(0, ceiling + 1, step):
-        y = round(y_of(tick))
+def _draw_grid(draw: ImageDraw.ImageDraw, axis: _Axis, fonts: _Fonts) -> None:
+    """A gridline and a dollar label at each step, the zero line darker."""
+    left, _, right, _ = _PLOT
+    for tick in range(0, axis.ceiling + 1, axis.step):
+        y = round(axis.y_of(tick))
         draw.line([(left, y), (right, y)], fill=_GRID if tick else _MUTED, width=1)
-        draw.text((left - 8, y), _axis_label(tick, step), font=small_font, fill=_MUTED, anchor="rm")
+        draw.text((left - 8, y), _axis_label(tick, axis.step), font=fonts.small, fill=_MUTED, anchor="rm")
 
-    count = max(1, len(values))
+
+def _draw_days(draw: ImageDraw.ImageDraw, by_day: list[tuple[date, int]], axis: _Axis, fonts: _Fonts) -> None:
+    """A bar per day with spend (its amount above it in a short window), and the days' labels under the axis."""
+    left, _, right, bottom = _PLOT
+    count = max(1, len(by_day))
     slot = (right - left) / count
     bar = min(120.0, max(1.0, slot * 0.7))
     label_every = 1
     while slot * label_every < 26:  # two digits and a gap, for windows longer than a month
         label_every += 1
     previous_month = None
-    for i, (day, micro) in enumerate(report.by_day):
+    for i, (day, micro) in enumerate(by_day):
         centre = left + slot * (i + 0.5)
         if micro > 0:
             x0 = round(centre - bar / 2)
-            y0 = min(round(y_of(micro)), bottom - 2)  # a cent on a $1,000 axis still shows
+            y0 = min(round(axis.y_of(micro)), bottom - 2)  # a cent on a $1,000 axis still shows
             draw.rectangle([(x0, y0), (max(x0, round(centre + bar / 2) - 1), bottom - 1)], fill=_BAR)
             if count <= 10:
-                draw.text((centre, y_of(micro) - 4), _bar_label(micro), font=small_font, fill=_INK, anchor="md")
+                draw.text((centre, axis.y_of(micro) - 4), _bar_label(micro), font=fonts.small, fill=_INK,
+                          anchor="md")
         if i % label_every == 0:
-            draw.text((centre, bottom + 8), _day_label(day, slot), font=text_font, fill=_INK, anchor="ma")
+            draw.text((centre, bottom + 8), _day_label(day, slot), font=fonts.text, fill=_INK, anchor="ma")
         if slot < 96 and (day.month, day.year) != previous_month:
             # Short labels are day numbers: name the month under its first day in the window.
-            draw.text((centre, bottom + 28), f"{day:%b}", font=small_font, fill=_MUTED, anchor="ma")
+            draw.text((centre, bottom + 28), f"{day:%b}", font=fonts.small, fill=_MUTED, anchor="ma")
         previous_month = (day.month, day.year)
-
-    if peak == 0:
-        draw.text(((left + right) / 2, (top + bottom) / 2), "No spend in this period", font=text_font,
-                  fill=_MUTED, anchor="mm")
-
-    out = io.BytesIO()
-    image.save(out, format="PNG", compress_level=6)
-    return out.getvalue()
 
 
 # the CSV --------------------------------------------------------------------------------------------------
