@@ -37,22 +37,21 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from standins import images_api
-from standins.images_api import ImageAPIStandIn
+from standins.images_api import ImageAPIStandIn, jobs, pictures
 from standins.slack import DELIVERY_TIMEOUT, SlackStandIn
 
 USERS = 20
-_render_original = images_api._render_one
+_render_original = pictures.render_one
 
 
 @functools.lru_cache(maxsize=64)
 def _cached_render(size: str, background: str, operation: str, fmt: str, compression: int, kind: str,
                    variant: int, partial: int | None, partials: int) -> bytes:
-    job = images_api._Job(flavor="openai", operation=operation, model="gpt-image-1", prompt=f"variant {variant}",
-                          n=1, size=size, quality="high", background=background, output_format=fmt,
-                          output_compression=compression, stream=False, partial_images=partials,
-                          input_fidelity=None, resolved_size=size, resolved_quality="high",
-                          resolved_background=background)
+    job = jobs.Job(flavor="openai", operation=operation, model="gpt-image-1", prompt=f"variant {variant}",
+                   n=1, size=size, quality="high", background=background, output_format=fmt,
+                   output_compression=compression, stream=False, partial_images=partials,
+                   input_fidelity=None, resolved_size=size, resolved_quality="high",
+                   resolved_background=background)
     return _render_original(job, 0, kind, partial)
 
 
@@ -64,7 +63,7 @@ def _render_one(job: Any, index: int, kind: str, partial: int | None) -> bytes:
                           job.output_compression, kind, variant, partial, job.partial_images)
 
 
-images_api._render_one = _render_one
+pictures.render_one = _render_one
 
 
 class BenchSlack(SlackStandIn):
