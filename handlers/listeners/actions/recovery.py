@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
 from bot.runtime.services import Services
-from bot.usecases.image_service import ImagePruned
+from bot.usecases.thread_images import ImagePruned
 from handlers.delivery import RUN_AGAIN_ACTION, UPLOAD_AGAIN_ACTION, Flows
 from handlers.listeners.actions.presses import (
     NOT_THIS_MESSAGE,
