@@ -15,7 +15,7 @@ from __future__ import annotations
 import httpx
 
 from bot.errors import AttachmentError
-from bot.images.imaging import MAX_INPUT_BYTES
+from bot.images.formats import MAX_INPUT_BYTES
 
 SLACK_FILE_HOSTS = frozenset({"files.slack.com", "slack-files.com", "files-edu.slack.com", "files-gov.slack.com"})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})

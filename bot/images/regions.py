@@ -6,11 +6,8 @@ A reply can start with a cell of a 4 × 4 grid, or two corners of a rectangle of
     C2-D3 add a red balloon        any two corners, either order; the colon may be left out before a space
     --region top-left make it snow quadrants, halves (top, bottom, left, right) or center (the middle half)
 
-`draw_grid` shows users the grid on their image; `build_mask` turns a region into the mask the edit endpoint
-takes: a PNG with an alpha channel, the size of the first image, under 4 MB, fully transparent (alpha 0) where
-the image may change (https://platform.openai.com/docs/api-reference/images/createEdit). `check_user_mask` holds
-a mask a user attached to the same rules.
-The GUIDE warns that GPT Image treats the mask as a hint: the model may change a little outside it.
+`draw_grid` shows users the grid on their image; bot/images/masks.py turns a region into the mask the edit
+endpoint takes.
 
 Pixel boundaries: an edge at fraction f of a side n pixels long is at floor(f × n + 0.5) (half rounds up), and a
 region covers the pixels from its left/top edge up to, not including, its right/bottom edge. Neighbouring cells
@@ -32,10 +29,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageDraw, ImageFont
 
 from bot.errors import AttachmentError, InvalidOption
-
-# The decoders and the pixel cap every upload gets (bot/images/imaging.py); _DECODE_ERRORS is shared, not copied, so
-# a new way for Pillow to fail is caught in both places.
-from bot.images.imaging import _DECODE_ERRORS, MAX_PIXELS, OPEN_FORMATS
+from bot.images.formats import DECODE_ERRORS, MAX_PIXELS, OPEN_FORMATS, clean_png
 
 GRID = 4
 COLUMNS = "ABCD"
@@ -57,12 +51,6 @@ REGION_FORMS = (
     "as `C2: add a red balloon`, or with two corners of a rectangle of cells, as `C2-D3: …`; "
     f"or use `--region` with {', '.join(list(NAMED_REGIONS)[:-1])} or center."
 )
-# "< 4 MB" (the edits reference): counted in decimal megabytes, the stricter reading, so no mask we send is refused
-# for size.
-MAX_MASK_BYTES = 4_000_000
-MASK_RULES = "a PNG with an alpha channel, the same size as the image, under 4 MB, fully transparent where " \
-             "the image should change"
-
 # A cell token: a letter and ASCII digits. Wider than the grid on purpose, so that "E5:" is refused by name.
 _CELL = r"[A-Za-z][0-9]+"
 _GRID_PREFIX_RE = re.compile(rf"\s*(?P<first>{_CELL})(?:\s*[-–—]\s*(?P<second>{_CELL}))?(?P<end>\s*:|(?=\s)|\Z)")
@@ -88,11 +76,12 @@ class Region:
 
     def pixel_box(self, width: int, height: int) -> tuple[int, int, int, int]:
         """(left, top, right, bottom) in pixels; right and bottom are exclusive, as in Pillow's boxes."""
-        return (_edge(self.left, width), _edge(self.top, height), _edge(self.right, width),
-                _edge(self.bottom, height))
+        return (edge(self.left, width), edge(self.top, height), edge(self.right, width),
+                edge(self.bottom, height))
 
 
-def _edge(fraction: float, size: int) -> int:
+def edge(fraction: float, size: int) -> int:
+    """Where the edge at `fraction` of a side `size` pixels long falls: floor(fraction × size + 0.5)."""
     return min(size, max(0, math.floor(fraction * size + 0.5)))
 
 
@@ -200,123 +189,6 @@ def _join(before: str, after: str) -> str:
     return f"{before} {after}".strip() if before and after else (before or after).strip()
 
 
-# masks -----------------------------------------------------------------------------------------------------
-
-
-def build_mask(region: Region, width: int, height: int) -> bytes:
-    """An RGBA PNG of width × height: opaque everywhere, fully transparent (alpha 0) inside `region`."""
-    if width < 1 or height < 1 or width * height > MAX_PIXELS:
-        raise ValueError(f"no mask for a {width}×{height} image")
-    left, top, right, bottom = region.pixel_box(width, height)
-    if right <= left or bottom <= top:
-        raise ValueError(f"{region.name} covers no pixel of a {width}×{height} image")
-    mask = Image.new("RGBA", (width, height), (0, 0, 0, 255))
-    mask.paste((0, 0, 0, 0), (left, top, right, bottom))
-    # Two values in large runs: even 3840×2160 encodes to a few tens of KB, far under the 4 MB limit.
-    return _png(mask)
-
-
-def is_mask_name(filename: str | None) -> bool:
-    """Whether an attachment is meant as a mask: its name starts with "mask" and ends ".png" (any case)."""
-    name = (filename or "").strip().lower()
-    return name.startswith("mask") and name.endswith(".png")
-
-
-def check_user_mask(mask_bytes: bytes, width: int, height: int, name: str = "mask.png") -> bytes:
-    """Hold an attached mask to the API's rules for a width × height image; return PNG bytes it accepts.
-
-    An 8-bit RGBA PNG passes through byte-identical. LA, a palette or grey/RGB with a transparent colour
-    (tRNS), 16-bit and animated PNGs are re-encoded as an 8-bit RGBA PNG of their first frame. Raises
-    AttachmentError saying what is wrong and what is needed: not a PNG, unreadable, over 4 MB, the wrong
-    size, no alpha channel, or no fully transparent pixel (the edit could change nothing).
-    """
-    label = name or "The mask"
-    if not mask_bytes:
-        raise AttachmentError(f"{label} is empty (0 bytes). A mask must be {MASK_RULES}.", filename=name)
-    if len(mask_bytes) >= MAX_MASK_BYTES:
-        raise AttachmentError(f"{label} is {len(mask_bytes) / 1e6:.1f} MB; a mask must be under 4 MB. Only its "
-                              "transparency matters: save it with fewer colours.", filename=name)
-    try:
-        with Image.open(io.BytesIO(mask_bytes), formats=OPEN_FORMATS) as image:
-            fmt = (image.format or "").upper()
-            if fmt != "PNG":
-                shown = "JPEG" if fmt == "MPO" else fmt
-                raise AttachmentError(f"{label} is a {shown}; a mask must be {MASK_RULES}.", filename=name)
-            if image.size != (width, height):  # checked from the header, before any pixel is decoded
-                raise AttachmentError(f"{label} is {image.width}×{image.height}; it must be the same size as the "
-                                      f"image, {width}×{height}.", filename=name)
-            animated = bool(getattr(image, "is_animated", False))
-            if animated:
-                image.seek(0)
-            image.load()
-            mode = image.mode
-            if mode not in ("RGBA", "LA", "PA") and image.info.get("transparency") is None:
-                raise AttachmentError(f"{label} has no alpha channel ({mode} PNG): save it as a PNG with "
-                                      "transparency, fully transparent where the image should change.",
-                                      filename=name)
-            rgba = image.copy() if mode == "RGBA" else image.convert("RGBA")
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise AttachmentError(f"{label} is too large to open safely. A mask must be {MASK_RULES}.",
-                              filename=name) from exc
-    except AttachmentError:
-        raise
-    except _DECODE_ERRORS as exc:
-        raise AttachmentError(f"{label} is not an image I can read (or it is damaged). A mask must be "
-                              f"{MASK_RULES}.", filename=name) from exc
-    lowest = rgba.getchannel("A").getextrema()[0]
-    if lowest == 255:
-        raise AttachmentError(f"{label} has no transparency: make the area to change fully transparent.",
-                              filename=name)
-    if lowest > 0:
-        raise AttachmentError(f"{label} is only partly transparent (lowest alpha {lowest} of 255): make the area "
-                              "to change fully transparent (alpha 0).", filename=name)
-    if mode == "RGBA" and not animated and _png_bit_depth(mask_bytes) == 8:
-        return mask_bytes
-    output = _png(rgba)
-    if len(output) >= MAX_MASK_BYTES:
-        raise AttachmentError(f"{label} would be {len(output) / 1e6:.1f} MB once converted to RGBA; a mask must "
-                              "be under 4 MB. Save it as an RGBA PNG with fewer colours.", filename=name)
-    return output
-
-
-def is_markup_name(filename: str | None) -> bool:
-    """Whether an attachment is meant as markup: its name starts with "markup" and ends ".png" (any case)."""
-    name = (filename or "").strip().lower()
-    return name.startswith("markup") and name.endswith(".png")
-
-
-def check_markup(data: bytes, width: int, height: int, name: str = "markup.png") -> bytes:
-    """Hold an attached markup (marks drawn on a transparent PNG the size of the image: arrows, circles, notes)
-    to the API's rules; returns it byte-identical, since the API reads it as it is. Raises AttachmentError."""
-    rules = f"a PNG the size of the image ({width}×{height}), transparent except for the marks"
-    try:
-        with Image.open(io.BytesIO(data), formats=OPEN_FORMATS) as image:
-            if (image.format or "").upper() != "PNG":
-                raise AttachmentError(f"{name} is not a PNG; markup must be {rules}.", filename=name)
-            if image.size != (width, height):  # from the header, before any pixel is decoded
-                raise AttachmentError(f"{name} is {image.width}×{image.height}; markup must be {rules}.",
-                                      filename=name)
-            image.load()
-            alpha = image.getchannel("A") if "A" in image.getbands() else None
-            if alpha is None and image.info.get("transparency") is not None:
-                alpha = image.convert("RGBA").getchannel("A")
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise AttachmentError(f"{name} is too large to open safely; markup must be {rules}.", filename=name) from exc
-    except AttachmentError:
-        raise
-    except _DECODE_ERRORS as exc:
-        raise AttachmentError(f"{name} is not an image I can read; markup must be {rules}.", filename=name) from exc
-    if alpha is None or alpha.getextrema()[0] == 255:
-        raise AttachmentError(f"{name} has no transparent pixels: markup must be {rules}, so the picture shows "
-                              "through.", filename=name)
-    return data
-
-
-def _png_bit_depth(data: bytes) -> int:
-    """Bits per sample from the IHDR (Pillow reads a 16-bit RGBA PNG as plain "RGBA", hiding it)."""
-    return data[24] if data[12:16] == b"IHDR" and len(data) > 25 else 8
-
-
 # the grid picture ------------------------------------------------------------------------------------------
 
 _LABEL_BACKGROUND = (0, 0, 0, 150)  # translucent: the picture stays visible under the labels
@@ -337,8 +209,8 @@ def draw_grid(image_bytes: bytes) -> bytes:
     overlay = Image.new("RGBA", base.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
 
-    xs = [_edge(k / GRID, width) for k in range(GRID + 1)]
-    ys = [_edge(k / GRID, height) for k in range(GRID + 1)]
+    xs = [edge(k / GRID, width) for k in range(GRID + 1)]
+    ys = [edge(k / GRID, height) for k in range(GRID + 1)]
     # A light line inside a dark one shows on any picture. Thickness grows with the image, slowly.
     thick = max(1, min(width, height) // 1024)
     for x in xs[1:-1]:
@@ -373,7 +245,7 @@ def draw_grid(image_bytes: bytes) -> bytes:
 
     # Where the overlay is fully transparent, alpha_composite copies the image's pixel unchanged.
     result = Image.alpha_composite(base, overlay)
-    return _png(result if alpha else result.convert("RGB"))
+    return clean_png(result if alpha else result.convert("RGB"))
 
 
 _Font = ImageFont.FreeTypeFont | ImageFont.ImageFont  # load_default gives the bitmap font without FreeType
@@ -408,13 +280,5 @@ def _decode(data: bytes) -> Image.Image:
         raise AttachmentError("The image is too large to open safely.") from exc
     except AttachmentError:
         raise
-    except _DECODE_ERRORS as exc:
+    except DECODE_ERRORS as exc:
         raise AttachmentError("That file is not an image I can read (or it is damaged).") from exc
-
-
-def _png(image: Image.Image) -> bytes:
-    out = io.BytesIO()
-    clean = image.copy()
-    clean.info = {}  # no stale tRNS, EXIF or text from the source
-    clean.save(out, format="PNG")
-    return out.getvalue()

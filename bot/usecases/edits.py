@@ -20,16 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from bot.errors import AttachmentError
-from bot.images.regions import (
-    Region,
-    build_mask,
-    check_markup,
-    check_user_mask,
-    draw_grid,
-    is_markup_name,
-    is_mask_name,
-    parse_region_reply,
-)
+from bot.images.masks import build_mask, check_markup, check_user_mask, is_markup_name, is_mask_name
+from bot.images.regions import Region, draw_grid, parse_region_reply
 from bot.models import ImageOptions, InputImage
 from bot.providers.base import OnPartial
 from bot.rules.options import parse_command
