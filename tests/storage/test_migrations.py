@@ -196,3 +196,20 @@ def test_opening_an_upgraded_database_again_changes_nothing(tmp_path: Path) -> N
         assert list(db.query("SELECT name, applied_at FROM _sqlite_migrations")) == applied
     finally:
         db.close()
+
+
+def test_the_report_speed_migration_counts_images_of_existing_rows(tmp_path: Path) -> None:
+    from sqlite_utils import Database
+
+    from storage.db import migrations
+
+    db = Database(tmp_path / "old.db")
+    migrations.apply(db, stop_before="0005_report_speed")  # a database from before the column existed
+    db["ledger"].insert_all([
+        {"team_id": "T1", "created_at": "2026-11-01T00:00:00.000+00:00", "status": "ok", "image_ids": '["a","b"]'},
+        {"team_id": "T1", "created_at": "2026-11-02T00:00:00.000+00:00", "status": "error", "image_ids": '["c"]'},
+    ])
+    migrations.apply(db)
+    assert [r["images"] for r in db.query("SELECT images FROM ledger ORDER BY id")] == [2, 0]
+    assert "images" in next(c for c in db["ledger"].indexes if c.name == "ledger_report").columns
+    db.close()

@@ -1,18 +1,7 @@
-"""Store claims that make a button good for one use: Run it again on an interrupted job (claim_rerun)."""
-
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
+"""storage/jobs.py: the claims that make a button good for one use — Run it again on an interrupted job
+(claim_rerun)."""
 
 from storage.store import Store
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(tmp_path)
-    yield opened
-    opened.close()
 
 
 def job(store: Store, key: str, *, status: str = "interrupted") -> int:
