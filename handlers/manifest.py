@@ -54,14 +54,46 @@ def build_manifest(http_url: str | None = None) -> dict[str, Any]:
     """The manifest: Socket Mode when `http_url` is None, else HTTP with `http_url` (see `base_url`) filled in."""
     base = base_url(http_url) if http_url is not None else None
     events_url = base + EVENTS_PATH if base else None
+    return {
+        "_metadata": {"major_version": 2, "minor_version": 1},
+        "display_information": {
+            "name": APP_NAME,
+            "description": "Make and edit images with OpenAI's GPT Image models, with the cost of every image shown.",
+            "background_color": "#2c2d30",
+        },
+        "features": _features(events_url),
+        "oauth_config": _oauth_config(base),
+        "settings": _settings(base, events_url),
+    }
 
+
+def _features(events_url: str | None) -> dict[str, Any]:
+    """The App Home, the bot user, the message shortcut and the slash commands."""
+    return {
+        "app_home": {
+            "home_tab_enabled": True,
+            "messages_tab_enabled": True,
+            "messages_tab_read_only_enabled": False,
+        },
+        "bot_user": {"display_name": APP_NAME, "always_online": True},
+        "shortcuts": [{
+            "name": "Edit with imagebot",
+            "type": "message",
+            "callback_id": "imagebot_edit_shortcut",
+            "description": "Edit this message's image with an instruction",
+        }],
+        "slash_commands": _slash_commands(events_url),
+    }
+
+
+def _slash_commands(events_url: str | None) -> list[dict[str, Any]]:
     def with_url(command: dict[str, Any]) -> dict[str, Any]:
         if not events_url:
             return command  # Socket Mode: commands arrive over the socket, and Slack wants no url
         name, *rest = command.items()
         return dict([name, ("url", events_url), *rest])  # where Slack's own exports put it
 
-    commands = [
+    return [
         with_url({
             "command": "/image",
             "description": "Make an image from a prompt; reply in its thread to edit it",
@@ -75,43 +107,29 @@ def build_manifest(http_url: str | None = None) -> dict[str, Any]:
             "should_escape": True,  # mentions arrive as <@U…> and <#C…> ids, not display names
         }),
     ]
+
+
+def _oauth_config(base: str | None) -> dict[str, Any]:
+    """The bot scopes; over HTTP, the OAuth redirect (for multi-workspace installs) first, as Slack exports it."""
     oauth_config: dict[str, Any] = {"scopes": {"bot": list(BOT_SCOPES)}}
+    if base:
+        oauth_config = {"redirect_urls": [base + OAUTH_REDIRECT_PATH], **oauth_config}
+    return oauth_config
+
+
+def _settings(base: str | None, events_url: str | None) -> dict[str, Any]:
+    """Events and interactivity: over the socket, or (over HTTP) to `events_url`."""
     event_subscriptions: dict[str, Any] = {"bot_events": list(BOT_EVENTS)}
     interactivity: dict[str, Any] = {"is_enabled": True}
     if base:
-        oauth_config = {"redirect_urls": [base + OAUTH_REDIRECT_PATH], **oauth_config}
         event_subscriptions = {"request_url": events_url, **event_subscriptions}
         interactivity["request_url"] = events_url
     return {
-        "_metadata": {"major_version": 2, "minor_version": 1},
-        "display_information": {
-            "name": APP_NAME,
-            "description": "Make and edit images with OpenAI's GPT Image models, with the cost of every image shown.",
-            "background_color": "#2c2d30",
-        },
-        "features": {
-            "app_home": {
-                "home_tab_enabled": True,
-                "messages_tab_enabled": True,
-                "messages_tab_read_only_enabled": False,
-            },
-            "bot_user": {"display_name": APP_NAME, "always_online": True},
-            "shortcuts": [{
-                "name": "Edit with imagebot",
-                "type": "message",
-                "callback_id": "imagebot_edit_shortcut",
-                "description": "Edit this message's image with an instruction",
-            }],
-            "slash_commands": commands,
-        },
-        "oauth_config": oauth_config,
-        "settings": {
-            "event_subscriptions": event_subscriptions,
-            "interactivity": interactivity,
-            "org_deploy_enabled": False,
-            "socket_mode_enabled": base is None,
-            "token_rotation_enabled": False,
-        },
+        "event_subscriptions": event_subscriptions,
+        "interactivity": interactivity,
+        "org_deploy_enabled": False,
+        "socket_mode_enabled": base is None,
+        "token_rotation_enabled": False,
     }
 
 

@@ -59,7 +59,7 @@ def backoff(failures: int, draw: float, *, first: float = BACKOFF_FIRST, cap: fl
             jitter: float = JITTER) -> float:
     """Seconds to wait after the `failures`-th failure in a row (1, 2, …): `first`, doubling up to `cap`, then
     spread by ±`jitter` with `draw` (uniform in [0, 1))."""
-    nominal = min(cap, first * 2 ** min(failures - 1, 32))
+    nominal = min(cap, first * 2.0 ** min(failures - 1, 32))
     return nominal * (1 + jitter * (2 * draw - 1))
 
 
@@ -222,7 +222,8 @@ class SocketMode:
         if session is not None:
             with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
                 await _closed(session)
-        await self.client.close()  # cancels the SDK's tasks and closes its aiohttp session
+        # It cancels the SDK's tasks and closes its aiohttp session. slack_sdk leaves the method unannotated.
+        await self.client.close()  # type: ignore[no-untyped-call]
 
     async def _handle(self, client: AsyncBaseSocketModeClient, request: SocketModeRequest) -> None:
         # What Bolt's AsyncSocketModeHandler.handle does: dispatch the envelope, send the ack back. First the shape

@@ -84,10 +84,12 @@ class Workspaces:
         return bot
 
     async def _rotated(self, bot: Bot) -> Bot:
-        assert self.store is not None and bot.bot_token_expires_at is not None
+        client_id, client_secret = self.settings.slack_client_id, self.settings.slack_client_secret
+        # A store means multi-workspace installs, which Settings.oauth_enabled gives only with both set.
+        assert self.store is not None and bot.bot_token_expires_at is not None and client_id and client_secret
         try:
             response = await self._api.oauth_v2_access(
-                client_id=self.settings.slack_client_id, client_secret=self.settings.slack_client_secret,
+                client_id=client_id, client_secret=client_secret,
                 grant_type="refresh_token", refresh_token=bot.bot_refresh_token)
         except SlackApiError as error:
             log.warning("token refresh for %s failed: %s", bot.team_id, error.response.get("error"))
