@@ -9,12 +9,10 @@ on worker threads, so the event loop — and with it every ack — never waits o
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any, TypeVar
 
 from bot.errors import AttachmentError, ImageAPIError, InvalidOption, ServerError
 from bot.images import imaging
@@ -36,11 +34,11 @@ from bot.usecases.thread_images import NoImageYet, ThreadImages
 from storage.records import ImageRecord, LedgerEntry, Spend, ThreadKey
 from storage.reports import Estimated
 
-log = logging.getLogger(__name__)
-T = TypeVar("T")
 MAX_INPUTS = 16  # the most any model takes (the catalogue's max_inputs narrows it per model)
 # What a call produced: the result, its stored images, and (count, estimates) of the lost attempts before it.
 _Called = tuple[ImageResult, tuple[ImageRecord, ...], tuple[int, int]]
+# The image API call itself, given where to hand each attempt whose answer broke off.
+_Call = Callable[[OnLost], Awaitable[ImageResult]]
 
 
 @dataclass(frozen=True)
@@ -262,7 +260,7 @@ class ImageService(ThreadImages):
 
     # internals ---------------------------------------------------------------------------------------
     async def _call(self, kind: str, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions,
-                    inputs: tuple[tuple[int, int], ...], call: Callable[[OnLost], Any], *, origin: str,
+                    inputs: tuple[tuple[int, int], ...], call: _Call, *, origin: str,
                     parent_id: str | None, job_id: int | None) -> _Called:
         """Check the budgets, call the API, keep its images, and write its ledger row whatever happens (and one
         more for each attempt whose answer broke off and was tried again)."""
@@ -278,7 +276,7 @@ class ImageService(ThreadImages):
         finally:
             self.budgets.release(reservation)  # the real cost is in the ledger now (or nothing was spent)
 
-    async def _call_reserved(self, entry: LedgerEntry, call: Callable[[OnLost], Any], *, origin: str,
+    async def _call_reserved(self, entry: LedgerEntry, call: _Call, *, origin: str,
                              parent_id: str | None) -> _Called:
         started = time.perf_counter()
         key, job_id = entry.key, entry.job_id
@@ -296,7 +294,7 @@ class ImageService(ThreadImages):
             lost.append(answer)
 
         try:
-            result: ImageResult = await call(on_lost)
+            result = await call(on_lost)
         except ImageAPIError as error:
             billing.settle_failure(entry, error)
             await self._settle(entry, ledger_id, started)
