@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from urllib.parse import urljoin
-from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
@@ -23,13 +22,11 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.runtime.scheduler import ReportScheduler
-from bot.runtime.services import Services, make_model_watch
+from bot.runtime.services import Services
 from bot.settings import DEFAULT_SLACK_API_URL, Settings
 from handlers.delivery import Flows
 from handlers.ingress import Ingress
 from handlers.listeners import register_all
-from handlers.listeners.admin import scheduled_poster
 from handlers.listeners.middleware import WellFormed
 from handlers.manifest import BOT_SCOPES, EVENTS_PATH
 from handlers.workspaces import Workspaces
@@ -74,9 +71,9 @@ def make_workspaces(settings: Settings, services: Services) -> Workspaces:
     return Workspaces(settings, make_client, session, store)
 
 
-def build_app(settings: Settings, services: Services, *, socket_mode: bool = False,
-              progress_interval: float = 20.0, workspaces: Workspaces | None = None) -> AsyncApp:
-    workspaces = workspaces or make_workspaces(settings, services)
+def build_app(settings: Settings, services: Services, flows: Flows, workspaces: Workspaces, *,
+              socket_mode: bool = False) -> AsyncApp:
+    """The Bolt app, its listeners registered; `flows` is how jobs reach Slack (imagebot/compose.py wires them)."""
     oauth_settings = None
     if workspaces.store is not None:
         # Multi-workspace: installs through /slack/install, each workspace's bot token in the database.
@@ -95,7 +92,8 @@ def build_app(settings: Settings, services: Services, *, socket_mode: bool = Fal
         # (which checks a single SLACK_BOT_TOKEN with auth.test once, or reads the workspace's install).
         client=make_client(settings),
         before_authorize=WellFormed(),  # a payload Slack could not have sent stops here (Socket Mode too)
-        authorize=workspaces.authorizer(),
+        # Bolt takes an AsyncAuthorize as it is (an isinstance check); its annotation names only plain functions.
+        authorize=workspaces.authorizer(),  # type: ignore[arg-type]
         oauth_settings=oauth_settings,
         installation_store_bot_only=True if oauth_settings else None,
         signing_secret=settings.slack_signing_secret or "",
@@ -106,14 +104,6 @@ def build_app(settings: Settings, services: Services, *, socket_mode: bool = Fal
         request_verification_enabled=not socket_mode,
         ignoring_self_events_enabled=True,
     )
-    # Jobs talk to Slack through their own clients (from `workspaces`): they outlive the request that admitted
-    # them, and the ones resumed after a restart have no request at all.
-    flows = Flows(services, workspaces, progress_interval=progress_interval)
-    services.jobs.bind(flows)
-    services.model_watch = make_model_watch(services, flows.notify_admins)
-    if settings.report_schedule:
-        services.scheduler = ReportScheduler(services.db, settings.report_schedule, ZoneInfo(settings.timezone),
-                                             scheduled_poster(services, flows))
     register_all(app, services, flows)
     return app
 

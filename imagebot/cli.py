@@ -1,4 +1,5 @@
-"""`imagebot`: the command line. The composition root: it reads settings, builds services and the app.
+"""`imagebot`: the command line. It reads the settings once and hands them to the composition root
+(imagebot/compose.py), which builds and starts everything.
 
     imagebot                 serve Slack if SLACK_BOT_TOKEN is set, otherwise start the sandbox
     imagebot sandbox [--port 8080] [--data DIR]
@@ -32,7 +33,6 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.errors import SettingsError
@@ -139,14 +139,9 @@ async def serve(settings: Settings, *, http: bool, host: str, port: int, ops: tu
 
 
 async def _serve(settings: Settings, *, http: bool, main: tuple[str, int], ops: tuple[str, int]) -> int:
-    from bot.runtime.services import build_services
-    from handlers.app import build_app, make_workspaces, start_http
-    from handlers.ops import health_routes, ops_routes, start_ops
-    from handlers.socket_mode import start_socket_mode
+    from imagebot.compose import Imagebot
 
-    services = build_services(settings)
-    workspaces = make_workspaces(settings, services)
-    app = build_app(settings, services, socket_mode=not http, workspaces=workspaces)
+    bot = Imagebot.build(settings, socket_mode=not http)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -154,45 +149,16 @@ async def _serve(settings: Settings, *, http: bool, main: tuple[str, int], ops: 
     log.info("imagebot serving over %s (%s), image provider %s, model %s, data in %s",
              "HTTP" if http else "Socket Mode", "multi-workspace installs" if settings.oauth_enabled
              else "one workspace", settings.provider, settings.model, settings.data_dir)
-    # Recovery first: jobs a dead process left behind are settled before any new request can arrive.
-    await services.jobs.recover()
-    services.start_scheduler()
-    stoppers: list[Callable[[], Awaitable[None]]] = []  # in the order they run on the way out
-    last: list[Callable[[], Awaitable[None]]] = []  # after the jobs' grace: /readyz says "shutting down" meanwhile
     try:
-        socket = None if http else start_socket_mode(app, settings)  # connecting, in its own task, from now on
-        if socket is not None:
-            stoppers.append(socket.close)
-        # What Slack reaches (/slack/events in HTTP mode; multi-workspace, the install pages) and /healthz for
-        # load balancers; /readyz and /metrics apart, on loopback unless told: they ask for no credentials.
-        runner, _ = await start_http(app, host=main[0], port=main[1], routes=health_routes(), events=http)
-        stoppers.append(runner.cleanup)
-        checks = ops_routes(services, workspaces.check, socket_check=socket.check if socket else None)
-        ops_runner, _ = await start_ops(checks, host=ops[0], port=ops[1])
-        last.append(ops_runner.cleanup)
-        await _until_stopped(stop, socket.task if socket else None)
+        await bot.start(host=main[0], port=main[1], ops=ops)
+        await bot.wait(stop)
     finally:
         log.info("stopping: no new requests; running jobs get up to %.0fs", settings.shutdown_grace_seconds)
-        for stop_transport in stoppers:
-            await stop_transport()
-        cut = await services.close()
+        cut = await bot.stop()
         if cut:
             log.info("%d job(s) interrupted; their users were told", cut)
-        for stop_ops in last:
-            await stop_ops()
     log.info("stopped")
     return 0
-
-
-async def _until_stopped(stop: asyncio.Event, supervisor: asyncio.Task[None] | None) -> None:
-    """Until SIGTERM or SIGINT; a Socket Mode supervisor that ends (a bug: it runs until cancelled) raises."""
-    stopped = asyncio.create_task(stop.wait())
-    try:
-        await asyncio.wait([stopped, *([supervisor] if supervisor else [])], return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopped.cancel()
-    if supervisor is not None and supervisor.done():
-        supervisor.result()
 
 
 def backup_or_restore(command: str, path: Path, settings: Settings, *, force: bool = False) -> int:

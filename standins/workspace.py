@@ -1,7 +1,8 @@
 """The real imagebot app served over HTTP on loopback and wired to the Slack stand-in.
 
-Used by the offline demo and by the scenario tests: the app is built exactly as `imagebot serve --http`
-builds it, and the stand-in delivers signed requests to its /slack/events endpoint as Slack would.
+Used by the sandbox, the offline demo and the scenario tests: the app is built and started by the composition
+root (imagebot/compose.py) exactly as `imagebot serve --http` starts it, and the stand-in delivers signed requests
+to its /slack/events endpoint as Slack would.
 """
 
 from __future__ import annotations
@@ -10,12 +11,11 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
-from bot.runtime.services import Services, build_services
+from bot.providers.base import ImageProvider
+from bot.runtime.services import Services
 from bot.settings import Settings
-from bot.usecases.image_service import ImageProvider
-from handlers.app import EVENTS_PATH, build_app, start_http
+from handlers.manifest import EVENTS_PATH
+from imagebot.compose import Imagebot
 from standins.slack import SlackStandIn
 
 
@@ -39,16 +39,17 @@ class LocalWorkspace:
         self.slack = slack
         self._provider = provider
         self._progress_interval = progress_interval
-        self.services: Services | None = None
-        self._runner: web.AppRunner | None = None
+        self.bot: Imagebot | None = None
+
+    @property
+    def services(self) -> Services | None:
+        """The running app's services; None before `start()` and after `stop()`."""
+        return self.bot.services if self.bot is not None else None
 
     async def start(self) -> LocalWorkspace:
-        self.services = build_services(self.settings, provider=self._provider)
-        app = build_app(self.settings, self.services, progress_interval=self._progress_interval)
-        await self.services.jobs.recover()  # as `imagebot serve`: before any request can arrive
-        self.services.start_scheduler()
-        self._runner, port = await start_http(app, host="127.0.0.1", port=0)
-        self.slack.app_request_url = f"http://127.0.0.1:{port}{EVENTS_PATH}"
+        self.bot = Imagebot.build(self.settings, provider=self._provider, progress_interval=self._progress_interval)
+        await self.bot.start(host="127.0.0.1", port=0)  # as `imagebot serve --http`: recovery before serving
+        self.slack.app_request_url = f"http://127.0.0.1:{self.bot.port}{EVENTS_PATH}"
         return self
 
     async def settle(self, timeout: float = 60.0) -> None:
@@ -60,12 +61,9 @@ class LocalWorkspace:
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop as SIGTERM does: no new requests, running jobs get `grace` seconds, the rest are interrupted."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        if self.services is not None:
-            await self.services.close(grace=grace)
-            self.services = None
+        if self.bot is not None:
+            await self.bot.stop(grace=grace)
+            self.bot = None
 
     async def __aenter__(self) -> LocalWorkspace:
         return await self.start()

@@ -34,12 +34,12 @@ import pytest
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.logs import log_handler
-from bot.runtime.services import Services, build_services
+from bot.runtime.services import Services
 from bot.settings import Settings
-from handlers.app import build_app
 from handlers.ingress import MAX_BODY_BYTES
 from handlers.payloads import check_shape
 from handlers.ui import modals as views
+from imagebot.compose import Imagebot
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace, settings_for
@@ -472,11 +472,11 @@ async def test_a_command_saying_payload_is_still_a_command(slack: SlackStandIn, 
 async def socket_app(slack: SlackStandIn, tmp_path: Path) -> AsyncIterator[tuple[Any, Services]]:
     """The app as `imagebot serve` builds it for Socket Mode (no signature check: the socket is authenticated)."""
     settings = settings_for(slack, tmp_path / "socket", Settings(provider="offline"))
-    services = build_services(settings)
+    bot = Imagebot.build(settings, socket_mode=True)
     try:
-        yield build_app(settings, services, socket_mode=True), services
+        yield bot.app, bot.services
     finally:
-        await services.close()
+        await bot.stop()
 
 
 async def test_socket_mode_payloads_are_checked_by_the_first_middleware(

@@ -1,4 +1,6 @@
-"""The core's services, built once from settings and handed to the Slack edge (dependency injection)."""
+"""The core's services: built once from settings by the composition root (imagebot/compose.py) and handed to the
+Slack edge (dependency injection); and the start-up rules they are built by (the defaults against the model, how
+long one image request may take)."""
 
 from __future__ import annotations
 
@@ -6,28 +8,23 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
+from typing import Protocol
 
 import httpx
 
 from bot.errors import SettingsError
 from bot.metrics import Metrics
 from bot.models import ImageOptions
-from bot.money.budgets import Budgets
-from bot.money.catalogue import Catalogue, load_catalogue
+from bot.money.catalogue import Catalogue
 from bot.money.retirement import Resolved
-from bot.providers.image_api import DEFAULT_TIMEOUT, AzureTarget, ImageAPI, OpenAITarget
-from bot.providers.offline import OfflineImageAPI
 from bot.runtime.db_thread import DbThread
-from bot.runtime.jobs import JobQueue, Limits
-from bot.runtime.model_watch import ModelWatch, Notify
+from bot.runtime.jobs import JobQueue
+from bot.runtime.model_watch import ModelWatch
 from bot.runtime.retention import RetentionPruner
 from bot.runtime.scheduler import ReportScheduler
 from bot.settings import Settings
-from bot.usecases.image_service import ImageProvider, ImageService
-from handlers.slack_files import SlackFiles
-from storage.store import Store
+from bot.usecases.image_service import ImageService
 
 log = logging.getLogger(__name__)
 # Without IMAGEBOT_REQUEST_TIMEOUT_SECONDS, a request's deadline is this many times the model's typical time (the
@@ -36,22 +33,29 @@ DEADLINE_FACTOR = 4
 MIN_DEADLINE = 120.0
 
 
+class Attachments(Protocol):
+    """Where the bytes of a file a user attached come from: the Slack edge's downloader (handlers/slack_files.py),
+    which sends `token` (default: the configured bot token) to Slack's own hosts only."""
+
+    async def download(self, url: str, *, name: str, token: str | None = None) -> bytes: ...
+
+
 @dataclass
 class Services:
     settings: Settings
     images: ImageService
     jobs: JobQueue
-    files: SlackFiles
+    files: Attachments  # the files users attach, downloaded
     http: httpx.AsyncClient
     db: DbThread
     metrics: Metrics = field(default_factory=Metrics)  # /metrics and the per-request log line
-    scheduler: ReportScheduler | None = None  # set by the Slack edge when IMAGEBOT_REPORT_SCHEDULE is set
+    scheduler: ReportScheduler | None = None  # set by the composition root with IMAGEBOT_REPORT_SCHEDULE
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)  # released last, by close()
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _scheduler_task: asyncio.Task[None] | None = None
     retention: RetentionPruner | None = None  # made by start_scheduler (prunes by age with IMAGEBOT_RETENTION_DAYS)
     _retention_task: asyncio.Task[None] | None = None
-    model_watch: ModelWatch | None = None  # set by the Slack edge: GET /v1/models daily, shutdown notices
+    model_watch: ModelWatch | None = None  # set by the composition root: GET /v1/models daily, notices
     _watch_task: asyncio.Task[None] | None = None
 
     def start_scheduler(self) -> None:
@@ -101,31 +105,6 @@ def request_deadline(settings: Settings, catalogue: Catalogue) -> Callable[[Imag
     return sized
 
 
-def make_provider(settings: Settings, http: httpx.AsyncClient, catalogue: Catalogue) -> ImageProvider:
-    deadline = request_deadline(settings, catalogue)
-    if settings.provider == "openai":
-        assert settings.openai_api_key
-        return ImageAPI(http, OpenAITarget(settings.openai_base_url, settings.openai_api_key),
-                        end_user_field=catalogue.provider("openai").end_user_field, deadline=deadline)
-    if settings.provider == "azure":
-        assert settings.azure_endpoint and settings.azure_api_key and settings.azure_deployment
-        return ImageAPI(http, AzureTarget(settings.azure_endpoint, settings.azure_api_key,
-                                          settings.azure_deployment, settings.azure_api_version),
-                        end_user_field=catalogue.provider("azure").end_user_field, deadline=deadline)
-    return OfflineImageAPI(catalogue=catalogue)
-
-
-def make_model_watch(services: Services, notify: Notify) -> ModelWatch:
-    """The daily look at GET /v1/models and the shutdown notices, posting with `notify` (the Slack edge's)."""
-    images = services.images
-    provider = images.provider
-    lists = images.catalogue.provider(provider.provider).lists_models  # the catalogue: only OpenAI has the list
-    lister = provider.list_models if isinstance(provider, ImageAPI) and lists else None
-    return ModelWatch(catalogue=images.catalogue, provider=provider.provider,
-                      model=lambda: images.configured_model.requested, today=images.today, notify=notify,
-                      claim=images.claim_notice, release=images.release_notice, list_models=lister)
-
-
 def check_defaults(settings: Settings, catalogue: Catalogue, provider: str, today: date, *,
                    announce: bool = True) -> None:
     """At start-up: say once, clearly, when IMAGEBOT_MODEL is shut down (requests use its replacement), and refuse
@@ -155,23 +134,3 @@ def _announce(resolved: Resolved, catalogue: Catalogue, provider: str) -> None:
     elif catalogue.get(resolved.used) is None:
         log.warning("IMAGEBOT_MODEL=%s is not in the model catalogue: its capabilities and price are unknown (add it "
                     "with IMAGEBOT_MODELS)", resolved.used)
-
-
-def build_services(settings: Settings, *, provider: ImageProvider | None = None) -> Services:
-    """Open storage and HTTP clients. Call inside the running event loop; `close()` releases them."""
-    # First: a bad catalogue or price file, or defaults the model cannot make, stop start-up before anything opens.
-    catalogue, prices = load_catalogue(settings)
-    check_defaults(settings, catalogue, provider.provider if provider else settings.provider,
-                   datetime.now(ZoneInfo(settings.timezone)).date())
-    # trust_env=False: proxies and netrc from the environment are not settings imagebot reads.
-    http = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, trust_env=False)
-    db = DbThread(Store.open(settings.data_dir))
-    metrics = Metrics()
-    images = ImageService(provider or make_provider(settings, http, catalogue), db, prices, settings,
-                          Budgets(db, settings), catalogue=catalogue, metrics=metrics)
-    files = SlackFiles(http, settings.slack_bot_token, settings.slack_api_url)
-    limits = Limits(max_concurrent=settings.max_concurrent, max_concurrent_per_user=settings.max_concurrent_per_user,
-                    max_queue=settings.max_queue, user_requests_per_minute=settings.user_requests_per_minute)
-    jobs = JobQueue(db, limits, metrics=metrics)
-    metrics.watch_queue(jobs)
-    return Services(settings=settings, images=images, jobs=jobs, files=files, http=http, db=db, metrics=metrics)

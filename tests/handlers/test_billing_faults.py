@@ -16,8 +16,8 @@ import pytest
 
 from bot.money.billing import estimated_note
 from bot.money.pricing import format_usd
-from bot.runtime.services import make_provider
 from bot.settings import Settings
+from imagebot.compose import make_provider
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace, settings_for

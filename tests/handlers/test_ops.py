@@ -22,11 +22,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.logs import log_handler
 from bot.metrics import Metrics
 from bot.money.pricing import Usage
-from bot.providers.image_api import ImageAPI, OpenAITarget
-from bot.runtime.services import Services, build_services
+from bot.providers.image_api import ImageAPI
+from bot.providers.targets import OpenAITarget
+from bot.runtime.services import Services
 from bot.settings import Settings
-from handlers.app import EVENTS_PATH, build_app, start_http
-from handlers.ops import health_routes, ops_routes, start_ops
+from handlers.app import EVENTS_PATH
+from imagebot.compose import Imagebot
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import settings_for
@@ -88,19 +89,14 @@ async def ops_factory(slack: SlackStandIn, image_api: ImageAPIStandIn, tmp_path:
         settings = settings_for(slack, tmp_path / "data", Settings(
             provider="openai", openai_api_key=image_api.api_key, openai_base_url=image_api.openai_base_url),
             **overrides)
-        services = build_services(settings, provider=ImageAPI(
+        bot = Imagebot.build(settings, provider=ImageAPI(
             http, OpenAITarget(settings.openai_base_url, image_api.api_key), sleep=sleeps))
-        stack.push_async_callback(services.close, 1.0)
-        ops = Ops(url="", services=services, http=http)
-        app = build_app(settings, services)
-        await services.jobs.recover()
-        runner, port = await start_http(app, host="127.0.0.1", port=0, routes=health_routes())
-        stack.push_async_callback(runner.cleanup)
-        routes = ops_routes(services, lambda: ops.slack_answer(), socket_check=socket_answer, timeout=timeout)
-        ops_runner, ops_port = await start_ops(routes, host="127.0.0.1", port=0)
-        stack.push_async_callback(ops_runner.cleanup)
-        slack.app_request_url = f"http://127.0.0.1:{port}{EVENTS_PATH}"
-        ops.url, ops.main_url = f"http://127.0.0.1:{ops_port}", f"http://127.0.0.1:{port}"
+        stack.push_async_callback(bot.stop, 1.0)
+        ops = Ops(url="", services=bot.services, http=http)
+        await bot.start(host="127.0.0.1", port=0, ops=("127.0.0.1", 0), slack_check=lambda: ops.slack_answer(),
+                        socket_check=socket_answer, ops_timeout=timeout)
+        slack.app_request_url = f"http://127.0.0.1:{bot.port}{EVENTS_PATH}"
+        ops.url, ops.main_url = f"http://127.0.0.1:{bot.ops_port}", f"http://127.0.0.1:{bot.port}"
         return ops
 
     async with stack:

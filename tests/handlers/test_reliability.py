@@ -24,11 +24,13 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.providers.image_api import ImageAPI, OpenAITarget
-from bot.runtime.services import Services, build_services
+from bot.providers.image_api import ImageAPI
+from bot.providers.targets import OpenAITarget
+from bot.runtime.services import Services
 from bot.settings import Settings
-from handlers.app import EVENTS_PATH, build_app, start_http
+from handlers.app import EVENTS_PATH
 from handlers.delivery import generate_payload
+from imagebot.compose import Imagebot
 from standins.images_api import ImageAPIStandIn
 from standins.slack import Delivery, SlackStandIn
 from standins.workspace import LocalWorkspace, settings_for
@@ -671,23 +673,24 @@ async def test_requests_admitted_at_the_same_moment_cannot_overfill_the_queue(
 
 async def test_requests_taken_before_recovery_are_left_alone_by_it(
         slack: SlackStandIn, image_api: ImageAPIStandIn, tmp_path: Path, sleeps: Sleeps) -> None:
-    # Built and started in imagebot/cli.py serve()'s order: serve HTTP, then recover. Two requests (Slack redelivers
-    # what it could not deliver during the restart) arrive in between.
+    # Served with recovery held back (recover=False), then recovered: two requests (Slack redelivers what it could
+    # not deliver during the restart) arrive in between, and recovery must leave the jobs it did not inherit alone.
     settings = settings_for(slack, tmp_path / "data", Settings(
         provider="openai", openai_api_key=image_api.api_key, openai_base_url=image_api.openai_base_url),
         max_concurrent=1)
     async with httpx.AsyncClient(timeout=httpx.Timeout(10.0), trust_env=False) as http:
-        services = build_services(settings, provider=ImageAPI(
+        bot = Imagebot.build(settings, provider=ImageAPI(
             http, OpenAITarget(settings.openai_base_url, image_api.api_key), sleep=sleeps))
-        runner, port = await start_http(build_app(settings, services), host="127.0.0.1", port=0)
-        slack.app_request_url = f"http://127.0.0.1:{port}{EVENTS_PATH}"
+        services = bot.services
+        await bot.start(host="127.0.0.1", port=0, recover=False)
+        slack.app_request_url = f"http://127.0.0.1:{bot.port}{EVENTS_PATH}"
         image_api.pause()
         try:
             await slack.send_command(ALICE, CHANNEL, "taken first")
             await image_api.wait_for_waiting(1, timeout=WAIT)
             await slack.send_command(BOB, CHANNEL, "taken second")
             await wait_announced(services, 2)
-            await services.jobs.recover()  # what serve() does once it is serving
+            await services.jobs.recover()  # held back until now
             image_api.resume()
             await slack.wait_for(lambda: len(cards(slack)) == 2 and all(
                 image_replies(slack, c["ts"]) for c in cards(slack)), timeout=WAIT)
@@ -696,11 +699,10 @@ async def test_requests_taken_before_recovery_are_left_alone_by_it(
             prompts = sorted(r.json["prompt"] for r in image_api.requests)
         finally:
             image_api.resume()
-            await runner.cleanup()
             for task in asyncio.all_tasks():  # a job started twice leaves a lifecycle the queue lost track of
                 if task.get_name().startswith("job-"):
                     task.cancel()
-            await services.close(grace=0.2)
+            await bot.stop(grace=0.2)
     assert not told_to_retry, told_to_retry
     assert prompts == ["taken first", "taken second"]  # each once
 
