@@ -1,9 +1,9 @@
 """The offline provider: draws a deterministic picture with Pillow instead of calling an image API.
 
-It lets imagebot run (demo, first try-out, a workspace without a key) with no network and no money. It
-answers through the same interface as `ImageAPI` and reports `usage` the way the real API would (estimated
-from the model's capabilities in the catalogue: bot/money/tokens.py), so footnotes and ledgers look exactly as they
-will with a real key, but every result is labelled "offline": nothing was billed.
+It lets imagebot run (demo, first try-out, a workspace without a key) with no network and no money. It answers
+through the same interface as `ImageAPI` (bot/providers/base.py `ImageProvider`) and reports `usage` the way the real
+API would (estimated from the model's capabilities in the catalogue: bot/money/tokens.py), so footnotes and ledgers
+look exactly as they will with a real key, but every result is labelled "offline": nothing was billed.
 
 Formats as the API returns them: PNG, JPEG and WEBP pictures; an animated, looping GIF (`frames` frames of
 `frame_ms` each, the model's defaults otherwise) whose shapes move; an SVG document drawn as vector shapes,
