@@ -17,6 +17,9 @@ state from ``GET /api/state`` and refreshes when ``GET /api/events`` (Server-Sen
 
 Errors are ``{"error": ...}`` with status 400 (404 for unknown files, 502 when the app did not answer).
 Nothing here is needed to run imagebot in Slack.
+
+Here: the lifecycle and the routes. What the page shows is read by standins/sandbox_page.py; the payloads Slack
+would send for what is done on it are built by standins/sandbox_payloads.py.
 """
 
 from __future__ import annotations
@@ -27,27 +30,24 @@ import ipaddress
 import re
 import secrets
 import signal
-import time
-from importlib import resources
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from aiohttp import web
 
 from bot.settings import Settings
+from standins import sandbox_page as page
+from standins import sandbox_payloads as payloads
 from standins.slack import Delivery, SlackStandIn
 from standins.workspace import LocalWorkspace, settings_for
 
 COMMANDS = ("/image", "/image-admin")
-EDIT_SHORTCUT = "imagebot_edit_shortcut"
 HEARTBEAT_SECONDS = 15.0
 COALESCE_SECONDS = 0.1  # one "changed" for a burst of changes (every Web API call is one)
 HANDLER_TIMEOUT = 35.0  # a delivery to the app gives up after 30 s itself
 MAX_UPLOAD = 50 * 1024 * 1024
 MAX_TEXT = 40_000
-_STATIC = {"index.html": "text/html", "app.js": "text/javascript", "app.css": "text/css"}
-_SAFE_INLINE = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 _AT_NAME = re.compile(r"(?<![\w<@])@([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
@@ -71,14 +71,6 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _static_bytes(name: str) -> bytes:
-    return resources.files("standins").joinpath("sandbox_static", name).read_bytes()
-
-
-def _trigger_id() -> str:
-    return f"{int(time.time())}.{secrets.randbelow(10**12)}.{secrets.token_hex(16)}"
 
 
 class Sandbox:
@@ -155,7 +147,8 @@ class Sandbox:
     # ------------------------------------------------------------------ plumbing
 
     @web.middleware
-    async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def _guard(self, request: web.Request,
+                     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
         """Only this page may change things: no cross-site posts, no DNS-rebound hosts. Errors become JSON."""
         host = (request.host or "").rsplit(":", 1)[0].strip("[]")
         if not _is_loopback(host):
@@ -221,93 +214,18 @@ class Sandbox:
     # ------------------------------------------------------------------ the page
 
     async def _index(self, request: web.Request) -> web.Response:
-        return web.Response(body=_static_bytes("index.html"), content_type="text/html", charset="utf-8",
-                            headers={"Cache-Control": "no-cache", "Content-Security-Policy":
-                                     "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
-                                     "base-uri 'none'; frame-ancestors 'none'"})
+        return page.index()
 
     async def _static(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        if name not in _STATIC or name == "index.html":
-            return web.json_response({"error": "not found"}, status=404)
-        return web.Response(body=_static_bytes(name), content_type=_STATIC[name], charset="utf-8",
-                            headers={"Cache-Control": "no-cache"})
+        return page.static(request.match_info["name"])
 
     async def _file(self, request: web.Request) -> web.Response:
-        file_id = request.match_info["file_id"]
-        try:
-            file, data = self.slack.file(file_id), self.slack.file_bytes(file_id)
-        except KeyError:
-            return web.json_response({"error": "no such file"}, status=404)
-        mimetype = file.get("mimetype") or "application/octet-stream"
-        headers = {"Cache-Control": "private, max-age=3600", "Content-Security-Policy": "sandbox"}
-        if mimetype not in _SAFE_INLINE:  # anything else is a download, never a page on this origin
-            headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(file.get('name') or file_id)}"
-            mimetype = "application/octet-stream"
-        return web.Response(body=data, content_type=mimetype, headers=headers)
-
-    # ------------------------------------------------------------------ state
+        return page.file(self.slack, request.match_info["file_id"])
 
     async def _state(self, request: web.Request) -> web.Response:
         user_id = request.query.get("user") or "U0ALICE"
         self._user(user_id)
-        return web.json_response(self.state(user_id))
-
-    def state(self, user_id: str) -> dict[str, Any]:
-        """Everything the page shows to `user_id`, at once."""
-        slack = self.slack
-        users = [{"id": u["id"], "name": u["name"], "real_name": u["real_name"], "is_admin": u["is_admin"]}
-                 for u in slack.users.values() if not u["is_bot"]]
-        channels = []
-        for channel in slack.channels.values():
-            if user_id not in channel["members"]:
-                continue
-            messages = slack.messages(channel["id"])
-            replies: dict[str, list[dict]] = {}
-            for m in messages:
-                if m.get("thread_ts") and m["thread_ts"] != m["ts"]:
-                    replies.setdefault(m["thread_ts"], []).append(self._render(m))
-            top = [{**self._render(m), "replies": replies.get(m["ts"], [])} for m in messages
-                   if m.get("thread_ts", m["ts"]) == m["ts"] or m.get("subtype") == "thread_broadcast"]
-            channels.append({"id": channel["id"], "name": "imagebot" if channel["is_im"] else channel["name"],
-                             "is_im": channel["is_im"], "messages": top})
-        ephemerals = [{"channel": e["channel"], "ts": e["ts"], "thread_ts": e.get("thread_ts"),
-                       "text": e.get("text") or "", "blocks": e.get("blocks") or []}
-                      for e in slack.ephemerals(user_id=user_id)]
-        return {"me": user_id, "bot_user_id": slack.bot_user_id, "provider": self.provider, "users": users,
-                "names": {uid: u["name"] for uid, u in slack.users.items()},
-                "channels": channels, "ephemerals": ephemerals, "view": self._open_view(user_id)}
-
-    def _render(self, m: dict[str, Any]) -> dict[str, Any]:
-        user = self.slack.users.get(m.get("user", ""), {})
-        is_bot = bool(m.get("bot_id"))
-        files = [{"id": f["id"], "name": f.get("name") or f["id"], "title": f.get("title") or "",
-                  "url": f"/files/{f['id']}", "mimetype": f.get("mimetype") or "",
-                  "is_image": (f.get("mimetype") or "") in _SAFE_INLINE}
-                 for f in m.get("files") or []]
-        blocks = [b for b in m.get("blocks") or [] if b.get("type") != "rich_text"]  # a user's own typing
-        return {"ts": m["ts"], "user": m.get("user"), "user_name": "imagebot" if is_bot else user.get("name", "?"),
-                "is_bot": is_bot, "text": m.get("text") or "", "blocks": blocks, "files": files,
-                "thread_ts": m.get("thread_ts"), "reply_count": m.get("reply_count", 0),
-                "edited": bool(m.get("edited")), "reactions": [r["name"] for r in m.get("reactions", [])]}
-
-    def _opened_by(self) -> dict[str, str]:
-        """trigger_id -> user, from every command and interaction delivered (a modal opens with a trigger)."""
-        owners: dict[str, str] = {}
-        for d in self.slack.deliveries:
-            if d.kind == "command" and d.payload.get("trigger_id"):
-                owners[d.payload["trigger_id"]] = d.payload.get("user_id", "")
-            elif d.kind == "interaction" and d.payload.get("trigger_id"):
-                owners[d.payload["trigger_id"]] = (d.payload.get("user") or {}).get("id", "")
-        return owners
-
-    def _open_view(self, user_id: str) -> dict[str, Any] | None:
-        owners = self._opened_by()
-        for view in reversed(self.slack.views):
-            if view["id"] not in self._closed_views and owners.get(view.get("trigger_id", "")) == user_id:
-                return {k: view.get(k) for k in ("id", "callback_id", "title", "submit", "close", "blocks",
-                                                  "private_metadata")}
-        return None
+        return web.json_response(page.state(self.slack, user_id, self.provider, self._closed_views))
 
     # ------------------------------------------------------------------ events
 
@@ -386,24 +304,11 @@ class Sandbox:
                 raise BadRequest(f"no ephemeral message {ts!r}")
         else:
             message = self._message_at(channel["id"], ts)
-        block, element = _find_button(message.get("blocks") or [], action_id, body.get("block_id"))
+        block, element = payloads.find_button(message.get("blocks") or [], action_id, body.get("block_id"))
         if element is None:
             raise BadRequest(f"no button {action_id!r} on that message")
-        container: dict[str, Any] = {"type": "message", "message_ts": ts, "channel_id": channel["id"],
-                                     "is_ephemeral": ephemeral}
-        if message.get("thread_ts"):
-            container["thread_ts"] = message["thread_ts"]
-        action = {"action_id": action_id, "block_id": block.get("block_id", ""), "type": element.get("type"),
-                  "value": element.get("value", ""), "text": element.get("text"), "action_ts": f"{time.time():.6f}"}
-        payload: dict[str, Any] = {
-            "type": "block_actions", "user": self._payload_user(user), "api_app_id": self.slack.app_id,
-            "token": self.slack.verification_token, "container": container, "trigger_id": _trigger_id(),
-            "team": {"id": self.slack.team_id, "domain": self.slack.team_domain}, "enterprise": None,
-            "is_enterprise_install": False, "channel": {"id": channel["id"], "name": channel["name"]},
-            "state": {"values": {}}, "response_url": self.slack.new_response_url(user["id"], channel["id"]),
-            "actions": [action]}
-        if not ephemeral:
-            payload["message"] = message
+        payload = payloads.block_actions(self.slack, user, channel, message, ephemeral=ephemeral, block=block,
+                                         element=element)
         delivery = await asyncio.wait_for(self.slack.send_interaction(payload), HANDLER_TIMEOUT)
         return self._answer(delivery)
 
@@ -411,24 +316,20 @@ class Sandbox:
         body = await self._json(request)
         user = self._user(body.get("user"))
         view = next((v for v in self.slack.views if v["id"] == body.get("view_id")), None)
-        if view is None or view["id"] in self._closed_views or self._opened_by().get(view["trigger_id"]) != user["id"]:
+        if (view is None or view["id"] in self._closed_views
+                or page.opened_by(self.slack).get(view["trigger_id"]) != user["id"]):
             raise BadRequest("no such open modal")
         if body.get("cancel"):
             self._closed_views.add(view["id"])
             if view.get("notify_on_close"):
-                closed = {"type": "view_closed", "team": {"id": self.slack.team_id}, "user": self._payload_user(user),
-                          "api_app_id": self.slack.app_id, "view": view, "is_cleared": False}
+                closed = payloads.view_closed(self.slack, user, view)
                 await asyncio.wait_for(self.slack.send_interaction(closed), HANDLER_TIMEOUT)
             self.slack._changed()
             return web.json_response({"ok": True})
         values = body.get("values")
         if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
             raise BadRequest("values must be view.state.values: {block_id: {action_id: {...}}}")
-        payload = {"type": "view_submission", "team": {"id": self.slack.team_id, "domain": self.slack.team_domain},
-                   "user": self._payload_user(user), "api_app_id": self.slack.app_id,
-                   "token": self.slack.verification_token, "trigger_id": _trigger_id(),
-                   "view": {**view, "state": {"values": values}}, "response_urls": [],
-                   "is_enterprise_install": False, "enterprise": None}
+        payload = payloads.view_submission(self.slack, user, view, values)
         delivery = await asyncio.wait_for(self.slack.send_interaction(payload), HANDLER_TIMEOUT)
         if delivery.status != 200:
             return self._answer(delivery)
@@ -444,33 +345,10 @@ class Sandbox:
         user = self._user(body.get("user"))
         channel = self._channel(body.get("channel"), user["id"])
         message = self._message_at(channel["id"], body.get("message_ts"))
-        payload = {"type": "message_action", "callback_id": EDIT_SHORTCUT, "trigger_id": _trigger_id(),
-                   "team": {"id": self.slack.team_id, "domain": self.slack.team_domain},
-                   "user": self._payload_user(user), "api_app_id": self.slack.app_id,
-                   "token": self.slack.verification_token, "action_ts": f"{time.time():.6f}",
-                   "channel": {"id": channel["id"], "name": channel["name"]}, "message": message,
-                   "message_ts": message["ts"], "response_url": self.slack.new_response_url(user["id"], channel["id"]),
-                   "is_enterprise_install": False, "enterprise": None}
+        payload = payloads.message_shortcut(self.slack, user, channel, message)
         delivery = await asyncio.wait_for(self.slack.send_interaction(payload), HANDLER_TIMEOUT)
         return self._answer(delivery)
 
-    def _payload_user(self, user: dict[str, Any]) -> dict[str, Any]:
-        return {"id": user["id"], "username": user["name"], "name": user["name"], "team_id": self.slack.team_id}
-
-
-def _find_button(blocks: list[dict[str, Any]], action_id: Any,
-                 block_id: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    for block in blocks:
-        if block.get("type") != "actions" or (block_id and block.get("block_id") != block_id):
-            continue
-        for element in block.get("elements") or []:
-            if element.get("action_id") == action_id:
-                return block, element
-    return {}, None
-
-
-def _quote(name: str) -> str:
-    return quote(name, safe="")
 
 
 async def run_sandbox(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080,
