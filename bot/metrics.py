@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -39,14 +39,21 @@ from bot.logs import key_values
 from bot.money.pricing import MICRO, format_usd
 from storage.records import JobRecord, LedgerEntry
 
-if TYPE_CHECKING:
-    from bot.runtime.jobs import JobQueue
-
 request_log = logging.getLogger("imagebot.requests")
 
 # Image API calls take seconds to minutes (a high-quality gpt-image-1 edit can pass 60 s); the library's default
 # buckets stop at 10 s.
 LATENCY_BUCKETS = (0.5, 1, 2.5, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300)
+
+
+class Queue(Protocol):
+    """What the metrics read from the job queue (bot/runtime/jobs.py's JobQueue) at each scrape."""
+
+    @property
+    def waiting(self) -> int: ...
+
+    @property
+    def running(self) -> int: ...
 
 
 @dataclass
@@ -80,7 +87,7 @@ class Metrics:
         self.jobs_running = Gauge("imagebot_jobs_running", "Jobs running (holding a slot).", registry=self.registry)
         self._calls: dict[int, _JobCalls] = {}
 
-    def watch_queue(self, jobs: JobQueue) -> None:
+    def watch_queue(self, jobs: Queue) -> None:
         """Read the queue's depth when scraped, rather than on every change."""
         self.queue_depth.set_function(lambda: jobs.waiting)
         self.jobs_running.set_function(lambda: jobs.running)

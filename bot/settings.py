@@ -1,20 +1,20 @@
 """Settings: read once from the environment (and an optional `.env` file) into one frozen object.
 
-This is the only module that reads configuration. Everything else receives a `Settings`.
+This is the only module that reads configuration (with the parsers in bot/settings_parsing.py). Everything else
+receives a `Settings`.
 The variable names are a public contract (deployments and scripts set them): add, never rename.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot import settings_parsing as parse
 from bot.errors import SettingsError
-from bot.money.pricing import parse_usd
+from bot.settings_parsing import Get, parse_dotenv
 
 PROVIDERS = ("openai", "azure", "offline")
 # Which qualities a model takes is the catalogue's; settings only check the word's shape (start-up checks the rest).
@@ -168,80 +168,42 @@ class Settings:
             raise
 
     @classmethod
-    def _from_values(cls, get: Callable[[str], str | None], sources: dict[str, str]) -> Settings:
-
-        slack_api_url = _url(get("SLACK_API_URL") or DEFAULT_SLACK_API_URL, "SLACK_API_URL")
-        if not slack_api_url.endswith("/"):
-            slack_api_url += "/"
-        openai_base_url = _url(get("OPENAI_BASE_URL") or DEFAULT_OPENAI_BASE_URL, "OPENAI_BASE_URL").rstrip("/")
-        azure_endpoint = get("AZURE_OPENAI_ENDPOINT")
-        if azure_endpoint:
-            azure_endpoint = _url(azure_endpoint, "AZURE_OPENAI_ENDPOINT").rstrip("/")
-
+    def _from_values(cls, get: Get, sources: dict[str, str]) -> Settings:
+        # Checked in this order, so the first bad value is the one reported.
+        slack_api_url, openai_base_url, azure_endpoint = _urls(get)
         provider = _provider(get, azure_endpoint)
-
-        quality = (get("IMAGEBOT_QUALITY") or "medium").lower()
-        if not _WORD_RE.match(quality):
-            raise SettingsError("IMAGEBOT_QUALITY", f"must be a quality such as low, medium or high (got {quality!r})")
-        moderation = (get("IMAGEBOT_MODERATION") or "auto").lower()
-        if moderation not in MODERATIONS:
-            raise SettingsError("IMAGEBOT_MODERATION", f"must be one of {', '.join(MODERATIONS)} (got {moderation!r})")
-        size = (get("IMAGEBOT_SIZE") or "1024x1024").lower()
-        if not _SIZE_RE.match(size):
-            raise SettingsError("IMAGEBOT_SIZE", f"must be auto or WIDTHxHEIGHT such as 1024x1024 (got {size!r})")
-
-        prices = get("IMAGEBOT_PRICES")
-        prices_path = Path(prices) if prices else None
-        if prices_path is not None and not prices_path.is_file():
-            raise SettingsError("IMAGEBOT_PRICES", f"file not found: {prices_path}")
-        models = get("IMAGEBOT_MODELS")
-        models_path = Path(models) if models else None
-        if models_path is not None and not models_path.is_file():
-            raise SettingsError("IMAGEBOT_MODELS", f"file not found: {models_path}")
-
-        admins = tuple(a.strip() for a in (get("IMAGEBOT_ADMINS") or "").split(",") if a.strip())
-        for admin in admins:
-            if not re.fullmatch(r"[UW][A-Z0-9]{2,}", admin):
-                raise SettingsError("IMAGEBOT_ADMINS", f"{admin!r} is not a Slack user id (like U012ABCDEF)")
-
-        if bool(get("SLACK_CLIENT_ID")) != bool(get("SLACK_CLIENT_SECRET")):
-            missing = "SLACK_CLIENT_SECRET" if get("SLACK_CLIENT_ID") else "SLACK_CLIENT_ID"
-            raise SettingsError(missing, "is required too: multi-workspace installs need both SLACK_CLIENT_ID and "
-                                "SLACK_CLIENT_SECRET")
-        for name, prefix in (("SLACK_BOT_TOKEN", "xoxb-"), ("SLACK_APP_TOKEN", "xapp-")):
-            token = get(name)
-            if token and not token.startswith(prefix):
-                raise SettingsError(name, f"should start with {prefix} (is it the right token?)")
-
+        quality, moderation, size = _request_defaults(get)
+        prices_path = parse.data_file(get, "IMAGEBOT_PRICES")
+        models_path = parse.data_file(get, "IMAGEBOT_MODELS")
+        admins = parse.user_ids(get, "IMAGEBOT_ADMINS")
+        _check_slack_credentials(get)
         return cls(
-            max_concurrent=_int(get, "IMAGEBOT_MAX_CONCURRENT", 16),
-            max_concurrent_per_user=_int(get, "IMAGEBOT_MAX_CONCURRENT_PER_USER", 2),
-            max_queue=_int(get, "IMAGEBOT_MAX_QUEUE", 500),
-            user_requests_per_minute=_int(get, "IMAGEBOT_USER_REQUESTS_PER_MINUTE", 10),
-            shutdown_grace_seconds=float(_int(get, "IMAGEBOT_SHUTDOWN_GRACE_SECONDS", 60, minimum=0)),
-            request_timeout_seconds=float(_int(get, "IMAGEBOT_REQUEST_TIMEOUT_SECONDS", 0, minimum=10))
-            if get("IMAGEBOT_REQUEST_TIMEOUT_SECONDS") else None,
+            max_concurrent=parse.whole_number(get, "IMAGEBOT_MAX_CONCURRENT", 16),
+            max_concurrent_per_user=parse.whole_number(get, "IMAGEBOT_MAX_CONCURRENT_PER_USER", 2),
+            max_queue=parse.whole_number(get, "IMAGEBOT_MAX_QUEUE", 500),
+            user_requests_per_minute=parse.whole_number(get, "IMAGEBOT_USER_REQUESTS_PER_MINUTE", 10),
+            shutdown_grace_seconds=float(parse.whole_number(get, "IMAGEBOT_SHUTDOWN_GRACE_SECONDS", 60, minimum=0)),
+            request_timeout_seconds=_seconds(parse.optional_whole_number(get, "IMAGEBOT_REQUEST_TIMEOUT_SECONDS",
+                                                                         minimum=10)),
             ops_host=get("IMAGEBOT_OPS_HOST") or "127.0.0.1",
-            ops_port=_port(get, "IMAGEBOT_OPS_PORT", 3001),
-            allowed_channels=_channels(get, "IMAGEBOT_ALLOWED_CHANNELS"),
-            user_monthly_budget_micro=_usd(get, "IMAGEBOT_USER_MONTHLY_BUDGET_USD"),
-            user_daily_budget_micro=_usd(get, "IMAGEBOT_USER_DAILY_BUDGET_USD"),
-            channel_monthly_budget_micro=_usd(get, "IMAGEBOT_CHANNEL_MONTHLY_BUDGET_USD"),
-            workspace_monthly_budget_micro=_usd(get, "IMAGEBOT_WORKSPACE_MONTHLY_BUDGET_USD"),
-            report_channel=_report_channel(get),
-            report_schedule=_schedule(get),
-            timezone=_timezone(get),
-            confirm_above_micro=_usd(get, "IMAGEBOT_CONFIRM_ABOVE_USD") if get("IMAGEBOT_CONFIRM_ABOVE_USD")
-            else 500_000,
-            denied_channels=_channels(get, "IMAGEBOT_DENIED_CHANNELS"),
-            partial_images=_int(get, "IMAGEBOT_PARTIAL_IMAGES", 0, minimum=0),
-            log_level=_log_level(get),
-            log_format=_log_format(get),
-            retention_days=_int(get, "IMAGEBOT_RETENTION_DAYS", 0) if get("IMAGEBOT_RETENTION_DAYS") else None,
+            ops_port=parse.port(get, "IMAGEBOT_OPS_PORT", 3001),
+            allowed_channels=parse.channel_ids(get, "IMAGEBOT_ALLOWED_CHANNELS"),
+            user_monthly_budget_micro=parse.usd(get, "IMAGEBOT_USER_MONTHLY_BUDGET_USD"),
+            user_daily_budget_micro=parse.usd(get, "IMAGEBOT_USER_DAILY_BUDGET_USD"),
+            channel_monthly_budget_micro=parse.usd(get, "IMAGEBOT_CHANNEL_MONTHLY_BUDGET_USD"),
+            workspace_monthly_budget_micro=parse.usd(get, "IMAGEBOT_WORKSPACE_MONTHLY_BUDGET_USD"),
+            report_channel=parse.report_channel(get, "IMAGEBOT_REPORT_CHANNEL"),
+            report_schedule=parse.schedule(get, "IMAGEBOT_REPORT_SCHEDULE", channel="IMAGEBOT_REPORT_CHANNEL"),
+            timezone=parse.timezone(get, "IMAGEBOT_TIMEZONE"),
+            confirm_above_micro=parse.usd(get, "IMAGEBOT_CONFIRM_ABOVE_USD", default=500_000),
+            denied_channels=parse.channel_ids(get, "IMAGEBOT_DENIED_CHANNELS"),
+            partial_images=parse.whole_number(get, "IMAGEBOT_PARTIAL_IMAGES", 0, minimum=0),
+            log_level=parse.log_level(get, "IMAGEBOT_LOG_LEVEL"),
+            log_format=parse.log_format(get, "IMAGEBOT_LOG_FORMAT"),
+            retention_days=parse.optional_whole_number(get, "IMAGEBOT_RETENTION_DAYS"),
             slack_client_id=get("SLACK_CLIENT_ID"),
             slack_client_secret=get("SLACK_CLIENT_SECRET"),
-            slack_redirect_uri=_url(get("SLACK_REDIRECT_URI"), "SLACK_REDIRECT_URI") if get("SLACK_REDIRECT_URI")
-            else None,
+            slack_redirect_uri=parse.optional_url(get, "SLACK_REDIRECT_URI"),
             slack_bot_token=get("SLACK_BOT_TOKEN"),
             slack_app_token=get("SLACK_APP_TOKEN"),
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
@@ -266,7 +228,50 @@ class Settings:
         )
 
 
-def _provider(get: Callable[[str], str | None], azure_endpoint: str | None) -> str:
+def _urls(get: Get) -> tuple[str, str, str | None]:
+    """Slack's Web API URL (with a trailing slash), OpenAI's base URL and the Azure endpoint (without)."""
+    slack_api_url = parse.url(get("SLACK_API_URL") or DEFAULT_SLACK_API_URL, "SLACK_API_URL")
+    if not slack_api_url.endswith("/"):
+        slack_api_url += "/"
+    openai_base_url = parse.url(get("OPENAI_BASE_URL") or DEFAULT_OPENAI_BASE_URL, "OPENAI_BASE_URL").rstrip("/")
+    azure_endpoint = get("AZURE_OPENAI_ENDPOINT")
+    if azure_endpoint:
+        azure_endpoint = parse.url(azure_endpoint, "AZURE_OPENAI_ENDPOINT").rstrip("/")
+    return slack_api_url, openai_base_url, azure_endpoint
+
+
+def _request_defaults(get: Get) -> tuple[str, str, str]:
+    """The quality, moderation and size a request gets unless it says otherwise (their shapes: start-up checks
+    them against the model)."""
+    quality = (get("IMAGEBOT_QUALITY") or "medium").lower()
+    if not _WORD_RE.match(quality):
+        raise SettingsError("IMAGEBOT_QUALITY", f"must be a quality such as low, medium or high (got {quality!r})")
+    moderation = (get("IMAGEBOT_MODERATION") or "auto").lower()
+    if moderation not in MODERATIONS:
+        raise SettingsError("IMAGEBOT_MODERATION", f"must be one of {', '.join(MODERATIONS)} (got {moderation!r})")
+    size = (get("IMAGEBOT_SIZE") or "1024x1024").lower()
+    if not _SIZE_RE.match(size):
+        raise SettingsError("IMAGEBOT_SIZE", f"must be auto or WIDTHxHEIGHT such as 1024x1024 (got {size!r})")
+    return quality, moderation, size
+
+
+def _check_slack_credentials(get: Get) -> None:
+    """Both halves of the OAuth client, or neither; each token of the kind its name says."""
+    if bool(get("SLACK_CLIENT_ID")) != bool(get("SLACK_CLIENT_SECRET")):
+        missing = "SLACK_CLIENT_SECRET" if get("SLACK_CLIENT_ID") else "SLACK_CLIENT_ID"
+        raise SettingsError(missing, "is required too: multi-workspace installs need both SLACK_CLIENT_ID and "
+                            "SLACK_CLIENT_SECRET")
+    for name, prefix in (("SLACK_BOT_TOKEN", "xoxb-"), ("SLACK_APP_TOKEN", "xapp-")):
+        token = get(name)
+        if token and not token.startswith(prefix):
+            raise SettingsError(name, f"should start with {prefix} (is it the right token?)")
+
+
+def _seconds(value: int | None) -> float | None:
+    return float(value) if value is not None else None
+
+
+def _provider(get: Get, azure_endpoint: str | None) -> str:
     explicit = get("IMAGEBOT_PROVIDER")
     if explicit:
         provider = explicit.lower()
@@ -291,113 +296,3 @@ def _provider(get: Callable[[str], str | None], azure_endpoint: str | None) -> s
                 "AZURE_OPENAI_DEPLOYMENT", "is required when AZURE_OPENAI_ENDPOINT is set (the image deployment name)"
             )
     return provider
-
-
-def _int(get: Callable[[str], str | None], name: str, default: int, *, minimum: int = 1) -> int:
-    raw = get(name)
-    if raw is None:
-        return default
-    if not re.fullmatch(r"[0-9]{1,9}", raw) or int(raw) < minimum:
-        raise SettingsError(name, f"must be a whole number ≥ {minimum} (got {raw!r})")
-    return int(raw)
-
-
-def _port(get: Callable[[str], str | None], name: str, default: int) -> int:
-    port = _int(get, name, default, minimum=0)
-    if port > 65535:
-        raise SettingsError(name, f"must be a TCP port, 0 to 65535 (got {port})")
-    return port
-
-
-def _channels(get: Callable[[str], str | None], name: str) -> frozenset[str]:
-    ids = frozenset(c.strip() for c in (get(name) or "").split(",") if c.strip())
-    for channel in ids:
-        if not re.fullmatch(r"[CGD][A-Z0-9]{2,}", channel):
-            raise SettingsError(name, f"{channel!r} is not a Slack channel id (like C012ABCDEF)")
-    return ids
-
-
-def _usd(get: Callable[[str], str | None], name: str) -> int | None:
-    """A dollar amount such as 25 or 12.50, as micro-dollars; unset or "none" means no budget."""
-    raw = get(name)
-    if raw is None:
-        return None
-    try:
-        return parse_usd(raw)
-    except ValueError:
-        raise SettingsError(name, f"must be an amount in US dollars such as 25 or 12.50 (got {raw!r})") from None
-
-
-def _log_level(get: Callable[[str], str | None]) -> str:
-    level = (get("IMAGEBOT_LOG_LEVEL") or "INFO").upper()
-    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise SettingsError("IMAGEBOT_LOG_LEVEL", f"must be DEBUG, INFO, WARNING or ERROR (got {level!r})")
-    return level
-
-
-def _log_format(get: Callable[[str], str | None]) -> str:
-    fmt = (get("IMAGEBOT_LOG_FORMAT") or "text").lower()
-    if fmt not in ("text", "json"):
-        raise SettingsError("IMAGEBOT_LOG_FORMAT", f"must be text or json (got {fmt!r})")
-    return fmt
-
-
-def _report_channel(get: Callable[[str], str | None]) -> str | None:
-    channel = get("IMAGEBOT_REPORT_CHANNEL")
-    if channel is not None and not re.fullmatch(r"[CG][A-Z0-9]{2,}", channel):
-        raise SettingsError("IMAGEBOT_REPORT_CHANNEL", f"{channel!r} is not a Slack channel id (like C012ABCDEF)")
-    return channel
-
-
-SCHEDULE_RE = re.compile(r"^(daily|weekly (mon|tue|wed|thu|fri|sat|sun)) ([01][0-9]|2[0-3]):([0-5][0-9])$")
-
-
-def _schedule(get: Callable[[str], str | None]) -> str | None:
-    schedule = get("IMAGEBOT_REPORT_SCHEDULE")
-    if schedule is None:
-        return None
-    schedule = " ".join(schedule.lower().split())
-    if not SCHEDULE_RE.match(schedule):
-        raise SettingsError("IMAGEBOT_REPORT_SCHEDULE",
-                            f"must be like 'daily 09:00' or 'weekly mon 09:00' (got {schedule!r})")
-    if not get("IMAGEBOT_REPORT_CHANNEL"):
-        raise SettingsError("IMAGEBOT_REPORT_CHANNEL", "is required when IMAGEBOT_REPORT_SCHEDULE is set")
-    return schedule
-
-
-def _timezone(get: Callable[[str], str | None]) -> str:
-    name = get("IMAGEBOT_TIMEZONE") or "UTC"
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise SettingsError("IMAGEBOT_TIMEZONE", f"{name!r} is not an IANA time zone such as Europe/Berlin") from exc
-    return name
-
-
-def _url(value: str, name: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise SettingsError(name, f"must be an http(s) URL (got {value!r})")
-    return value
-
-
-def parse_dotenv(text: str) -> dict[str, str]:
-    """Parse the common `.env` subset: KEY=value lines, `export` prefixes, quotes, # comments."""
-    result: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("export "):
-            line = line[len("export ") :].lstrip()
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-            continue
-        value = value.strip()
-        if value[:1] in ("'", '"') and value.find(value[0], 1) > 0:
-            value = value[1 : value.find(value[0], 1)]  # what follows the closing quote is a comment
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        result[key] = value
-    return result

@@ -86,7 +86,29 @@ def is_help(text: str) -> bool:
 
 def parse_command(text: str, defaults: ImageOptions, choices: Choices) -> ParsedCommand:
     """Split `text` into prompt and options; apply them over `defaults`; validate for the model."""
-    tokens = slack_to_plain(text).split()
+    words, values, flags = _split(slack_to_plain(text).split(), defaults, choices)
+    prompt = " ".join(words)
+    if not prompt:
+        raise InvalidOption("Add a prompt: what should the image show?", option="prompt")
+
+    options = defaults
+    if "model" in values:
+        options = replace(options, model=_model(values["model"], choices))
+    caps = choices.caps(options.model)
+    limit = caps.prompt_limit if caps else 32_000
+    if len(prompt) > limit:
+        raise PromptTooLong(len(prompt), limit)
+    options = _apply(options, values, flags, caps, choices)
+    check_options(options, choices)
+    if caps is not None and options.input_fidelity and options.input_fidelity not in caps.input_fidelity:
+        # A model that reads every input at high fidelity takes no such field (the SDK says to omit it).
+        options = replace(options, input_fidelity=None)
+    return ParsedCommand(prompt=prompt, options=options)
+
+
+def _split(tokens: list[str], defaults: ImageOptions, choices: Choices) -> tuple[list[str], dict[str, str], set[str]]:
+    """The prompt's words, the options' values by name and the flags given, each option checked to be known and
+    given once."""
     words: list[str] = []
     values: dict[str, str] = {}
     flags: set[str] = set()
@@ -123,18 +145,12 @@ def parse_command(text: str, defaults: ImageOptions, choices: Choices) -> Parsed
                 f"Unknown option `--{name}`. Options: {known}. (Put `--` before text that is not an option.)",
                 option=name,
             )
+    return words, values, flags
 
-    prompt = " ".join(words)
-    if not prompt:
-        raise InvalidOption("Add a prompt: what should the image show?", option="prompt")
 
-    options = defaults
-    if "model" in values:
-        options = replace(options, model=_model(values["model"], choices))
-    caps = choices.caps(options.model)
-    limit = caps.prompt_limit if caps else 32_000
-    if len(prompt) > limit:
-        raise PromptTooLong(len(prompt), limit)
+def _apply(options: ImageOptions, values: dict[str, str], flags: set[str], caps: Capabilities | None,
+           choices: Choices) -> ImageOptions:
+    """`options` with the values given (but the model, already applied), each checked against its valid values."""
 
     def word(name: str, allowed: tuple[str, ...]) -> str:
         value = values[name].lower()
@@ -167,11 +183,7 @@ def parse_command(text: str, defaults: ImageOptions, choices: Choices) -> Parsed
     if "frame-ms" in values:
         longest = gif.max_frame_ms if gif else 655_350
         options = replace(options, frame_ms=_whole(values["frame-ms"], "frame-ms", 10, longest))
-    check_options(options, choices)
-    if caps is not None and options.input_fidelity and options.input_fidelity not in caps.input_fidelity:
-        # A model that reads every input at high fidelity takes no such field (the SDK says to omit it).
-        options = replace(options, input_fidelity=None)
-    return ParsedCommand(prompt=prompt, options=options)
+    return options
 
 
 def check_options(options: ImageOptions, choices: Choices) -> None:

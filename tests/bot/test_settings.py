@@ -8,7 +8,8 @@ import pytest
 
 from bot.errors import SettingsError
 from bot.runtime.services import check_defaults
-from bot.settings import VARIABLES, Settings, parse_dotenv
+from bot.settings import VARIABLES, Settings
+from bot.settings_parsing import parse_dotenv
 from tests.catalogue_helpers import TODAY, caps, catalogue, default_model, live, live_with, live_without, shut_down
 
 OPENAI = {"OPENAI_API_KEY": "sk-test"}
