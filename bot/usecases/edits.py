@@ -166,8 +166,10 @@ async def plan_edit(images: ImageService, key: ThreadKey, command: Edit, attachm
         if parsed.options.input_fidelity == "high" else []
     mask = await _mask(images, key, command.base, region, masks[0].image if masks else None, notes)
     markup = await _markup(images, key, command.base, markups[0].image, notes) if markups else None
-    plan = EditPlan(parsed.prompt, parsed.options, references, command.base,
-                    await images.base_record(key, command.base), mask, markup, tuple(notes))
+    base_image = await images.base_record(key, command.base)
+    if base_image is None and not references:
+        raise NoImageYet()  # nothing to edit: refused before anything is estimated or asked
+    plan = EditPlan(parsed.prompt, parsed.options, references, command.base, base_image, mask, markup, tuple(notes))
     return replace(plan, confirmation=await confirmation(images, key, plan.options, plan.prompt, plan.inputs,
                                                          threshold=threshold))
 
