@@ -93,7 +93,8 @@ class BenchSlack(SlackStandIn):
             messages.clear()
 
 
-async def main() -> None:
+async def start_standins() -> tuple[BenchSlack, ImageAPIStandIn]:
+    """Both stand-ins serving on loopback, with the bench's users and channel, and the picture cache warm."""
     slack = BenchSlack()
     api = ImageAPIStandIn(image_kind="photo")
     await slack.start()
@@ -108,17 +109,36 @@ async def main() -> None:
     for variant in range(8):  # warm the picture cache before anything is timed
         await asyncio.to_thread(_cached_render, "1536x1024", "opaque", "generations", "png", 100, "photo",
                                 variant, None, 0)
-    quit_event = asyncio.Event()
+    return slack, api
 
-    async def reset(request: web.Request) -> web.Response:
+
+class Control:
+    """The loopback control endpoint: one method per order (see the module's docstring)."""
+
+    def __init__(self, slack: BenchSlack, api: ImageAPIStandIn) -> None:
+        self.slack = slack
+        self.api = api
+        self.quit = asyncio.Event()
+
+    def application(self) -> web.Application:
+        control = web.Application()
+        control.router.add_post("/ctl/reset", self.reset)
+        control.router.add_post("/ctl/fire", self.fire)
+        control.router.add_post("/ctl/images", self.images)
+        control.router.add_post("/ctl/one", self.one)
+        control.router.add_post("/ctl/quit", self.quit_)
+        return control
+
+    async def reset(self, request: web.Request) -> web.Response:
         body = await request.json()
-        slack.reset()
-        api.requests.clear()
-        api.latency = float(body.get("latency", api.latency))
+        self.slack.reset()
+        self.api.requests.clear()
+        self.api.latency = float(body.get("latency", self.api.latency))
         return web.json_response({"ok": True})
 
-    async def fire(request: web.Request) -> web.Response:
+    async def fire(self, request: web.Request) -> web.Response:
         body = await request.json()
+        slack = self.slack
         slack.app_request_url = body["url"]
         n, rate, users = int(body["n"]), float(body.get("rate", 0)), int(body.get("users", USERS))
         channel, text = body.get("channel", "C0BENCH"), body.get("text", "a lighthouse")
@@ -139,16 +159,18 @@ async def main() -> None:
             "errors": [d.error for d in deliveries if d.error][:5], "first_sent": min(sent), "last_sent": max(sent),
             "ack_texts": texts.most_common(4)})
 
-    async def images(request: web.Request) -> web.Response:
+    async def images(self, request: web.Request) -> web.Response:
         body = await request.json()
+        slack = self.slack
         channel, expected = body.get("channel", "C0BENCH"), int(body["expected"])
         with contextlib.suppress(TimeoutError):
             await slack.wait_for(lambda: len(slack.file_messages.get(channel, [])) >= expected,
                                  float(body.get("timeout", 60)))
         return web.json_response({"times": list(slack.file_messages.get(channel, [])), "now": time.perf_counter()})
 
-    async def one(request: web.Request) -> web.Response:
+    async def one(self, request: web.Request) -> web.Response:
         body = await request.json()
+        slack = self.slack
         slack.app_request_url = body["url"]
         channel = body.get("channel", "C0BENCH")
         before = len(slack.file_messages.get(channel, []))
@@ -163,17 +185,15 @@ async def main() -> None:
         return web.json_response({"ack_ms": delivery.elapsed_ms, "status": delivery.status, "to_image_s": to_image,
                                   "began": began})
 
-    async def quit_(request: web.Request) -> web.Response:
-        quit_event.set()
+    async def quit_(self, request: web.Request) -> web.Response:
+        self.quit.set()
         return web.json_response({"ok": True})
 
-    control = web.Application()
-    control.router.add_post("/ctl/reset", reset)
-    control.router.add_post("/ctl/fire", fire)
-    control.router.add_post("/ctl/images", images)
-    control.router.add_post("/ctl/one", one)
-    control.router.add_post("/ctl/quit", quit_)
-    runner = web.AppRunner(control, access_log=None)
+
+async def main() -> None:
+    slack, api = await start_standins()
+    control = Control(slack, api)
+    runner = web.AppRunner(control.application(), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     print(json.dumps({"control": f"http://127.0.0.1:{runner.addresses[0][1]}", "api_url": slack.api_url,
@@ -182,7 +202,7 @@ async def main() -> None:
 
     # Stop on quit, or when the suite goes away without saying so (its end of our stdin closes).
     stdin_closed = asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-    await asyncio.wait([asyncio.ensure_future(quit_event.wait()), stdin_closed],
+    await asyncio.wait([asyncio.ensure_future(control.quit.wait()), stdin_closed],
                        return_when=asyncio.FIRST_COMPLETED)
     await runner.cleanup()
     await slack.stop()
