@@ -5,6 +5,7 @@ jobs have their grace, the ops endpoints say so until last, and the database is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -28,10 +29,13 @@ ALICE, BOB = "U0ALICE", "U0BOB"
 WAIT = 60.0  # a bound for anything the app does in the background, never a delay
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """`count` different ports free on loopback (held together while picked, so never the same one twice)."""
+    with contextlib.ExitStack() as stack:
+        held = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in held:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in held]
 
 
 async def until(predicate: Callable[[], Any], timeout: float = WAIT) -> None:
@@ -73,9 +77,10 @@ async def leave_a_queued_job(slack: SlackStandIn, image_api: ImageAPIStandIn, se
         await hold_a_running_job(slack, image_api, first)
         await slack.send_command(BOB, CHANNEL, "the one in line")
         await until(lambda: first.services.jobs.waiting == 1)
-        assert await asyncio.wait_for(first.stop(grace=0), WAIT) == 1
     finally:
+        cut = await asyncio.wait_for(first.stop(grace=0), WAIT)
         image_api.resume()
+    assert cut == 1
     await slack.drain()
 
 
@@ -83,7 +88,7 @@ async def test_the_jobs_left_behind_are_recovered_before_anything_serves(
         slack: SlackStandIn, image_api: ImageAPIStandIn, settings: Settings, http: httpx.AsyncClient,
         monkeypatch: pytest.MonkeyPatch) -> None:
     await leave_a_queued_job(slack, image_api, settings)
-    main, ops = free_port(), free_port()
+    main, ops = free_ports(2)
     bot = Imagebot.build(settings)
     recover = bot.services.jobs.recover
     reachable: list[str] = []
