@@ -14,17 +14,16 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from bot.errors import StorageUnavailable
-from bot.runtime.db_thread import DbThread, ack_deadline
+from bot.runtime.db_thread import ack_deadline
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 Tell = Callable[[tuple[str, str, str, str | None], str], Awaitable[None]]
 Listener = Callable[..., Awaitable[None]]
 # The press being answered: when its database work must be done by (time.monotonic()), so the ack never waits on a
-# locked or stuck database (bot/runtime/db_thread.py). Set by `within_ack`, read by `db_now`.
+# locked or stuck database (bot/runtime/db_thread.py). Set by `within_ack`, read by `press_deadline`.
 _DEADLINE: ContextVar[float | None] = ContextVar("press_deadline", default=None)
 
 NOT_THIS_MESSAGE = ":no_entry_sign: That button doesn't belong to this message, so I did nothing."
@@ -82,8 +81,8 @@ def log_refused(press: Press, action: dict[str, Any], why: str) -> None:
 
 def within_ack(listener: Listener, tell: Tell, background: Callable[..., None],
                explain: Callable[[Any], str]) -> Listener:
-    """A button listener whose database work (through `db_now`) shares one ack deadline, and whose press, when the
-    database cannot answer in time (full, failing, locked), is acked and told so privately instead of a 500."""
+    """A button listener whose database work (until `press_deadline()`) shares one ack deadline, and whose press,
+    when the database cannot answer in time (full, failing, locked), is acked and told so privately, not a 500."""
 
     @functools.wraps(listener)  # Bolt reads the argument names through __wrapped__
     async def bounded(**kwargs: Any) -> None:
@@ -100,11 +99,7 @@ def within_ack(listener: Listener, tell: Tell, background: Callable[..., None],
     return bounded
 
 
-async def db_now(db: DbThread, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """`fn` on the db thread within the current press's ack deadline (StorageUnavailable past it)."""
-    return await db.attempt(fn, *args, until=_DEADLINE.get(), **kwargs)
-
-
 def press_deadline() -> float | None:
-    """The current press's ack deadline (None outside `within_ack`), for the admission it makes."""
+    """The current press's ack deadline (None outside `within_ack`): the `until` of its database work, the use
+    cases' (bot/usecases/recovery.py, follow_ups.py) and the admission's."""
     return _DEADLINE.get()
