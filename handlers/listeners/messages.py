@@ -40,88 +40,108 @@ def is_reply(event: dict[str, Any]) -> bool:
     return bool(event.get("thread_ts")) and event.get("thread_ts") != event.get("ts")
 
 
+# Every listener here answers before the ack (process_before_response) and waits for the database at most until
+# `deadline` (bot/runtime/db_thread.py ACK_WAIT from its start): past it, or when the database is full or locked, the
+# user hears "try again" and nothing reaches the image API.
+
+
+def _refuse(services: Services, flows: Flows, team_id: str, event: dict[str, Any], thread_ts: str | None,
+            reason: str) -> None:
+    services.jobs.background(flows.tell((team_id, event["channel"], event["user"], thread_ts), reason),
+                             name="refusal")
+
+
+def _team(body: dict[str, Any], event: dict[str, Any]) -> str:
+    return body.get("team_id") or event.get("team") or ""
+
+
+async def _admit(services: Services, flows: Flows, event: dict[str, Any], team_id: str, kind: str,
+                 payload: dict[str, Any], thread_ts: str, deadline: float) -> None:
+    admission = await services.jobs.submit(
+        # One job per message, whichever event delivered it (message, app_mention) and however often.
+        dedupe_key=f"message:{team_id}:{event['channel']}:{event['ts']}", kind=kind, team_id=team_id,
+        channel_id=event["channel"], user_id=event["user"], payload=payload, thread_ts=thread_ts,
+        message_ts=event["ts"], deadline=deadline)
+    reason = refusal(admission.status, retry_in=admission.retry_in, limit=services.settings.user_requests_per_minute)
+    if reason:
+        _refuse(services, flows, team_id, event, thread_ts, reason)
+
+
+async def start_thread(services: Services, flows: Flows, body: dict[str, Any], event: dict[str, Any],
+                       context: AsyncBoltContext) -> None:
+    """A new image thread rooted at the user's own message (a mention with an image, or a DM)."""
+    deadline = ack_deadline()
+    images, team_id = services.images, _team(body, event)
+    text, files = words_of(event, context.bot_user_id), attachments_of(event)
+    key = ThreadKey(team_id, event["channel"], event["ts"])
+    if files:  # the attached image becomes v1; the words (if any) edit it
+        kind, payload, prompt = "edit", edit_payload(text, files), text or None
+    else:
+        try:
+            parsed = parse_command(text, images.default_options, images.choices())
+        except UserInputError as error:
+            _refuse(services, flows, team_id, event, None, explain(error))
+            return
+        kind, prompt = "generate", parsed.prompt
+        payload = generate_payload(parsed.prompt, parsed.options, card=False)
+    try:
+        await in_time(images.start_thread(key, user_id=event["user"], prompt=prompt), deadline)
+    except StorageUnavailable as error:
+        _refuse(services, flows, team_id, event, event["ts"], explain(error))
+        return
+    await _admit(services, flows, event, team_id, kind, payload, event["ts"], deadline)
+
+
+async def message(services: Services, flows: Flows, body: dict[str, Any], event: dict[str, Any],
+                  context: AsyncBoltContext) -> None:
+    if not event.get("user"):
+        return
+    if event.get("channel_type") == "im" and not is_reply(event):
+        await start_thread(services, flows, body, event, context)  # a direct message is a new request
+        return
+    if not is_reply(event):
+        return  # top-level chatter in a channel: not addressed to imagebot
+    deadline = ack_deadline()
+    team_id = _team(body, event)
+    key = ThreadKey(team_id, event["channel"], event["thread_ts"])
+    try:
+        thread = await in_time(services.images.get_thread(key), deadline)
+    except StorageUnavailable as error:
+        # Whether this is an image thread is learnt after the ack; only a reply in one hears it was not taken.
+        services.jobs.background(_refuse_if_ours(services, flows, key, event, explain(error)), name="refusal")
+        return
+    if thread is None:
+        return  # not an image thread: not ours to answer
+    await _admit(services, flows, event, team_id, "edit",
+                 edit_payload(words_of(event, context.bot_user_id), attachments_of(event)), event["thread_ts"],
+                 deadline)
+
+
+async def _refuse_if_ours(services: Services, flows: Flows, key: ThreadKey, event: dict[str, Any],
+                          reason: str) -> None:
+    if await services.images.get_thread(key) is not None:
+        await flows.tell((key.team_id, event["channel"], event["user"], key.thread_ts), reason)
+
+
+async def mention(services: Services, flows: Flows, body: dict[str, Any], event: dict[str, Any],
+                  context: AsyncBoltContext) -> None:
+    if is_reply(event) or not event.get("user"):
+        return  # in a thread the message event does the work (same dedupe key: one job)
+    if attachments_of(event):
+        await start_thread(services, flows, body, event, context)
+    else:
+        services.jobs.background(flows.tell((team_of(body), event["channel"], event["user"], None), MENTION_HINT),
+                                 name="mention-hint")
+
+
 def register(app: AsyncApp, services: Services, flows: Flows) -> None:
-    images = services.images
+    # Bolt hands a listener its arguments by parameter name: these closures add the services.
+    async def on_message(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
+        await message(services, flows, body, event, context)
 
-    # Every listener here answers before the ack (process_before_response) and waits for the database at most
-    # until `deadline` (bot/runtime/db_thread.py ACK_WAIT from its start): past it, or when the database is full or
-    # locked, the user hears "try again" and nothing reaches the image API.
-    def refuse(team_id: str, event: dict[str, Any], thread_ts: str | None, reason: str) -> None:
-        services.jobs.background(flows.tell((team_id, event["channel"], event["user"], thread_ts), reason),
-                                 name="refusal")
-
-    async def admit(body: dict[str, Any], event: dict[str, Any], kind: str, payload: dict[str, Any],
-                    thread_ts: str, deadline: float) -> None:
-        team_id = body.get("team_id") or event.get("team") or ""
-        admission = await services.jobs.submit(
-            # One job per message, whichever event delivered it (message, app_mention) and however often.
-            dedupe_key=f"message:{team_id}:{event['channel']}:{event['ts']}", kind=kind, team_id=team_id,
-            channel_id=event["channel"], user_id=event["user"], payload=payload, thread_ts=thread_ts,
-            message_ts=event["ts"], deadline=deadline)
-        reason = refusal(admission.status, retry_in=admission.retry_in,
-                         limit=services.settings.user_requests_per_minute)
-        if reason:
-            refuse(team_id, event, thread_ts, reason)
-
-    async def start_thread(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
-        """A new image thread rooted at the user's own message (a mention with an image, or a DM)."""
-        deadline = ack_deadline()
-        team_id = body.get("team_id") or event.get("team") or ""
-        text, files = words_of(event, context.bot_user_id), attachments_of(event)
-        key = ThreadKey(team_id, event["channel"], event["ts"])
-        if files:  # the attached image becomes v1; the words (if any) edit it
-            kind, payload, prompt = "edit", edit_payload(text, files), text or None
-        else:
-            try:
-                parsed = parse_command(text, images.default_options, images.choices())
-            except UserInputError as error:
-                refuse(team_id, event, None, explain(error))
-                return
-            kind, prompt = "generate", parsed.prompt
-            payload = generate_payload(parsed.prompt, parsed.options, card=False)
-        try:
-            await in_time(images.start_thread(key, user_id=event["user"], prompt=prompt), deadline)
-        except StorageUnavailable as error:
-            refuse(team_id, event, event["ts"], explain(error))
-            return
-        await admit(body, event, kind, payload, event["ts"], deadline)
-
-    async def message(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
-        if not event.get("user"):
-            return
-        if event.get("channel_type") == "im" and not is_reply(event):
-            await start_thread(body, event, context)  # a direct message is a new request
-            return
-        if not is_reply(event):
-            return  # top-level chatter in a channel: not addressed to imagebot
-        deadline = ack_deadline()
-        team_id = body.get("team_id") or event.get("team") or ""
-        key = ThreadKey(team_id, event["channel"], event["thread_ts"])
-        try:
-            thread = await in_time(images.get_thread(key), deadline)
-        except StorageUnavailable as error:
-            # Whether this is an image thread is learnt after the ack; only a reply in one hears it was not taken.
-            services.jobs.background(refuse_if_ours(key, event, explain(error)), name="refusal")
-            return
-        if thread is None:
-            return  # not an image thread: not ours to answer
-        await admit(body, event, "edit", edit_payload(words_of(event, context.bot_user_id), attachments_of(event)),
-                    event["thread_ts"], deadline)
-
-    async def refuse_if_ours(key: ThreadKey, event: dict[str, Any], reason: str) -> None:
-        if await images.get_thread(key) is not None:
-            await flows.tell((key.team_id, event["channel"], event["user"], key.thread_ts), reason)
-
-    async def mention(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
-        if is_reply(event) or not event.get("user"):
-            return  # in a thread the message event does the work (same dedupe key: one job)
-        if attachments_of(event):
-            await start_thread(body, event, context)
-        else:
-            services.jobs.background(flows.tell((team_of(body), event["channel"], event["user"], None),
-                                                MENTION_HINT),
-                                     name="mention-hint")
+    async def on_mention(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
+        await mention(services, flows, body, event, context)
 
     # One catch-all listener for every message event, so Slack never gets a 404 for one.
-    app.event("message")(message)
-    app.event("app_mention")(mention)
+    app.event("message")(on_message)
+    app.event("app_mention")(on_mention)

@@ -42,79 +42,99 @@ async def open_image_form(services: Services, flows: Flows, command: dict[str, A
     await open_view(flows, command["team_id"], command["trigger_id"], view)
 
 
-def register(app: AsyncApp, services: Services, flows: Flows) -> None:
+def _tell_later(services: Services, flows: Flows, place: tuple[str, str, str, str | None], text: str,
+                name: str = "modal-refusal") -> None:
+    services.jobs.background(flows.tell(place, text), name=name)
+
+
+async def image_submitted(services: Services, flows: Flows, ack: AsyncAck, body: dict[str, Any],
+                          view: dict[str, Any]) -> None:
     images = services.images
+    try:
+        prompt, options = views.parse_image_modal(view["state"]["values"], images.choices(),
+                                                  defaults=images.default_options)
+    except InvalidOption as error:
+        await ack(response_action="errors", errors=views.modal_errors(error))
+        return
+    team, user, channel = body["user"]["team_id"], body["user"]["id"], view.get("private_metadata") or ""
+    admission = await services.jobs.submit(
+        dedupe_key=f"view:{team}:{view['id']}", kind="generate", team_id=team, channel_id=channel, user_id=user,
+        payload=generate_payload(prompt, options))
+    await ack()
+    reason = refusal(admission.status, retry_in=admission.retry_in, limit=services.settings.user_requests_per_minute)
+    if reason:
+        _tell_later(services, flows, (team, channel, user, None), reason)
 
-    async def image_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        try:
-            prompt, options = views.parse_image_modal(view["state"]["values"], images.choices(),
-                                                      defaults=images.default_options)
-        except InvalidOption as error:
-            await ack(response_action="errors", errors=views.modal_errors(error))
-            return
-        team, user, channel = body["user"]["team_id"], body["user"]["id"], view.get("private_metadata") or ""
-        admission = await services.jobs.submit(
-            dedupe_key=f"view:{team}:{view['id']}", kind="generate", team_id=team, channel_id=channel, user_id=user,
-            payload=generate_payload(prompt, options))
-        await ack()
-        reason = refusal(admission.status, retry_in=admission.retry_in,
-                         limit=services.settings.user_requests_per_minute)
-        if reason:
-            services.jobs.background(flows.tell((team, channel, user, None), reason), name="modal-refusal")
 
-    async def edit_shortcut(ack: AsyncAck, body: dict[str, Any], shortcut: dict[str, Any]) -> None:
-        await ack()
-        message, channel, user = body["message"], body["channel"]["id"], body["user"]["id"]
-        files = [a for a in attachments_of(message)
-                 if a.mimetype.startswith("image/") or a.name.lower().endswith((".png", ".jpg", ".jpeg", ".webp",
-                                                                                ".gif"))]
-        if not files:
-            services.jobs.background(flows.tell((team_of(body), channel, user, message.get("thread_ts")),
-                                                NO_IMAGE),
-                                     name="shortcut-no-image")
-            return
-        metadata = {"c": channel, "ts": message["ts"], "thread": message.get("thread_ts") or message["ts"],
-                    "files": [f.__dict__ for f in files[:3]]}
+def edit_metadata(message: dict[str, Any], channel: str, files: list[Attachment]) -> str:
+    """What the edit form carries to its submission: the message, its thread, and as many of its images (three at
+    most) as fit in a view's private_metadata."""
+    metadata = {"c": channel, "ts": message["ts"], "thread": message.get("thread_ts") or message["ts"],
+                "files": [f.__dict__ for f in files[:3]]}
+    text = json.dumps(metadata)
+    while len(text) > views.METADATA_LIMIT and metadata["files"]:
+        metadata["files"].pop()
         text = json.dumps(metadata)
-        while len(text) > views.METADATA_LIMIT and metadata["files"]:
-            metadata["files"].pop()
-            text = json.dumps(metadata)
-        modal = views.build_edit_modal(text, views.offered(images.choices(), "qualities"))
-        services.jobs.background(open_view(flows, team_of(body), body["trigger_id"], modal), name="edit-modal")
+    return text
 
-    async def edit_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        try:
-            instruction, quality = views.parse_edit_modal(view["state"]["values"],
-                                                          views.offered(images.choices(), "qualities"))
-        except InvalidOption as error:
-            await ack(response_action="errors",
-                      errors=views.modal_errors(error, fallback_block=views.INSTRUCTION_BLOCK))
-            return
-        deadline = ack_deadline()  # the database work before the ack, all of it (bot/runtime/db_thread.py)
-        metadata = json.loads(view.get("private_metadata") or "{}")
-        team, user = body["user"]["team_id"], body["user"]["id"]
-        key = ThreadKey(team, metadata["c"], metadata["thread"])
-        try:
-            if await in_time(images.get_thread(key), deadline) is None:
-                await in_time(images.start_thread(key, user_id=user, prompt=instruction), deadline)
-        except StorageUnavailable as error:
-            await ack()
-            services.jobs.background(flows.tell((team, metadata["c"], user, metadata["thread"]), explain(error)),
-                                     name="modal-refusal")
-            return
-        text = f"{instruction} --quality {quality}" if quality else instruction
-        admission = await services.jobs.submit(
-            dedupe_key=f"view:{team}:{view['id']}", kind="edit", team_id=team, channel_id=metadata["c"],
-            user_id=user, payload=edit_payload(text, [Attachment(**f) for f in metadata["files"]]),
-            thread_ts=metadata["thread"], message_ts=metadata["ts"], deadline=deadline)
+
+async def edit_shortcut(services: Services, flows: Flows, ack: AsyncAck, body: dict[str, Any]) -> None:
+    await ack()
+    message, channel, user = body["message"], body["channel"]["id"], body["user"]["id"]
+    files = [a for a in attachments_of(message)
+             if a.mimetype.startswith("image/") or a.name.lower().endswith((".png", ".jpg", ".jpeg", ".webp", ".gif"))]
+    if not files:
+        _tell_later(services, flows, (team_of(body), channel, user, message.get("thread_ts")), NO_IMAGE,
+                    name="shortcut-no-image")
+        return
+    modal = views.build_edit_modal(edit_metadata(message, channel, files),
+                                   views.offered(services.images.choices(), "qualities"))
+    services.jobs.background(open_view(flows, team_of(body), body["trigger_id"], modal), name="edit-modal")
+
+
+async def edit_submitted(services: Services, flows: Flows, ack: AsyncAck, body: dict[str, Any],
+                         view: dict[str, Any]) -> None:
+    images = services.images
+    try:
+        instruction, quality = views.parse_edit_modal(view["state"]["values"],
+                                                      views.offered(images.choices(), "qualities"))
+    except InvalidOption as error:
+        await ack(response_action="errors", errors=views.modal_errors(error, fallback_block=views.INSTRUCTION_BLOCK))
+        return
+    deadline = ack_deadline()  # the database work before the ack, all of it (bot/runtime/db_thread.py)
+    metadata = json.loads(view.get("private_metadata") or "{}")
+    team, user = body["user"]["team_id"], body["user"]["id"]
+    key = ThreadKey(team, metadata["c"], metadata["thread"])
+    place = (team, metadata["c"], user, metadata["thread"])
+    try:
+        if await in_time(images.get_thread(key), deadline) is None:
+            await in_time(images.start_thread(key, user_id=user, prompt=instruction), deadline)
+    except StorageUnavailable as error:
         await ack()
-        reason = refusal(admission.status, retry_in=admission.retry_in,
-                         limit=services.settings.user_requests_per_minute)
-        if reason:
-            services.jobs.background(flows.tell((team, metadata["c"], user, metadata["thread"]), reason),
-                                     name="modal-refusal")
+        _tell_later(services, flows, place, explain(error))
+        return
+    text = f"{instruction} --quality {quality}" if quality else instruction
+    admission = await services.jobs.submit(
+        dedupe_key=f"view:{team}:{view['id']}", kind="edit", team_id=team, channel_id=metadata["c"],
+        user_id=user, payload=edit_payload(text, [Attachment(**f) for f in metadata["files"]]),
+        thread_ts=metadata["thread"], message_ts=metadata["ts"], deadline=deadline)
+    await ack()
+    reason = refusal(admission.status, retry_in=admission.retry_in, limit=services.settings.user_requests_per_minute)
+    if reason:
+        _tell_later(services, flows, place, reason)
 
-    app.view(views.IMAGE_MODAL)(image_submitted)
-    app.view(views.EDIT_MODAL)(edit_submitted)
-    app.shortcut(EDIT_SHORTCUT)(edit_shortcut)
 
+def register(app: AsyncApp, services: Services, flows: Flows) -> None:
+    # Bolt hands a listener its arguments by parameter name: these closures add the services.
+    async def on_image_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await image_submitted(services, flows, ack, body, view)
+
+    async def on_edit_shortcut(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await edit_shortcut(services, flows, ack, body)
+
+    async def on_edit_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await edit_submitted(services, flows, ack, body, view)
+
+    app.view(views.IMAGE_MODAL)(on_image_submitted)
+    app.view(views.EDIT_MODAL)(on_edit_submitted)
+    app.shortcut(EDIT_SHORTCUT)(on_edit_shortcut)
