@@ -7,12 +7,11 @@ Times are Slack date tokens (`<!date^…>`), which each viewer's client renders 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.money.budgets import BudgetStanding
 from bot.money.pricing import format_usd
+from bot.usecases.home import HomeSummary
 from handlers.ui.blocks import SECTION_LIMIT, clip, context, escape, section
 from storage.records import RecentImage
 
@@ -20,20 +19,6 @@ HOME_CALLBACK = "imagebot_home"
 HOME_BLOCK_LIMIT = 100
 PROMPT_PREVIEW = 300  # characters of a prompt shown in the list (the thread has the rest)
 BAR_WIDTH = 10
-
-
-@dataclass(frozen=True)
-class HomeSummary:
-    """Everything the Home tab shows for one user of one workspace."""
-
-    user_id: str
-    month_label: str  # "November 2026"
-    month_micro: int  # the user's spend this month
-    today_micro: int  # and today
-    timezone: str  # IANA name: budget periods follow it
-    budgets: tuple[BudgetStanding, ...] = ()  # user and workspace ones (a channel's depends on the channel)
-    recent: tuple[RecentImage, ...] = ()
-    offline: bool = False  # the offline renderer is configured: costs are priced, nothing is billed
 
 
 def build_home(summary: HomeSummary) -> dict[str, Any]:

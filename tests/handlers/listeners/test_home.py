@@ -12,7 +12,8 @@ import pytest
 
 from bot.money.budgets import Budget, BudgetStanding
 from bot.money.pricing import format_usd
-from handlers.ui.home import HOME_BLOCK_LIMIT, HomeSummary, build_home
+from bot.usecases.home import HomeSummary
+from handlers.ui.home import HOME_BLOCK_LIMIT, build_home
 from standins.slack import SlackStandIn
 from storage.records import LedgerEntry, RecentImage, ThreadKey
 from storage.store import Store
