@@ -4,6 +4,9 @@
 /image, a reaction for a reply), runs it when the queue gives it a slot, and tells the user when a restart
 cut it short. Every request ends in an image or in a message that says why not: expected errors (the error
 tree) are explained where the user will see them; unexpected ones still tell the user something went wrong.
+
+What a reply asks for is decided in the core (bot/usecases/edits.py); here it is shown. The status message that
+counts the seconds is handlers/progress.py; the images, their footnote and buttons handlers/results.py.
 """
 
 from __future__ import annotations
