@@ -41,11 +41,11 @@ def _explain(error: errors.ImagebotError, model: str | None) -> str:
         seconds = math.ceil(error.retry_after) if error.retry_after else 0
         wait = f"in about {seconds} second{'s' if seconds != 1 else ''}" if seconds else "in a minute"
         return f":hourglass: The image API is busy with too many requests. Try again {wait}."
-    advice = errors.account_advice(error, model=f"`{model}`" if model else None) \
-        if isinstance(error, errors.ImageAPIError) else None
-    if advice is not None:
-        seen = f": {detail}" if isinstance(error, errors.PermissionDenied) else ""
-        return f"{_ACCOUNT_ICONS[type(error)]} {advice.problem}{seen}. An admin must {advice.fix}."
+    if isinstance(error, errors.ImageAPIError):
+        advice = errors.account_advice(error, model=f"`{model}`" if model else None)
+        if advice is not None:
+            seen = f": {detail}" if isinstance(error, errors.PermissionDenied) else ""
+            return f"{_ACCOUNT_ICONS[type(error)]} {advice.problem}{seen}. An admin must {advice.fix}."
     if isinstance(error, errors.ModelUnavailable):
         gone = error.model or model
         named = f"`{gone}`" if gone else "this model"

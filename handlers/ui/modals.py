@@ -177,7 +177,7 @@ def build_image_modal(defaults: ImageOptions, choices: Choices, *, prompt: str =
     models = choices.models
     if not models:
         raise ValueError("the image modal needs at least one model to offer")
-    sizes = SIZE_CHOICES
+    sizes: tuple[tuple[str, str], ...] = SIZE_CHOICES
     if defaults.size not in {value for _, value in sizes}:  # a configured free size such as 2048x1152
         sizes = (*sizes, (defaults.size.replace("x", "×"), defaults.size))
     transparent = _option("Transparent background", TRANSPARENT_VALUE)
