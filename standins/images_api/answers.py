@@ -27,8 +27,6 @@ def respond(status: int, body: dict[str, Any] | str, headers: dict[str, str]) ->
     return web.json_response(body, status=status, headers=headers)
 
 
-
-
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 

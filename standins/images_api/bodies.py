@@ -78,7 +78,6 @@ def form_object(fields: Mapping[str, list[str]], files: Mapping[str, list[Any]],
     return coerced
 
 
-
 @dataclass
 class Body:
     kind: str  # "json" | "multipart" | "invalid"
@@ -89,7 +88,6 @@ class Body:
     masks: list[bytes] = field(default_factory=list)
     markups: list[bytes] = field(default_factory=list)
     problem: Reject | None = None
-
 
 
 _NOT_JSON = (

@@ -98,8 +98,6 @@ def _mask_key(key: str) -> str:
     return key[:8] + "*" * (len(key) - 12) + key[-4:]
 
 
-
-
 def status_error(status: int, request_id: str) -> Reject:
     """The body OpenAI gives with `status` when the stand-in is told to fail a call."""
     if status >= 500:
@@ -114,7 +112,6 @@ def status_error(status: int, request_id: str) -> Reject:
         return api_error(429, "Rate limit reached for requests. Please try again in 1s.", type="requests",
                          code="rate_limit_exceeded")
     return api_error(status, f"The stand-in was told to answer {status} here.")
-
 
 
 def azure_401() -> Reject:

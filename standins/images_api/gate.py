@@ -1,4 +1,4 @@
-"""The pause gate: holding successful answers until resume() (the module docstring's "The pause gate")."""
+"""The pause gate: holding successful answers until resume() (the package docstring's "The pause gate")."""
 
 from __future__ import annotations
 

@@ -10,6 +10,8 @@ from standins.images_api.facts import closest_standard_size
 
 @dataclass
 class InputImage:
+    """An input image (or mask, or markup) as decoded: its bytes and what they are."""
+
     data: bytes
     format: str  # "PNG" | "JPEG" | "WEBP"
     width: int
@@ -20,6 +22,8 @@ class InputImage:
 
 @dataclass
 class Job:
+    """A request the stand-in will answer: the values asked for (defaults filled in), then what they resolve to."""
+
     flavor: str
     operation: str
     model: str
@@ -51,9 +55,6 @@ class Job:
     @property
     def event_prefix(self) -> str:
         return "image_generation" if self.operation == "generations" else "image_edit"
-
-
-
 
 
 def resolve(job: Job) -> None:

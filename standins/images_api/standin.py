@@ -17,13 +17,7 @@ from standins.images_api import pictures
 from standins.images_api.answers import b64, data_item, new_request_id, respond, send_event
 from standins.images_api.auth import Auth
 from standins.images_api.bodies import model_hint, read_body
-from standins.images_api.errors import (
-    Reject,
-    api_error,
-    azure_error,
-    model_shut_down,
-    status_error,
-)
+from standins.images_api.errors import Reject, api_error, azure_error, model_shut_down, status_error
 from standins.images_api.facts import DEFAULT_AZURE_DEPLOYMENTS, MB, OTHER_MODELS
 from standins.images_api.faults import Fault, FaultContext, FaultControls
 from standins.images_api.gate import Gate, PauseGate
@@ -95,8 +89,8 @@ class ImageAPIStandIn(Auth, World, FaultControls, PauseGate):
             raise RuntimeError("the stand-in is already running")
         self._stopped = asyncio.Event()
         # Edits carry up to 16 images of < 50 MB each, a mask and markup; aiohttp's default body limit is 1 MB.
-        most_inputs = max((self.catalogue.capabilities(m, "openai").max_inputs  # type: ignore[union-attr]
-                           for m in self.catalogue.ids), default=16)
+        served = (self.catalogue.capabilities(m, "openai") for m in self.catalogue.ids)
+        most_inputs = max((caps.max_inputs for caps in served if caps is not None), default=16)
         app = web.Application(client_max_size=(most_inputs + 2) * 50 * MB)
         app.router.add_post("/v1/images/generations", self._openai_generations)
         app.router.add_post("/v1/images/edits", self._openai_edits)
@@ -317,7 +311,6 @@ class ImageAPIStandIn(Auth, World, FaultControls, PauseGate):
         if job.output_format == "svg":
             result["svg_usage"] = svg_usage(job, drawn[0], self.catalogue)
         return result
-
 
     async def _pause(self, seconds: float) -> None:
         """Wait `seconds`, but no longer than until stop()."""

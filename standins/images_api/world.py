@@ -1,4 +1,4 @@
-"""The stand-in's world: which models the provider serves, on which day (the module docstring's "The world")."""
+"""The stand-in's world: which models the provider serves, on which day (the package docstring's "The world")."""
 
 from __future__ import annotations
 
