@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.errors import UserInputError
 from bot.money.billing import estimated_note
+from bot.money.budgets import Standing
 from bot.money.pricing import format_usd
 from bot.rules.options import is_help, parse_command
 from bot.runtime.services import Services
@@ -53,19 +54,23 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
 
     async def usage(command: dict[str, Any], respond: AsyncRespond) -> None:
         """A user's own spend today and this month, and what is left of their budgets (privately)."""
-        team, user = command["team_id"], command["user_id"]
-        standing = await images.budgets.standing(team, user, command["channel_id"])
-        lines = [f"*Your imagebot spend*: {format_usd(standing.today_micro)} today, "
-                 f"{format_usd(standing.month_micro)} this month."]
-        if estimated_note(standing.month_estimated):
-            lines[0] += f" This month {estimated_note(standing.month_estimated)}."
-        for line in standing.budgets:
-            budget = line.budget
-            owner = {"user": "your", "channel": "this channel's", "workspace": "the workspace's"}[budget.scope]
-            lines.append(f"• {owner} {budget.period} budget: {format_usd(line.left_micro)} "
-                         f"left of {format_usd(budget.limit_micro)}")
-        if len(lines) == 1:
-            lines.append("No budget applies to you.")
-        await respond(text="\n".join(lines), response_type="ephemeral")
+        standing = await images.budgets.standing(command["team_id"], command["user_id"], command["channel_id"])
+        await respond(text=usage_text(standing), response_type="ephemeral")
 
     app.command(IMAGE_COMMAND)(image)
+
+
+def usage_text(standing: Standing) -> str:
+    """`/image usage`'s answer: the user's spend today and this month, and what is left of each of their budgets."""
+    lines = [f"*Your imagebot spend*: {format_usd(standing.today_micro)} today, "
+             f"{format_usd(standing.month_micro)} this month."]
+    if estimated_note(standing.month_estimated):
+        lines[0] += f" This month {estimated_note(standing.month_estimated)}."
+    for line in standing.budgets:
+        budget = line.budget
+        owner = {"user": "your", "channel": "this channel's", "workspace": "the workspace's"}[budget.scope]
+        lines.append(f"• {owner} {budget.period} budget: {format_usd(line.left_micro)} "
+                     f"left of {format_usd(budget.limit_micro)}")
+    if len(lines) == 1:
+        lines.append("No budget applies to you.")
+    return "\n".join(lines)
