@@ -22,7 +22,7 @@ from standins.slack import SlackStandIn
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 COMMAND_FIELDS = ("user_id", "channel_id", "team_id", "command", "text", "trigger_id", "response_url")
-# The app's own action ids and view callbacks (handlers/ui/modals.py, handlers/delivery.py,
+# The app's own action ids and view callbacks (handlers/ui/modals.py, handlers/delivery/jobs.py,
 # handlers/listeners/views.py), so the
 # malformed payloads reach its listeners instead of stopping at "no listener".
 ACTION_IDS = (RUN_AGAIN, "imagebot_upload_again", "imagebot_confirm", "imagebot_cancel", "imagebot_retry",

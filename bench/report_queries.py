@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.usecases.reports import build_report, report_window
-from storage import reports as queries
+from storage import spend as queries
 from storage.db import open_db
 from storage.records import ledger_time
 

@@ -18,7 +18,7 @@ from bench.suite_table import Table, pct
 from bot.money.catalogue import Catalogue
 from bot.providers.image_api import ImageAPI
 from bot.usecases import image_service as service_module
-from handlers import delivery as flows_module
+from handlers.delivery import jobs as delivery_module
 from storage.records import LedgerEntry, ThreadKey
 from storage.store import Store
 
@@ -118,8 +118,8 @@ def phase_timers(provider: ImageAPI) -> Iterator[dict[str, list[float]]]:
 
         setattr(owner, name, timed)
 
-    wrap(flows_module.Flows, "announce", "announce")
-    wrap(flows_module.Flows, "upload", "upload")
+    wrap(delivery_module.Delivery, "announce", "announce")
+    wrap(delivery_module.Delivery, "upload", "upload")
     wrap(service_module.ImageService, "generate", "service")
     wrap(provider, "_send", "api_http")
     wrap(provider, "generate", "api_total")

@@ -24,7 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.runtime.services import Services
 from bot.settings import DEFAULT_SLACK_API_URL, Settings
-from handlers.delivery import Flows
+from handlers.delivery.jobs import Delivery
 from handlers.ingress import Ingress
 from handlers.listeners import register_all
 from handlers.listeners.middleware import WellFormed
@@ -71,9 +71,9 @@ def make_workspaces(settings: Settings, services: Services) -> Workspaces:
     return Workspaces(settings, make_client, session, store)
 
 
-def build_app(settings: Settings, services: Services, flows: Flows, workspaces: Workspaces, *,
+def build_app(settings: Settings, services: Services, delivery: Delivery, workspaces: Workspaces, *,
               socket_mode: bool = False) -> AsyncApp:
-    """The Bolt app, its listeners registered; `flows` is how jobs reach Slack (imagebot/compose.py wires them)."""
+    """The Bolt app, its listeners registered; `delivery` is how jobs reach Slack (imagebot/compose.py wires them)."""
     oauth_settings = None
     if workspaces.store is not None:
         # Multi-workspace: installs through /slack/install, each workspace's bot token in the database.
@@ -104,7 +104,7 @@ def build_app(settings: Settings, services: Services, flows: Flows, workspaces: 
         request_verification_enabled=not socket_mode,
         ignoring_self_events_enabled=True,
     )
-    register_all(app, services, flows)
+    register_all(app, services, delivery)
     return app
 
 

@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from handlers.delivery import Attachment
+from handlers.delivery.jobs import Attachment
 from handlers.ui.modals import EDIT_MODAL, IMAGE_MODAL, METADATA_LIMIT
 
 

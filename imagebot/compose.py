@@ -40,7 +40,7 @@ from bot.runtime.services import Services, check_defaults, request_deadline
 from bot.settings import Settings
 from bot.usecases.image_service import ImageService
 from handlers.app import build_app, make_workspaces, start_http
-from handlers.delivery import Flows
+from handlers.delivery.jobs import Delivery
 from handlers.listeners.admin import scheduled_poster
 from handlers.ops import READY_TIMEOUT, Check, health_routes, ops_routes, start_ops
 from handlers.slack_files import SlackFiles
@@ -125,13 +125,13 @@ class Imagebot:
         workspaces = make_workspaces(settings, services)
         # Jobs talk to Slack through their own clients (from `workspaces`): they outlive the request that admitted
         # them, and the ones resumed after a restart have no request at all.
-        flows = Flows(services, workspaces, progress_interval=progress_interval)
-        services.jobs.bind(flows)
-        services.model_watch = make_model_watch(services, flows.notify_admins)
+        delivery = Delivery(services, workspaces, progress_interval=progress_interval)
+        services.jobs.bind(delivery)
+        services.model_watch = make_model_watch(services, delivery.notify_admins)
         if settings.report_schedule:
             services.scheduler = ReportScheduler(services.db, settings.report_schedule, ZoneInfo(settings.timezone),
-                                                 scheduled_poster(services, flows))
-        app = build_app(settings, services, flows, workspaces, socket_mode=socket_mode)
+                                                 scheduled_poster(services, delivery))
+        app = build_app(settings, services, delivery, workspaces, socket_mode=socket_mode)
         return cls(settings, services, workspaces, app, socket_mode=socket_mode)
 
     async def start(self, *, host: str = "127.0.0.1", port: int = 0, ops: tuple[str, int] | None = None,

@@ -1,7 +1,7 @@
 """The ledger: one row per image API call (and per attempt the provider may have billed), written before the
 call and completed after it, and what a thread, a user or a team has spent.
 
-Functions over the database, taking it first. Reports over the ledger are in storage/reports.py.
+Functions over the database, taking it first. Reports over the ledger are in storage/spend.py.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from storage import reports
+from storage import spend
 from storage.records import LedgerEntry, RecentImage, Spend, ThreadKey, utcnow
 
 
@@ -77,12 +77,12 @@ def thread_spend(db: Database, key: ThreadKey) -> Spend:
     failed afterwards (an unreadable image) keeps its cost; one that may have been billed (cut short, its
     answer lost) counts at its estimate. `unknown` counts successes with no price."""
     row = db.execute(
-        f"SELECT {reports.SPEND_SQL}, SUM(status = 'ok'), SUM(status = 'ok' AND cost_micro IS NULL), "
-        f"{reports.ESTIMATED_SQL} FROM ledger WHERE team_id = ? AND channel_id = ? AND thread_ts = ?",
+        f"SELECT {spend.SPEND_SQL}, SUM(status = 'ok'), SUM(status = 'ok' AND cost_micro IS NULL), "
+        f"{spend.ESTIMATED_SQL} FROM ledger WHERE team_id = ? AND channel_id = ? AND thread_ts = ?",
         [key.team_id, key.channel_id, key.thread_ts],
     ).fetchone()
     return Spend(micro=int(row[0]), calls=int(row[1] or 0), unknown=int(row[2] or 0),
-                 estimated=reports.Estimated(int(row[3]), int(row[4])))
+                 estimated=spend.Estimated(int(row[3]), int(row[4])))
 
 
 def ledger_rows(db: Database, **where: Any) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from storage import reports
+from storage import spend
 
 
 def ledger_time(moment: datetime) -> str:
@@ -57,7 +57,7 @@ class Spend:
     micro: int  # sum of the calls whose cost is known, and of those that may have been billed, at estimate
     calls: int
     unknown: int  # calls whose price was unknown (not in `micro`)
-    estimated: reports.Estimated = field(default_factory=reports.Estimated)  # the part of `micro` that is estimates
+    estimated: spend.Estimated = field(default_factory=spend.Estimated)  # the part of `micro` that is estimates
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ Each method is the function of the same name in the module that owns its tables,
 - storage/ledger.py    one row per image API call; what a thread has spent
 - storage/jobs.py      requests as jobs, deduped, their lifecycle, one-use claims on them
 - storage/controls.py  budgets, policies, the report channel, the audit; alerts and report slots sent once
-- storage/reports.py   spend reports and budget sums over the ledger
+- storage/spend.py   spend reports and budget sums over the ledger
 The rows they take and return are in storage/records.py.
 """
 
@@ -20,8 +20,9 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from storage import controls, jobs, ledger, reports, threads
+from storage import controls, jobs, ledger, threads
 from storage import db as database
+from storage import spend as sums
 from storage.files import ImageFiles
 from storage.records import ImageRecord, JobRecord, LedgerEntry, RecentImage, Spend, ThreadKey, ThreadRecord
 
@@ -109,12 +110,12 @@ class Store:
     def spend(self, team_id: str, start: str, end: str, *, user_id: str | None = None,
               channel_id: str | None = None) -> int:
         """Micro-dollars the ledger records for the team (or one user, or one channel) in [start, end)."""
-        return reports.spend(self.db, reports.Scope(team_id, start, end, channel_id=channel_id, user_id=user_id))
+        return sums.spend(self.db, sums.Scope(team_id, start, end, channel_id=channel_id, user_id=user_id))
 
     def spend_with_estimates(self, team_id: str, start: str, end: str, *, user_id: str | None = None,
-                             channel_id: str | None = None) -> tuple[int, reports.Estimated]:
+                             channel_id: str | None = None) -> tuple[int, sums.Estimated]:
         """`spend`, and the part of it counted at estimate (calls that may have been billed, cost unknown)."""
-        return reports.spend_with_estimates(self.db, reports.Scope(team_id, start, end, channel_id=channel_id,
+        return sums.spend_with_estimates(self.db, sums.Scope(team_id, start, end, channel_id=channel_id,
                                                                    user_id=user_id))
 
     # jobs -------------------------------------------------------------------------------------------------------

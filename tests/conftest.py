@@ -1,7 +1,7 @@
 """Shared fixtures. Async tests run on anyio's pytest plugin (shipped with httpx's anyio dependency).
 
-The far side of every wire is a stand-in on loopback: `slack` (standins/slack.py) and `image_api`
-(standins/images_api.py). `workspace` starts the real imagebot app against them over signed HTTP.
+The far side of every wire is a stand-in on loopback: `slack` (standins/slack/) and `image_api`
+(standins/images_api/). `workspace` starts the real imagebot app against them over signed HTTP.
 """
 
 from __future__ import annotations

@@ -109,9 +109,9 @@ def test_the_import_check_sees_every_form_of_import() -> None:
 
 
 def test_a_relative_import_is_resolved_before_it_is_judged() -> None:
-    found = list(imports("from .. import providers\nfrom ..delivery import Flows\n", "handlers/ui/example.py"))
+    found = list(imports("from .. import providers\nfrom ..delivery import Delivery\n", "handlers/ui/example.py"))
     assert [i.module for i in found] == ["handlers", "handlers.providers", "handlers.delivery",
-                                         "handlers.delivery.Flows"]
+                                         "handlers.delivery.Delivery"]
     package = list(imports("from . import cli\n", "imagebot/__init__.py"))
     assert [i.module for i in package] == ["imagebot", "imagebot.cli"]
     assert violations("handlers", iter(package)) == ["imagebot/__init__.py:1 imports imagebot",

@@ -2,7 +2,7 @@
 
 Once the API has begun a successful answer (a 2xx status), or imagebot stopped while a call was out, the provider
 may bill the call although no image (and no `usage`) came back. Such a call is never counted as nothing: its
-ledger row keeps the estimate made before the call (`estimate_micro`), and every spend sum (storage/reports.py)
+ledger row keeps the estimate made before the call (`estimate_micro`), and every spend sum (storage/spend.py)
 counts it at that estimate while its cost is unknown. A refusal, or a call that never got an answer, is taken as
 not billed: its row drops the estimate. Each lost attempt that the client tried again gets a row of its own, so
 the ledger holds one row for every attempt that may be billed.
@@ -17,7 +17,7 @@ from bot.logs import redact
 from bot.models import LostAnswer
 from bot.money.pricing import format_usd
 from storage.records import LedgerEntry
-from storage.reports import Estimated
+from storage.spend import Estimated
 
 LOST_ANSWER = "answer_lost"  # the error_code of a lost attempt's own row
 

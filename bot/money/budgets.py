@@ -36,7 +36,7 @@ from bot.money.tokens import (
 from bot.runtime.db_thread import DbThread
 from bot.settings import Settings
 from storage.records import ledger_time
-from storage.reports import Estimated
+from storage.spend import Estimated
 
 PERIODS = ("daily", "monthly")
 ALERT_THRESHOLDS = (80, 100)

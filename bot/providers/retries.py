@@ -1,10 +1,11 @@
 """Trying an image API request again, within one deadline.
 
 Waits are bounded: one deadline for the whole request (`deadline(options)` seconds, every attempt and backoff wait
-inside it: IMAGEBOT_REQUEST_TIMEOUT_SECONDS, or sized from the model's typical latency by bot/runtime/services.py), the
-HTTP client's timeouts, at most `max_attempts` tries, backoff capped at `max_backoff` and never slept past the
-deadline, and a `Retry-After` honoured only up to `max_retry_after` (a longer one is handed to the user as "try
-again in …" instead of a silent hang). A deadline that passes is `DeadlineExceeded`.
+inside it: IMAGEBOT_REQUEST_TIMEOUT_SECONDS, or sized from the model's typical latency by
+bot/runtime/services.py `request_deadline`), the HTTP client's timeouts, at most `max_attempts` tries, backoff
+capped at `max_backoff` and never slept past the deadline, and a `Retry-After` honoured only up to
+`max_retry_after` (a longer one is handed to the user as "try again in …" instead of a silent hang).
+A deadline that passes is `DeadlineExceeded`.
 
 Money: once a 2xx status has arrived the provider may bill the call, whatever happens to the body. An answer that
 breaks off mid-body is tried again only after the lost attempt is handed to `on_lost` (the caller writes it a
@@ -29,7 +30,8 @@ from bot.providers.base import OnLost
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
-# Without IMAGEBOT_REQUEST_TIMEOUT_SECONDS or a catalogue to size it from (bot/runtime/services.py passes one in).
+# Without IMAGEBOT_REQUEST_TIMEOUT_SECONDS or a catalogue to size it from (imagebot/compose.py passes
+# `request_deadline` in).
 DEFAULT_DEADLINE = 600.0
 
 

@@ -107,7 +107,7 @@ class _Stream:
                         options.n)
         # Billing of previews: the image-generation guide says each one adds 100 image output tokens to the bill.
         # It does not say in so many words that the completed event's `usage` includes them, but `usage` is the
-        # API's own account of the call, and the stand-in (standins/images_api.py) puts 100 × partial_images
+        # API's own account of the call, and the stand-in (standins/images_api/) puts 100 × partial_images
         # into output_tokens. So `usage` is priced as reported and NOTHING is added for `partials`: each preview is
         # billed exactly once (adding 100 × partials here would count them twice). `partials` only explains the
         # cost. With n > 1 every completed event carries the whole call's usage (the stand-in's reading of an

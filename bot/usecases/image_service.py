@@ -32,7 +32,7 @@ from bot.runtime.model_watch import NOTICES
 from bot.settings import Settings
 from bot.usecases.thread_images import NoImageYet, ThreadImages
 from storage.records import ImageRecord, LedgerEntry, Spend, ThreadKey
-from storage.reports import Estimated
+from storage.spend import Estimated
 
 MAX_INPUTS = 16  # the most any model takes (the catalogue's max_inputs narrows it per model)
 # What a call produced: the result, its stored images, and (count, estimates) of the lost attempts before it.

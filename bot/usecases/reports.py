@@ -4,7 +4,7 @@
 
 Time. The ledger stores UTC; people think in local days. A window is made of local midnights in the
 workspace's time zone (the `timezone` setting), turned into the ledger's UTC strings by `storage.store.ledger_time`.
-SQLite cannot shift a timestamp by a DST-aware zone, so spend comes back per UTC hour (storage/reports.py)
+SQLite cannot shift a timestamp by a DST-aware zone, so spend comes back per UTC hour (storage/spend.py)
 and is put into local days here; a day is 23 or 25 hours long when the clocks change, and zones whose
 offset is not whole hours (Asia/Kolkata, Asia/Kathmandu) get half- or quarter-hour slots, so that no
 slot straddles a local midnight.
@@ -32,9 +32,9 @@ from sqlite_utils import Database
 from bot.errors import InvalidOption
 from bot.money.billing import estimated_note
 from bot.money.pricing import MICRO, format_usd
-from storage import reports as queries
+from storage import spend as queries
 from storage.records import ledger_time
-from storage.reports import Row, Scope, Totals
+from storage.spend import Row, Scope, Totals
 
 WINDOW_FORMS = "today, 7d, 30d, month or a month as YYYY-MM (e.g. 2026-11)"
 TOP = 10  # users and channels listed in a report

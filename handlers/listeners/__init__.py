@@ -5,15 +5,15 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.runtime.services import Services
-from handlers.delivery import Flows
+from handlers.delivery.jobs import Delivery
 from handlers.listeners import actions, admin, commands, events, messages, middleware, views
 
 
-def register_all(app: AsyncApp, services: Services, flows: Flows) -> None:
-    middleware.register(app, services, flows)
-    commands.register(app, services, flows)
-    messages.register(app, services, flows)
-    actions.register(app, services, flows)
-    admin.register(app, services, flows)
-    views.register(app, services, flows)
-    events.register(app, services, flows)
+def register_all(app: AsyncApp, services: Services, delivery: Delivery) -> None:
+    middleware.register(app, services, delivery)
+    commands.register(app, services, delivery)
+    messages.register(app, services, delivery)
+    actions.register(app, services, delivery)
+    admin.register(app, services, delivery)
+    views.register(app, services, delivery)
+    events.register(app, services, delivery)

@@ -28,7 +28,7 @@ from bot.runtime.scheduler import PostReport
 from bot.runtime.services import Services
 from bot.usecases.admin import Admin, BuiltReport, PolicyLimits
 from bot.usecases.image_service import ImageService
-from handlers.delivery import Flows
+from handlers.delivery.jobs import Delivery
 from handlers.ui import admin as answers
 from handlers.ui import blocks
 
@@ -159,19 +159,19 @@ async def post_report(client: AsyncWebClient, channel: str, built: BuiltReport, 
     ])
 
 
-def scheduled_poster(services: Services, flows: Flows) -> PostReport:
+def scheduled_poster(services: Services, delivery: Delivery) -> PostReport:
     """What the report scheduler calls at each slot: each workspace's report for the window, posted to its report
     channel (`/image-admin report-channel`, or IMAGEBOT_REPORT_CHANNEL in a single workspace)."""
     admin = Admin(services.images, ZoneInfo(services.settings.timezone))
 
     async def post(slot: datetime, start: datetime, end: datetime) -> None:
-        for team in await flows.workspaces.teams():
-            channel = await flows.report_channel(team)
+        for team in await delivery.workspaces.teams():
+            channel = await delivery.report_channel(team)
             if channel is None:
                 continue
             try:
                 built = await admin.scheduled_report(team, start, end)
-                await post_report(await flows.slack(team), channel, built, asked_by=None)
+                await post_report(await delivery.slack(team), channel, built, asked_by=None)
             except (SlackApiError, NotInstalled) as error:  # one workspace's problem must not stop the others
                 log.warning("scheduled report for %s not posted: %s", team, error)
 
@@ -184,11 +184,11 @@ def scheduled_poster(services: Services, flows: Flows) -> PostReport:
 class AdminCommand:
     """/image-admin: acked at once; the admin check, the use case and the private answer come after."""
 
-    def __init__(self, services: Services, flows: Flows) -> None:
+    def __init__(self, services: Services, delivery: Delivery) -> None:
         self.services = services
-        self.flows = flows
+        self.delivery = delivery
         self.admin = Admin(services.images, ZoneInfo(services.settings.timezone))
-        self.is_admin = AdminCheck(services, flows.slack)
+        self.is_admin = AdminCheck(services, delivery.slack)
 
     async def listener(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()  # everything else, users.info included, happens after Slack has its answer
@@ -226,7 +226,7 @@ class AdminCommand:
             return await self.report(team, user, channel, rest)
         if verb == "report-channel":
             if not rest:
-                return answers.report_channel_text(await self.flows.report_channel(team))
+                return answers.report_channel_text(await self.delivery.report_channel(team))
             chosen = parse_report_channel(rest)
             await self.admin.set_report_channel(team, user, chosen)
             return answers.report_channel_set_text(chosen)
@@ -236,11 +236,11 @@ class AdminCommand:
         spec, channel_filter, user_filter = parse_report(words)
         built = await self.admin.report(team, user, spec, channel_id=channel_filter, user_id=user_filter)
         try:
-            await post_report(await self.flows.slack(team), channel, built, asked_by=user)
+            await post_report(await self.delivery.slack(team), channel, built, asked_by=user)
         except SlackApiError as error:
             return answers.report_not_posted_text(error.response.get("error", "unknown_error"))
         return None
 
 
-def register(app: AsyncApp, services: Services, flows: Flows) -> None:
-    app.command("/image-admin")(AdminCommand(services, flows).listener)
+def register(app: AsyncApp, services: Services, delivery: Delivery) -> None:
+    app.command("/image-admin")(AdminCommand(services, delivery).listener)

@@ -13,7 +13,7 @@ from bot.money.budgets import Standing
 from bot.money.pricing import format_usd
 from bot.rules.options import is_help, parse_command
 from bot.runtime.services import Services
-from handlers.delivery import Flows, generate_payload
+from handlers.delivery.jobs import Delivery, generate_payload
 from handlers.listeners.views import open_image_form
 from handlers.ui import blocks
 from handlers.ui.errors import explain, refusal
@@ -21,14 +21,14 @@ from handlers.ui.errors import explain, refusal
 IMAGE_COMMAND = "/image"
 
 
-def register(app: AsyncApp, services: Services, flows: Flows) -> None:
+def register(app: AsyncApp, services: Services, delivery: Delivery) -> None:
     images = services.images
 
     async def image(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         text = command.get("text") or ""
         if not text.strip():
             await ack()  # the form opens right after (views.open wants the trigger within 3 s)
-            services.jobs.background(open_image_form(services, flows, command), name="image-form")
+            services.jobs.background(open_image_form(services, delivery, command), name="image-form")
             return
         if is_help(text):
             # The ack body is shown only to the asker.

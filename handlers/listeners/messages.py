@@ -10,7 +10,7 @@ from bot.errors import StorageUnavailable, UserInputError
 from bot.rules.options import parse_command
 from bot.runtime.db_thread import ack_deadline, in_time
 from bot.runtime.services import Services
-from handlers.delivery import Attachment, Flows, edit_payload, generate_payload
+from handlers.delivery.jobs import Attachment, Delivery, edit_payload, generate_payload
 from handlers.listeners.middleware import team_of
 from handlers.ui.errors import explain, refusal
 from storage.records import ThreadKey
@@ -45,9 +45,9 @@ def is_reply(event: dict[str, Any]) -> bool:
 # user hears "try again" and nothing reaches the image API.
 
 
-def _refuse(services: Services, flows: Flows, team_id: str, event: dict[str, Any], thread_ts: str | None,
+def _refuse(services: Services, delivery: Delivery, team_id: str, event: dict[str, Any], thread_ts: str | None,
             reason: str) -> None:
-    services.jobs.background(flows.tell((team_id, event["channel"], event["user"], thread_ts), reason),
+    services.jobs.background(delivery.tell((team_id, event["channel"], event["user"], thread_ts), reason),
                              name="refusal")
 
 
@@ -55,7 +55,7 @@ def _team(body: dict[str, Any], event: dict[str, Any]) -> str:
     return body.get("team_id") or event.get("team") or ""
 
 
-async def _admit(services: Services, flows: Flows, event: dict[str, Any], team_id: str, kind: str,
+async def _admit(services: Services, delivery: Delivery, event: dict[str, Any], team_id: str, kind: str,
                  payload: dict[str, Any], thread_ts: str, deadline: float) -> None:
     admission = await services.jobs.submit(
         # One job per message, whichever event delivered it (message, app_mention) and however often.
@@ -64,10 +64,10 @@ async def _admit(services: Services, flows: Flows, event: dict[str, Any], team_i
         message_ts=event["ts"], deadline=deadline)
     reason = refusal(admission.status, retry_in=admission.retry_in, limit=services.settings.user_requests_per_minute)
     if reason:
-        _refuse(services, flows, team_id, event, thread_ts, reason)
+        _refuse(services, delivery, team_id, event, thread_ts, reason)
 
 
-async def start_thread(services: Services, flows: Flows, body: dict[str, Any], event: dict[str, Any],
+async def start_thread(services: Services, delivery: Delivery, body: dict[str, Any], event: dict[str, Any],
                        context: AsyncBoltContext) -> None:
     """A new image thread rooted at the user's own message (a mention with an image, or a DM)."""
     deadline = ack_deadline()
@@ -80,24 +80,24 @@ async def start_thread(services: Services, flows: Flows, body: dict[str, Any], e
         try:
             parsed = parse_command(text, images.default_options, images.choices())
         except UserInputError as error:
-            _refuse(services, flows, team_id, event, None, explain(error))
+            _refuse(services, delivery, team_id, event, None, explain(error))
             return
         kind, prompt = "generate", parsed.prompt
         payload = generate_payload(parsed.prompt, parsed.options, card=False)
     try:
         await in_time(images.start_thread(key, user_id=event["user"], prompt=prompt), deadline)
     except StorageUnavailable as error:
-        _refuse(services, flows, team_id, event, event["ts"], explain(error))
+        _refuse(services, delivery, team_id, event, event["ts"], explain(error))
         return
-    await _admit(services, flows, event, team_id, kind, payload, event["ts"], deadline)
+    await _admit(services, delivery, event, team_id, kind, payload, event["ts"], deadline)
 
 
-async def message(services: Services, flows: Flows, body: dict[str, Any], event: dict[str, Any],
+async def message(services: Services, delivery: Delivery, body: dict[str, Any], event: dict[str, Any],
                   context: AsyncBoltContext) -> None:
     if not event.get("user"):
         return
     if event.get("channel_type") == "im" and not is_reply(event):
-        await start_thread(services, flows, body, event, context)  # a direct message is a new request
+        await start_thread(services, delivery, body, event, context)  # a direct message is a new request
         return
     if not is_reply(event):
         return  # top-level chatter in a channel: not addressed to imagebot
@@ -108,39 +108,39 @@ async def message(services: Services, flows: Flows, body: dict[str, Any], event:
         thread = await in_time(services.images.get_thread(key), deadline)
     except StorageUnavailable as error:
         # Whether this is an image thread is learnt after the ack; only a reply in one hears it was not taken.
-        services.jobs.background(_refuse_if_ours(services, flows, key, event, explain(error)), name="refusal")
+        services.jobs.background(_refuse_if_ours(services, delivery, key, event, explain(error)), name="refusal")
         return
     if thread is None:
         return  # not an image thread: not ours to answer
-    await _admit(services, flows, event, team_id, "edit",
+    await _admit(services, delivery, event, team_id, "edit",
                  edit_payload(words_of(event, context.bot_user_id), attachments_of(event)), event["thread_ts"],
                  deadline)
 
 
-async def _refuse_if_ours(services: Services, flows: Flows, key: ThreadKey, event: dict[str, Any],
+async def _refuse_if_ours(services: Services, delivery: Delivery, key: ThreadKey, event: dict[str, Any],
                           reason: str) -> None:
     if await services.images.get_thread(key) is not None:
-        await flows.tell((key.team_id, event["channel"], event["user"], key.thread_ts), reason)
+        await delivery.tell((key.team_id, event["channel"], event["user"], key.thread_ts), reason)
 
 
-async def mention(services: Services, flows: Flows, body: dict[str, Any], event: dict[str, Any],
+async def mention(services: Services, delivery: Delivery, body: dict[str, Any], event: dict[str, Any],
                   context: AsyncBoltContext) -> None:
     if is_reply(event) or not event.get("user"):
         return  # in a thread the message event does the work (same dedupe key: one job)
     if attachments_of(event):
-        await start_thread(services, flows, body, event, context)
+        await start_thread(services, delivery, body, event, context)
     else:
-        services.jobs.background(flows.tell((team_of(body), event["channel"], event["user"], None), MENTION_HINT),
+        services.jobs.background(delivery.tell((team_of(body), event["channel"], event["user"], None), MENTION_HINT),
                                  name="mention-hint")
 
 
-def register(app: AsyncApp, services: Services, flows: Flows) -> None:
+def register(app: AsyncApp, services: Services, delivery: Delivery) -> None:
     # Bolt hands a listener its arguments by parameter name: these closures add the services.
     async def on_message(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
-        await message(services, flows, body, event, context)
+        await message(services, delivery, body, event, context)
 
     async def on_mention(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
-        await mention(services, flows, body, event, context)
+        await mention(services, delivery, body, event, context)
 
     # One catch-all listener for every message event, so Slack never gets a 404 for one.
     app.event("message")(on_message)

@@ -14,7 +14,7 @@ from slack_bolt.response import BoltResponse
 from bot.logs import LogThrottle
 from bot.runtime.services import Services
 from bot.settings import Settings
-from handlers.delivery import Flows
+from handlers.delivery.jobs import Delivery
 from handlers.payloads import Malformed, check_shape
 from handlers.ui.errors import CHANNEL_REFUSED
 from storage.records import ThreadKey
@@ -92,7 +92,7 @@ class WellFormed(AsyncMiddleware):
         return await next()
 
 
-def register(app: AsyncApp, services: Services, flows: Flows) -> None:
+def register(app: AsyncApp, services: Services, delivery: Delivery) -> None:
     settings = services.settings
     @app.middleware
     async def ignore_noise(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
@@ -111,15 +111,15 @@ def register(app: AsyncApp, services: Services, flows: Flows) -> None:
         if "command" in body:
             return BoltResponse(status=200, body=CHANNEL_REFUSED)  # the ack body: shown only to the asker
         if body.get("type") == "block_actions":
-            services.jobs.background(flows.tell((team_of(body), channel or "", body["user"]["id"], None),
+            services.jobs.background(delivery.tell((team_of(body), channel or "", body["user"]["id"], None),
                                                 CHANNEL_REFUSED),
                                      name="channel-refused")
         elif body.get("type") == "event_callback":
-            services.jobs.background(_refuse_reply(services, flows, body), name="channel-refused")
+            services.jobs.background(_refuse_reply(services, delivery, body), name="channel-refused")
         return BoltResponse(status=200, body="")
 
 
-async def _refuse_reply(services: Services, flows: Flows, body: dict[str, Any]) -> None:
+async def _refuse_reply(services: Services, delivery: Delivery, body: dict[str, Any]) -> None:
     """A reply in an image thread of a channel that is no longer allowed: tell the user, privately."""
     event = body.get("event") or {}
     thread_ts, user = event.get("thread_ts"), event.get("user")
@@ -127,4 +127,4 @@ async def _refuse_reply(services: Services, flows: Flows, body: dict[str, Any]) 
         return
     key = ThreadKey(body.get("team_id") or "", event["channel"], thread_ts)
     if await services.images.get_thread(key) is not None:
-        await flows.tell((key.team_id, event["channel"], user, thread_ts), CHANNEL_REFUSED)
+        await delivery.tell((key.team_id, event["channel"], user, thread_ts), CHANNEL_REFUSED)

@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot.errors import InvalidOption, StorageUnavailable
 from bot.runtime.db_thread import ack_deadline, in_time
 from bot.runtime.services import Services
-from handlers.delivery import Attachment, Flows, edit_payload, generate_payload
+from handlers.delivery.jobs import Attachment, Delivery, edit_payload, generate_payload
 from handlers.listeners.messages import attachments_of
 from handlers.listeners.middleware import team_of
 from handlers.ui import modals as views
@@ -28,26 +28,26 @@ EDIT_SHORTCUT = "imagebot_edit_shortcut"
 NO_IMAGE = ":frame_with_picture: That message has no image I can edit. Use the shortcut on a message with an image."
 
 
-async def open_view(flows: Flows, team_id: str, trigger_id: str, view: dict[str, Any]) -> None:
+async def open_view(delivery: Delivery, team_id: str, trigger_id: str, view: dict[str, Any]) -> None:
     try:
-        await (await flows.slack(team_id)).views_open(trigger_id=trigger_id, view=view)
+        await (await delivery.slack(team_id)).views_open(trigger_id=trigger_id, view=view)
     except SlackApiError as error:  # an expired trigger (over 3 s) is the usual cause
         log.warning("views.open failed: %s", error.response.get("error"))
 
 
-async def open_image_form(services: Services, flows: Flows, command: dict[str, Any]) -> None:
+async def open_image_form(services: Services, delivery: Delivery, command: dict[str, Any]) -> None:
     """`/image` with no text: the form, preset to the defaults, offering only the models configured."""
     view = views.build_image_modal(services.images.default_options, services.images.choices(),
                                    private_metadata=command["channel_id"])
-    await open_view(flows, command["team_id"], command["trigger_id"], view)
+    await open_view(delivery, command["team_id"], command["trigger_id"], view)
 
 
-def _tell_later(services: Services, flows: Flows, place: tuple[str, str, str, str | None], text: str,
+def _tell_later(services: Services, delivery: Delivery, place: tuple[str, str, str, str | None], text: str,
                 name: str = "modal-refusal") -> None:
-    services.jobs.background(flows.tell(place, text), name=name)
+    services.jobs.background(delivery.tell(place, text), name=name)
 
 
-async def image_submitted(services: Services, flows: Flows, ack: AsyncAck, body: dict[str, Any],
+async def image_submitted(services: Services, delivery: Delivery, ack: AsyncAck, body: dict[str, Any],
                           view: dict[str, Any]) -> None:
     images = services.images
     try:
@@ -63,7 +63,7 @@ async def image_submitted(services: Services, flows: Flows, ack: AsyncAck, body:
     await ack()
     reason = refusal(admission.status, retry_in=admission.retry_in, limit=services.settings.user_requests_per_minute)
     if reason:
-        _tell_later(services, flows, (team, channel, user, None), reason)
+        _tell_later(services, delivery, (team, channel, user, None), reason)
 
 
 def edit_metadata(message: dict[str, Any], channel: str, files: list[Attachment]) -> str:
@@ -78,21 +78,21 @@ def edit_metadata(message: dict[str, Any], channel: str, files: list[Attachment]
     return text
 
 
-async def edit_shortcut(services: Services, flows: Flows, ack: AsyncAck, body: dict[str, Any]) -> None:
+async def edit_shortcut(services: Services, delivery: Delivery, ack: AsyncAck, body: dict[str, Any]) -> None:
     await ack()
     message, channel, user = body["message"], body["channel"]["id"], body["user"]["id"]
     files = [a for a in attachments_of(message)
              if a.mimetype.startswith("image/") or a.name.lower().endswith((".png", ".jpg", ".jpeg", ".webp", ".gif"))]
     if not files:
-        _tell_later(services, flows, (team_of(body), channel, user, message.get("thread_ts")), NO_IMAGE,
+        _tell_later(services, delivery, (team_of(body), channel, user, message.get("thread_ts")), NO_IMAGE,
                     name="shortcut-no-image")
         return
     modal = views.build_edit_modal(edit_metadata(message, channel, files),
                                    views.offered(services.images.choices(), "qualities"))
-    services.jobs.background(open_view(flows, team_of(body), body["trigger_id"], modal), name="edit-modal")
+    services.jobs.background(open_view(delivery, team_of(body), body["trigger_id"], modal), name="edit-modal")
 
 
-async def edit_submitted(services: Services, flows: Flows, ack: AsyncAck, body: dict[str, Any],
+async def edit_submitted(services: Services, delivery: Delivery, ack: AsyncAck, body: dict[str, Any],
                          view: dict[str, Any]) -> None:
     images = services.images
     try:
@@ -111,7 +111,7 @@ async def edit_submitted(services: Services, flows: Flows, ack: AsyncAck, body: 
             await in_time(images.start_thread(key, user_id=user, prompt=instruction), deadline)
     except StorageUnavailable as error:
         await ack()
-        _tell_later(services, flows, place, explain(error))
+        _tell_later(services, delivery, place, explain(error))
         return
     text = f"{instruction} --quality {quality}" if quality else instruction
     admission = await services.jobs.submit(
@@ -121,19 +121,19 @@ async def edit_submitted(services: Services, flows: Flows, ack: AsyncAck, body: 
     await ack()
     reason = refusal(admission.status, retry_in=admission.retry_in, limit=services.settings.user_requests_per_minute)
     if reason:
-        _tell_later(services, flows, place, reason)
+        _tell_later(services, delivery, place, reason)
 
 
-def register(app: AsyncApp, services: Services, flows: Flows) -> None:
+def register(app: AsyncApp, services: Services, delivery: Delivery) -> None:
     # Bolt hands a listener its arguments by parameter name: these closures add the services.
     async def on_image_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        await image_submitted(services, flows, ack, body, view)
+        await image_submitted(services, delivery, ack, body, view)
 
     async def on_edit_shortcut(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await edit_shortcut(services, flows, ack, body)
+        await edit_shortcut(services, delivery, ack, body)
 
     async def on_edit_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        await edit_submitted(services, flows, ack, body, view)
+        await edit_submitted(services, delivery, ack, body, view)
 
     app.view(views.IMAGE_MODAL)(on_image_submitted)
     app.view(views.EDIT_MODAL)(on_edit_submitted)

@@ -21,7 +21,7 @@ from imagebot.compose import make_provider
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace, settings_for
-from storage.reports import Estimated
+from storage.spend import Estimated
 from tests.catalogue_helpers import catalogue
 from tests.conftest import Sleeps, WorkspaceFactory
 from tests.slack_views import bot_replies, cards, image_replies

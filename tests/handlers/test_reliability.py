@@ -29,7 +29,7 @@ from bot.providers.targets import OpenAITarget
 from bot.runtime.services import Services
 from bot.settings import Settings
 from handlers.app import EVENTS_PATH
-from handlers.delivery import generate_payload
+from handlers.delivery.jobs import generate_payload
 from imagebot.compose import Imagebot
 from standins.images_api import ImageAPIStandIn
 from standins.slack import Delivery, SlackStandIn

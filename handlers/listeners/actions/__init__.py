@@ -6,10 +6,10 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.runtime.services import Services
-from handlers.delivery import Flows
+from handlers.delivery.jobs import Delivery
 from handlers.listeners.actions import recovery, results
 
 
-def register(app: AsyncApp, services: Services, flows: Flows) -> None:
-    recovery.register(app, services, flows)
-    results.register(app, services, flows)
+def register(app: AsyncApp, services: Services, delivery: Delivery) -> None:
+    recovery.register(app, services, delivery)
+    results.register(app, services, delivery)

@@ -19,7 +19,7 @@ from bot.runtime.jobs import Admission
 from bot.runtime.services import Services
 from bot.usecases.recovery import Pressed, Recovery, Refused
 from bot.usecases.thread_images import ImagePruned
-from handlers.delivery import RUN_AGAIN_ACTION, UPLOAD_AGAIN_ACTION, Flows
+from handlers.delivery.jobs import RUN_AGAIN_ACTION, UPLOAD_AGAIN_ACTION, Delivery
 from handlers.listeners.actions.presses import (
     NOT_THIS_MESSAGE,
     RUN_ALREADY,
@@ -40,11 +40,11 @@ ANSWERED = "That was answered already."
 
 
 class RecoveryButtons:
-    """The listeners of the recovery buttons, bound to the services and the Slack side (Flows)."""
+    """The listeners of the recovery buttons, bound to the services and the Slack side (Delivery)."""
 
-    def __init__(self, services: Services, flows: Flows) -> None:
+    def __init__(self, services: Services, delivery: Delivery) -> None:
         self.services = services
-        self.flows = flows
+        self.delivery = delivery
         self.recovery = Recovery(services.db, services.jobs)
 
     def reply(self, respond: AsyncRespond, text: str) -> None:
@@ -101,7 +101,7 @@ class RecoveryButtons:
             log.warning("could not replace a pressed message (%s); it is ephemeral, so it stays", failure)
             return
         try:
-            await (await self.flows.slack(pressed.team_id)).chat_update(
+            await (await self.delivery.slack(pressed.team_id)).chat_update(
                 channel=pressed.channel_id, ts=pressed.message_ts, text=text, blocks=[blocks.section(text)])
         except SlackApiError as error:
             log.warning("could not replace a pressed message (%s, then %s)", failure, error.response.get("error"))
@@ -148,7 +148,7 @@ class RecoveryButtons:
     async def upload(self, job: JobRecord, result: dict[str, Any], thread_ts: str, body: dict[str, Any],
                      respond: AsyncRespond) -> None:
         try:
-            uploaded = await self.flows.upload(ThreadKey(job.team_id, job.channel_id, thread_ts), result)
+            uploaded = await self.delivery.upload(ThreadKey(job.team_id, job.channel_id, thread_ts), result)
         except ImagePruned as error:  # IMAGEBOT_RETENTION_DAYS removed the image before it was re-sent
             await self.recovery.reuploaded(job, "pruned", result)
             await respond(text=explain(error), response_type="ephemeral", replace_original=False)
@@ -166,8 +166,8 @@ async def _say(respond: AsyncRespond, text: str) -> None:
     await respond(text=text, response_type="ephemeral", replace_original=False)
 
 
-def register(app: AsyncApp, services: Services, flows: Flows) -> None:
-    buttons = RecoveryButtons(services, flows)
+def register(app: AsyncApp, services: Services, delivery: Delivery) -> None:
+    buttons = RecoveryButtons(services, delivery)
     for action_id, listener in ((RUN_AGAIN_ACTION, buttons.run_again), (views.CONFIRM, buttons.confirm),
                                 (views.CANCEL, buttons.confirm), (UPLOAD_AGAIN_ACTION, buttons.upload_again)):
-        app.action(action_id)(within_ack(listener, flows.tell, services.jobs.background, explain))
+        app.action(action_id)(within_ack(listener, delivery.tell, services.jobs.background, explain))

@@ -12,7 +12,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.runtime.services import Services
 from bot.usecases.follow_ups import Button, FollowUp, follow_up
-from handlers.delivery import Flows
+from handlers.delivery.jobs import Delivery
 from handlers.listeners.actions.presses import (
     NOT_THIS_MESSAGE,
     Press,
@@ -50,15 +50,15 @@ def checked_version(body: dict[str, Any], pressed: Press, action: dict[str, Any]
 
 
 class ResultButtons:
-    """The result buttons' listener, bound to the services and the Slack side (Flows)."""
+    """The result buttons' listener, bound to the services and the Slack side (Delivery)."""
 
-    def __init__(self, services: Services, flows: Flows) -> None:
+    def __init__(self, services: Services, delivery: Delivery) -> None:
         self.services = services
-        self.flows = flows
+        self.delivery = delivery
 
     def tell(self, pressed: Press, text: str, name: str) -> None:
         place = (pressed.team_id, pressed.channel_id, pressed.user_id, pressed.thread_ts)
-        self.services.jobs.background(self.flows.tell(place, text), name=name)
+        self.services.jobs.background(self.delivery.tell(place, text), name=name)
 
     async def press(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
@@ -92,7 +92,7 @@ class ResultButtons:
             self.tell(pressed, reason, "button-refusal")
 
 
-def register(app: AsyncApp, services: Services, flows: Flows) -> None:
-    buttons = ResultButtons(services, flows)
+def register(app: AsyncApp, services: Services, delivery: Delivery) -> None:
+    buttons = ResultButtons(services, delivery)
     for action_id in BUTTONS:
-        app.action(action_id)(within_ack(buttons.press, flows.tell, services.jobs.background, explain))
+        app.action(action_id)(within_ack(buttons.press, delivery.tell, services.jobs.background, explain))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.runtime.services import Services
-from handlers.delivery import Flows
+from handlers.delivery.jobs import Delivery
 from handlers.listeners.events import home, install
 
 
-def register(app: AsyncApp, services: Services, flows: Flows) -> None:
-    home.register(app, services, flows)
-    install.register(app, services, flows)
+def register(app: AsyncApp, services: Services, delivery: Delivery) -> None:
+    home.register(app, services, delivery)
+    install.register(app, services, delivery)

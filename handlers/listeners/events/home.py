@@ -16,14 +16,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.runtime.services import Services
 from bot.usecases.home import home_summary
-from handlers.delivery import Flows
+from handlers.delivery.jobs import Delivery
 from handlers.listeners.middleware import team_of
 from handlers.ui.home import build_home
 
 log = logging.getLogger(__name__)
 
 
-def register(app: AsyncApp, services: Services, flows: Flows) -> None:
+def register(app: AsyncApp, services: Services, delivery: Delivery) -> None:
     async def home_opened(body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
         user = event.get("user")
         if event.get("tab") != "home" or not user:

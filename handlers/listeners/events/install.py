@@ -15,19 +15,19 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.runtime.services import Services
-from handlers.delivery import Flows
+from handlers.delivery.jobs import Delivery
 
 log = logging.getLogger(__name__)
 
 
-def register(app: AsyncApp, services: Services, flows: Flows) -> None:
+def register(app: AsyncApp, services: Services, delivery: Delivery) -> None:
     async def forget(body: dict[str, Any], why: str) -> None:
         team, enterprise = body.get("team_id"), body.get("enterprise_id")
-        if not flows.workspaces.multi:
+        if not delivery.workspaces.multi:
             log.warning("%s for workspace %s: SLACK_BOT_TOKEN no longer works; imagebot cannot answer there", why,
                         team)
             return
-        await flows.workspaces.forget(team, enterprise)
+        await delivery.workspaces.forget(team, enterprise)
 
     @app.event("app_uninstalled")
     async def uninstalled(ack: AsyncAck, body: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from bot.money import billing
 from bot.runtime.services import DEADLINE_FACTOR, MIN_DEADLINE, request_deadline
 from bot.settings import Settings
 from storage.records import LedgerEntry, ThreadKey
-from storage.reports import Estimated
+from storage.spend import Estimated
 from tests.catalogue_helpers import catalogue, default_model, live
 
 KEY = ThreadKey("T1", "C1", "1.0")

@@ -18,7 +18,7 @@ from bot.money.tokens import input_image_tokens, output_image_tokens, prompt_tex
 from bot.runtime.db_thread import DbThread
 from bot.settings import Settings
 from storage.records import LedgerEntry, ThreadKey
-from storage.reports import Estimated
+from storage.spend import Estimated
 from storage.store import Store
 from tests.catalogue_helpers import caps, catalogue, catalogue_from, default_model, live_with, priced
 

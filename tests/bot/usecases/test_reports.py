@@ -24,10 +24,10 @@ from bot.usecases.reports import (
     report_window,
     usd_decimal,
 )
-from storage import reports as queries
+from storage import spend as queries
 from storage.db import open_db
 from storage.records import ledger_time, utcnow
-from storage.reports import Scope
+from storage.spend import Scope
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 21, 19, 44, 39, 679000, tzinfo=UTC)  # Saturday; 20:44 in Berlin

@@ -1,4 +1,4 @@
-"""storage/reports.py: report and budget sums over a real ledger, to the micro-dollar, from indexes."""
+"""storage/spend.py: report and budget sums over a real ledger, to the micro-dollar, from indexes."""
 
 import json
 from collections.abc import Iterator
@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlite_utils import Database
 
-from storage import reports
+from storage import spend as queries
 from storage.db import open_db
 from storage.files import ImageFiles
 from storage.records import LedgerEntry, ThreadKey
-from storage.reports import Row, Scope, Totals
+from storage.spend import Row, Scope, Totals
 from storage.store import Store
 
 START = "2026-11-01T00:00:00.000+00:00"
@@ -61,7 +61,7 @@ def test_totals_equal_the_hand_computed_sums_to_the_micro_dollar(db: Database) -
     add(db, at(9), team_id="T2", cost_micro=999_999)  # another workspace
     add(db, "2026-10-31T23:59:59.999+00:00", cost_micro=777_777)  # before the window
 
-    assert reports.totals(db, MONTH) == Totals(
+    assert queries.totals(db, MONTH) == Totals(
         spend_micro=42_240 + 84_481 + 168_962 + 166_400 + 10_880,
         offline_micro=10_880,
         unknown_cost=1,
@@ -69,11 +69,11 @@ def test_totals_equal_the_hand_computed_sums_to_the_micro_dollar(db: Database) -
         failures=2,
         images=1 + 2 + 3 + 1 + 1,
     )
-    assert reports.totals(db, MONTH).billed_micro == 42_240 + 84_481 + 168_962 + 166_400
+    assert queries.totals(db, MONTH).billed_micro == 42_240 + 84_481 + 168_962 + 166_400
 
 
 def test_totals_of_an_empty_window_are_zero(db: Database) -> None:
-    assert reports.totals(db, MONTH) == Totals(0, 0, 0, 0, 0, 0)
+    assert queries.totals(db, MONTH) == Totals(0, 0, 0, 0, 0, 0)
 
 
 def test_totals_filter_by_channel_and_by_user(db: Database) -> None:
@@ -83,7 +83,7 @@ def test_totals_filter_by_channel_and_by_user(db: Database) -> None:
     add(db, at(2), user_id="U2", channel_id="C2", cost_micro=4_000)
 
     def spend(**where: str) -> int:
-        return reports.totals(db, Scope("T1", START, END, **where)).spend_micro
+        return queries.totals(db, Scope("T1", START, END, **where)).spend_micro
 
     assert spend() == 4_321
     assert spend(channel_id="C1") == 301
@@ -98,8 +98,8 @@ def test_window_start_is_inclusive_and_end_exclusive(db: Database) -> None:
     add(db, END, cost_micro=300)  # exactly at the end: the next window's
     add(db, "2026-10-31T23:59:59.999+00:00", cost_micro=4_000)
 
-    assert reports.totals(db, MONTH).spend_micro == 21
-    assert reports.totals(db, Scope("T1", END, "2027-01-01T00:00:00.000+00:00")).spend_micro == 300
+    assert queries.totals(db, MONTH).spend_micro == 21
+    assert queries.totals(db, Scope("T1", END, "2027-01-01T00:00:00.000+00:00")).spend_micro == 300
 
 
 def test_rows_written_by_the_store_are_found_by_windows_around_now(tmp_path: Path) -> None:
@@ -112,7 +112,7 @@ def test_rows_written_by_the_store_are_found_by_windows_around_now(tmp_path: Pat
         after = datetime.now(UTC) + timedelta(seconds=1)
         scope = Scope("T1", before.isoformat(timespec="milliseconds"), after.isoformat(timespec="milliseconds"))
 
-        assert reports.totals(store.db, scope) == Totals(166_400, 0, 0, 1, 0, 1)
+        assert queries.totals(store.db, scope) == Totals(166_400, 0, 0, 1, 0, 1)
     finally:
         store.close()
 
@@ -127,7 +127,7 @@ def test_breakdown_orders_by_spend_then_requests_and_honours_the_limit(db: Datab
     add(db, at(3), user_id="U3", cost_micro=250, status="error", error_code="unreadable_output")
     add(db, at(2), user_id="U4", cost_micro=None)
 
-    rows = reports.breakdown(db, MONTH, "user_id", limit=10)
+    rows = queries.breakdown(db, MONTH, "user_id", limit=10)
 
     assert rows == [
         Row("U3", spend_micro=500, requests=2, failures=1, unknown_cost=0),  # ties U2 on spend, more requests
@@ -135,8 +135,8 @@ def test_breakdown_orders_by_spend_then_requests_and_honours_the_limit(db: Datab
         Row("U1", spend_micro=300, requests=1, failures=0, unknown_cost=0),
         Row("U4", spend_micro=0, requests=1, failures=0, unknown_cost=1),
     ]
-    assert [r.key for r in reports.breakdown(db, MONTH, "user_id", limit=2)] == ["U3", "U2"]
-    assert reports.breakdown(db, MONTH, "user_id", limit=0) == []
+    assert [r.key for r in queries.breakdown(db, MONTH, "user_id", limit=2)] == ["U3", "U2"]
+    assert queries.breakdown(db, MONTH, "user_id", limit=0) == []
 
 
 def test_breakdown_by_each_dimension(db: Database) -> None:
@@ -145,7 +145,7 @@ def test_breakdown_by_each_dimension(db: Database) -> None:
     add(db, at(3), channel_id="C2", model="gpt-image-1", quality="high", cost_micro=3_000)
 
     def spend(by: str) -> list[tuple[str | None, int]]:
-        return [(r.key, r.spend_micro) for r in reports.breakdown(db, MONTH, by)]  # type: ignore[arg-type]
+        return [(r.key, r.spend_micro) for r in queries.breakdown(db, MONTH, by)]  # type: ignore[arg-type]
 
     assert spend("channel_id") == [("C2", 3_200), ("C1", 10)]
     assert spend("model") == [("gpt-image-1", 3_010), ("gpt-image-1-mini", 200)]
@@ -157,16 +157,16 @@ def test_breakdowns_in_one_pass_match_one_at_a_time(db: Database) -> None:
                                                 ("m2", "medium", None), ("m3", "high", 1)]):
         add(db, at(2 + i), model=model, quality=quality, cost_micro=cost, user_id=f"U{i % 2}")
 
-    together = reports.breakdowns(db, MONTH, ("model", "quality", "user_id"), limit=2)
+    together = queries.breakdowns(db, MONTH, ("model", "quality", "user_id"), limit=2)
 
     for by in ("model", "quality", "user_id"):
-        assert together[by] == reports.breakdown(db, MONTH, by, limit=2)  # type: ignore[arg-type]
+        assert together[by] == queries.breakdown(db, MONTH, by, limit=2)  # type: ignore[arg-type]
     assert [r.key for r in together["model"]] == ["m1", "m2"]  # 75 before 70
 
 
 def test_breakdown_refuses_an_unknown_column(db: Database) -> None:
     with pytest.raises(ValueError, match="prompt"):
-        reports.breakdown(db, MONTH, "prompt")  # type: ignore[arg-type]
+        queries.breakdown(db, MONTH, "prompt")  # type: ignore[arg-type]
 
 
 # spend per hour ------------------------------------------------------------------------------------------
@@ -179,10 +179,10 @@ def test_spend_by_hour_sums_each_utc_hour_and_skips_empty_ones(db: Database) -> 
     add(db, at(4, 23, 30), cost_micro=4_000)
     add(db, at(4, 23, 31), cost_micro=None)  # no spend, no slot of its own
 
-    assert reports.spend_by_hour(db, MONTH) == [
+    assert queries.spend_by_hour(db, MONTH) == [
         ("2026-11-02T09:00", 21), ("2026-11-02T10:00", 300), ("2026-11-04T23:00", 4_000),
     ]
-    assert reports.spend_by_hour(db, MONTH, minutes=15) == [
+    assert queries.spend_by_hour(db, MONTH, minutes=15) == [
         ("2026-11-02T09:00", 1), ("2026-11-02T09:45", 20), ("2026-11-02T10:00", 300), ("2026-11-04T23:30", 4_000),
     ]
 
@@ -195,19 +195,19 @@ def test_spend_by_hour_keeps_to_the_window_inside_its_first_and_last_hour(db: Da
 
     scope = Scope("T1", at(2, 9, 20), at(2, 11, 50))
 
-    assert reports.spend_by_hour(db, scope) == [("2026-11-02T09:00", 20), ("2026-11-02T11:00", 300)]
-    assert sum(micro for _, micro in reports.spend_by_hour(db, scope)) == reports.totals(db, scope).spend_micro
-    assert reports.spend_by_hour(db, Scope("T1", END, START)) == []
+    assert queries.spend_by_hour(db, scope) == [("2026-11-02T09:00", 20), ("2026-11-02T11:00", 300)]
+    assert sum(micro for _, micro in queries.spend_by_hour(db, scope)) == queries.totals(db, scope).spend_micro
+    assert queries.spend_by_hour(db, Scope("T1", END, START)) == []
 
 
 def test_spend_by_hour_filters_like_totals(db: Database) -> None:
     add(db, at(2, 9), user_id="U1", channel_id="C1", cost_micro=1)
     add(db, at(2, 9), user_id="U2", channel_id="C2", cost_micro=20)
 
-    assert reports.spend_by_hour(db, Scope("T1", START, END, user_id="U2")) == [("2026-11-02T09:00", 20)]
-    assert reports.spend_by_hour(db, Scope("T1", START, END, channel_id="C1")) == [("2026-11-02T09:00", 1)]
+    assert queries.spend_by_hour(db, Scope("T1", START, END, user_id="U2")) == [("2026-11-02T09:00", 20)]
+    assert queries.spend_by_hour(db, Scope("T1", START, END, channel_id="C1")) == [("2026-11-02T09:00", 1)]
     with pytest.raises(ValueError, match="minutes"):
-        reports.spend_by_hour(db, MONTH, minutes=7)
+        queries.spend_by_hour(db, MONTH, minutes=7)
 
 
 # rows and budget sums -------------------------------------------------------------------------------------
@@ -219,7 +219,7 @@ def test_rows_are_every_column_of_the_scope_in_time_order(db: Database) -> None:
     add(db, at(3), user_id="U2")
     add(db, END)
 
-    found = list(reports.rows(db, Scope("T1", START, END, user_id="U1")))
+    found = list(queries.rows(db, Scope("T1", START, END, user_id="U1")))
 
     assert [r["id"] for r in found] == [early, late]
     assert set(found[0]) == set(db["ledger"].columns_dict)
@@ -234,26 +234,26 @@ def test_budget_sums(db: Database) -> None:
     add(db, END, user_id="U1", channel_id="C1", cost_micro=4_000)
     add(db, at(2), team_id="T2", user_id="U1", channel_id="C1", cost_micro=50_000)
 
-    assert reports.user_spend(db, "T1", "U1", START, END) == 21
-    assert reports.channel_spend(db, "T1", "C1", START, END) == 301
-    assert reports.workspace_spend(db, "T1", START, END) == 321
-    assert reports.user_spend(db, "T1", "U9", START, END) == 0
+    assert queries.user_spend(db, "T1", "U1", START, END) == 21
+    assert queries.channel_spend(db, "T1", "C1", START, END) == 301
+    assert queries.workspace_spend(db, "T1", START, END) == 321
+    assert queries.user_spend(db, "T1", "U9", START, END) == 0
 
 
 # every query uses an index --------------------------------------------------------------------------------
 
 
 def _run_everything(db: Database, scope: Scope) -> None:
-    reports.totals(db, scope)
-    for by in reports.DIMENSIONS:
-        reports.breakdown(db, scope, by)  # type: ignore[arg-type]
-    reports.breakdowns(db, scope, ("model", "quality"))
-    reports.spend_by_hour(db, scope)
-    reports.spend_by_hour(db, scope, minutes=15)
-    list(reports.rows(db, scope))
-    reports.user_spend(db, scope.team_id, "U1", scope.start, scope.end)
-    reports.channel_spend(db, scope.team_id, "C1", scope.start, scope.end)
-    reports.workspace_spend(db, scope.team_id, scope.start, scope.end)
+    queries.totals(db, scope)
+    for by in queries.DIMENSIONS:
+        queries.breakdown(db, scope, by)  # type: ignore[arg-type]
+    queries.breakdowns(db, scope, ("model", "quality"))
+    queries.spend_by_hour(db, scope)
+    queries.spend_by_hour(db, scope, minutes=15)
+    list(queries.rows(db, scope))
+    queries.user_spend(db, scope.team_id, "U1", scope.start, scope.end)
+    queries.channel_spend(db, scope.team_id, "C1", scope.start, scope.end)
+    queries.workspace_spend(db, scope.team_id, scope.start, scope.end)
 
 
 @pytest.mark.parametrize("scope", [MONTH, Scope("T1", START, END, channel_id="C1"),
@@ -297,21 +297,21 @@ def test_a_call_that_may_have_been_billed_counts_at_its_estimate_in_every_sum(db
     _possibly_billed_month(db)
     spent = 42_240 + 40_000 + 50_000 + 166_400
 
-    totals = reports.totals(db, MONTH)
-    assert totals.spend_micro == spent and totals.estimated == reports.Estimated(90_000, 2)
+    totals = queries.totals(db, MONTH)
+    assert totals.spend_micro == spent and totals.estimated == queries.Estimated(90_000, 2)
     assert totals.unknown_cost == 1 and totals.failures == 4
-    assert reports.spend(db, MONTH) == spent
-    assert reports.spend_with_estimates(db, MONTH) == (spent, reports.Estimated(90_000, 2))
-    assert reports.user_spend(db, "T1", "U2", START, END) == 50_000
-    assert reports.channel_spend(db, "T1", "C1", START, END) == spent - 50_000
-    assert sum(row.spend_micro for row in reports.breakdown(db, MONTH, "user_id")) == spent
-    assert dict(reports.spend_by_hour(db, MONTH))["2026-11-03T13:00"] == 50_000
-    assert sum(micro for _, micro in reports.spend_by_hour(db, MONTH)) == spent
+    assert queries.spend(db, MONTH) == spent
+    assert queries.spend_with_estimates(db, MONTH) == (spent, queries.Estimated(90_000, 2))
+    assert queries.user_spend(db, "T1", "U2", START, END) == 50_000
+    assert queries.channel_spend(db, "T1", "C1", START, END) == spent - 50_000
+    assert sum(row.spend_micro for row in queries.breakdown(db, MONTH, "user_id")) == spent
+    assert dict(queries.spend_by_hour(db, MONTH))["2026-11-03T13:00"] == 50_000
+    assert sum(micro for _, micro in queries.spend_by_hour(db, MONTH)) == spent
 
 
 def test_estimates_keep_the_report_queries_on_the_covering_index(db: Database) -> None:
     _possibly_billed_month(db)
-    where, params = reports._where(MONTH)
+    where, params = queries._where(MONTH)
     plan = [row[3] for row in db.execute(
-        f"EXPLAIN QUERY PLAN SELECT {reports.SPEND_SQL}, {reports.ESTIMATED_SQL} FROM ledger WHERE {where}", params)]
+        f"EXPLAIN QUERY PLAN SELECT {queries.SPEND_SQL}, {queries.ESTIMATED_SQL} FROM ledger WHERE {where}", params)]
     assert any("COVERING INDEX ledger_report" in step for step in plan), plan

@@ -1,12 +1,12 @@
 """What happens in Slack for a job: the card, the work, the images in the thread, the footnote.
 
-`Flows` is the job queue's handler (bot/runtime/jobs.py `JobHandler`): it announces a job at once (a card for
+`Delivery` is the job queue's handler (bot/runtime/jobs.py `JobHandler`): it announces a job at once (a card for
 /image, a reaction for a reply), runs it when the queue gives it a slot, and tells the user when a restart
 cut it short. Every request ends in an image or in a message that says why not: expected errors (the error
 tree) are explained where the user will see them; unexpected ones still tell the user something went wrong.
 
 What a reply asks for is decided in the core (bot/usecases/edits.py); here it is shown. The status message that
-counts the seconds is handlers/progress.py; the images, their footnote and buttons handlers/results.py.
+counts the seconds is progress.py beside this; the images, their footnote and buttons uploads.py.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from bot.runtime.jobs import Outcome
 from bot.runtime.services import Services
 from bot.usecases import edits, posting
 from bot.usecases.image_service import Delivered
-from handlers import results
-from handlers.progress import Progress, show_progress
+from handlers.delivery import uploads
+from handlers.delivery.progress import Progress, show_progress
 from handlers.ui import blocks
 from handlers.ui.errors import budget_owner, explain
 from handlers.ui.modals import build_confirmation, build_grid_message
@@ -70,7 +70,7 @@ def _key(job: JobRecord) -> ThreadKey:
     return ThreadKey(job.team_id, job.channel_id, job.thread_ts)
 
 
-class Flows:
+class Delivery:
     def __init__(self, services: Services, workspaces: Workspaces, *, progress_interval: float = 20.0) -> None:
         self.services = services
         self.images = services.images
@@ -229,10 +229,10 @@ class Flows:
                        notes: tuple[str, ...] = ()) -> Outcome:
         """Upload the images into the thread with the cost footnote as their comment."""
         result = {"image_ids": [r.id for r in delivered.images], "cost_micro": delivered.cost_micro,
-                  "comment": results.comment(delivered, notes), "title": title}
+                  "comment": uploads.comment(delivered, notes), "title": title}
         await self._alert(job.team_id, delivered)
         if await self.upload(_key(job), result):
-            await results.post_buttons(self.slack, _key(job), delivered)
+            await uploads.post_buttons(self.slack, _key(job), delivered)
             return Outcome("done", result=result)
         text = (":warning: I made the image but Slack refused the upload. It is kept: press the button to try "
                 "the upload again.")
@@ -243,8 +243,8 @@ class Flows:
 
     async def upload(self, key: ThreadKey, result: dict[str, Any]) -> bool:
         """Upload stored images (by id) into the thread. False if Slack refused."""
-        uploads = await results.files_of(self.images, result)
-        return await results.send_files(self.slack, key, uploads, result["comment"])
+        files = await uploads.files_of(self.images, result)
+        return await uploads.send_files(self.slack, key, files, result["comment"])
 
     async def _alert(self, team_id: str, delivered: Delivered) -> None:
         """Budget marks crossed (80 %, 100 %): one message each, to the workspace's report channel."""
