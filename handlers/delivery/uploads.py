@@ -47,17 +47,18 @@ async def files_of(images: ImageService, result: dict[str, Any]) -> list[dict[st
     return uploads
 
 
-async def send_files(slack: Slack, key: ThreadKey, uploads: list[dict[str, Any]], comment: str) -> bool:
-    """Upload into the thread; False if Slack refused."""
+async def send_files(slack: Slack, key: ThreadKey, uploads: list[dict[str, Any]],
+                     comment: str) -> list[dict[str, Any]] | None:
+    """Upload into the thread: the files Slack made ({"id", "title"}, in the order of `uploads`); None if refused."""
     try:
-        await (await slack(key.team_id)).files_upload_v2(
+        response = await (await slack(key.team_id)).files_upload_v2(
             file_uploads=uploads, channel=key.channel_id, thread_ts=key.thread_ts, initial_comment=comment)
     except (SlackClientError, aiohttp.ClientError, OSError, ValueError) as error:
         # SlackApiError: a method said no; SlackRequestError: the byte upload to upload_url failed;
         # aiohttp / OS errors: the connection did.
         log.warning("upload refused by Slack: %s", getattr(error, "response", None) or error)
-        return False
-    return True
+        return None
+    return list(response.get("files") or [])
 
 
 async def post_buttons(slack: Slack, key: ThreadKey, delivered: Delivered) -> None:
