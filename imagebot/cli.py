@@ -39,10 +39,15 @@ from bot.errors import SettingsError
 from bot.settings import Settings
 
 log = logging.getLogger("imagebot")
+BARE_COMMAND = ("With no command, imagebot serves Slack (as `imagebot serve`) when SLACK_BOT_TOKEN is set, in the\n"
+                "environment or ./.env; otherwise it starts the sandbox (as `imagebot sandbox`): a Slack-like page\n"
+                "on http://127.0.0.1:8080/ wired to the real app, with offline images unless an API key is set.")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="imagebot", description="OpenAI's GPT Image models in Slack.")
+    parser = argparse.ArgumentParser(
+        prog="imagebot", description="OpenAI's GPT Image models in Slack.", epilog=BARE_COMMAND,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="serve Slack (Socket Mode, or HTTP with --http)")
     serve.add_argument("--http", action="store_true", help="serve HTTP on /slack/events even if SLACK_APP_TOKEN is set")

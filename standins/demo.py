@@ -97,7 +97,8 @@ def _press(slack: SlackStandIn, thread_ts: str, version: str, action_id: str, us
     """The block_actions payload Slack sends when `user` presses a result button under `version`."""
     for message in slack.thread(CHANNEL, thread_ts):
         for block in message.get("blocks") or []:
-            if block.get("type") == "actions" and f":{version}:" in block.get("block_id", ""):
+            named = block.get("block_id", "").split(":")[1:2]  # imagebot_result:v4 (or v5a,v5b,v5c)[:image id]
+            if block.get("type") == "actions" and named and version in named[0].split(","):
                 button = next(b for b in block["elements"] if b["action_id"] == action_id)
                 return {"type": "block_actions", "user": {"id": user, "team_id": slack.team_id},
                         "team": {"id": slack.team_id}, "channel": {"id": CHANNEL}, "trigger_id": f"demo-{version}",
@@ -197,7 +198,7 @@ def _report(slack: SlackStandIn, out: Path, lines: list[str], chunks: list[str])
             lines.append("imagebot: " + text.replace("\n", "\n          "))
             chunks.append(f"<div class='card'><b>imagebot</b><pre>{html.escape(text)}</pre>")
         for file in message.get("files") or []:
-            if file["name"].startswith("imagebot-spend") or file["name"].startswith("imagebot-ledger"):
+            if file["name"].startswith("imagebot-report-"):
                 target = out / file["name"]
                 target.write_bytes(slack.file_bytes(file["id"]))
                 lines.append(f"      [{'chart' if target.suffix == '.png' else 'CSV'}] {target.relative_to(out)}")

@@ -151,11 +151,11 @@ async def post_report(client: AsyncWebClient, channel: str, built: BuiltReport, 
     report = built.report
     text, report_blocks = blocks.build_report(report, asked_by=asked_by)
     await client.chat_postMessage(channel=channel, text=text, blocks=report_blocks)
-    stamp = report.start.strftime("%Y%m%d")
-    await client.files_upload_v2(channel=channel, file_uploads=[
-        {"file": built.chart, "filename": f"imagebot-spend-{stamp}.png", "title": f"Spend per day, {report.label}",
+    chart, table = answers.report_file_names(report.start, report.end)
+    await client.files_upload_v2(channel=channel, file_uploads=[  # one upload: one message holding both, together
+        {"file": built.chart, "filename": chart, "title": f"Spend per day, {report.label}",
          "alt_txt": f"Bar chart of imagebot spend per day, {report.label}"},
-        {"file": built.csv, "filename": f"imagebot-ledger-{stamp}.csv", "title": f"Ledger, {report.label}"},
+        {"file": built.csv, "filename": table, "title": f"Ledger, {report.label}"},
     ])
 
 

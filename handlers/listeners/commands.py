@@ -55,13 +55,19 @@ def register(app: AsyncApp, services: Services, delivery: Delivery) -> None:
     async def usage(command: dict[str, Any], respond: AsyncRespond) -> None:
         """A user's own spend today and this month, and what is left of their budgets (privately)."""
         standing = await images.budgets.standing(command["team_id"], command["user_id"], command["channel_id"])
-        await respond(text=usage_text(standing), response_type="ephemeral")
+        await respond(text=usage_text(standing, offline=services.settings.provider == "offline"),
+                      response_type="ephemeral")
 
     app.command(IMAGE_COMMAND)(image)
 
 
-def usage_text(standing: Standing) -> str:
-    """`/image usage`'s answer: the user's spend today and this month, and what is left of each of their budgets."""
+OFFLINE_USAGE = ("_imagebot is using its offline renderer: the spend is what the model would cost; nothing is "
+                 "billed._")
+
+
+def usage_text(standing: Standing, *, offline: bool = False) -> str:
+    """`/image usage`'s answer: the user's spend today and this month, and what is left of each of their budgets;
+    with the offline renderer (`offline`), that the spend is priced but not billed."""
     lines = [f"*Your imagebot spend*: {format_usd(standing.today_micro)} today, "
              f"{format_usd(standing.month_micro)} this month."]
     if estimated_note(standing.month_estimated):
@@ -73,4 +79,6 @@ def usage_text(standing: Standing) -> str:
                      f"left of {format_usd(budget.limit_micro)}")
     if len(lines) == 1:
         lines.append("No budget applies to you.")
+    if offline:
+        lines.append(OFFLINE_USAGE)
     return "\n".join(lines)

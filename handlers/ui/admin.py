@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from bot.money.budgets import Budget
 from bot.money.pricing import format_usd
 from bot.rules.policy import Policy
@@ -55,3 +57,21 @@ def report_channel_set_text(channel_id: str | None) -> str:
 
 def report_not_posted_text(code: str) -> str:
     return f":warning: I could not post the report here (`{code}`). Invite me with `/invite @imagebot`."
+
+
+def report_period(start: datetime, end: datetime) -> str:
+    """The local days a report covers [start, end), for its files' names: `2026-12-06` for one day, `2026-10` for a
+    whole calendar month, else `2026-11-30_to_2026-12-06` (the last day included)."""
+    last = (end - timedelta(microseconds=1)).date() if end > start else start.date()
+    first = start.date()
+    if first == last:
+        return f"{first:%Y-%m-%d}"
+    if first.day == 1 and (last + timedelta(days=1)).day == 1 and (first.year, first.month) == (last.year, last.month):
+        return f"{first:%Y-%m}"
+    return f"{first:%Y-%m-%d}_to_{last:%Y-%m-%d}"
+
+
+def report_file_names(start: datetime, end: datetime) -> tuple[str, str]:
+    """The chart's and the CSV's names: one stem, named for the period, so they sort together in Slack's files."""
+    stem = f"imagebot-report-{report_period(start, end)}"
+    return f"{stem}-chart.png", f"{stem}-ledger.csv"

@@ -35,7 +35,7 @@ def test_demo_runs_offline_and_writes_images_and_transcript(tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     text = done.stdout
     for expected in ("/image a lighthouse at dusk", "make the sky purple", "add this red balloon",
-                     "offline render, nothing billed", "thread so far", "is not valid"):
+                     "offline, not billed", "thread so far", "is not valid"):
         assert expected in text
     images = sorted((out / "images").glob("*.png"))
     assert len(images) == 8  # v1, v2, v3, v4, v5a-c and the attached reference
@@ -44,8 +44,19 @@ def test_demo_runs_offline_and_writes_images_and_transcript(tmp_path: Path) -> N
     for expected in ("C1-D2: add a full moon", "edited region C1–D2", "Undone: the next edit uses v3",
                      "v5a/v5b/v5c"):
         assert expected in text
-    assert "imagebot spend: today" in text and (out / next(p.name for p in out.glob("imagebot-ledger-*.csv"))).is_file()
+    assert "imagebot spend: today" in text
+    [chart] = out.glob("imagebot-report-*-chart.png")  # named for the day it covers, beside its CSV
+    assert (out / chart.name.replace("-chart.png", "-ledger.csv")).is_file()
     assert (out / "data" / "imagebot.db").is_file()
+
+
+def test_help_says_what_a_bare_imagebot_does(tmp_path: Path) -> None:
+    done = subprocess.run([*IMAGEBOT, "--help"], cwd=tmp_path, env=clean_env(tmp_path), capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    assert "With no command, imagebot serves Slack (as `imagebot serve`) when SLACK_BOT_TOKEN is set" in text
+    assert "otherwise it starts the sandbox (as `imagebot sandbox`)" in text
 
 
 @pytest.mark.anyio

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
@@ -13,6 +15,8 @@ from PIL import Image
 from bot.models import ImageOptions
 from bot.money.budgets import estimate_micro
 from bot.money.pricing import format_usd
+from handlers.listeners.commands import OFFLINE_USAGE
+from handlers.ui.admin import report_file_names
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace
@@ -88,6 +92,10 @@ async def test_report_is_posted_in_the_channel_with_chart_and_csv_and_agrees_wit
     assert "*Failures*\\n1" in text and "*Requests*\\n3" in text and "*Images*\\n2" in text
     [upload] = [m for m in slack.messages(CHANNEL) if len(m.get("files") or []) == 2]
     chart, table = upload["files"]
+    first = (datetime.now(UTC) - timedelta(days=29)).date()  # the stand-in's workspace keeps days in UTC
+    period = f"{first:%Y-%m-%d}_to_{datetime.now(UTC).date():%Y-%m-%d}"
+    assert (chart["name"], table["name"]) == (f"imagebot-report-{period}-chart.png",
+                                              f"imagebot-report-{period}-ledger.csv")
     with Image.open(io.BytesIO(slack.file_bytes(chart["id"]))) as png:
         assert png.format == "PNG" and png.width >= 600
     rows = list(csv.DictReader(io.StringIO(slack.file_bytes(table["id"]).decode("utf-8"))))
@@ -187,6 +195,35 @@ async def test_usage_shows_own_spend_and_budget_privately(slack: SlackStandIn, w
     assert f"your monthly budget: {format_usd(1_000_000 - spent)} left of $1.00" in answer
     footnote = last_thread_texts(slack)[0]
     assert f"your month: {format_usd(spent)}" in footnote and "monthly user budget" in footnote
+    assert "nothing is billed" not in answer  # a real image API bills what it made
+
+
+async def test_usage_with_the_offline_renderer_says_nothing_is_billed(
+        slack: SlackStandIn, workspace_factory: WorkspaceFactory) -> None:
+    workspace = await workspace_factory(provider="offline")
+    await image(slack, workspace, "a lighthouse")
+    spent = ledger(workspace)[0]["cost_micro"]
+    assert spent > 0
+    before = len(slack.ephemerals(user_id="U0ALICE"))
+    await slack.send_command("U0ALICE", CHANNEL, "usage")
+    await workspace.settle()
+    [answer] = [e["text"] for e in slack.ephemerals(user_id="U0ALICE")[before:]]
+    assert f"{format_usd(spent)} today" in answer
+    assert answer.endswith(OFFLINE_USAGE) and "nothing is billed" in OFFLINE_USAGE
+
+
+@pytest.mark.parametrize(("start", "end", "period"), [
+    (datetime(2026, 12, 6), datetime(2026, 12, 6, 17, 30), "2026-12-06"),  # today, so far
+    (datetime(2026, 12, 6), datetime(2026, 12, 7), "2026-12-06"),  # a whole day
+    (datetime(2026, 10, 1), datetime(2026, 11, 1), "2026-10"),  # a whole month
+    (datetime(2026, 12, 1), datetime(2026, 12, 7, 9), "2026-12-01_to_2026-12-07"),  # a month so far, or 7 days
+    (datetime(2026, 11, 30), datetime(2026, 12, 7), "2026-11-30_to_2026-12-06"),  # the week before
+])
+def test_a_reports_files_are_named_for_the_period_and_share_a_stem(start: datetime, end: datetime,
+                                                                    period: str) -> None:
+    tz = ZoneInfo("Europe/Paris")
+    chart, table = report_file_names(start.replace(tzinfo=tz), end.replace(tzinfo=tz))
+    assert (chart, table) == (f"imagebot-report-{period}-chart.png", f"imagebot-report-{period}-ledger.csv")
 
 
 async def test_budget_alerts_post_once_at_80_and_100_percent(slack: SlackStandIn, image_api: ImageAPIStandIn,
