@@ -5,14 +5,15 @@ and a small web page that looks and behaves like a Slack channel with threads. T
 state from ``GET /api/state`` and refreshes when ``GET /api/events`` (Server-Sent Events) says it changed.
 
     GET  /                    the page;  GET /static/<name> its script and style
-    GET  /api/state?user=U…   users, channels with messages and thread replies, the user's ephemerals and
-                              open modal, the image provider
+    GET  /api/state?user=U…   users, channels (and the user's DM with the bot) with messages and thread
+                              replies, the user's ephemerals, open modal and App Home, the image provider
     GET  /api/events          ``data: changed`` whenever the stand-in's state changes (heartbeats every 15 s)
     POST /api/command         {user, channel, text, command: "/image" | "/image-admin"}
     POST /api/message         multipart (or JSON): user, channel, text, thread_ts?, files…
     POST /api/action          {user, channel, message_ts, action_id, block_id?, value?, ephemeral?}
     POST /api/view            {user, view_id, values} (view.state.values) or {user, view_id, cancel: true}
     POST /api/shortcut        {user, channel, message_ts}: "Edit with imagebot"
+    POST /api/home            {user}: the user opens the app's Home tab (app_home_opened; the app publishes it)
     GET  /files/<id>          a file's bytes
 
 Errors are ``{"error": ...}`` with status 400 (404 for unknown files, 502 when the app did not answer).
@@ -27,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import re
 import secrets
 import signal
 from collections.abc import Awaitable, Callable
@@ -48,7 +48,6 @@ COALESCE_SECONDS = 0.1  # one "changed" for a burst of changes (every Web API ca
 HANDLER_TIMEOUT = 35.0  # a delivery to the app gives up after 30 s itself
 MAX_UPLOAD = 50 * 1024 * 1024
 MAX_TEXT = 40_000
-_AT_NAME = re.compile(r"(?<![\w<@])@([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 class BadRequest(Exception):
@@ -95,6 +94,9 @@ class Sandbox:
         if self._runner is not None:
             raise RuntimeError("Sandbox already started")
         await self.slack.start()
+        for user_id, user in list(self.slack.users.items()):  # each person's DM with the bot, as in Slack
+            if not user["is_bot"]:
+                self.slack.add_channel(f"D{user_id[1:]}", user_id, is_im=True, members=[user_id])
         try:
             settings = settings_for(self.slack, self.data_dir, self.base_settings, provider=self.provider)
             self.workspace = LocalWorkspace(settings, self.slack)
@@ -109,6 +111,7 @@ class Sandbox:
             app.router.add_post("/api/action", self._action)
             app.router.add_post("/api/view", self._view)
             app.router.add_post("/api/shortcut", self._shortcut)
+            app.router.add_post("/api/home", self._home)
             app.router.add_get("/files/{file_id}", self._file)
             self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
             await self._runner.setup()
@@ -205,12 +208,6 @@ class Sandbox:
             raise BadRequest(f"the text is longer than {MAX_TEXT} characters")
         return text
 
-    def _mentions(self, text: str) -> str:
-        """``@imagebot`` (or ``@alice``) as typed becomes ``<@U…>``, as Slack's composer does."""
-        by_name = {u["name"].lower(): uid for uid, u in self.slack.users.items()}
-        return _AT_NAME.sub(lambda m: f"<@{by_name[m.group(1).lower()]}>" if m.group(1).lower() in by_name
-                            else m.group(0), text)
-
     # ------------------------------------------------------------------ the page
 
     async def _index(self, request: web.Request) -> web.Response:
@@ -281,7 +278,7 @@ class Sandbox:
             raise BadRequest("send JSON or multipart/form-data")
         user = self._user(body.get("user"))
         channel = self._channel(body.get("channel"), user["id"])
-        text = self._mentions(self._text(body.get("text")).strip())
+        text = payloads.mentions(self.slack, self._text(body.get("text")).strip())
         thread_ts = body.get("thread_ts") or None
         if not text and not files:
             raise BadRequest("say something or attach a file")
@@ -295,6 +292,8 @@ class Sandbox:
     async def _action(self, request: web.Request) -> web.Response:
         body = await self._json(request)
         user = self._user(body.get("user"))
+        if body.get("home"):
+            return await self._home_action(user, body)
         channel = self._channel(body.get("channel"), user["id"])
         ts, action_id = body.get("message_ts"), body.get("action_id")
         ephemeral = bool(body.get("ephemeral"))
@@ -340,6 +339,19 @@ class Sandbox:
         self.slack._changed()
         return web.json_response({"ok": True})
 
+    async def _home(self, request: web.Request) -> web.Response:
+        user = self._user((await self._json(request)).get("user"))
+        return self._answer(await asyncio.wait_for(self.slack.open_home(user["id"]), HANDLER_TIMEOUT))
+
+    async def _home_action(self, user: dict[str, Any], body: dict[str, Any]) -> web.Response:
+        view = self.slack.home_views.get(user["id"])
+        block, element = payloads.find_button((view or {}).get("blocks") or [], body.get("action_id"),
+                                              body.get("block_id"))
+        if view is None or element is None:
+            raise BadRequest(f"no button {body.get('action_id')!r} on your Home tab")
+        payload = payloads.home_block_actions(self.slack, user, view, block=block, element=element)
+        return self._answer(await asyncio.wait_for(self.slack.send_interaction(payload), HANDLER_TIMEOUT))
+
     async def _shortcut(self, request: web.Request) -> web.Response:
         body = await self._json(request)
         user = self._user(body.get("user"))
@@ -348,7 +360,6 @@ class Sandbox:
         payload = payloads.message_shortcut(self.slack, user, channel, message)
         delivery = await asyncio.wait_for(self.slack.send_interaction(payload), HANDLER_TIMEOUT)
         return self._answer(delivery)
-
 
 
 async def run_sandbox(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080,

@@ -12,7 +12,8 @@ from aiohttp import web
 
 from standins.slack import SlackStandIn
 
-STATIC = {"index.html": "text/html", "app.js": "text/javascript", "app.css": "text/css"}
+STATIC = {"index.html": "text/html", "app.js": "text/javascript", "app.css": "text/css",
+          "emoji.js": "text/javascript", "mrkdwn.js": "text/javascript"}
 SAFE_INLINE = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 
@@ -71,7 +72,16 @@ def state(slack: SlackStandIn, user_id: str, provider: str, closed_views: Set[st
                   for e in slack.ephemerals(user_id=user_id)]
     return {"me": user_id, "bot_user_id": slack.bot_user_id, "provider": provider, "users": users,
             "names": {uid: u["name"] for uid, u in slack.users.items()},
-            "channels": channels, "ephemerals": ephemerals, "view": open_view(slack, user_id, closed_views)}
+            "channel_names": {cid: f"dm-{slack.users.get(c.get('user') or '', {}).get('name', cid)}" if c["is_im"]
+                              else c["name"] for cid, c in slack.channels.items()},
+            "channels": channels, "ephemerals": ephemerals, "view": open_view(slack, user_id, closed_views),
+            "home": home_view(slack, user_id)}
+
+
+def home_view(slack: SlackStandIn, user_id: str) -> dict[str, Any] | None:
+    """The App Home the app last published for `user_id` (views.publish), or None before it has."""
+    view = slack.home_views.get(user_id)
+    return None if view is None else {k: view.get(k) for k in ("id", "callback_id", "blocks")}
 
 
 def _render(slack: SlackStandIn, m: dict[str, Any]) -> dict[str, Any]:

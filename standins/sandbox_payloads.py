@@ -1,8 +1,10 @@
-"""The interaction payloads Slack would send for what someone does on the sandbox's page: a button pressed, a
-modal submitted or closed, the "Edit with imagebot" shortcut. Pure builders over the Slack stand-in's records."""
+"""The payloads Slack would send for what someone does on the sandbox's page: a button pressed (on a message or
+the App Home), a modal submitted or closed, the "Edit with imagebot" shortcut, mentions typed as ``@name``.
+Pure builders over the Slack stand-in's records."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from typing import Any
@@ -10,10 +12,18 @@ from typing import Any
 from standins.slack import SlackStandIn
 
 EDIT_SHORTCUT = "imagebot_edit_shortcut"
+_AT_NAME = re.compile(r"(?<![\w<@])@([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 def trigger_id() -> str:
     return f"{int(time.time())}.{secrets.randbelow(10**12)}.{secrets.token_hex(16)}"
+
+
+def mentions(slack: SlackStandIn, text: str) -> str:
+    """``@imagebot`` (or ``@alice``) as typed becomes ``<@U…>``, as Slack's composer does."""
+    by_name = {u["name"].lower(): uid for uid, u in slack.users.items()}
+    return _AT_NAME.sub(lambda m: f"<@{by_name[m.group(1).lower()]}>" if m.group(1).lower() in by_name
+                        else m.group(0), text)
 
 
 def payload_user(slack: SlackStandIn, user: dict[str, Any]) -> dict[str, Any]:
@@ -52,6 +62,19 @@ def block_actions(slack: SlackStandIn, user: dict[str, Any], channel: dict[str, 
     if not ephemeral:
         payload["message"] = message
     return payload
+
+
+def home_block_actions(slack: SlackStandIn, user: dict[str, Any], view: dict[str, Any], *, block: dict[str, Any],
+                       element: dict[str, Any]) -> dict[str, Any]:
+    """A press of `element` on the user's App Home `view`: a view container, no channel, no message."""
+    action = {"action_id": element.get("action_id"), "block_id": block.get("block_id", ""),
+              "type": element.get("type"), "value": element.get("value", ""), "text": element.get("text"),
+              "action_ts": f"{time.time():.6f}"}
+    return {"type": "block_actions", "user": payload_user(slack, user), "api_app_id": slack.app_id,
+            "token": slack.verification_token, "trigger_id": trigger_id(),
+            "container": {"type": "view", "view_id": view["id"]}, "view": view,
+            "team": {"id": slack.team_id, "domain": slack.team_domain}, "enterprise": None,
+            "is_enterprise_install": False, "actions": [action]}
 
 
 def view_closed(slack: SlackStandIn, user: dict[str, Any], view: dict[str, Any]) -> dict[str, Any]:

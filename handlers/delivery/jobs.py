@@ -30,6 +30,7 @@ from bot.runtime.services import Services
 from bot.usecases import edits, posting
 from bot.usecases.image_service import Delivered
 from handlers.delivery import uploads
+from handlers.delivery.card import DRAWN, Card, current_image, uploaded_names
 from handlers.delivery.progress import Progress, show_progress
 from handlers.ui import blocks
 from handlers.ui.errors import budget_owner, explain
@@ -60,6 +61,10 @@ def edit_payload(text: str, attachments: Sequence[Attachment]) -> dict[str, Any]
     return {"text": text, "attachments": [dataclasses.asdict(a) for a in attachments]}
 
 
+def attachments_of(job: JobRecord) -> list[Attachment]:
+    return [Attachment(**a) for a in job.payload.get("attachments", [])]
+
+
 def _has_card(job: JobRecord) -> bool:
     """/image posts a card whose thread holds the images; a DM's request uses the message's own thread."""
     return job.kind == "generate" and job.payload.get("card", True)
@@ -77,6 +82,7 @@ class Delivery:
         self.workspaces = workspaces
         self.slack = workspaces.client  # `await self.slack(team_id)`: a Web API client with that workspace's token
         self.progress_interval = progress_interval  # seconds between elapsed-time updates
+        self.card = Card(self.slack)  # the card in the channel, showing the thread's current image
 
     # announce ----------------------------------------------------------------------------------------
     async def announce(self, job: JobRecord, ahead: int | None) -> JobRecord | None:
@@ -154,17 +160,21 @@ class Delivery:
         async with self._progress(job) as progress:
             delivered = await self.images.generate(_key(job), job.user_id, prompt, options, job_id=job.id,
                                                    on_partial=progress.on_partial)
-            outcome = progress.ended(await self._deliver(job, delivered, title=prompt))
+            outcome, image = await self._deliver(job, delivered, title=prompt)
+            progress.ended(outcome)
+        if not _has_card(job):  # Retry / Variations under a result: the thread's card shows the new version
+            await self._show(_key(job), image)
+            return outcome
         status = (blocks.status_done(len(delivered.images), delivered.cost_micro, delivered.result.provider)
                   if outcome.status == "done"
                   else blocks.status_failed("Made, but Slack refused the upload: see the thread."))
-        await self._update_card(job, status)
+        await self._update_card(job, status, image)
         return outcome
 
     async def _edit(self, job: JobRecord) -> Outcome:
         """A reply in the thread: what it means is the core's (bot/usecases/edits.py); here it is shown."""
         key = _key(job)
-        attachments = await self._fetch(job.team_id, [Attachment(**a) for a in job.payload.get("attachments", [])])
+        attachments = await self._fetch(job.team_id, attachments_of(job))
         plan = await edits.take_reply(self.images, key, job.payload.get("text", ""), attachments,
                                       threshold=self._threshold(job))
         if isinstance(plan, edits.UploadKept):
@@ -172,10 +182,14 @@ class Delivery:
             note = f" ({blocks.escape(change)})" if change else ""
             await self._say(key, f":frame_with_picture: Got {blocks.escape(image.name)}{note}: it is {plan.label} "
                                  "now. Reply with what to change and I will edit it.")
+            shared = next((a for a in attachments_of(job) if a.name == image.name), None)
+            await self.card.show(key, None, plan.label, image.name, file_id=shared.id if shared and
+                                 shared.mimetype in DRAWN.values() else None)
             return Outcome("done", result={"context": plan.label})
         if isinstance(plan, edits.ContextMoved):
             await self._say(key, f":leftwards_arrow_with_hook: Undone: the next edit uses {plan.label}." if plan.undone
                             else f":point_right: The next edit uses {plan.label}.")
+            await self.card.show(key, await self.images.version_image(key, plan.label), plan.label)
             return Outcome("done", result={"context": plan.label})
         if isinstance(plan, edits.Grid):
             return await self._grid(key, plan)
@@ -184,7 +198,10 @@ class Delivery:
         async with self._progress(job) as progress:
             delivered = await edits.make_edit(self.images, key, job.user_id, plan, job_id=job.id,
                                               on_partial=progress.on_partial)
-            return progress.ended(await self._deliver(job, delivered, title=plan.prompt, notes=plan.notes))
+            outcome, shown = await self._deliver(job, delivered, title=plan.prompt, notes=plan.notes)
+            progress.ended(outcome)
+        await self._show(key, shown)
+        return outcome
 
     def _progress(self, job: JobRecord) -> contextlib.AbstractAsyncContextManager[Progress]:
         return show_progress(self.slack, _key(job), self.progress_interval)
@@ -226,25 +243,37 @@ class Delivery:
 
     # Slack output ------------------------------------------------------------------------------------
     async def _deliver(self, job: JobRecord, delivered: Delivered, *, title: str,
-                       notes: tuple[str, ...] = ()) -> Outcome:
-        """Upload the images into the thread with the cost footnote as their comment."""
+                       notes: tuple[str, ...] = ()) -> tuple[Outcome, blocks.CardImage | None]:
+        """Upload the images into the thread with the cost footnote as their comment; and the picture the card
+        shows now (None: none Slack can draw, or the upload was refused)."""
         result = {"image_ids": [r.id for r in delivered.images], "cost_micro": delivered.cost_micro,
                   "comment": uploads.comment(delivered, notes), "title": title}
         await self._alert(job.team_id, delivered)
-        if await self.upload(_key(job), result):
+        files = await self._upload(_key(job), result)
+        if files is not None:
             await uploads.post_buttons(self.slack, _key(job), delivered)
-            return Outcome("done", result=result)
+            return Outcome("done", result=result), current_image(delivered, files, title)
         text = (":warning: I made the image but Slack refused the upload. It is kept: press the button to try "
                 "the upload again.")
         await self._post(job, text, blocks.build_notice(text, button=("Upload again", UPLOAD_AGAIN_ACTION,
                                                                       str(job.id))), thread=True)
         return Outcome("failed", error_code="upload_failed", error_message="Slack refused the upload",
-                       result=result)
+                       result=result), None
 
     async def upload(self, key: ThreadKey, result: dict[str, Any]) -> bool:
         """Upload stored images (by id) into the thread. False if Slack refused."""
+        return await self._upload(key, result) is not None
+
+    async def _upload(self, key: ThreadKey, result: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The upload: the files Slack made, each with the name it was given; None if Slack refused."""
         files = await uploads.files_of(self.images, result)
-        return await uploads.send_files(self.slack, key, files, result["comment"])
+        made = await uploads.send_files(self.slack, key, files, result["comment"])
+        return None if made is None else uploaded_names(files, made)
+
+    async def _show(self, key: ThreadKey, image: blocks.CardImage | None) -> None:
+        """A new version in a thread whose card another job posted: the card shows it (when Slack can draw it)."""
+        if image is not None:
+            await self.card.show(key, None, image.label, image.alt_text, file_id=image.file_id)
 
     async def _alert(self, team_id: str, delivered: Delivered) -> None:
         """Budget marks crossed (80 %, 100 %): one message each, to the workspace's report channel."""
@@ -333,15 +362,11 @@ class Delivery:
         except SlackApiError as error:
             log.warning("could not tell %s privately: %s", job.user_id, error.response.get("error"))
 
-    async def _update_card(self, job: JobRecord, status: str) -> None:
+    async def _update_card(self, job: JobRecord, status: str, image: blocks.CardImage | None = None) -> None:
         if not _has_card(job) or not job.thread_ts:  # no card, or none posted yet: nothing to update
             return
-        text, card = blocks.build_card(job.user_id, job.payload["prompt"], self._options(job), status)
-        try:
-            await (await self.slack(job.team_id)).chat_update(channel=job.channel_id, ts=job.thread_ts, text=text,
-                                                              blocks=card)
-        except SlackApiError as error:
-            log.warning("could not update the card %s: %s", job.thread_ts, error.response.get("error"))
+        text, card = blocks.build_card(job.user_id, job.payload["prompt"], self._options(job), status, image)
+        await self.card.update(_key(job), text, card)
 
     async def _react(self, job: JobRecord, *, add: bool) -> None:
         if not job.message_ts:  # no message of the user's own to mark

@@ -13,6 +13,17 @@ from storage.records import Spend
 
 # Slack limits (https://docs.slack.dev/reference/block-kit/blocks): section text ≤ 3000, fallback text ≤ 40,000.
 SECTION_LIMIT = 3000
+CARD_BLOCK_ID = "imagebot_card"  # the card's first block: how a thread's parent is known to be a card
+CARD_IMAGE_BLOCK_ID = "imagebot_card_image"  # the card's picture: the thread's current image
+
+
+@dataclass(frozen=True)
+class CardImage:
+    """The picture a card shows: an uploaded Slack file (PNG, JPEG or GIF) and the version it is (v3, v3b)."""
+
+    file_id: str
+    label: str
+    alt_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,16 +78,35 @@ def settings_line(options: ImageOptions) -> str:
     return " · ".join(parts)
 
 
-def build_card(user_id: str, prompt: str, options: ImageOptions, status: str) -> tuple[str, list[dict[str, Any]]]:
-    """The visible card a /image request posts in the channel; its thread holds the images."""
+def build_card(user_id: str, prompt: str, options: ImageOptions, status: str,
+               image: CardImage | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """The visible card a /image request posts in the channel; its thread holds the images, and the card shows the
+    thread's current one (`image`) once there is one."""
     quoted = "\n".join(f"> {escape(line)}" if line else ">" for line in prompt.splitlines()) or ">"
     head = f"*<@{user_id}> asked for an image*\n"
     blocks: list[dict[str, Any]] = [
-        section(head + quoted),
+        {**section(head + quoted), "block_id": CARD_BLOCK_ID},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": settings_line(options)}]},
         context(status),
     ]
-    return clip(f"<@{user_id}> asked for an image: {escape(prompt)}", 3000), blocks
+    return clip(f"<@{user_id}> asked for an image: {escape(prompt)}", 3000), with_card_image(blocks, image)
+
+
+def is_card(message_blocks: list[dict[str, Any]] | None) -> bool:
+    """Whether a message's blocks are a card (build_card's): its first block carries the card's block_id."""
+    return bool(message_blocks and message_blocks[0].get("block_id") == CARD_BLOCK_ID)
+
+
+def with_card_image(card: list[dict[str, Any]], image: CardImage | None) -> list[dict[str, Any]]:
+    """A card's blocks showing `image` under the prompt, in place of the picture it showed; None: no picture."""
+    kept = [block for block in card if block.get("block_id") != CARD_IMAGE_BLOCK_ID]
+    if image is None:
+        return kept
+    # https://docs.slack.dev/reference/block-kit/blocks/image-block: alt_text and title ≤ 2000 characters.
+    picture = {"type": "image", "block_id": CARD_IMAGE_BLOCK_ID, "slack_file": {"id": image.file_id},
+               "alt_text": clip(image.alt_text.strip() or image.label, 2000),
+               "title": {"type": "plain_text", "text": clip(image.label, 2000)}}
+    return [*kept[:1], picture, *kept[1:]]
 
 
 def status_working(kind: str = "generate") -> str:
@@ -100,41 +130,43 @@ def status_failed(reason: str) -> str:
 
 
 def footnote_text(note: Footnote) -> str:
-    """The cost footnote under each result: version, model, size, quality, tokens, this call, the thread so far."""
-    parts = []
+    """The cost footnote under each result, read at a glance: a first line with the version, model, size, quality
+    and what this call cost ("offline, not billed" for the offline renderer); a quieter (italic) second line with
+    the tokens, the thread so far, the user's month and budgets; then where the next edit starts, and notes."""
+    head = []
     if note.versions:
         made = "/".join(note.versions)
-        parts.append(f"*{made}*" + (f" (from {note.base_version})" if note.base_version else ""))
-    parts += [note.model, note.size, note.quality]
-    if note.output_tokens is None:
-        parts.append("usage not reported")
-    else:
-        inputs = [f"{note.input_text_tokens or 0:,} text"]
-        if note.input_image_tokens:
-            inputs.append(f"{note.input_image_tokens:,} image")
-        parts.append(f"tokens: {' + '.join(inputs)} in, {note.output_tokens:,} out")
+        head.append(f"*{made}*" + (f" (from {note.base_version})" if note.base_version else ""))
     label = "this image" if note.images == 1 else f"these {note.images} images"
+    head += [note.model, note.size, note.quality, f"{label}: {format_usd(note.cost_micro)}"]
     if note.provider == "offline":
-        label += f" at {note.model} prices"
-    parts.append(f"{label}: {format_usd(note.cost_micro)}")
-    thread = format_usd(note.thread.micro)
-    if note.thread.unknown:
-        thread = f"≥ {thread} ({note.thread.unknown} call{'s' if note.thread.unknown > 1 else ''} price unknown)"
-    parts.append(f"thread so far: {thread}")
-    if note.user_month_micro is not None:
-        parts.append(f"your month: {format_usd(note.user_month_micro)}")
-    for label, left, limit in note.budgets_left:
-        parts.append(f"{label}: {format_usd(left)} left of {format_usd(limit)}")
-    line = " · ".join(parts)
-    if note.provider == "offline":
-        line = "offline render, nothing billed · " + line
-    text = f"_{line}_"
+        head.append("offline, not billed")
+    text = " · ".join(head) + "\n_" + " · ".join(_spend_parts(note)) + "_"
     if note.next_edit:
         others = " (reply `use b` for another)" if len(note.versions) > 1 else ""
         text += f"\n_Next edit uses {note.next_edit}{others}; reply `undo` or `use v1` to go back._"
     for extra in note.notes:
         text += f"\n_{escape(extra)}_"
     return text
+
+
+def _spend_parts(note: Footnote) -> list[str]:
+    """The footnote's second line: tokens, the thread so far, the user's month, the budgets left."""
+    if note.output_tokens is None:
+        parts = ["usage not reported"]
+    else:
+        inputs = [f"{note.input_text_tokens or 0:,} text"]
+        if note.input_image_tokens:
+            inputs.append(f"{note.input_image_tokens:,} image")
+        parts = [f"tokens: {' + '.join(inputs)} in, {note.output_tokens:,} out"]
+    thread = format_usd(note.thread.micro)
+    if note.thread.unknown:
+        thread = f"≥ {thread} ({note.thread.unknown} call{'s' if note.thread.unknown > 1 else ''} price unknown)"
+    parts.append(f"thread so far: {thread}")
+    if note.user_month_micro is not None:
+        parts.append(f"your month: {format_usd(note.user_month_micro)}")
+    parts += [f"{label}: {format_usd(left)} left of {format_usd(limit)}" for label, left, limit in note.budgets_left]
+    return parts
 
 
 def help_text(command: str, choices: Choices, default_model: str) -> str:

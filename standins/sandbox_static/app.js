@@ -1,15 +1,8 @@
 // imagebot sandbox: a Slack-like page over the Slack stand-in. No build step, no external resources.
 // It reads the whole state from /api/state and refreshes whenever /api/events says something changed.
+// emoji.js (EMOJI_SVG, emojiHtml) and mrkdwn.js (escapeHtml, mrkdwn) are loaded before it.
 "use strict";
 
-const EMOJI = {
-  warning: "⚠️", white_check_mark: "✅", hourglass: "⌛", hourglass_flowing_sand: "⏳", frame_with_picture: "🖼️",
-  point_right: "👉", no_entry_sign: "🚫", no_entry: "⛔", moneybag: "💰", x: "❌", straight_ruler: "📏",
-  rotating_light: "🚨", money_with_wings: "💸", lock: "🔒", leftwards_arrow_with_hook: "↩️", key: "🔑",
-  identification_card: "🪪", eyes: "👀", credit_card: "💳", arrows_counterclockwise: "🔄", art: "🎨",
-  heavy_check_mark: "✔️", tada: "🎉", thumbsup: "👍", "+1": "👍", bulb: "💡", sparkles: "✨", memo: "📝",
-  chart_with_upwards_trend: "📈", information_source: "ℹ️", question: "❓", hammer_and_wrench: "🛠️",
-};
 const COLORS = 7; // .avatar.c0 … .c6 in app.css (no inline styles: the page's CSP forbids them)
 
 const ui = {
@@ -17,6 +10,7 @@ const ui = {
   user: localStorage.getItem("sandbox.user") || "U0ALICE",
   channel: localStorage.getItem("sandbox.channel") || "C0GENERAL",
   thread: null, // ts of the open thread's parent
+  home: false, // the app's Home tab is on screen
   viewId: null, // the modal on screen
   files: { composer: [], thread: [] },
   refreshing: false,
@@ -43,68 +37,17 @@ function el(tag, attrs = {}, ...children) {
 
 // ------------------------------------------------------------------ mrkdwn
 
-function escapeHtml(text) {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
-    .replace(/'/g, "&#39;");
-}
+const lookup = {
+  user: (id) => ((ui.state && ui.state.names) || {})[id],
+  channel: (id) => ((ui.state && ui.state.channel_names) || {})[id], // a DM reads #dm-alice
+};
 
-function slackUnescape(text) {
-  return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
-}
-
-function emoji(html) {
-  return html.replace(/:([a-z0-9_+-]+):/g, (whole, name) => EMOJI[name] || whole);
-}
-
-function inline(html) {
-  // html is already escaped; `code` spans are left alone, the rest gets *bold*, _italic_, ~strike~.
-  return html.split(/(`[^`\n]+`)/).map((part) => {
-    if (/^`[^`\n]+`$/.test(part)) return `<code>${part.slice(1, -1)}</code>`;
-    return emoji(part)
-      .replace(/(^|[\s(>])\*([^*\n]+)\*(?=$|[\s).,!?:;<])/g, "$1<b>$2</b>")
-      .replace(/(^|[\s(>])_([^_\n]+)_(?=$|[\s).,!?:;<])/g, "$1<i>$2</i>")
-      .replace(/(^|[\s(>])~([^~\n]+)~(?=$|[\s).,!?:;<])/g, "$1<s>$2</s>");
-  }).join("");
-}
-
-function entity(inner) {
-  const names = (ui.state && ui.state.names) || {};
-  const [target, label] = inner.split("|", 2);
-  if (/^@[UWB][A-Z0-9]+$/.test(target)) return `<b class="mention">@${escapeHtml(label || names[target.slice(1)] || target.slice(1))}</b>`;
-  if (/^#C[A-Z0-9]+$/.test(target)) {
-    const channel = ((ui.state && ui.state.channels) || []).find((c) => c.id === target.slice(1));
-    return `<b class="mention">#${escapeHtml(label || (channel ? channel.name : target.slice(1)))}</b>`;
-  }
-  if (/^!(here|channel|everyone)/.test(target)) return `<b class="mention">@${escapeHtml(target.slice(1))}</b>`;
-  if (/^(https?:\/\/|mailto:)/.test(target)) {
-    const url = slackUnescape(target);
-    return `<a href="${escapeHtml(url)}" target="_blank" rel="noopener noreferrer">${escapeHtml(slackUnescape(label || target))}</a>`;
-  }
-  return escapeHtml(slackUnescape(label || target));
-}
-
-function mrkdwn(text) {
-  // Slack's text: & < > arrive escaped; <...> are entities (mentions, channels, links).
-  const lines = [];
-  const chunks = String(text || "").split(/```/);
-  chunks.forEach((chunk, i) => {
-    if (i % 2 === 1) { lines.push(`<pre>${escapeHtml(slackUnescape(chunk.replace(/^\n/, "")))}</pre>`); return; }
-    const html = chunk.split(/(<[^<>\n]+>)/).map((part) => {
-      if (/^<[^<>\n]+>$/.test(part)) return entity(part.slice(1, -1));
-      return escapeHtml(slackUnescape(part));
-    }).join("");
-    lines.push(html.split("\n").map((line) => {
-      const quoted = line.match(/^&gt; ?(.*)$/);
-      return quoted ? `<span class="quote">│ ${inline(quoted[1])}</span>` : inline(line);
-    }).join("<br>"));
-  });
-  return lines.join("");
-}
+function md(text) { return mrkdwn(text, lookup); }
 
 function textObject(obj) {
   if (!obj) return el("span");
-  if (obj.type === "plain_text") return el("span", { html: emoji(escapeHtml(obj.text || "")) });
-  return el("span", { class: "text", html: mrkdwn(obj.text || "") });
+  if (obj.type === "plain_text") return el("span", { html: emojiHtml(escapeHtml(obj.text || "")) });
+  return el("span", { class: "text", html: md(obj.text || "") });
 }
 
 // ------------------------------------------------------------------ Block Kit
@@ -128,7 +71,8 @@ function button(element, block, context) {
     type: "button", class: element.style || null, "data-testid": testid, "data-action-id": element.action_id,
     "data-block-id": block.block_id || "", title: element.value || null,
     onclick: (event) => press(event.currentTarget, element, block, context),
-  }, ((element.text && element.text.text) || element.action_id).replace(/:([a-z0-9_+-]+):/g, (w, n) => EMOJI[n] || w));
+    html: emojiHtml(escapeHtml((element.text && element.text.text) || element.action_id)),
+  });
 }
 
 function renderBlock(block, context) {
@@ -197,9 +141,9 @@ function renderMessage(message, { inThread = false, ephemeral = false } = {}) {
   if (ephemeral) body.prepend(el("div", { class: "only-you", "data-testid": "only-visible-to-you" }, "Only visible to you"));
   const blocks = message.blocks || [];
   if (blocks.length) blocks.forEach((b) => { const node = renderBlock(b, context); if (node) body.append(node); });
-  if (!blocks.length && message.text) body.append(el("div", { class: "text", "data-testid": "message-text", html: mrkdwn(message.text) }));
+  if (!blocks.length && message.text) body.append(el("div", { class: "text", "data-testid": "message-text", html: md(message.text) }));
   if (blocks.length && message.text && !message.is_bot && !blocks.some((b) => b.type !== "rich_text")) {
-    body.append(el("div", { class: "text", html: mrkdwn(message.text) }));
+    body.append(el("div", { class: "text", html: md(message.text) }));
   }
   const files = message.files || [];
   if (files.length) {
@@ -207,10 +151,11 @@ function renderMessage(message, { inThread = false, ephemeral = false } = {}) {
       ? el("figure", { class: "file", "data-testid": "file" },
         el("a", { href: f.url, target: "_blank", rel: "noopener" }, el("img", { src: f.url, alt: f.title || f.name, loading: "lazy" })),
         el("figcaption", {}, f.name))
-      : el("div", { class: "file", "data-testid": "file" }, "📄 ", el("a", { href: f.url, download: f.name }, f.name)))));
+      : el("div", { class: "file", "data-testid": "file" }, el("span", { html: EMOJI_SVG.page_facing_up }), " ", el("a", { href: f.url, download: f.name }, f.name)))));
   }
   if (message.reactions && message.reactions.length) {
-    body.append(el("div", { class: "reactions" }, message.reactions.map((r) => el("span", { class: "reaction" }, EMOJI[r] || `:${r}:`))));
+    body.append(el("div", { class: "reactions" }, message.reactions.map((r) => el("span", { class: "reaction", "data-testid": "reaction", title: `:${r}:`,
+      html: EMOJI_SVG[r] || escapeHtml(`:${r}:`) }))));
   }
   if (!inThread && !ephemeral && message.reply_count) {
     body.append(el("button", { type: "button", class: "thread-link", "data-testid": "thread-link",
@@ -240,15 +185,21 @@ function keepScroll(container, render) {
 
 function currentChannel() {
   const channels = ui.state.channels;
-  return channels.find((c) => c.id === ui.channel) || channels[0];
+  return channels.find((c) => c.id === ui.channel) || channels.find((c) => !c.is_im) || channels[0];
 }
 
-function render() {
-  const state = ui.state;
+function chooseChannel(id) {
+  ui.channel = id;
+  ui.thread = null;
+  ui.home = false;
+  localStorage.setItem("sandbox.channel", id);
+  render();
+}
+
+function renderSidebar(state, channel) {
   const provider = $("provider");
   provider.textContent = `provider: ${state.provider}`;
   provider.className = `provider ${state.provider === "offline" ? "offline" : "real"}`;
-
   const picker = $("user-picker");
   const wanted = state.users.map((u) => u.id).join();
   if (picker.dataset.users !== wanted) {
@@ -257,16 +208,55 @@ function render() {
     picker.dataset.users = wanted;
   }
   picker.value = ui.user;
+  const link = (c) => el("button", {
+    type: "button", class: `channel-link${!ui.home && c.id === channel.id ? " active" : ""}`,
+    "data-testid": c.is_im ? "dm-imagebot" : `channel-${c.name}`, onclick: () => chooseChannel(c.id),
+  }, c.is_im ? `● ${c.name}` : `# ${c.name}`);
+  $("channel-list").replaceChildren(...state.channels.filter((c) => !c.is_im).map(link));
+  $("dm-list").replaceChildren(...state.channels.filter((c) => c.is_im).map(link));
+  $("app-home-link").className = `channel-link${ui.home ? " active" : ""}`;
+}
 
+// The app's Home tab (views.publish), as Slack shows it when the user opens the app.
+function renderHome(state) {
+  const view = state.home;
+  $("home").replaceChildren(...(view ? (view.blocks || []).map((b) => renderBlock(b, { ts: null, ephemeral: false,
+    channel: null, home: true })).filter(Boolean) : [el("div", { class: "empty" }, "Opening imagebot's Home…")]));
+}
+
+function renderThread(channel, ephemerals, asMessage) {
+  const parent = ui.thread && channel.messages.find((m) => m.ts === ui.thread);
+  $("thread-pane").hidden = !parent;
+  if (!parent) return;
+  const items = [
+    ...parent.replies.map((m) => ({ m, node: () => renderMessage(m, { inThread: true }) })),
+    ...ephemerals.filter((e) => e.thread_ts === parent.ts)
+      .map((e) => ({ m: e, node: () => renderMessage(asMessage(e), { inThread: true, ephemeral: true }) })),
+  ].sort((a, b) => byTs(a.m, b.m));
+  keepScroll($("thread-messages"), () => {
+    $("thread-messages").replaceChildren(
+      el("div", { class: "parent", "data-testid": "thread-parent" }, renderMessage(parent, { inThread: true })),
+      el("div", { class: "reply-count" }, `${parent.replies.length} ${parent.replies.length === 1 ? "reply" : "replies"}`),
+      ...items.map((x) => x.node()));
+  });
+}
+
+function render() {
+  const state = ui.state;
   const channel = currentChannel();
   ui.channel = channel.id;
-  $("channel-list").replaceChildren(...state.channels.map((c) => el("button", {
-    type: "button", class: `channel-link${c.id === channel.id ? " active" : ""}`, "data-testid": `channel-${c.name}`,
-    onclick: () => { ui.channel = c.id; ui.thread = null; localStorage.setItem("sandbox.channel", c.id); render(); },
-  }, c.is_im ? `● ${c.name}` : `# ${c.name}`)));
-  const title = channel.is_im ? channel.name : `#${channel.name}`;
+  renderSidebar(state, channel);
+  $("home").hidden = !ui.home;
+  $("app-tabs").hidden = !ui.home && !channel.is_im;
+  $("tab-home").className = ui.home ? "active" : "";
+  $("tab-messages").className = ui.home ? "" : "active";
+  $("messages").hidden = ui.home;
+  $("composer").hidden = ui.home;
+  const title = ui.home || channel.is_im ? "imagebot" : `#${channel.name}`;
   $("channel-title").textContent = title;
-  $("composer-input").placeholder = `Message ${title} — try /image a prompt`;
+  $("composer-input").placeholder = channel.is_im ? "Message imagebot — a prompt, or /image a prompt"
+    : `Message ${title} — try /image a prompt`;
+  if (ui.home) renderHome(state);
 
   const ephemerals = state.ephemerals.filter((e) => e.channel === channel.id);
   const asMessage = (e) => ({ ...e, user_name: "imagebot", is_bot: true, files: [] });
@@ -277,25 +267,23 @@ function render() {
   ].sort((a, b) => byTs(a.m, b.m));
   keepScroll($("messages"), () => {
     $("messages").replaceChildren(...(topLevel.length ? topLevel.map((x) => x.node())
-      : [el("div", { class: "empty" }, "No messages yet. Type /image and a prompt below.")]));
+      : [el("div", { class: "empty" }, channel.is_im ? "Send imagebot a prompt: it answers in a thread."
+        : "No messages yet. Type /image and a prompt below.")]));
   });
-
-  const parent = ui.thread && channel.messages.find((m) => m.ts === ui.thread);
-  $("thread-pane").hidden = !parent;
-  if (parent) {
-    const items = [
-      ...parent.replies.map((m) => ({ m, node: () => renderMessage(m, { inThread: true }) })),
-      ...ephemerals.filter((e) => e.thread_ts === parent.ts)
-        .map((e) => ({ m: e, node: () => renderMessage(asMessage(e), { inThread: true, ephemeral: true }) })),
-    ].sort((a, b) => byTs(a.m, b.m));
-    keepScroll($("thread-messages"), () => {
-      $("thread-messages").replaceChildren(
-        el("div", { class: "parent", "data-testid": "thread-parent" }, renderMessage(parent, { inThread: true })),
-        el("div", { class: "reply-count" }, `${parent.replies.length} ${parent.replies.length === 1 ? "reply" : "replies"}`),
-        ...items.map((x) => x.node()));
-    });
-  }
+  renderThread(channel, ephemerals, asMessage);
   renderModal(state.view);
+}
+
+async function openHome() {
+  ui.home = true;
+  ui.thread = null;
+  if (ui.state) render();
+  try { await api("/api/home", { user: ui.user }); } catch (error) { toast(error.message); } finally { refresh(); }
+}
+
+function openMessagesTab() {
+  const dm = ui.state && ui.state.channels.find((c) => c.is_im);
+  if (dm) chooseChannel(dm.id);
 }
 
 // ------------------------------------------------------------------ talking to the server
@@ -342,7 +330,7 @@ async function press(node, element, block, context) {
   try {
     await api("/api/action", { user: ui.user, channel: context.channel, message_ts: context.ts,
       action_id: element.action_id, block_id: block.block_id || "", value: element.value || "",
-      ephemeral: context.ephemeral });
+      ephemeral: context.ephemeral, home: Boolean(context.home) });
   } catch (error) { toast(error.message); } finally { node.disabled = false; refresh(); }
 }
 
@@ -380,6 +368,7 @@ async function send(kind) {
       await api("/api/message", form);
     }
     input.value = "";
+    input.style.height = ""; // back to one line, as Slack's composer after sending
     ui.files[kind] = [];
     renderAttachments(kind);
   } catch (error) {
@@ -562,8 +551,11 @@ function start() {
     ui.user = event.target.value;
     localStorage.setItem("sandbox.user", ui.user);
     ui.viewId = null;
-    refresh();
+    if (ui.home) openHome(); else refresh();
   });
+  $("app-home-link").addEventListener("click", openHome);
+  $("tab-home").addEventListener("click", openHome);
+  $("tab-messages").addEventListener("click", openMessagesTab);
   $("thread-close").addEventListener("click", () => { ui.thread = null; render(); });
   $("modal-form").addEventListener("submit", submitModal);
   $("modal-cancel").addEventListener("click", cancelModal);

@@ -23,6 +23,12 @@ class Faults(SlackState):
         has to fire."""
         self._faults.setdefault(method, []).extend({"hang": True} for _ in range(times))
 
+    def delay_file_processing(self, times: int = 1) -> None:
+        """Files uploaded from now on are still "being processed" for their first `times` uses in an image block:
+        chat.postMessage and chat.update answer invalid_blocks ("invalid slack file") for them, as Slack does for a
+        file uploaded a moment ago. 0 turns it off for later uploads."""
+        self._processing_delay = times
+
     async def _take_fault(self, method: str) -> web.Response | None:
         queue = self._faults.get(method)
         if not queue:

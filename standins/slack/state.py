@@ -74,6 +74,8 @@ class SlackState:
         self._files: dict[str, JSON] = {}
         self._file_bytes: dict[str, bytes] = {}
         self._uploads: dict[str, JSON] = {}  # file id -> pending upload (getUploadURLExternal until complete)
+        self._unprocessed: dict[str, int] = {}  # file id -> how many more image blocks refuse it (being processed)
+        self._processing_delay = 0  # how many for each file stored from now on (Faults.delay_file_processing)
         self._response_urls: dict[str, JSON] = {}
         self._faults: dict[str, list[JSON]] = {}
         self._tickets: set[str] = set()  # issued by apps.connections.open, not used yet
@@ -82,8 +84,7 @@ class SlackState:
         self._stopping = False
         self._released = asyncio.Event()  # set by stop(): requests hanging on purpose (hang_next) are answered
         self._open_channels: set[str] = set()  # channels every (later) user joins
-        self._ids = itertools.count(1)
-        self._last_ts_us = 0
+        self._ids, self._last_ts_us = itertools.count(1), 0  # ids and message timestamps handed out so far
         self._tasks: set[asyncio.Task[Delivery]] = set()
         self._state_changed = asyncio.Event()
         self._verifier = SignatureVerifier(signing_secret)
@@ -289,6 +290,8 @@ class SlackState:
         if mimetype.startswith("image/") and (size := image_size(data)):
             file["original_w"], file["original_h"] = size
         self._files[file_id], self._file_bytes[file_id] = file, data
+        if self._processing_delay:
+            self._unprocessed[file_id] = self._processing_delay
         return file
 
     def _share(self, file: JSON, channel_id: str, message: JSON) -> None:

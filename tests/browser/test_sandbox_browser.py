@@ -81,7 +81,8 @@ async def test_a_whole_conversation_in_the_browser(page: Page, sandbox: Sandbox,
     await expect(card).to_contain_text("Done", timeout=WAIT)
     await card.get_by_test_id("thread-link").click()  # "N replies", as in Slack
     thread = page.get_by_test_id("thread-messages")
-    await expect(thread.locator("img[src^='/files/']")).to_have_count(1, timeout=WAIT)
+    files = thread.get_by_test_id("file")  # uploads in the thread (the card above it shows the current one too)
+    await expect(files.locator("img[src^='/files/']")).to_have_count(1, timeout=WAIT)
     await expect(thread).to_contain_text("v1", timeout=WAIT)
 
     # Edit by reply, then with an attached reference image.
@@ -91,7 +92,7 @@ async def test_a_whole_conversation_in_the_browser(page: Page, sandbox: Sandbox,
     Image.new("RGB", (256, 256), "red").save(balloon)
     await reply(page, "add this balloon", files=[balloon])
     await expect(thread).to_contain_text("(from v2)", timeout=WAIT)
-    await expect(thread.locator("img[src^='/files/']")).to_have_count(4, timeout=WAIT)  # 3 results + the balloon
+    await expect(files.locator("img[src^='/files/']")).to_have_count(4, timeout=WAIT)  # 3 results + the balloon
     await shot(page, "sandbox-thread")
 
     # Undo (no API call), then a button: "Use this one" under v3.
@@ -118,9 +119,9 @@ async def test_a_whole_conversation_in_the_browser(page: Page, sandbox: Sandbox,
     report = page.get_by_test_id("message").filter(has_text="imagebot spend")
     await expect(report).to_be_visible(timeout=WAIT)
     messages = page.get_by_test_id("messages")
-    await expect(messages).to_contain_text("imagebot-spend-", timeout=WAIT)  # the chart's file, shown inline
+    await expect(messages).to_contain_text("imagebot-report-", timeout=WAIT)  # the chart, shown inline
     await expect(messages.locator("img[src^='/files/']").last).to_be_visible(timeout=WAIT)
-    await expect(messages).to_contain_text("imagebot-ledger-", timeout=WAIT)  # and the CSV beside it
+    await expect(messages).to_contain_text("-ledger.csv", timeout=WAIT)  # and the CSV beside it
     await shot(page, "sandbox-report")
 
     # The bot's own state agrees with the page.
@@ -132,3 +133,40 @@ async def test_a_whole_conversation_in_the_browser(page: Page, sandbox: Sandbox,
     last_png = sandbox.slack.file_bytes(sandbox.slack.messages("C0GENERAL")[-1]["files"][0]["id"])
     with Image.open(io.BytesIO(last_png)) as image:
         assert image.format == "PNG" and image.size == (1000, 500)  # the report's chart
+
+
+async def test_the_home_tab_and_a_direct_message_with_the_bot(page: Page, sandbox: Sandbox) -> None:
+    # Home: opening it sends app_home_opened; the page shows what the app published, emoji drawn without a font.
+    await page.get_by_test_id("app-home-link").click()
+    home = page.get_by_test_id("home")
+    await expect(home).to_contain_text("Your spend", timeout=WAIT)
+    await expect(home).to_contain_text("None yet", timeout=WAIT)  # no images yet
+    assert "U0ALICE" in sandbox.slack.home_views
+    await expect(page.get_by_test_id("composer")).to_be_hidden()
+
+    # Messages: the DM with the bot, where a prompt is a request answered in its thread.
+    await page.get_by_test_id("tab-messages").click()
+    await expect(page.get_by_test_id("channel-title")).to_have_text("imagebot")
+    await say(page, "a paper boat on a pond")
+    asked = page.get_by_test_id("message").filter(has_text="a paper boat on a pond")
+    await asked.get_by_test_id("thread-link").click(timeout=WAIT)
+    thread = page.get_by_test_id("thread-messages")
+    await expect(thread.get_by_test_id("file").locator("img[src^='/files/']")).to_have_count(1, timeout=WAIT)
+    await expect(thread.locator("code", has_text="undo")).to_be_visible(timeout=WAIT)  # inline code in italics
+    await expect(thread.locator("i code")).not_to_have_count(0)
+
+    # Back to Home: it now lists that image.
+    await page.get_by_test_id("tab-home").click()
+    await expect(home).to_contain_text("a paper boat on a pond", timeout=WAIT)
+
+
+async def test_mrkdwn_and_emoji_are_drawn_as_slack_draws_them(page: Page, sandbox: Sandbox) -> None:
+    await say(page, "/image a lighthouse")
+    card = page.get_by_test_id("message").filter(has_text="asked for an image")
+    await expect(card.locator(".mention")).to_have_text("@alice", timeout=WAIT)  # <@U0ALICE>
+    await expect(card.locator("svg.emoji").first).to_be_visible(timeout=WAIT)  # :white_check_mark:, no font
+    assert ":white_check_mark:" not in await card.inner_text()
+    html = await page.evaluate("mrkdwn('_use `undo` or <#C0GENERAL>_ <https://example.com|a link> :nope:', "
+                               "{user: () => undefined, channel: () => 'general'})")
+    assert html.startswith("<i>use <code>undo</code> or <span class=\"mention\">#general</span></i>")
+    assert '<a href="https://example.com"' in html and html.endswith(":nope:")  # an unknown name stays text

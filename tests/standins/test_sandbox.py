@@ -14,6 +14,7 @@ from PIL import Image
 
 from bot.settings import Settings
 from handlers.ui import modals as views
+from handlers.ui.results import USE
 from standins.sandbox import Sandbox, image_provider
 from tests.catalogue_helpers import live_with
 
@@ -74,15 +75,44 @@ async def test_the_page_and_its_files_are_served(sandbox: Sandbox, http: httpx.A
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert 'data-testid="composer-input"' in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]
-    for name, kind in (("app.js", "text/javascript"), ("app.css", "text/css")):
+    for name, kind in (("app.js", "text/javascript"), ("app.css", "text/css"), ("emoji.js", "text/javascript"),
+                       ("mrkdwn.js", "text/javascript")):
         response = await http.get(f"/static/{name}")
         assert response.status_code == 200 and response.headers["content-type"].startswith(kind)
-        assert "EventSource" in response.text or name == "app.css"
+        assert f'src="/static/{name}"' in page.text or name == "app.css"
     assert (await http.get("/static/secret.py")).status_code == 404
     snapshot = await state(http)
     assert snapshot["provider"] == "offline" and image_provider(Settings()) == "offline"
     assert {u["name"]: u["is_admin"] for u in snapshot["users"]} == {"alice": False, "bob": False, "admin": True}
     assert {c["name"] for c in snapshot["channels"]} >= {"general", "random"} and snapshot["view"] is None
+
+
+async def test_the_home_tab_shows_what_the_app_publishes_for_that_user(sandbox: Sandbox,
+                                                                        http: httpx.AsyncClient) -> None:
+    assert (await state(http))["home"] is None  # nothing published until the tab is opened
+    response = await http.post("/api/home", json={"user": ALICE})
+    assert response.status_code == 200 and response.json() == {"ok": True}, response.text
+    await settle(sandbox)
+    home = (await state(http))["home"]
+    assert home is not None and home["id"] == sandbox.slack.home_views[ALICE]["id"]
+    text = str(home["blocks"])
+    assert "How to use it" in text and "Your spend" in text and "Your recent images" in text
+    assert (await state(http, BOB))["home"] is None  # only Alice opened hers
+    assert (await http.post("/api/home", json={"user": "U0NOBODY"})).status_code == 400
+
+
+async def test_a_direct_message_to_the_bot_is_a_request_answered_in_its_thread(sandbox: Sandbox,
+                                                                               http: httpx.AsyncClient) -> None:
+    [dm] = [c for c in (await state(http))["channels"] if c["is_im"]]
+    assert dm["name"] == "imagebot" and dm["messages"] == []
+    [bobs] = [c for c in (await state(http, BOB))["channels"] if c["is_im"]]
+    assert bobs["id"] != dm["id"]  # each their own
+    response = await http.post("/api/message", json={"user": ALICE, "channel": dm["id"], "text": "a red kite"})
+    assert response.status_code == 200, response.text
+    await settle(sandbox)
+    [asked] = next(c for c in (await state(http))["channels"] if c["id"] == dm["id"])["messages"]
+    assert asked["text"] == "a red kite" and not asked["is_bot"]
+    assert [f for r in asked["replies"] for f in r["files"] if f["is_image"]]  # the image, in its thread
 
 
 async def test_a_command_makes_a_card_with_an_image_in_its_thread(sandbox: Sandbox, http: httpx.AsyncClient) -> None:
@@ -109,11 +139,11 @@ async def test_a_thread_reply_with_a_file_edits_and_a_button_works(sandbox: Sand
     results = [r for r in card["replies"] if r["is_bot"] and r["files"]]
     assert len(results) == 2 and "v2" in results[1]["text"]
 
-    with_buttons = [r for r in card["replies"] if views.USE in buttons(r)]
+    with_buttons = [r for r in card["replies"] if USE in buttons(r)]
     target = with_buttons[0]  # under v1
-    use = buttons(target)[views.USE]
+    use = buttons(target)[USE]
     response = await http.post("/api/action", json={"user": ALICE, "channel": CHANNEL, "message_ts": target["ts"],
-                                                    "action_id": views.USE, "block_id": use["block_id"],
+                                                    "action_id": USE, "block_id": use["block_id"],
                                                     "value": use["value"]})
     assert response.status_code == 200, response.text
     await settle(sandbox)

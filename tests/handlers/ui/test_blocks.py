@@ -9,16 +9,20 @@ from bot import errors
 from bot.models import ImageOptions
 from bot.rules.options import FLAG_OPTIONS, VALUE_OPTIONS
 from handlers.ui.blocks import (
+    CARD_BLOCK_ID,
     SECTION_LIMIT,
+    CardImage,
     Footnote,
     build_card,
     build_progress,
     footnote_text,
     help_text,
+    is_card,
     settings_line,
     status_done,
     status_failed,
     status_working,
+    with_card_image,
 )
 from handlers.ui.errors import explain
 from storage.records import Spend
@@ -56,6 +60,32 @@ def test_build_card_returns_fallback_text_and_three_blocks() -> None:
     assert blocks[0]["text"] == {"type": "mrkdwn", "text": "*<@U1> asked for an image*\n> a lighthouse at dusk"}
     assert blocks[1]["elements"] == [{"type": "mrkdwn", "text": f"{MODEL} · 1024x1024 · medium"}]
     assert blocks[2]["elements"] == [{"type": "mrkdwn", "text": ":hourglass_flowing_sand: Generating…"}]
+
+
+def test_build_card_shows_the_current_image_under_the_prompt_with_its_label() -> None:
+    _, blocks = build_card("U1", "a lighthouse at dusk", OPTIONS, "done", CardImage("F0123", "v3b", "a lighthouse"))
+
+    assert [b["type"] for b in blocks] == ["section", "image", "context", "context"]
+    assert blocks[1] == {"type": "image", "block_id": "imagebot_card_image", "slack_file": {"id": "F0123"},
+                         "alt_text": "a lighthouse", "title": {"type": "plain_text", "text": "v3b"}}
+    assert blocks[0]["block_id"] == CARD_BLOCK_ID and is_card(blocks)
+
+
+def test_a_cards_picture_is_replaced_or_removed_and_its_other_blocks_kept() -> None:
+    _, card = build_card("U1", "a lighthouse", OPTIONS, "done", CardImage("F1", "v1", "a lighthouse"))
+
+    moved = with_card_image(card, CardImage("F2", "v2", " "))
+    assert [b.get("slack_file") for b in moved] == [None, {"id": "F2"}, None, None]
+    assert moved[1]["alt_text"] == "v2"  # alt text is required: the label when there are no words
+    assert with_card_image(card, None) == [card[0], *card[2:]]
+    assert with_card_image(with_card_image(card, None), None) == [card[0], *card[2:]]
+    long = with_card_image(card, CardImage("F3", "v3", "x" * 5_000))
+    assert len(long[1]["alt_text"]) == 2000
+
+
+def test_only_a_card_is_a_card() -> None:
+    assert not is_card(None) and not is_card([])
+    assert not is_card([{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}])
 
 
 def test_build_card_quotes_every_line_of_a_multiline_prompt() -> None:
@@ -108,10 +138,21 @@ def test_status_lines() -> None:
 
 
 def test_footnote_shows_model_size_quality_tokens_cost_and_thread_total() -> None:
+    """Issue 15: what it is and what it cost on the first line; tokens and totals on a quieter second."""
     assert footnote_text(note()) == (
-        f"_{MODEL} · 1024x1024 · medium · tokens: 12 text in, 1,056 out · this image: $0.0423 · "
-        "thread so far: $0.0846_"
+        f"{MODEL} · 1024x1024 · medium · this image: $0.0423\n"
+        "_tokens: 12 text in, 1,056 out · thread so far: $0.0846_"
     )
+
+
+def test_footnote_first_line_has_the_version_and_the_second_the_month_and_budgets() -> None:
+    text = footnote_text(note(versions=("v3",), base_version="v2", user_month_micro=1_500_000,
+                              budgets_left=(("monthly user budget", 3_500_000, 5_000_000),)))
+
+    first, second = text.split("\n")[:2]
+    assert first == f"*v3* (from v2) · {MODEL} · 1024x1024 · medium · this image: $0.0423"
+    assert second == ("_tokens: 12 text in, 1,056 out · thread so far: $0.0846 · your month: $1.50 · "
+                      "monthly user budget: $3.50 left of $5.00_")
 
 
 def test_footnote_counts_input_image_tokens_and_several_images() -> None:
@@ -146,17 +187,15 @@ def test_footnote_says_usage_not_reported_when_there_is_no_usage() -> None:
 def test_offline_footnote_says_nothing_was_billed() -> None:
     text = footnote_text(note(provider="offline"))
 
-    assert text.startswith(f"_offline render, nothing billed · {MODEL}")
-    assert f"this image at {MODEL} prices: $0.0423" in text
+    assert text.split("\n")[0] == f"{MODEL} · 1024x1024 · medium · this image: $0.0423 · offline, not billed"
     assert "offline" not in footnote_text(note())
 
 
-def test_footnote_is_italic_mrkdwn() -> None:
-    text = footnote_text(note())
+def test_footnote_second_line_is_italic_mrkdwn_and_the_first_is_not() -> None:
+    first, second = footnote_text(note()).split("\n")
 
-    assert text.startswith("_")
-    assert text.endswith("_")
-    assert text.count("_") == 2
+    assert "_" not in first
+    assert second.startswith("_") and second.endswith("_") and second.count("_") == 2
 
 
 # help -----------------------------------------------------------------------------------------------------
