@@ -39,6 +39,7 @@ from bot.settings import Settings
 from handlers.ingress import MAX_BODY_BYTES
 from handlers.payloads import check_shape
 from handlers.ui import modals as views
+from handlers.ui import results
 from imagebot.compose import Imagebot
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
@@ -95,7 +96,7 @@ PRESS = {"type": "block_actions", "user": USER, "api_app_id": "A0IMAGEBOT", "tok
                        "is_ephemeral": False},
          "trigger_id": "1.2.abc", "team": {"id": TEAM, "domain": "standin"}, "channel": {"id": CHANNEL},
          "message": {"type": "message", "ts": "1800000000.000500", "text": "v1"},
-         "actions": [{"action_id": views.RETRY, "block_id": "imagebot_result_v1", "type": "button",
+         "actions": [{"action_id": results.RETRY, "block_id": "imagebot_result_v1", "type": "button",
                       "value": '{"image":"abc","v":"v1"}', "action_ts": "1800000000.000600",
                       "text": {"type": "plain_text", "text": "Retry"}}]}
 STATE = {views.PROMPT_BLOCK: {views.PROMPT_ACTION: {"type": "plain_text_input", "value": "a fox"}},

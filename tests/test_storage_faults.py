@@ -211,7 +211,7 @@ async def test_the_image_api_is_not_called_when_its_ledger_row_cannot_be_written
 
 async def test_a_button_pressed_while_the_db_thread_is_stuck_is_acked_and_told_to_try_again(
         slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
-    from handlers.ui import modals as views
+    from handlers.ui import results as views
     from tests.handlers.test_reliability import button, press
 
     thread_ts = await image_thread(slack, workspace)

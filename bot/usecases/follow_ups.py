@@ -1,7 +1,8 @@
 """What a press on one of a result's buttons asks for: a new job like any other (deduped, durable, budget-checked).
 
     retry          the same request again (an edit starts again from the same version)
-    undo           the next edit uses the version this one was made from (no API call)
+    undo           the next edit uses the version this one was made from (no API call), answered as the
+                   `undo` reply is
     use            the next edit uses this version (no API call)
     high_quality   the same request at quality high
     variations     three more of the same request
@@ -64,7 +65,7 @@ def request_for(button: Button, kind: str, payload: dict[str, Any], label: str,
     if button == "undo":
         if parent is None:
             return NotAsked("no_parent")
-        return FollowUp("edit", {"text": f"use {parent}", "attachments": []})
+        return FollowUp("edit", {"text": f"undo to {parent}", "attachments": []})
     if kind == "generate":
         options = dict(payload["options"])
         if button == "high_quality":

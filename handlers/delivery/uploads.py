@@ -18,7 +18,7 @@ from bot.images import imaging
 from bot.usecases import posting
 from bot.usecases.image_service import Delivered, ImageService
 from handlers.ui import blocks
-from handlers.ui.modals import build_result_actions
+from handlers.ui.results import build_result_actions
 from storage.records import ThreadKey
 
 log = logging.getLogger(__name__)
@@ -62,13 +62,15 @@ async def send_files(slack: Slack, key: ThreadKey, uploads: list[dict[str, Any]]
 
 
 async def post_buttons(slack: Slack, key: ThreadKey, delivered: Delivered) -> None:
-    """Under each result: Retry, Undo, Use this one, Make it high quality, Variations."""
-    actions = [build_result_actions(record.id, version, can_undo=bool(record.parent_id))
-               for record, version in zip(delivered.images, delivered.versions, strict=True)]
+    """One message under the request's images, however many it made: Use a / Use b… (or Use this one), Retry,
+    Undo, Make it high quality (unless it was), Variations."""
+    outputs = [(record.id, version) for record, version in zip(delivered.images, delivered.versions, strict=True)]
+    actions = build_result_actions(outputs, can_undo=bool(delivered.images[0].parent_id),
+                                   quality=delivered.result.quality)
     try:
         client = await slack(key.team_id)
         await client.chat_postMessage(channel=key.channel_id, thread_ts=key.thread_ts,
-                                      text=f"What next for {'/'.join(delivered.versions)}?", blocks=actions)
+                                      text=f"What next for {'/'.join(delivered.versions)}?", blocks=[actions])
     except SlackApiError as error:  # the image is there; the buttons are a convenience
         log.warning("could not post the buttons: %s", error.response.get("error"))
 

@@ -1,9 +1,10 @@
-"""Modals and interactive blocks, built by pure functions that return plain dicts; submissions parsed back.
+"""Modals, built by pure functions that return plain dicts; submissions parsed back. (What goes under a result,
+the cost confirmation and the grid's words are in handlers/ui/results.py.)
 
 Slack limits these builders keep (https://docs.slack.dev/reference/block-kit):
 a modal's title, submit and close ≤ 24 characters, ≤ 100 blocks, `private_metadata` ≤ 3000; `block_id` and
-`action_id` ≤ 255; a button's text ≤ 75 and value ≤ 2000; a select's options ≤ 100, each option's text ≤ 75
-and value ≤ 150; a plain_text_input's `max_length` between 1 and 3000.
+`action_id` ≤ 255; a select's options ≤ 100, each option's text ≤ 75 and value ≤ 150; a plain_text_input's
+`max_length` between 1 and 3000.
 
 A submitted modal arrives as `view["state"]["values"]`, shaped `{block_id: {action_id: state}}` where state is
 `{"type": "plain_text_input", "value": str | None}`, `{"type": "static_select", "selected_option": option |
@@ -12,23 +13,17 @@ None}` or `{"type": "checkboxes", "selected_options": [option, ...]}`.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import replace
 from typing import Any
 
 from bot.errors import InvalidOption
 from bot.models import ImageOptions
-from bot.money.pricing import format_usd
 from bot.rules.options import MAX_N, SIZE_ALIASES, Choices, check_options
-from handlers.ui.blocks import clip, escape, section
+from handlers.ui.blocks import clip
 
 # Slack limits.
 TITLE_LIMIT = 24
-ID_LIMIT = 255
-BUTTON_TEXT_LIMIT = 75
-BUTTON_VALUE_LIMIT = 2000
 OPTION_TEXT_LIMIT = 75
 OPTIONS_LIMIT = 100
 METADATA_LIMIT = 3000
@@ -51,17 +46,6 @@ TRANSPARENT_VALUE = "transparent"
 # The "Edit with imagebot" modal; its quality select shares QUALITY_BLOCK so one error map serves both.
 EDIT_MODAL = "imagebot_edit_modal"
 INSTRUCTION_BLOCK, INSTRUCTION_ACTION = "imagebot_instruction", "instruction"
-
-# Buttons under a result, and on a cost confirmation.
-RETRY = "imagebot_retry"
-UNDO = "imagebot_undo"
-USE = "imagebot_use"
-HIGH_QUALITY = "imagebot_high_quality"
-VARIATIONS = "imagebot_variations"
-CONFIRM = "imagebot_confirm"
-CANCEL = "imagebot_cancel"
-RESULT_BLOCK_PREFIX = "imagebot_result:"
-CONFIRMATION_BLOCK = "imagebot_confirmation"
 
 # InvalidOption.option (bot/rules/options.py names) → the input block that shows the error.
 OPTION_BLOCKS = {
@@ -247,10 +231,15 @@ def modal_errors(error: InvalidOption, *, fallback_block: str = PROMPT_BLOCK) ->
 
     Slack only accepts errors keyed by an input block of the submitted view, so an option the modal has no
     block for is reported on `fallback_block`. check_options words its messages for `/image` text
-    ("needs `--format png`"); a modal has selects, so "`--format png`" reads as "png" here.
+    ("needs `--format png`"); a modal has selects, so "`--format png`" reads as "png" here. Each of the error's
+    problems is shown on its own option's block (two on one block, one after the other).
     """
-    message = _CLI_VALUE_RE.sub(r"\1", str(error)).replace("`", "")
-    return {OPTION_BLOCKS.get(error.option or "", fallback_block): message}
+    found: dict[str, str] = {}
+    for problem in error.problems:
+        block = OPTION_BLOCKS.get(problem.option or "", fallback_block)
+        message = _CLI_VALUE_RE.sub(r"\1", str(problem)).replace("`", "")
+        found[block] = f"{found[block]} {message}" if block in found else message
+    return found
 
 
 # The "Edit with imagebot" modal -----------------------------------------------------------------------------
@@ -281,99 +270,7 @@ def parse_edit_modal(state_values: dict[str, Any], qualities: tuple[str, ...]) -
     return instruction, quality
 
 
-# Buttons under a result -------------------------------------------------------------------------------------
-
-
-def build_result_actions(image_id: str, version: str, *, can_undo: bool) -> dict[str, Any]:
-    """The buttons under one result: Retry, Undo (when there is an earlier version), Use this one,
-    Make it high quality, Variations. Each button's value is `{"image": image_id, "v": version}`."""
-    value = result_value(image_id, version)
-    buttons = [
-        _button("Retry", RETRY, value),
-        *([_button("Undo", UNDO, value)] if can_undo else []),
-        _button("Use this one", USE, value),
-        _button("Make it high quality", HIGH_QUALITY, value),
-        _button("Variations", VARIATIONS, value),
-    ]
-    return {"type": "actions", "block_id": result_block_id(image_id, version), "elements": buttons}
-
-
-def result_block_id(image_id: str, version: str) -> str:
-    """The block_id of the buttons under one result, built from what the buttons' value names, so a press whose
-    block_id and value disagree can be told apart (handlers/listeners/actions/results.py refuses it).
-    Block ids must differ between
-    the blocks of one message, and a distinct id per version lets Slack redraw a message whose buttons changed;
-    the image id keeps two outputs of one call apart."""
-    return _bounded_id(RESULT_BLOCK_PREFIX, f"{version}:{image_id}")
-
-
-def result_value(image_id: str, version: str) -> str:
-    value = json.dumps({"image": image_id, "v": version}, separators=(",", ":"), ensure_ascii=False)
-    if len(value) > BUTTON_VALUE_LIMIT:
-        raise ValueError(f"a button value is {len(value)} characters; Slack allows {BUTTON_VALUE_LIMIT}")
-    return value
-
-
-def read_result_value(value: str) -> tuple[str, str]:
-    """(image_id, version) from a result button's value; ValueError when it is not one of ours."""
-    data = json.loads(value)
-    if not isinstance(data, dict) or not isinstance(data.get("image"), str) or not isinstance(data.get("v"), str):
-        raise ValueError("not an imagebot result button value")
-    return data["image"], data["v"]
-
-
-# Cost confirmation -----------------------------------------------------------------------------------------
-
-
-def build_confirmation(estimate_micro: int, summary: str, token: str, *, caveats: tuple[str, ...] = ()
-                       ) -> list[dict[str, Any]]:
-    """Ask before an expensive request: the estimate, what it is for, and Generate / Cancel. `caveats` say where
-    the estimate is a stated upper bound rather than a published figure (xhigh, max, GIF) or leaves a part out.
-
-    Both buttons carry `token`, which names the pending request; nothing is spent until Generate.
-    """
-    text = f":moneybag: This will cost about *{format_usd(estimate_micro)}*: {escape(summary)}"
-    for caveat in caveats:
-        text += f"\n_{escape(caveat)}_"
-    return [
-        section(text),
-        {"type": "actions", "block_id": CONFIRMATION_BLOCK, "elements": [
-            {**_button("Generate", CONFIRM, token), "style": "primary"},
-            _button("Cancel", CANCEL, token),
-        ]},
-    ]
-
-
-# The grid -------------------------------------------------------------------------------------------------
-
-
-def build_grid_message(version: str) -> str:
-    """The words posted with the labelled grid over `version`: how to edit one part of the image."""
-    label = escape(version)
-    return (
-        f":straight_ruler: The grid over *{label}*: columns are letters from the left, rows are numbers from the "
-        "top. Reply in this thread to change one part of the image:\n"
-        "• `C2: add a lit window` changes cell C2\n"
-        "• `C2-D3: make it night` changes the rectangle with corners C2 and D3\n"
-        "• `--region top-left add a crescent moon` changes a named area: top, bottom, left, right, center "
-        "or a corner (top-left, top-right, bottom-left, bottom-right)\n"
-        f"The lines are only a guide: the edit is made on {label} itself, without them."
-    )
-
-
 # Helpers ---------------------------------------------------------------------------------------------------
-
-
-def _button(text: str, action_id: str, value: str) -> dict[str, Any]:
-    if len(value) > BUTTON_VALUE_LIMIT:
-        raise ValueError(f"a button value is {len(value)} characters; Slack allows {BUTTON_VALUE_LIMIT}")
-    return {"type": "button", "text": _plain(text, BUTTON_TEXT_LIMIT), "action_id": action_id, "value": value}
-
-
-def _bounded_id(prefix: str, rest: str) -> str:
-    """`prefix + rest`, or `prefix` + a digest of `rest` when that would pass Slack's 255-character limit."""
-    whole = prefix + rest
-    return whole if len(whole) <= ID_LIMIT else prefix + hashlib.sha256(rest.encode()).hexdigest()
 
 
 def _state(values: dict[str, Any], block_id: str, action_id: str) -> dict[str, Any]:

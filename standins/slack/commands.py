@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import secrets
 import time
 from typing import Any
@@ -11,7 +12,7 @@ from aiohttp import web
 
 from standins.slack.delivery import AppDelivery
 from standins.slack.faults import Faults
-from standins.slack.payloads import ack_payload, decode_json, truncate
+from standins.slack.payloads import ack_payload, decode_blocks, decode_json, truncate, truthy
 from standins.slack.records import JSON, Delivery
 
 RESPONSE_URL_MAX_USES = 5
@@ -48,7 +49,8 @@ class SlashCommands(AppDelivery, Faults):
         return f"{self.base_url}response/{response_id}"
 
     def _reply_to_command(self, context: JSON, payload: JSON, *, source: str) -> None:
-        """A response_url post or an ack body: in_channel posts as the bot, anything else is ephemeral."""
+        """A response_url post or an ack body: in_channel posts as the bot, anything else is ephemeral (in the
+        thread of the pressed message, for a press's response_url)."""
         if payload.get("response_type") == "in_channel":
             text, _ = truncate(payload.get("text") or "")
             thread_ts = payload.get("thread_ts")
@@ -56,7 +58,9 @@ class SlashCommands(AppDelivery, Faults):
                 thread_ts = None
             self._bot_message(context["channel_id"], text, blocks=payload.get("blocks"), thread_ts=thread_ts)
         else:
-            self._add_ephemeral(context["channel_id"], context["user_id"], payload, source)
+            thread_ts = payload.get("thread_ts") or context.get("thread_ts")
+            self._add_ephemeral(context["channel_id"], context["user_id"], {**payload, "thread_ts": thread_ts},
+                                source)
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
         raw = await request.text()
@@ -75,8 +79,64 @@ class SlashCommands(AppDelivery, Faults):
             return web.Response(status=404, text="used_url")
         if not isinstance(payload, dict):
             return web.Response(status=400, text="invalid_payload")
+        original = context.get("original")  # the pressed message (a slash command's response_url has none)
+        if original is not None and truthy(payload.get("delete_original")):
+            context["uses"] += 1
+            return self._delete_original(original)
         if not (payload.get("text") or payload.get("blocks")):
             return web.Response(status=400, text="no_text")
         context["uses"] += 1
+        if original is not None and truthy(payload.get("replace_original")):
+            return self._replace_original(original, payload)
         self._reply_to_command(context, payload, source="response_url")
         return web.Response(text="ok")
+
+    def _replace_original(self, original: JSON, payload: JSON) -> web.Response:
+        """The pressed message becomes the reply, where it was (same ts, same thread; an ephemeral stays one)."""
+        text, _ = truncate(payload.get("text") or "")
+        blocks = decode_blocks(payload.get("blocks"))
+        if original["ephemeral"]:
+            found = self._original_ephemeral(original)
+            if found is None:
+                return web.Response(status=404, text="message_not_found")
+            found.update(text=text, blocks=blocks)
+            self._changed()
+            return web.Response(text="ok")
+        message = self._find(original["channel_id"], original["ts"])
+        if message is None:
+            return web.Response(status=404, text="message_not_found")
+        previous = copy.deepcopy(message)
+        message["text"] = text
+        if blocks is None:
+            message.pop("blocks", None)
+        else:
+            message["blocks"] = blocks
+        self._changed()
+        self._echo(self._changed_event(self.channels[original["channel_id"]], message, previous))
+        return web.Response(text="ok")
+
+    def _delete_original(self, original: JSON) -> web.Response:
+        """The pressed message is gone (a thread reply from its thread's count too)."""
+        if original["ephemeral"]:
+            found = self._original_ephemeral(original)
+            if found is not None:
+                self._ephemerals.remove(found)
+                self._changed()
+            return web.Response(text="ok") if found is not None else web.Response(status=404,
+                                                                                 text="message_not_found")
+        message = self._messages.get(original["channel_id"], {}).pop(original["ts"], None)
+        if message is None:
+            return web.Response(status=404, text="message_not_found")
+        parent = self._find(original["channel_id"], message.get("thread_ts"))
+        if parent is not None and parent is not message:
+            parent["reply_count"] = max(0, parent.get("reply_count", 1) - 1)
+        self._changed()
+        ts = self._next_ts()
+        self._echo({"type": "message", "subtype": "message_deleted", "hidden": True, "channel":
+                    original["channel_id"], "ts": ts, "event_ts": ts, "deleted_ts": message["ts"],
+                    "previous_message": message})
+        return web.Response(text="ok")
+
+    def _original_ephemeral(self, original: JSON) -> JSON | None:
+        return next((e for e in self._ephemerals if e["channel"] == original["channel_id"]
+                     and e["ts"] == original["ts"]), None)

@@ -77,8 +77,31 @@ class AppDelivery(SocketMode):
 
     async def send_interaction(self, payload: JSON) -> Delivery:
         """POST `payload=<json>` (block_actions, view_submission, ...) as Slack's interactivity does."""
+        self._bind_response_url(payload)
         body = urlencode({"payload": json.dumps(payload)})
         return await self._deliver("interaction", body, "application/x-www-form-urlencoded", payload)
+
+    def _bind_response_url(self, payload: JSON) -> None:
+        """A press's response_url belongs to the message the press was in (its `container`), as Slack's does: a
+        reply through it with `replace_original` / `delete_original` acts on that message, ephemeral or not, and
+        an ephemeral reply to a press in a thread shows in that thread
+        (https://docs.slack.dev/interactivity/handling-user-interaction#message_responses)."""
+        url, container = payload.get("response_url"), payload.get("container") or {}
+        if not isinstance(url, str) or not url.startswith(f"{self.base_url}response/") or not isinstance(
+                container, dict) or container.get("type") != "message":
+            return
+        context = self._response_urls.get(url.rsplit("/", 1)[1])
+        channel_id, ts = container.get("channel_id"), container.get("message_ts")
+        if context is None or "original" in context or channel_id != context["channel_id"] or not isinstance(ts, str):
+            return
+        ephemeral = bool(container.get("is_ephemeral"))
+        original = (next((e for e in self._ephemerals if e["channel"] == channel_id and e["ts"] == ts), None)
+                    if ephemeral else self._find(channel_id, ts))
+        if original is None:
+            return
+        thread_ts = original.get("thread_ts")
+        context.update(original={"channel_id": channel_id, "ts": ts, "ephemeral": ephemeral},
+                       thread_ts=thread_ts if thread_ts != ts else None)
 
     def _message_event(self, channel: JSON, message: JSON) -> JSON:
         event = {**copy.deepcopy(message), "channel": channel["id"], "event_ts": message["ts"],

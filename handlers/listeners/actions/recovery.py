@@ -31,7 +31,7 @@ from handlers.listeners.actions.presses import (
     within_ack,
 )
 from handlers.ui import blocks
-from handlers.ui import modals as views
+from handlers.ui import results as views
 from handlers.ui.errors import explain, refusal
 from storage.records import JobRecord, ThreadKey
 
@@ -47,11 +47,14 @@ class RecoveryButtons:
         self.delivery = delivery
         self.recovery = Recovery(services.db, services.jobs)
 
-    def reply(self, respond: AsyncRespond, text: str) -> None:
+    def reply(self, respond: AsyncRespond, text: str, body: dict[str, Any]) -> None:
+        """Tell the presser privately, in the thread of the pressed message when it is in one."""
         if not respond.response_url:  # Slack sends one with every press on a message; a forged press has none
             log.info("a button press came without a response_url; not answered: %s", text[:80])
             return
-        self.services.jobs.background(_say(respond, text), name="action-reply")
+        pressed = press_of(body)
+        thread_ts = pressed.thread_ts if pressed.thread_ts != pressed.message_ts else None
+        self.services.jobs.background(_say(respond, text, thread_ts), name="action-reply")
 
     async def owned_job(self, body: dict[str, Any], action: dict[str, Any],
                         respond: AsyncRespond) -> JobRecord | None:
@@ -63,29 +66,28 @@ class RecoveryButtons:
         if not isinstance(job, Refused):
             return job
         if job.reason == "unknown":
-            self.reply(respond, "I no longer know that request.")
+            self.reply(respond, "I no longer know that request.", body)
         elif job.reason == "elsewhere":
             log_refused(pressed, action, job.why)
-            self.reply(respond, NOT_THIS_MESSAGE)
+            self.reply(respond, NOT_THIS_MESSAGE, body)
         else:
-            self.reply(respond, f"Only <@{job.owner}>, who asked for it, can do that.")
+            self.reply(respond, f"Only <@{job.owner}>, who asked for it, can do that.", body)
         return None
 
     def admitted(self, admission: Admission | None, body: dict[str, Any], respond: AsyncRespond, accepted: str,
                  already: str) -> None:
         """Say what became of a request made again: done already (None: the button was used, or a duplicate),
-        refused (and why), or accepted."""
+        refused (and why: the pressed message says it, as its button is used up), or accepted."""
         if admission is None:
-            self.reply(respond, already)
+            self.reply(respond, already, body)
             return
         reason = refusal(admission.status, retry_in=admission.retry_in,
                          limit=self.services.settings.user_requests_per_minute)
-        if reason:
-            self.reply(respond, reason)
-        elif admission.status == "duplicate":
-            self.reply(respond, already)
+        if admission.status == "duplicate" and not reason:
+            self.reply(respond, already, body)
         else:
-            self.services.jobs.background(self.replace(press_of(body), respond, accepted), name="action-replace")
+            self.services.jobs.background(self.replace(press_of(body), respond, reason or accepted),
+                                          name="action-replace")
 
     async def replace(self, pressed: Press, respond: AsyncRespond, text: str) -> None:
         """The pressed message says what became of it, its button gone: replace_original through the press's
@@ -124,7 +126,7 @@ class RecoveryButtons:
             return
         if action["action_id"] == views.CANCEL:
             if not await self.recovery.cancel(job, until=press_deadline()):
-                self.reply(respond, ANSWERED)
+                self.reply(respond, ANSWERED, body)
                 return
             self.services.jobs.background(self.replace(press_of(body), respond,
                                                        f":x: Cancelled by <@{job.user_id}>; nothing was spent."),
@@ -162,8 +164,8 @@ class RecoveryButtons:
                           replace_original=False)
 
 
-async def _say(respond: AsyncRespond, text: str) -> None:
-    await respond(text=text, response_type="ephemeral", replace_original=False)
+async def _say(respond: AsyncRespond, text: str, thread_ts: str | None) -> None:
+    await respond(text=text, response_type="ephemeral", replace_original=False, thread_ts=thread_ts)
 
 
 def register(app: AsyncApp, services: Services, delivery: Delivery) -> None:

@@ -1,5 +1,5 @@
-"""The buttons under each result (Retry, Undo, Use this one, Make it high quality, Variations). Each press is a job
-like any other (deduped, durable, budget-checked); what it asks for is decided in the core
+"""The buttons under each request's results (Use a / Use b…, Retry, Undo, Make it high quality, Variations). Each
+press is a job like any other (deduped, durable, budget-checked); what it asks for is decided in the core
 (bot/usecases/follow_ups.py). The press is charged to whoever pressed it. Results land in the same thread as new
 versions.
 """
@@ -22,25 +22,26 @@ from handlers.listeners.actions.presses import (
     press_of,
     within_ack,
 )
-from handlers.ui import modals as views
+from handlers.ui import results as views
 from handlers.ui.errors import explain, refusal
 from storage.records import ThreadKey
 
 BUTTONS: dict[str, Button] = {views.RETRY: "retry", views.UNDO: "undo", views.USE: "use",
-                              views.HIGH_QUALITY: "high_quality", views.VARIATIONS: "variations"}
+                              views.HIGH_QUALITY: "high_quality", views.VARIATIONS: "variations",
+                              **dict.fromkeys(views.USE_OUTPUTS, "use")}
 
 
 def checked_version(body: dict[str, Any], pressed: Press, action: dict[str, Any]) -> tuple[str, str] | None:
-    """(image id, label) for a press that names its version consistently: the value's image and version, the
-    block_id built from them, and one of the message's own buttons. (The store keeps no record of which message
-    carries which buttons, so Slack's copy of the message is what the press is checked against.) None, logged, for
-    a press that does not add up."""
+    """(image id, label) for a press that names its version consistently: the value's image and version, a
+    block_id naming that version (handlers/ui/results.py `names_version`), and one of the message's own buttons.
+    (The store keeps no record of which message carries which buttons, so Slack's copy of the message is what the
+    press is checked against.) None, logged, for a press that does not add up."""
     try:
         image_id, label = views.read_result_value(action.get("value") or "")
     except ValueError:
         log_refused(pressed, action, "not a result button value")
         return None
-    if action.get("block_id") != views.result_block_id(image_id, label):
+    if not views.names_version(str(action.get("block_id") or ""), image_id, label):
         log_refused(pressed, action, "block_id and value disagree")
         return None
     if not in_message(body, action) or not pressed.thread_ts:
@@ -78,7 +79,7 @@ class ResultButtons:
             elif asked.reason == "gone":
                 self.tell(pressed, f"I no longer know {label}.", "button-unknown")
             else:
-                self.tell(pressed, f"{label} was not made from another image: there is nothing to undo.",
+                self.tell(pressed, f"There is nothing to undo: {label} was not made from another one.",
                           "button-note")
             return
         admission = await self.services.jobs.submit(

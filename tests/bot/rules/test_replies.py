@@ -13,6 +13,9 @@ from bot.rules.replies import Edit, ShowGrid, Undo, UseOutput, UseVersion, parse
     ("use v2", UseVersion("v2")),
     ("back to V3b", UseVersion("v3b")),
     ("go back to v10", UseVersion("v10")),
+    ("undo to v2", UseVersion("v2", undo=True)),  # what the Undo button under v3 sends
+    ("Undo back to V3b.", UseVersion("v3b", undo=True)),
+    ("undo to the blue one", Edit("undo to the blue one")),
     ("use #2", UseOutput(1)),
     ("use b", UseOutput(1)),
     ("use A", UseOutput(0)),

@@ -43,7 +43,7 @@ def options(asked: FollowUp | NotAsked) -> Any:
 
 def test_use_and_undo_point_the_next_edit_at_a_version_without_an_api_call() -> None:
     assert request_for("use", "edit", {}, "v2", "v1") == FollowUp("edit", {"text": "use v2", "attachments": []})
-    assert request_for("undo", "edit", {}, "v2", "v1") == FollowUp("edit", {"text": "use v1", "attachments": []})
+    assert request_for("undo", "edit", {}, "v2", "v1") == FollowUp("edit", {"text": "undo to v1", "attachments": []})
     assert request_for("undo", "generate", GENERATED, "v1", None) == NotAsked("no_parent")
 
 
@@ -70,7 +70,7 @@ async def test_a_press_asks_for_the_job_its_version_names_in_the_thread(db: DbTh
     first = made(db, "generate", GENERATED, "a" * 64, None)
     second = made(db, "edit", {"text": "make the sky purple", "attachments": []}, "b" * 64, "a" * 64)
     assert await follow_up(db, KEY, second, "b" * 64, "undo", until=None) == FollowUp(
-        "edit", {"text": f"use {first}", "attachments": []})
+        "edit", {"text": f"undo to {first}", "attachments": []})
     assert await follow_up(db, KEY, second, "b" * 64, "retry", until=None) == FollowUp(
         "edit", {"text": f"{first}: make the sky purple", "attachments": []})
     assert await follow_up(db, KEY, first, "a" * 64, "variations", until=None) == FollowUp(

@@ -38,8 +38,10 @@ def confirmation(slack: SlackStandIn) -> tuple[dict[str, Any], dict[str, dict[st
     raise AssertionError("no confirmation posted")
 
 
-async def click(slack: SlackStandIn, workspace: LocalWorkspace, action: str, user: str = ALICE) -> None:
-    message, buttons = confirmation(slack)
+async def click(slack: SlackStandIn, workspace: LocalWorkspace, action: str, user: str = ALICE,
+                shown: tuple[dict[str, Any], dict[str, dict[str, Any]]] | None = None) -> None:
+    """A press on the confirmation; `shown`: on a copy of it seen before it was answered (and replaced)."""
+    message, buttons = shown or confirmation(slack)
     payload = {"type": "block_actions", "user": {"id": user, "team_id": slack.team_id},
                "team": {"id": slack.team_id}, "channel": {"id": CHANNEL}, "trigger_id": f"c-{len(slack.calls)}",
                "container": {"type": "message", "message_ts": message["ts"], "channel_id": CHANNEL,
@@ -62,10 +64,11 @@ async def test_an_expensive_request_waits_for_yes(slack: SlackStandIn, image_api
     assert not image_api.requests  # nothing spent yet
     await click(slack, workspace, "imagebot_confirm", user="U0BOB")  # not Bob's request
     assert not image_api.requests
+    shown = confirmation(slack)
     await click(slack, workspace, "imagebot_confirm")
     [request] = image_api.requests
     assert request.json["n"] == 4 and request.json["quality"] == "high"
-    await click(slack, workspace, "imagebot_confirm")  # a second press of the same button: answered already
+    await click(slack, workspace, "imagebot_confirm", shown=shown)  # a second press of the same button: answered
     assert len(image_api.requests) == 1
 
 
@@ -73,8 +76,9 @@ async def test_cancel_spends_nothing_and_cheap_requests_do_not_ask(slack: SlackS
                                                                    workspace: LocalWorkspace) -> None:
     await slack.send_command(ALICE, CHANNEL, EXPENSIVE)
     await workspace.settle()
+    shown = confirmation(slack)
     await click(slack, workspace, "imagebot_cancel")
-    await click(slack, workspace, "imagebot_confirm")  # too late: it was cancelled
+    await click(slack, workspace, "imagebot_confirm", shown=shown)  # too late: it was cancelled
     assert not image_api.requests
     assert any("Cancelled" in str(c.params) for c in slack.calls_to("response_url"))
     threshold = workspace.services.settings.confirm_above_micro

@@ -1,4 +1,4 @@
-"""handlers/ui/modals.py: modals, result buttons and the cost confirmation, as plain dicts; submissions parsed back.
+"""handlers/ui/modals.py: modals as plain dicts; submissions parsed back.
 
 Slack's limits are asserted directly, and every view and block is also loaded into slack_sdk's own Block Kit
 models, which check the same limits and must give back exactly the dict we built (so no key is misspelled).
@@ -8,28 +8,22 @@ What the image modal offers is the catalogue's (`Choices`): models are picked he
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.errors import InvalidOption
 from bot.models import ImageOptions
-from bot.money.pricing import format_usd
 from bot.rules.options import MAX_N, SIZE_ALIASES, Choices, check_options
 from handlers.ui import modals as views
 from handlers.ui.modals import (
-    CANCEL,
-    CONFIRM,
     EDIT_MODAL,
     FORMAT_ACTION,
     FORMAT_BLOCK,
-    HIGH_QUALITY,
     IMAGE_MODAL,
     INSTRUCTION_ACTION,
     INSTRUCTION_BLOCK,
@@ -41,24 +35,15 @@ from handlers.ui.modals import (
     PROMPT_BLOCK,
     QUALITY_ACTION,
     QUALITY_BLOCK,
-    RETRY,
     SIZE_ACTION,
     SIZE_BLOCK,
     TRANSPARENT_ACTION,
     TRANSPARENT_BLOCK,
-    UNDO,
-    USE,
-    VARIATIONS,
-    build_confirmation,
     build_edit_modal,
-    build_grid_message,
     build_image_modal,
-    build_result_actions,
     modal_errors,
     parse_edit_modal,
     parse_image_modal,
-    read_result_value,
-    result_value,
 )
 from tests.catalogue_helpers import caps, choices, default_model, live, live_with, live_without, shut_down
 
@@ -661,124 +646,6 @@ def test_edit_modal_reads_slacks_null_for_an_empty_optional_select() -> None:
               QUALITY_BLOCK: {QUALITY_ACTION: {"type": "static_select", "selected_option": None}}}
 
     assert parse_edit_modal(values, QUALITIES) == ("warmer", None)
-
-
-# Buttons under a result -------------------------------------------------------------------------------------
-
-
-def test_result_actions_offer_every_button_with_undo_only_when_possible() -> None:
-    with_undo = build_result_actions("img_42", "v3", can_undo=True)
-    without = build_result_actions("img_42", "v1", can_undo=False)
-
-    assert [(b["action_id"], b["text"]["text"]) for b in with_undo["elements"]] == [
-        (RETRY, "Retry"), (UNDO, "Undo"), (USE, "Use this one"), (HIGH_QUALITY, "Make it high quality"),
-        (VARIATIONS, "Variations")]
-    assert [b["action_id"] for b in without["elements"]] == [RETRY, USE, HIGH_QUALITY, VARIATIONS]
-    for block in (with_undo, without):
-        assert block["type"] == "actions"
-        assert_block_kit_limits([block], modal=False)
-        assert Block.parse(block).to_dict() == block
-
-
-def test_result_button_values_decode_back() -> None:
-    block = build_result_actions("img_42", "v3b", can_undo=True)
-
-    for button in block["elements"]:
-        assert json.loads(button["value"]) == {"image": "img_42", "v": "v3b"}
-        assert read_result_value(button["value"]) == ("img_42", "v3b")
-    assert " " not in block["elements"][0]["value"]  # compact
-
-
-def test_result_block_ids_carry_the_version_and_differ_between_versions() -> None:
-    v2 = build_result_actions("img_1", "v2", can_undo=True)["block_id"]
-    v3 = build_result_actions("img_1", "v3", can_undo=True)["block_id"]
-
-    assert "v2" in v2 and "v3" in v3
-    assert v2 != v3
-    assert build_result_actions("img_2", "v3", can_undo=True)["block_id"] != v3
-
-
-def test_a_long_version_still_gives_a_short_distinct_block_id() -> None:
-    a = build_result_actions("img", "v" * 300, can_undo=False)
-    b = build_result_actions("img", "v" * 301, can_undo=False)
-
-    assert len(a["block_id"]) <= 255
-    assert a["block_id"] != b["block_id"]
-    assert_block_kit_limits([a], modal=False)
-
-
-def test_a_button_value_over_2000_characters_is_refused() -> None:
-    assert len(result_value("i" * 1900, "v1")) <= 2000
-    with pytest.raises(ValueError, match="2000"):
-        build_result_actions("i" * 2000, "v1", can_undo=False)
-
-
-@pytest.mark.parametrize("value", ["[]", '{"image": 1, "v": "v1"}', '{"image": "x"}', '"x"'])
-def test_read_result_value_refuses_other_values(value: str) -> None:
-    with pytest.raises(ValueError):
-        read_result_value(value)
-
-
-# Cost confirmation -----------------------------------------------------------------------------------------
-
-
-def test_confirmation_states_the_estimate_and_offers_generate_and_cancel() -> None:
-    summary = f"4 images, {default_model()}, high, 1536x1024"
-    blocks = build_confirmation(1_250_000, summary, "tok_abc")
-
-    assert_block_kit_limits(blocks, modal=False)
-    assert [Block.parse(block).to_dict() for block in blocks] == blocks
-    section, actions = blocks
-    assert format_usd(1_250_000) in section["text"]["text"]
-    assert summary in section["text"]["text"]
-    assert "\n_" not in section["text"]["text"]  # no caveats, no caveat lines
-    generate, cancel = actions["elements"]
-    assert (generate["action_id"], generate["text"]["text"], generate["style"]) == (CONFIRM, "Generate", "primary")
-    assert (cancel["action_id"], cancel["text"]["text"]) == (CANCEL, "Cancel")
-    assert "style" not in cancel
-    assert generate["value"] == cancel["value"] == "tok_abc"
-
-
-def test_confirmation_escapes_the_summary_and_clips_it() -> None:
-    (section, _) = build_confirmation(40_000, "<!channel> & " + "x" * 5000, "t")
-
-    assert "<!channel>" not in section["text"]["text"]
-    assert "&lt;!channel&gt; &amp;" in section["text"]["text"]
-    assert len(section["text"]["text"]) <= 3000
-
-
-def test_confirmation_states_each_caveat_on_its_own_italic_line_escaped() -> None:
-    caveats = ("xhigh has no published token figures: this is a stated upper bound", "<!here> & the SVG author")
-    blocks = build_confirmation(2_000_000, "one image", "t", caveats=caveats)
-
-    assert_block_kit_limits(blocks, modal=False)
-    assert [Block.parse(block).to_dict() for block in blocks] == blocks
-    text = blocks[0]["text"]["text"]
-    assert text.splitlines()[1:] == ["_xhigh has no published token figures: this is a stated upper bound_",
-                                     "_&lt;!here&gt; &amp; the SVG author_"]
-    assert format_usd(2_000_000) in text.splitlines()[0]
-
-
-def test_confirmation_refuses_a_token_over_2000_characters() -> None:
-    with pytest.raises(ValueError):
-        build_confirmation(1, "one image", "t" * 2001)
-
-
-# The grid -------------------------------------------------------------------------------------------------
-
-
-def test_grid_message_explains_cells_ranges_and_regions() -> None:
-    text = build_grid_message("v3")
-
-    assert "v3" in text
-    assert "`C2: " in text
-    assert "`C2-D3: " in text
-    assert "`--region top-left " in text
-    assert len(text) <= 3000
-
-
-def test_grid_message_escapes_the_version() -> None:
-    assert "<@U1>" not in build_grid_message("<@U1>")
 
 
 def test_every_builder_uses_distinct_block_ids_across_one_modal() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from handlers.listeners.actions.presses import NOT_THIS_MESSAGE, in_message, press_of
-from handlers.ui import modals as views
+from handlers.ui import results as views
 from handlers.ui.blocks import build_notice
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
@@ -39,12 +39,12 @@ def pressed(blocks: list[dict[str, Any]], action_id: str, value: str, block_id: 
 
 
 def test_a_press_is_one_of_its_messages_buttons_only_with_the_same_block_id_action_and_value() -> None:
-    block = views.build_result_actions("img_1", "v2", can_undo=True)
+    block = views.build_result_actions([("img_1", "v2")], can_undo=True)
     value = views.result_value("img_1", "v2")
-    assert block["block_id"] == views.result_block_id("img_1", "v2")
+    assert block["block_id"] == views.result_block_id([("img_1", "v2")])
     assert in_message(*pressed([block], views.RETRY, value, block["block_id"]))
     assert not in_message(*pressed([block], views.RETRY, views.result_value("img_1", "v1"), block["block_id"]))
-    assert not in_message(*pressed([block], views.RETRY, value, views.result_block_id("img_1", "v1")))
+    assert not in_message(*pressed([block], views.RETRY, value, views.result_block_id([("img_1", "v1")])))
     assert not in_message(*pressed([block], "imagebot_other", value, block["block_id"]))
     body, action = pressed([block], views.RETRY, value, block["block_id"])
     assert not in_message({**body, "message": None}, action)  # an ephemeral message comes without a copy

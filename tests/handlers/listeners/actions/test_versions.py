@@ -166,11 +166,12 @@ async def test_an_attached_mask_is_used_and_a_bad_one_is_refused(slack: SlackSta
 
 
 def buttons_for(slack: SlackStandIn, thread_ts: str, version: str) -> tuple[dict, dict[str, dict]]:
-    """The buttons message for `version`, and its buttons by action id (each with its block's block_id, which
-    Slack sends with a press)."""
+    """The buttons message for `version` (alone, or one of several images: v5a), and its buttons by action id
+    (each with its block's block_id, which Slack sends with a press)."""
     for message in slack.thread(CHANNEL, thread_ts):
         for block in message.get("blocks") or []:
-            if block.get("type") == "actions" and f":{version}:" in block.get("block_id", ""):
+            named = block.get("block_id", "").removeprefix("imagebot_result:").partition(":")[0].split(",")
+            if block.get("type") == "actions" and version in named:
                 return message, {b["action_id"]: {**b, "block_id": block["block_id"]} for b in block["elements"]}
     raise AssertionError(f"no buttons for {version}")
 
