@@ -34,7 +34,7 @@ from handlers.delivery.card import DRAWN, Card, current_image, uploaded_names
 from handlers.delivery.progress import Progress, show_progress
 from handlers.ui import blocks
 from handlers.ui.errors import budget_owner, explain
-from handlers.ui.modals import build_confirmation, build_grid_message
+from handlers.ui.results import build_confirmation, build_grid_message
 from handlers.workspaces import Workspaces
 from storage.records import JobRecord, ThreadKey
 
