@@ -3,7 +3,7 @@
     ImagebotError
     ├── SettingsError            a missing or contradictory setting (names the variable)
     ├── UserInputError           something the user typed or attached; the message is for them
-    │   ├── InvalidOption        an option or value /image does not accept (lists the valid ones)
+    │   ├── InvalidOption        options or values /image does not accept (each problem, with the valid values)
     │   ├── PromptTooLong        the prompt is over the model's limit
     │   └── AttachmentError      an attachment that is not an image, too large, corrupt or unreachable
     ├── BudgetExceeded           this request would cross a budget (which, how much is left, when it resets)
@@ -35,6 +35,7 @@ organisation verification, access): admins read about them both in Slack and fro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 VERIFY_URL = "https://platform.openai.com/settings/organization/general"
@@ -57,9 +58,31 @@ class UserInputError(ImagebotError):
 
 
 class InvalidOption(UserInputError):
+    """An option or value that is not accepted; `option` names it (bot/rules/options.py's names, or "prompt").
+
+    A request with several mistakes is refused once, naming them all: `InvalidOption.joined` makes one error whose
+    `problems` are each mistake (a lone error's `problems` is itself), whose `option` is the first one's and whose
+    message has a line for each."""
+
     def __init__(self, message: str, *, option: str | None = None) -> None:
         super().__init__(message)
         self.option = option
+        self.problems: tuple[InvalidOption, ...] = (self,)
+
+    @classmethod
+    def joined(cls, problems: Sequence[InvalidOption]) -> InvalidOption:
+        """One error for `problems` (at least one; one alone is returned as it is), each told once."""
+        seen: dict[tuple[str | None, str], InvalidOption] = {}
+        for problem in (problem for error in problems for problem in error.problems):
+            seen.setdefault((problem.option, str(problem)), problem)
+        flat = tuple(seen.values())
+        if not flat:
+            raise ValueError("InvalidOption.joined needs at least one problem")
+        if len(flat) == 1:
+            return flat[0]
+        error = cls("\n".join(str(problem) for problem in flat), option=flat[0].option)
+        error.problems = flat
+        return error
 
 
 class PromptTooLong(UserInputError):

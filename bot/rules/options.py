@@ -6,14 +6,15 @@
 
 Which values a model takes is the catalogue's (bot/money/catalogue.json), seen through `Choices`: one provider on one
 day. Options may stand anywhere in the text, as `--size portrait` or `--size=portrait`. A lone `--` ends the
-options: everything after it is prompt, so a prompt can itself contain "--size". Every mistake raises
-`InvalidOption` with a message that names the valid values.
+options: everything after it is prompt, so a prompt can itself contain "--size". The mistakes in a request are
+refused together, in one `InvalidOption` with a problem for each that names the valid values.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -85,30 +86,43 @@ def is_help(text: str) -> bool:
 
 
 def parse_command(text: str, defaults: ImageOptions, choices: Choices) -> ParsedCommand:
-    """Split `text` into prompt and options; apply them over `defaults`; validate for the model."""
-    words, values, flags = _split(slack_to_plain(text).split(), defaults, choices)
-    prompt = " ".join(words)
-    if not prompt:
-        raise InvalidOption("Add a prompt: what should the image show?", option="prompt")
+    """Split `text` into prompt and options; apply them over `defaults`; validate for the model.
 
+    Every mistake found is refused at once, in one InvalidOption whose `problems` name each (a missing prompt
+    last), so a user fixes them all in one go. A prompt over the model's limit is a PromptTooLong when it is the
+    only mistake. With a model that cannot be had, the values that depend on the model are not judged."""
+    problems: list[InvalidOption] = []
+    words, values, flags = _split(slack_to_plain(text).split(), defaults, choices, problems)
+    prompt = " ".join(words)
     options = defaults
     if "model" in values:
-        options = replace(options, model=_model(values["model"], choices))
+        options = _read(options, values["model"], lambda o, v: replace(o, model=_model(v, choices)), problems)
+    if not any(problem.option == "model" for problem in problems):
+        options = _apply(options, values, flags, choices.caps(options.model), choices, problems)
+        # `--format bmp --frames 4` is one mistake, not also "frames are for gif" about the format kept instead.
+        format_refused = any(problem.option == "format" for problem in problems)
+        problems += [problem for problem in option_problems(options, choices)
+                     if not (format_refused and problem.option == "frames")]
     caps = choices.caps(options.model)
     limit = caps.prompt_limit if caps else 32_000
-    if len(prompt) > limit:
-        raise PromptTooLong(len(prompt), limit)
-    options = _apply(options, values, flags, caps, choices)
-    check_options(options, choices)
+    if not prompt:
+        problems.append(InvalidOption("Add a prompt: what should the image show?", option="prompt"))
+    elif len(prompt) > limit:
+        if not problems:
+            raise PromptTooLong(len(prompt), limit)
+        problems.append(InvalidOption(str(PromptTooLong(len(prompt), limit)), option="prompt"))
+    if problems:
+        raise InvalidOption.joined(problems)
     if caps is not None and options.input_fidelity and options.input_fidelity not in caps.input_fidelity:
         # A model that reads every input at high fidelity takes no such field (the SDK says to omit it).
         options = replace(options, input_fidelity=None)
     return ParsedCommand(prompt=prompt, options=options)
 
 
-def _split(tokens: list[str], defaults: ImageOptions, choices: Choices) -> tuple[list[str], dict[str, str], set[str]]:
-    """The prompt's words, the options' values by name and the flags given, each option checked to be known and
-    given once."""
+def _split(tokens: list[str], defaults: ImageOptions, choices: Choices, problems: list[InvalidOption],
+           ) -> tuple[list[str], dict[str, str], set[str]]:
+    """The prompt's words, the options' values by name and the flags given. An unknown option, a flag with a
+    value, a value missing or an option given twice is added to `problems`, and the reading goes on."""
     words: list[str] = []
     values: dict[str, str] = {}
     flags: set[str] = set()
@@ -126,103 +140,123 @@ def _split(tokens: list[str], defaults: ImageOptions, choices: Choices) -> tuple
         name, inline = match.group(1).lower(), match.group(2)
         if name in FLAG_OPTIONS:
             if inline is not None:
-                raise InvalidOption(f"`--{name}` takes no value.", option=name)
-            flags.add(name)
+                problems.append(InvalidOption(f"`--{name}` takes no value.", option=name))
+            else:
+                flags.add(name)
         elif name in VALUE_OPTIONS:
             if inline is None:
                 if index >= len(tokens) or tokens[index].startswith("--"):
                     model = values.get("model", defaults.model)
-                    raise InvalidOption(f"`--{name}` needs a value: {_valid_values(name, choices, model)}.",
-                                        option=name)
+                    problems.append(InvalidOption(
+                        f"`--{name}` needs a value: {_valid_values(name, choices, model)}.", option=name))
+                    continue
                 inline = tokens[index]
                 index += 1
             if name in values:
-                raise InvalidOption(f"`--{name}` is given twice.", option=name)
-            values[name] = inline
+                problems.append(InvalidOption(f"`--{name}` is given twice.", option=name))
+            else:
+                values[name] = inline
         else:
             known = ", ".join(f"--{o}" for o in (*VALUE_OPTIONS, *FLAG_OPTIONS))
-            raise InvalidOption(
+            problems.append(InvalidOption(
                 f"Unknown option `--{name}`. Options: {known}. (Put `--` before text that is not an option.)",
-                option=name,
-            )
+                option=name))
     return words, values, flags
 
 
 def _apply(options: ImageOptions, values: dict[str, str], flags: set[str], caps: Capabilities | None,
-           choices: Choices) -> ImageOptions:
-    """`options` with the values given (but the model, already applied), each checked against its valid values."""
+           choices: Choices, problems: list[InvalidOption]) -> ImageOptions:
+    """`options` with the values given (but the model, already applied), each checked against its valid values;
+    a value that is not valid is added to `problems` and leaves its option as it was."""
 
-    def word(name: str, allowed: tuple[str, ...]) -> str:
-        value = values[name].lower()
-        if value not in allowed:
-            valid = _valid_values(name, choices, options.model)
-            raise InvalidOption(f"`--{name} {values[name]}` is not valid: {valid}.", option=name)
-        return value
+    def word(name: str, given: str, allowed: tuple[str, ...]) -> str:
+        if given.lower() not in allowed:
+            raise InvalidOption(f"`--{name} {given}` is not valid: {_valid_values(name, choices, options.model)}.",
+                                option=name)
+        return given.lower()
 
-    if "size" in values:
-        options = replace(options, size=_size(values["size"], choices, options.model))
-    if "quality" in values:
-        options = replace(options, quality=word("quality", caps.qualities if caps else _ANY_QUALITY))
-    if "n" in values:
-        options = replace(options, n=_whole(values["n"], "n", 1, MAX_N))
     if "format" in values:
         values["format"] = values["format"].lower().replace("jpg", "jpeg")
-        options = replace(options, output_format=word("format", caps.formats if caps else ("png", "jpeg", "webp")))
+    qualities = caps.qualities if caps else _ANY_QUALITY
+    formats = caps.formats if caps else ("png", "jpeg", "webp")
+    gif = caps.gif if caps else None
+    low, high = (gif.min_frames, gif.max_frames) if gif else (2, 16)
+    longest = gif.max_frame_ms if gif else 655_350
+    readers: dict[str, Callable[[ImageOptions, str], ImageOptions]] = {
+        "size": lambda o, v: replace(o, size=_size(v, choices, o.model)),
+        "quality": lambda o, v: replace(o, quality=word("quality", v, qualities)),
+        "n": lambda o, v: replace(o, n=_whole(v, "n", 1, MAX_N)),
+        "format": lambda o, v: replace(o, output_format=word("format", v, formats)),
+        "fidelity": lambda o, v: replace(o, input_fidelity=word("fidelity", v, FIDELITIES)),
+        "complexity": lambda o, v: replace(o, complexity=word("complexity", v, COMPLEXITIES)),
+        "moderation": lambda o, v: replace(o, moderation=word("moderation", v, MODERATIONS)),
+        "frames": lambda o, v: replace(o, frames=_whole(v, "frames", low, high)),
+        "frame-ms": lambda o, v: replace(o, frame_ms=_whole(v, "frame-ms", 10, longest)),
+    }
+    for name, reader in readers.items():
+        if name in values:
+            options = _read(options, values[name], reader, problems)
     if "transparent" in flags:
         options = replace(options, transparent=True)
-    if "fidelity" in values:
-        options = replace(options, input_fidelity=word("fidelity", FIDELITIES))
-    if "complexity" in values:
-        options = replace(options, complexity=word("complexity", COMPLEXITIES))
-    if "moderation" in values:
-        options = replace(options, moderation=word("moderation", MODERATIONS))
-    gif = caps.gif if caps else None
-    if "frames" in values:
-        low, high = (gif.min_frames, gif.max_frames) if gif else (2, 16)
-        options = replace(options, frames=_whole(values["frames"], "frames", low, high))
-    if "frame-ms" in values:
-        longest = gif.max_frame_ms if gif else 655_350
-        options = replace(options, frame_ms=_whole(values["frame-ms"], "frame-ms", 10, longest))
     return options
 
 
+def _read(options: ImageOptions, value: str, reader: Callable[[ImageOptions, str], ImageOptions],
+          problems: list[InvalidOption]) -> ImageOptions:
+    """What `reader` makes of `options` and `value`; if it refuses, `options` as they were and the problem noted."""
+    try:
+        return reader(options, value)
+    except InvalidOption as problem:
+        problems.append(problem)
+        return options
+
+
 def check_options(options: ImageOptions, choices: Choices) -> None:
-    """Reject what the model would refuse, and combinations the API refuses, before any money is at stake."""
+    """Reject what the model would refuse, and combinations the API refuses, before any money is at stake: one
+    InvalidOption naming every problem (`option_problems`)."""
+    problems = option_problems(options, choices)
+    if problems:
+        raise InvalidOption.joined(problems)
+
+
+def option_problems(options: ImageOptions, choices: Choices) -> list[InvalidOption]:
+    """What the model would refuse in `options`, and combinations the API refuses; [] when there is nothing."""
     caps = choices.caps(options.model)
     if caps is None:
-        return  # a model the catalogue does not know (an operator's IMAGEBOT_MODEL): the API decides
+        return []  # a model the catalogue does not know (an operator's IMAGEBOT_MODEL): the API decides
     model = options.model
-    problems = caps.sizes.problems(options.size)
-    if problems:
-        raise InvalidOption(f"`--size {options.size}` does not work for {model}: {'; '.join(problems)}.",
-                            option="size")
+    found: list[InvalidOption] = []
+
+    def problem(message: str, option: str) -> None:
+        found.append(InvalidOption(message, option=option))
+
+    sizes = caps.sizes.problems(options.size)
+    if sizes:
+        problem(f"`--size {options.size}` does not work for {model}: {'; '.join(sizes)}.", "size")
     if options.quality not in caps.qualities:
-        raise InvalidOption(f"{model} has no quality {options.quality}: {_or(caps.qualities)}.", option="quality")
+        problem(f"{model} has no quality {options.quality}: {_or(caps.qualities)}.", "quality")
     if options.output_format not in caps.formats:
         where = " on Azure OpenAI" if choices.provider == "azure" else ""
-        raise InvalidOption(f"{model} does not make {options.output_format}{where}; it makes "
-                            f"{_or(caps.formats)}.", option="format")
-    if options.transparent:
-        if options.output_format not in ("png", "webp"):
-            raise InvalidOption("A transparent background needs `--format png` or `--format webp`.", option="format")
-        if not caps.transparent:
-            raise InvalidOption(f"{model} does not make transparent backgrounds; use "
-                                f"{_or(models_with(choices, 'transparent'))}.", option="transparent")
+        problem(f"{model} does not make {options.output_format}{where}; it makes {_or(caps.formats)}.", "format")
+    if options.transparent and options.output_format not in ("png", "webp"):
+        problem("A transparent background needs `--format png` or `--format webp`.", "format")
+    if options.transparent and not caps.transparent:
+        problem(f"{model} does not make transparent backgrounds; use {_or(models_with(choices, 'transparent'))}.",
+                "transparent")
     if options.input_fidelity == "high" and "high" not in caps.input_fidelity and not caps.inputs_high_fidelity:
-        raise InvalidOption(f"{model} does not support `--fidelity high`; use "
-                            f"{_or(models_with(choices, 'input_fidelity'))} for a closer match to faces and logos.",
-                            option="fidelity")
+        problem(f"{model} does not support `--fidelity high`; use {_or(models_with(choices, 'input_fidelity'))} "
+                "for a closer match to faces and logos.", "fidelity")
     if options.complexity and not caps.complexity:
-        raise InvalidOption(f"{model} has no `--complexity`; use {_or(models_with(choices, 'complexity'))}.",
-                            option="complexity")
+        problem(f"{model} has no `--complexity`; use {_or(models_with(choices, 'complexity'))}.", "complexity")
     if options.moderation and not caps.moderation:
-        raise InvalidOption(f"{model} has no `--moderation` setting.", option="moderation")
+        problem(f"{model} has no `--moderation` setting.", "moderation")
     if options.output_format != "gif" and (options.frames or options.frame_ms):
-        raise InvalidOption("`--frames` and `--frame-ms` are for `--format gif`.", option="frames")
+        problem("`--frames` and `--frame-ms` are for `--format gif`.", "frames")
     if options.output_format == "svg" and options.n > 1:
-        raise InvalidOption("An SVG comes one at a time: ask for 1 image with the svg format.", option="n")
+        problem("An SVG comes one at a time: ask for 1 image with the svg format.", "n")
     if options.n > caps.max_n:
-        raise InvalidOption(f"{model} makes at most {caps.max_n} images a request.", option="n")
+        problem(f"{model} makes at most {caps.max_n} images a request.", "n")
+    return found
 
 
 def fit_options(options: ImageOptions, caps: Capabilities) -> tuple[ImageOptions, tuple[str, ...]]:

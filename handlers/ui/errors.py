@@ -61,6 +61,9 @@ def _explain(error: errors.ImagebotError, model: str | None) -> str:
         return f":warning: The image API failed: {detail} Nothing was delivered; try again in a moment."
     if isinstance(error, errors.AttachmentError):
         return f":frame_with_picture: {detail}"
+    if isinstance(error, errors.InvalidOption) and len(error.problems) > 1:  # every mistake, to fix in one go
+        return "\n".join([f"{len(error.problems)} things to fix:",
+                          *(f"• {escape(redact(str(problem)))}" for problem in error.problems)])
     if isinstance(error, errors.UserInputError):
         return detail
     if isinstance(error, errors.StorageUnavailable):

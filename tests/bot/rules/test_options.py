@@ -805,3 +805,83 @@ def test_autocorrected_dashes_still_read_as_options(dash: str) -> None:
 
 def test_a_dash_word_that_is_not_an_option_stays_in_the_prompt() -> None:
     assert parse_command("a sign saying —hello", DEFAULTS, choices()).prompt == "a sign saying —hello"
+
+
+# every problem in one answer ------------------------------------------------------------------------------
+
+
+def test_a_bad_value_and_a_missing_prompt_are_refused_together() -> None:
+    error = invalid("--quality ultra")
+
+    assert [problem.option for problem in error.problems] == ["quality", "prompt"]
+    assert error.option == "quality"  # the first problem's
+    assert one_of(caps(DEFAULTS.model).qualities) in str(error.problems[0])
+    assert "Add a prompt" in str(error.problems[1])
+    assert str(error).splitlines() == [str(problem) for problem in error.problems]
+
+
+def test_every_mistake_in_the_text_is_named_once() -> None:
+    error = invalid("a cat --style watercolor --n 9 --size huge --transparent=yes --quality --frames 1 --n 2")
+
+    assert sorted(str(problem.option) for problem in error.problems) == sorted(
+        ["style", "n", "size", "transparent", "quality", "frames", "n"])
+    messages = [str(problem) for problem in error.problems]
+    assert len(set(messages)) == len(messages)
+    assert any("twice" in message for message in messages)
+    assert any(f"1 to {MAX_N}" in message for message in messages)
+
+
+def test_the_same_mistake_twice_is_said_once() -> None:
+    error = invalid("a cat --size square --size portrait --size landscape")
+
+    assert [problem.option for problem in error.problems] == ["size"]
+    assert "twice" in str(error)
+
+
+def test_a_combination_the_model_refuses_is_named_beside_a_bad_value() -> None:
+    model = live_without(lambda c: c.transparent)
+    error = invalid(f"a logo --model {model} --transparent --format jpeg --n 0")
+
+    assert {problem.option for problem in error.problems} == {"n", "format", "transparent"}
+
+
+def test_with_a_model_that_cannot_be_had_the_values_that_depend_on_it_are_not_judged() -> None:
+    error = invalid("--model no-such-image-model --quality ultra --style")
+
+    assert [problem.option for problem in error.problems] == ["style", "model", "prompt"]
+
+
+def test_a_format_refused_is_not_also_a_frames_problem() -> None:
+    model = live_without(lambda c: "gif" in c.formats)
+    error = invalid("a cat --format bmp --frames 4", ImageOptions(model=model))
+
+    assert [problem.option for problem in error.problems] == ["format"]
+
+
+def test_a_prompt_over_the_limit_beside_another_mistake_is_one_of_the_problems() -> None:
+    limit = caps(DEFAULTS.model).prompt_limit
+    error = invalid("a" * (limit + 1) + " --n 9")
+
+    assert [problem.option for problem in error.problems] == ["n", "prompt"]
+    assert f"{limit:,}" in str(error.problems[1])
+
+
+def test_check_options_names_every_problem_of_a_combination() -> None:
+    model = live_without(lambda c: c.transparent or c.complexity)
+    with pytest.raises(InvalidOption) as caught:
+        check_options(ImageOptions(model=model, transparent=True, output_format="jpeg", complexity="high"), choices())
+
+    assert [problem.option for problem in caught.value.problems] == ["format", "transparent", "complexity"]
+
+
+def test_invalid_option_joined() -> None:
+    one = InvalidOption("One.", option="n")
+    two = InvalidOption("Two.", option="size")
+
+    assert InvalidOption.joined([one]) is one
+    assert one.problems == (one,)
+    both = InvalidOption.joined([one, two, InvalidOption("One.", option="n")])
+    assert both.problems == (one, two) and both.option == "n" and str(both) == "One.\nTwo."
+    assert InvalidOption.joined([both, InvalidOption("Three.")]).problems[2].option is None
+    with pytest.raises(ValueError):
+        InvalidOption.joined([])

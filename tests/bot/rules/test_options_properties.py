@@ -1,4 +1,5 @@
-"""bot/rules/options.py under any input: a usable ParsedCommand or a UserInputError with a message, nothing else.
+"""bot/rules/options.py under any input: a usable ParsedCommand or a UserInputError with a message (an InvalidOption
+names every problem once), nothing else.
 
 The model names and qualities the inputs are made of come from the catalogue (tests/catalogue_helpers.py)."""
 
@@ -7,7 +8,7 @@ import re
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.errors import UserInputError
+from bot.errors import InvalidOption, UserInputError
 from bot.models import ImageOptions
 from bot.rules.options import (
     MAX_N,
@@ -84,6 +85,11 @@ def check_parse(text: str, defaults: ImageOptions = DEFAULTS, where: Choices = O
         parsed = parse_command(text, defaults, where)
     except UserInputError as error:
         assert str(error).strip(), f"{type(error).__name__} with an empty message"
+        if isinstance(error, InvalidOption):  # every mistake at once, each said once, the first naming the option
+            messages = [str(problem) for problem in error.problems]
+            assert messages and all(m.strip() for m in messages) and len(set(messages)) == len(messages)
+            assert error.option == error.problems[0].option
+            assert all(message in str(error) for message in messages)
         return None
     assert isinstance(parsed, ParsedCommand)
     assert parsed.prompt.strip()
