@@ -15,8 +15,8 @@ from bot.rules.options import is_help, parse_command
 from bot.runtime.services import Services
 from handlers.delivery.jobs import Delivery, generate_payload
 from handlers.listeners.views import open_image_form
-from handlers.ui import blocks
 from handlers.ui.errors import explain, refusal
+from handlers.ui.help import build_help
 
 IMAGE_COMMAND = "/image"
 
@@ -31,8 +31,9 @@ def register(app: AsyncApp, services: Services, delivery: Delivery) -> None:
             services.jobs.background(open_image_form(services, delivery, command), name="image-form")
             return
         if is_help(text):
-            # The ack body is shown only to the asker.
-            await ack(text=blocks.help_text(IMAGE_COMMAND, images.choices(), images.default_options.model))
+            # The ack body is Slack's first answer, shown only to the asker.
+            summary, help_blocks = build_help(IMAGE_COMMAND, images.choices(), images.default_options.model)
+            await ack(text=summary, blocks=help_blocks, response_type="ephemeral")
             return
         if text.strip().lower() == "usage":
             await ack()

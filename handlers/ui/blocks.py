@@ -8,7 +8,6 @@ from typing import Any
 from bot.models import ImageOptions
 from bot.money.billing import estimated_note
 from bot.money.pricing import format_usd
-from bot.rules.options import MAX_N, Choices
 from storage.records import Spend
 
 # Slack limits (https://docs.slack.dev/reference/block-kit/blocks): section text ≤ 3000, fallback text ≤ 40,000.
@@ -167,39 +166,6 @@ def _spend_parts(note: Footnote) -> list[str]:
         parts.append(f"your month: {format_usd(note.user_month_micro)}")
     parts += [f"{label}: {format_usd(left)} left of {format_usd(limit)}" for label, left, limit in note.budgets_left]
     return parts
-
-
-def help_text(command: str, choices: Choices, default_model: str) -> str:
-    """What `/image help` says: the options, and per live model (from the catalogue) what it takes."""
-    lines = [
-        f"*{command} <prompt> [options]* makes an image; I post it in a thread with what it cost.",
-        "Reply in that thread to edit the latest image (\"make the sky purple\"); attach images to a reply "
-        "to use them as references.",
-        "*Options*",
-        "• `--size square|portrait|landscape|WIDTHxHEIGHT|auto`",
-        "• `--quality low|medium|high|auto` (and `xhigh|max` where the model has them)",
-        f"• `--n 1-{MAX_N}` (how many images)",
-        "• `--transparent` (transparent background; png or webp)",
-        "• `--format png|jpeg|webp`, or `gif` (animated: `--frames 2-16`, `--frame-ms 200`) and `svg` where the "
-        "model makes them",
-        "• `--complexity low|medium|high` (how much planning the model does; not billed), `--moderation low|auto`",
-        "• `--fidelity high` (edits: match faces and logos of the inputs more closely; costs more input tokens)",
-        f"• `--model NAME` (default {default_model})",
-        "*Models*",
-    ]
-    for model in choices.models:
-        entry = choices.catalogue.get(model)
-        caps = choices.caps(model)
-        if entry is None or caps is None or entry.snapshot_of:
-            continue
-        extras = [name for name, has in (("complexity", caps.complexity), ("markup", caps.markup),
-                                         ("transparent", caps.transparent)) if has]
-        sizes = "any size" if caps.sizes.free else f"{len(caps.sizes.sizes)} sizes"
-        role = f" ({entry.role})" if entry.role else ""
-        lines.append(f"• `{model}`{role}: {sizes}; quality {'/'.join(caps.qualities)}; "
-                     f"{'/'.join(caps.formats)}" + (f"; {', '.join(extras)}" if extras else ""))
-    lines.append(f"Example: `{command} a lighthouse at dusk --size landscape --quality high`")
-    return "\n".join(lines)
 
 
 def build_notice(text: str, *, button: tuple[str, str, str] | None = None) -> list[dict[str, Any]]:

@@ -1,13 +1,12 @@
 """handlers/ui/blocks.py and handlers/ui/errors.py: pure builders of Block Kit dicts and the words users read.
 
-Models come from the catalogue (tests/catalogue_helpers.py); the help text is checked against it model by model.
+Models come from the catalogue (tests/catalogue_helpers.py). The help text's tests are in test_help.py.
 """
 
 import pytest
 
 from bot import errors
 from bot.models import ImageOptions
-from bot.rules.options import FLAG_OPTIONS, VALUE_OPTIONS
 from handlers.ui.blocks import (
     CARD_BLOCK_ID,
     SECTION_LIMIT,
@@ -16,7 +15,6 @@ from handlers.ui.blocks import (
     build_card,
     build_progress,
     footnote_text,
-    help_text,
     is_card,
     settings_line,
     status_done,
@@ -26,7 +24,7 @@ from handlers.ui.blocks import (
 )
 from handlers.ui.errors import explain
 from storage.records import Spend
-from tests.catalogue_helpers import caps, catalogue, choices, default_model, live, shut_down
+from tests.catalogue_helpers import default_model, live, shut_down
 
 MODEL = default_model()
 OPTIONS = ImageOptions(model=MODEL)
@@ -196,68 +194,6 @@ def test_footnote_second_line_is_italic_mrkdwn_and_the_first_is_not() -> None:
 
     assert "_" not in first
     assert second.startswith("_") and second.endswith("_") and second.count("_") == 2
-
-
-# help -----------------------------------------------------------------------------------------------------
-
-
-def test_help_lists_every_option_and_its_values() -> None:
-    text = help_text("/image", choices(), MODEL)
-
-    for option in (*VALUE_OPTIONS, *FLAG_OPTIONS):
-        assert f"`--{option}" in text
-    for value in ("square", "portrait", "landscape", "WIDTHxHEIGHT", "auto", "low", "medium", "high", "png", "jpeg",
-                  "webp", "gif", "svg", "1-4", "2-16"):
-        assert value in text
-    assert f"`--model NAME` (default {MODEL})" in text
-
-
-def model_lines(text: str) -> dict[str, str]:
-    """The help's line for each model, keyed by the model it names."""
-    models = text.split("*Models*\n", 1)[1].splitlines()
-    return {line.split("`")[1]: line for line in models if line.startswith("• `")}
-
-
-@pytest.mark.parametrize("provider", ["openai", "azure"])
-def test_help_describes_each_live_model_from_the_catalogue(provider: str) -> None:
-    text = help_text("/image", choices(provider), MODEL)
-    lines = model_lines(text)
-
-    assert list(lines) == live(provider)  # every live model once, snapshots left out, in catalogue order
-    for model, line in lines.items():
-        found = caps(model, provider)
-        assert f"quality {'/'.join(found.qualities)}" in line
-        assert f"; {'/'.join(found.formats)}" in line
-        assert ("any size" in line) is found.sizes.free
-        for extra in ("complexity", "markup", "transparent"):
-            assert (extra in line.split("; ")[-1]) is getattr(found, extra), (model, extra)
-        role = catalogue().get(model).role  # type: ignore[union-attr]
-        assert not role or f"({role})" in line
-    for gone in shut_down(provider):
-        assert f"`{gone}`" not in text
-
-
-def test_help_on_azure_lists_only_the_formats_azure_returns() -> None:
-    restricted = catalogue().provider("azure").formats
-    assert restricted is not None
-    for model, line in model_lines(help_text("/image", choices("azure"), MODEL)).items():
-        formats = line.split(f"quality {'/'.join(caps(model, 'azure').qualities)}; ", 1)[1].split(";")[0]
-        assert formats and set(formats.split("/")) <= set(restricted), line
-
-
-def test_help_lists_only_the_models_on_offer() -> None:
-    text = help_text("/image", choices(only=(OTHER,)), OTHER)
-
-    assert list(model_lines(text)) == [OTHER]
-    assert f"(default {OTHER})" in text
-
-
-def test_help_uses_the_command_name() -> None:
-    text = help_text("/draw", choices(), MODEL)
-
-    assert text.startswith("*/draw <prompt> [options]*")
-    assert "`/draw a lighthouse" in text
-    assert "/image" not in text
 
 
 # explain --------------------------------------------------------------------------------------------------
