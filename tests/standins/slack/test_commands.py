@@ -51,3 +51,60 @@ async def test_slash_command_is_signed_and_ack_body_becomes_ephemeral(standin: S
     assert (await standin.send_interaction(action)).kind == "interaction"
     assert sink.received[-1]["valid"]
     assert json.loads(parse_qs(sink.received[-1]["body"])["payload"][0]) == action
+
+
+def press(standin: SlackStandIn, message_ts: str, *, ephemeral: bool = False) -> dict:
+    """block_actions for Alice pressing a button on `message_ts` in #general, with a fresh response_url."""
+    return {"type": "block_actions", "user": {"id": "U0ALICE"}, "actions": [{"action_id": "go", "value": "1"}],
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": "C0GENERAL",
+                          "is_ephemeral": ephemeral},
+            "response_url": standin.new_response_url("U0ALICE", "C0GENERAL")}
+
+
+async def respond(url: str, body: dict) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.post(url, json=body) as response:
+        return response.status, await response.text()
+
+
+BUTTONS = [{"type": "actions", "block_id": "b", "elements": [
+    {"type": "button", "action_id": "go", "value": "1", "text": {"type": "plain_text", "text": "Go"}}]}]
+
+
+async def test_a_press_response_url_replaces_or_deletes_the_message_it_was_pressed_in(
+        standin: SlackStandIn, sink: AppSink, client) -> None:
+    """https://docs.slack.dev/interactivity/handling-user-interaction#message_responses"""
+    card = await client.chat_postMessage(channel="C0GENERAL", text="card")
+    asked = await client.chat_postMessage(channel="C0GENERAL", thread_ts=card["ts"], text="Generate?", blocks=BUTTONS)
+    other = await client.chat_postMessage(channel="C0GENERAL", thread_ts=card["ts"], text="Or?", blocks=BUTTONS)
+    first, second = press(standin, asked["ts"]), press(standin, other["ts"])
+    for payload in (first, second):
+        assert (await standin.send_interaction(payload)).status == 200
+
+    assert await respond(first["response_url"], {"text": "only you", "response_type": "ephemeral"}) == (200, "ok")
+    [private] = standin.ephemerals("C0GENERAL", "U0ALICE")
+    assert private["text"] == "only you" and private["thread_ts"] == card["ts"]  # in the pressed message's thread
+    assert await respond(first["response_url"], {"text": "Confirmed.", "replace_original": True}) == (200, "ok")
+    replaced = next(m for m in standin.thread("C0GENERAL", card["ts"]) if m["ts"] == asked["ts"])
+    assert replaced["text"] == "Confirmed." and "blocks" not in replaced  # where it was, its buttons gone
+    assert await respond(second["response_url"], {"delete_original": True}) == (200, "ok")
+    assert [m["ts"] for m in standin.thread("C0GENERAL", card["ts"])] == [card["ts"], asked["ts"]]
+    assert standin.messages("C0GENERAL")[0]["reply_count"] == 1
+    assert (await respond(second["response_url"], {"text": "again", "replace_original": True}))[0] == 404
+
+
+async def test_a_press_on_an_ephemeral_message_replaces_or_deletes_that_ephemeral(
+        standin: SlackStandIn, sink: AppSink, client) -> None:
+    posted = await client.chat_postEphemeral(channel="C0GENERAL", user="U0ALICE", text="Run it?", blocks=BUTTONS)
+    payload = press(standin, posted["message_ts"], ephemeral=True)
+    assert (await standin.send_interaction(payload)).status == 200
+    assert await respond(payload["response_url"], {"text": "Done.", "replace_original": "true"}) == (200, "ok")
+    [shown] = standin.ephemerals("C0GENERAL", "U0ALICE")
+    assert (shown["ts"], shown["text"], shown["blocks"]) == (posted["message_ts"], "Done.", None)
+    assert await respond(payload["response_url"], {"delete_original": True}) == (200, "ok")
+    assert standin.ephemerals("C0GENERAL", "U0ALICE") == []
+
+
+async def test_a_slash_commands_response_url_has_no_original_to_replace(standin: SlackStandIn, sink: AppSink) -> None:
+    url = standin.new_response_url("U0ALICE", "C0GENERAL")
+    assert await respond(url, {"text": "hello", "replace_original": True}) == (200, "ok")
+    assert [e["text"] for e in standin.ephemerals("C0GENERAL", "U0ALICE")] == ["hello"]
