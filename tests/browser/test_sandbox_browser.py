@@ -170,3 +170,47 @@ async def test_mrkdwn_and_emoji_are_drawn_as_slack_draws_them(page: Page, sandbo
                                "{user: () => undefined, channel: () => 'general'})")
     assert html.startswith("<i>use <code>undo</code> or <span class=\"mention\">#general</span></i>")
     assert '<a href="https://example.com"' in html and html.endswith(":nope:")  # an unknown name stays text
+
+
+async def test_the_card_shows_the_picture_and_several_images_get_one_row_of_labelled_buttons(
+        page: Page, sandbox: Sandbox) -> None:
+    await say(page, "/image a fox in the snow --n 3")
+    card = page.get_by_test_id("message").filter(has_text="asked for an image")
+    picture = card.get_by_test_id("block-image").locator("img[src^='/files/']")  # slack_file, drawn in the channel
+    await expect(picture).to_be_visible(timeout=WAIT)
+    assert await picture.evaluate("img => img.complete && img.naturalWidth > 0")
+    await card.get_by_test_id("thread-link").click()
+    thread = page.get_by_test_id("thread-messages")
+    await expect(thread.get_by_test_id("file").locator("img[src^='/files/']")).to_have_count(3, timeout=WAIT)
+    rows = thread.get_by_test_id("actions")
+    await expect(rows).to_have_count(1, timeout=WAIT)  # one actions message for the request's three images
+    for label in ("Use a", "Use b", "Use c", "Retry", "Variations"):
+        await expect(rows.get_by_role("button", name=label, exact=True)).to_be_visible()
+
+
+@pytest.fixture
+async def careful(tmp_path: Path) -> AsyncIterator[Sandbox]:
+    """A sandbox that asks before any request (an estimate above $0.000001)."""
+    settings = Settings(provider="offline", user_requests_per_minute=1000, confirm_above_micro=1)
+    async with Sandbox(settings, tmp_path / "careful") as running:
+        yield running
+
+
+async def test_an_answered_confirmation_is_replaced_with_no_live_buttons(careful: Sandbox) -> None:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            await page.goto(careful.url)
+            await say(page, "/image a lighthouse")
+            card = page.get_by_test_id("message").filter(has_text="asked for an image")
+            await expect(card).to_contain_text("to confirm", timeout=WAIT)
+            await card.get_by_test_id("thread-link").click()
+            thread = page.get_by_test_id("thread-messages")  # the estimate, with Generate / Cancel
+            await thread.get_by_test_id("button-imagebot_confirm").click(timeout=WAIT)
+            await expect(thread.get_by_test_id("file").locator("img")).to_have_count(1, timeout=WAIT)
+            await expect(thread.get_by_test_id("button-imagebot_confirm")).to_have_count(0, timeout=WAIT)
+            await expect(thread.get_by_test_id("button-imagebot_cancel")).to_have_count(0)  # replaced, not left live
+            await expect(card.get_by_test_id("block-image").locator("img")).to_be_visible(timeout=WAIT)
+        finally:
+            await browser.close()
