@@ -51,6 +51,12 @@ def drawn_file(files: Iterable[Mapping[str, Any]], image_id: str) -> str | None:
     return None
 
 
+def drawn_attachment(attachments: Iterable[Mapping[str, Any]], name: str) -> str | None:
+    """The id of the file a user attached under `name` ({"id", "name", "mimetype"}) if Slack draws it in a block."""
+    return next((str(a["id"]) for a in attachments if a.get("name") == name and a.get("mimetype") in DRAWN.values()),
+                None)
+
+
 def current_image(delivered: Delivered, files: Iterable[Mapping[str, Any]], alt_text: str) -> blocks.CardImage | None:
     """What the card shows after `delivered` was uploaded as `files`: the version the next edit uses (of several
     outputs, the first), when Slack can draw it."""

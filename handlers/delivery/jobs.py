@@ -30,7 +30,7 @@ from bot.runtime.services import Services
 from bot.usecases import edits, posting
 from bot.usecases.image_service import Delivered
 from handlers.delivery import uploads
-from handlers.delivery.card import DRAWN, Card, current_image, uploaded_names
+from handlers.delivery.card import Card, current_image, drawn_attachment, uploaded_names
 from handlers.delivery.progress import Progress, show_progress
 from handlers.ui import blocks
 from handlers.ui.errors import budget_owner, explain
@@ -59,10 +59,6 @@ def generate_payload(prompt: str, options: ImageOptions, *, card: bool = True) -
 
 def edit_payload(text: str, attachments: Sequence[Attachment]) -> dict[str, Any]:
     return {"text": text, "attachments": [dataclasses.asdict(a) for a in attachments]}
-
-
-def attachments_of(job: JobRecord) -> list[Attachment]:
-    return [Attachment(**a) for a in job.payload.get("attachments", [])]
 
 
 def _has_card(job: JobRecord) -> bool:
@@ -163,7 +159,7 @@ class Delivery:
             outcome, image = await self._deliver(job, delivered, title=prompt)
             progress.ended(outcome)
         if not _has_card(job):  # Retry / Variations under a result: the thread's card shows the new version
-            await self._show(_key(job), image)
+            await self._show(_key(job), delivered, image)
             return outcome
         status = (blocks.status_done(len(delivered.images), delivered.cost_micro, delivered.result.provider)
                   if outcome.status == "done"
@@ -174,7 +170,7 @@ class Delivery:
     async def _edit(self, job: JobRecord) -> Outcome:
         """A reply in the thread: what it means is the core's (bot/usecases/edits.py); here it is shown."""
         key = _key(job)
-        attachments = await self._fetch(job.team_id, attachments_of(job))
+        attachments = await self._fetch(job.team_id, [Attachment(**a) for a in job.payload.get("attachments", [])])
         plan = await edits.take_reply(self.images, key, job.payload.get("text", ""), attachments,
                                       threshold=self._threshold(job))
         if isinstance(plan, edits.UploadKept):
@@ -182,9 +178,8 @@ class Delivery:
             note = f" ({blocks.escape(change)})" if change else ""
             await self._say(key, f":frame_with_picture: Got {blocks.escape(image.name)}{note}: it is {plan.label} "
                                  "now. Reply with what to change and I will edit it.")
-            shared = next((a for a in attachments_of(job) if a.name == image.name), None)
-            await self.card.show(key, None, plan.label, image.name, file_id=shared.id if shared and
-                                 shared.mimetype in DRAWN.values() else None)
+            await self.card.show(key, None, plan.label, image.name,  # the user's own file, when Slack draws it
+                                 file_id=drawn_attachment(job.payload.get("attachments", []), image.name))
             return Outcome("done", result={"context": plan.label})
         if isinstance(plan, edits.ContextMoved):
             await self._say(key, f":leftwards_arrow_with_hook: Undone: the next edit uses {plan.label}." if plan.undone
@@ -200,7 +195,7 @@ class Delivery:
                                               on_partial=progress.on_partial)
             outcome, shown = await self._deliver(job, delivered, title=plan.prompt, notes=plan.notes)
             progress.ended(outcome)
-        await self._show(key, shown)
+        await self._show(key, delivered, shown)
         return outcome
 
     def _progress(self, job: JobRecord) -> contextlib.AbstractAsyncContextManager[Progress]:
@@ -270,10 +265,13 @@ class Delivery:
         made = await uploads.send_files(self.slack, key, files, result["comment"])
         return None if made is None else uploaded_names(files, made)
 
-    async def _show(self, key: ThreadKey, image: blocks.CardImage | None) -> None:
-        """A new version in a thread whose card another job posted: the card shows it (when Slack can draw it)."""
-        if image is not None:
-            await self.card.show(key, None, image.label, image.alt_text, file_id=image.file_id)
+    async def _show(self, key: ThreadKey, delivered: Delivered, image: blocks.CardImage | None) -> None:
+        """A new version in a thread whose card another job posted: the card shows it, or no picture when Slack
+        cannot draw it (a WEBP) or refused the upload, rather than an older version."""
+        label = image.label if image else delivered.next_edit or next(iter(delivered.versions), None)
+        if label:
+            await self.card.show(key, None, label, image.alt_text if image else "",
+                                 file_id=image.file_id if image else None)
 
     async def _alert(self, team_id: str, delivered: Delivered) -> None:
         """Budget marks crossed (80 %, 100 %): one message each, to the workspace's report channel."""

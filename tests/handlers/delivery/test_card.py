@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.models import ImageOptions
 from handlers.delivery import card as card_module
-from handlers.delivery.card import Card, drawn_file
+from handlers.delivery.card import Card, drawn_attachment, drawn_file
 from handlers.ui.blocks import CARD_IMAGE_BLOCK_ID, CardImage, build_card
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
@@ -121,6 +121,11 @@ async def test_a_webp_is_not_drawn_so_the_card_has_no_picture(slack: SlackStandI
     assert image_replies(slack, thread_ts) and shown(slack, thread_ts) is None
     assert "Done" in card_text(cards(slack)[0])
 
+    thread_ts = await generate(slack, workspace, "a fox")
+    assert shown(slack, thread_ts) == (result_file(slack, thread_ts), "v1")
+    await reply(slack, workspace, thread_ts, "make it snow --format webp")
+    assert len(image_replies(slack, thread_ts)) == 2 and shown(slack, thread_ts) is None  # not v1 any more
+
 
 # Card on its own, against the stand-in ----------------------------------------------------------------------
 @pytest.fixture
@@ -181,3 +186,11 @@ def test_the_drawn_file_is_the_image_itself_or_its_png_preview() -> None:
     assert drawn_file([{"id": "F1", "name": f"{stem}.webp"}], image_id) is None
     assert drawn_file([{"id": "F1", "name": "imagebot-ffffffffffff.png"}], image_id) is None
     assert drawn_file([{"id": "F1", "name": f"{stem}.png", "mimetype": "image/webp"}], image_id) is None
+
+
+def test_an_attached_file_is_drawn_only_when_it_is_a_png_jpeg_or_gif() -> None:
+    attached = [{"id": "F1", "name": "cat.webp", "mimetype": "image/webp"},
+                {"id": "F2", "name": "cat.png", "mimetype": "image/png"}]
+    assert drawn_attachment(attached, "cat.png") == "F2"
+    assert drawn_attachment(attached, "cat.webp") is None
+    assert drawn_attachment(attached, "dog.png") is None
