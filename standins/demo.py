@@ -125,9 +125,44 @@ def _name(slack: SlackStandIn, message: dict[str, Any]) -> str:
 
 
 def _plain(text: str, slack: SlackStandIn | None = None) -> str:
+    """Mentions as Slack shows them (@alice, #general), Slack's escapes undone."""
     users = slack.users if slack else {}
+    channels = slack.channels if slack else {}
     text = re.sub(r"<@([A-Z0-9]+)>", lambda m: "@" + str(users.get(m.group(1), {}).get("name", m.group(1))), text)
+    text = re.sub(r"<#([A-Z0-9]+)(?:\|([^>]*))?>",
+                  lambda m: "#" + (m.group(2) or str(channels.get(m.group(1), {}).get("name", m.group(1)))), text)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+EMOJI = {"white_check_mark": "\u2705", "warning": "\u26a0\ufe0f", "leftwards_arrow_with_hook": "\u21a9\ufe0f",
+         "hourglass": "\u231b", "hourglass_flowing_sand": "\u23f3", "moneybag": "\U0001f4b0", "x": "\u274c",
+         "no_entry": "\u26d4", "no_entry_sign": "\U0001f6ab", "frame_with_picture": "\U0001f5bc\ufe0f"}
+_CODE = re.compile(r"`([^`\n]+)`")
+_MARKS = [(re.compile(rf"(^|[\s(\x02>]){mark}([^\s{mark}](?:[^{mark}\n]*?[^\s{mark}])?){mark}(?=$|[\s).,!?:;\x01<])"),
+           tag) for mark, tag in ((r"\*", "b"), ("_", "i"), ("~", "s"))]
+
+
+def _mrkdwn_html(text: str) -> str:
+    """Plain text with Slack's mrkdwn (https://docs.slack.dev/messaging/formatting-message-text) as HTML: *bold*,
+    _italic_ and ~strike~ (also around `code`), `code`, "> " quotes, :emoji:."""
+    return "<br>\n".join(f"<blockquote>{_mrkdwn_line(line[2:])}</blockquote>" if line.startswith("> ")
+                         else _mrkdwn_line(line) for line in text.split("\n"))
+
+
+def _mrkdwn_line(line: str) -> str:
+    """One line: code and emoji are set aside (\\x01N\\x02) while the marks apply, so marks may wrap them."""
+    kept: list[str] = []
+
+    def keep(piece: str) -> str:
+        kept.append(piece)
+        return f"\x01{len(kept) - 1}\x02"
+
+    body = _CODE.sub(lambda m: keep(f"<code>{html.escape(m.group(1))}</code>"), line)
+    body = re.sub(r":([a-z_]+):", lambda m: keep(EMOJI[m.group(1)]) if m.group(1) in EMOJI else m.group(0),
+                  html.escape(body, quote=False))
+    for pattern, tag in _MARKS:
+        body = pattern.sub(rf"\1<{tag}>\2</{tag}>", body)
+    return re.sub("\x01(\\d+)\x02", lambda m: kept[int(m.group(1))], body)
 
 
 def _message_text(message: dict[str, Any], slack: SlackStandIn) -> str:
@@ -142,6 +177,8 @@ def _message_text(message: dict[str, Any], slack: SlackStandIn) -> str:
             parts.extend(field["text"].replace("\n", " ") for field in block.get("fields", []))
         elif block.get("type") == "context":
             parts.extend(element.get("text", "") for element in block.get("elements", []))
+        elif block.get("type") == "image":  # the card's picture: the thread's current version
+            parts.append(f"[picture: {(block.get('title') or {}).get('text') or block.get('alt_text', '')}]")
     return _plain("\n".join(parts) if parts else message.get("text", ""), slack)
 
 
@@ -162,13 +199,13 @@ def _transcript(slack: SlackStandIn, out: Path) -> tuple[list[str], str]:
             continue
         if reply:
             lines.append(f"  (only {user} sees this) imagebot: {reply}")
-            chunks.append(f"<p class='eph'>Only visible to {html.escape(user)}: {html.escape(reply)}</p>")
+            chunks.append(f"<p class='eph'>Only visible to {html.escape(user)}: {_mrkdwn_html(reply)}</p>")
             continue
         if not cards:
             continue
         card = cards.pop(0)
         lines.append("imagebot: " + _message_text(card, slack).replace("\n", "\n          "))
-        chunks.append(f"<div class='card'><b>imagebot</b><pre>{html.escape(_message_text(card, slack))}</pre>")
+        chunks.append(f"<div class='card'><b>imagebot</b><div>{_mrkdwn_html(_message_text(card, slack))}</div>")
         for reply_message in slack.thread(CHANNEL, card["ts"])[1:]:
             text = _message_text(reply_message, slack)
             name = _name(slack, reply_message)
@@ -176,8 +213,8 @@ def _transcript(slack: SlackStandIn, out: Path) -> tuple[list[str], str]:
                        for e in b["elements"]]
             if buttons:
                 text = f"{reply_message.get('text', '')} [{' · '.join(dict.fromkeys(buttons))}]"
-            lines.append(f"  └ {name}: {text}")
-            chunks.append(f"<div class='reply'><b>{html.escape(name)}</b>: {html.escape(text)}")
+            lines.append(f"  └ {name}: " + text.replace("\n", "\n" + " " * (len(name) + 6)))
+            chunks.append(f"<div class='reply'><b>{html.escape(name)}</b>: {_mrkdwn_html(text)}")
             for file in reply_message.get("files") or []:
                 target = out / "images" / file["name"]
                 target.write_bytes(slack.file_bytes(file["id"]))
@@ -196,7 +233,7 @@ def _report(slack: SlackStandIn, out: Path, lines: list[str], chunks: list[str])
         if "imagebot spend" in message.get("text", ""):
             text = _message_text(message, slack)
             lines.append("imagebot: " + text.replace("\n", "\n          "))
-            chunks.append(f"<div class='card'><b>imagebot</b><pre>{html.escape(text)}</pre>")
+            chunks.append(f"<div class='card'><b>imagebot</b><div>{_mrkdwn_html(text)}</div>")
         for file in message.get("files") or []:
             if file["name"].startswith("imagebot-report-"):
                 target = out / file["name"]
@@ -216,7 +253,9 @@ body {{ font: 15px/1.45 system-ui, sans-serif; max-width: 900px; margin: 2em aut
 .reply {{ margin: .8em 0 .8em 1.5em; border-left: 3px solid #e8e8e8; padding-left: .8em; }}
 .eph {{ color: #616061; font-style: italic; }}
 img {{ max-width: 100%; border-radius: 6px; margin-top: .4em; }}
-pre {{ white-space: pre-wrap; font: inherit; }}
+code {{ font: 13px Menlo, Consolas, monospace; background: #f6f6f6; border: 1px solid #e0e0e0; border-radius: 3px;
+  padding: 0 3px; color: #e01e5a; }}
+blockquote {{ margin: 0; border-left: 4px solid #ddd; padding-left: 8px; }}
 </style>
 <h1>imagebot demo: #general</h1>
 {body}

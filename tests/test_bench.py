@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,3 +45,25 @@ def test_probe_smoke_prints_one_row_per_scenario() -> None:
                    "Socket Mode"):
         assert any(s.startswith(prefix) for s in held), (prefix, held)
     assert set(held.values()) <= {"yes", "no", "skipped"}, done.stdout
+
+
+def _example_thread() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("example_thread", ROOT / "bench" / "example_thread.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_readmes_demo_examples_are_what_the_demo_prints(tmp_path: Path) -> None:
+    """The README's thread and report blocks are the demo's own output (bench/example_thread.py --readme writes
+    them); only the day it ran may differ. Rewrite them with that command when the demo's output changes."""
+    example = _example_thread()
+    printed = example.demo(tmp_path / "demo")
+    made = example.examples(printed)
+    assert set(made) == {"thread", "report"}
+    assert "alice: make the sky purple" in made["thread"] and "imagebot spend: today" in made["report"]
+    readme = example.readme_blocks((ROOT / "README.md").read_text(encoding="utf-8"))
+    for name in ("thread", "report"):
+        assert example.undated(readme[name]) == example.undated(made[name]), (
+            f"README.md's demo:{name} block differs from the demo: .venv/bin/python bench/example_thread.py --readme")

@@ -41,6 +41,8 @@ def test_demo_runs_offline_and_writes_images_and_transcript(tmp_path: Path) -> N
     assert len(images) == 8  # v1, v2, v3, v4, v5a-c and the attached reference
     html = (out / "transcript.html").read_text(encoding="utf-8")
     assert html.count("<img") == 9 and "make the sky purple" in html  # eight pictures and the report's chart
+    assert "<b>v1</b>" in html and "*v1*" not in html  # mrkdwn drawn, not shown raw
+    assert "<i>Next edit uses v1; reply <code>undo</code>" in html and "<blockquote>" in html
     for expected in ("C1-D2: add a full moon", "edited region C1–D2", "Undone: the next edit uses v3",
                      "v5a/v5b/v5c"):
         assert expected in text
