@@ -101,10 +101,11 @@ class Card:
         return False
 
     async def show(self, key: ThreadKey, image_id: str | None, label: str, alt_text: str = "",
-                   file_id: str | None = None) -> bool:
+                   file_id: str | None = None, status: str | None = None) -> bool:
         """Make a thread's card show version `label` (stored image `image_id`, or the Slack file `file_id` when it
         is known, as for an image a user uploaded): its file is looked up in the thread. With no file Slack can
-        draw, the card shows no picture rather than an older one. False if the thread's parent is no card."""
+        draw, the card shows no picture rather than an older one; `status`: a new status line too. False if the
+        thread's parent is no card."""
         client = await self.slack(key.team_id)
         try:
             thread = await self._thread(client, key)
@@ -116,7 +117,9 @@ class Card:
         if file_id is None and image_id is not None:
             file_id = drawn_file((file for message in thread for file in message.get("files") or ()), image_id)
         image = blocks.CardImage(file_id, label, alt_text) if file_id else None
-        return await self.update(key, thread[0].get("text") or "", blocks.with_card_image(thread[0]["blocks"], image))
+        card = blocks.with_card_image(thread[0]["blocks"], image)
+        return await self.update(key, thread[0].get("text") or "",
+                                 card if status is None else blocks.with_card_status(card, status))
 
     async def _thread(self, client: AsyncWebClient, key: ThreadKey) -> list[JSON]:
         """The thread's messages, its parent first: a few pages at most (a thread with more shows no picture for

@@ -30,7 +30,7 @@ from bot.runtime.services import Services
 from bot.usecases import edits, posting
 from bot.usecases.image_service import Delivered
 from handlers.delivery import uploads
-from handlers.delivery.card import Card, current_image, drawn_attachment, uploaded_names
+from handlers.delivery.card import Card, current_image, drawn_attachment, drawn_file, uploaded_names
 from handlers.delivery.progress import Progress, show_progress
 from handlers.ui import blocks
 from handlers.ui.errors import budget_owner, explain
@@ -256,8 +256,16 @@ class Delivery:
                        result=result), None
 
     async def upload(self, key: ThreadKey, result: dict[str, Any]) -> bool:
-        """Upload stored images (by id) into the thread. False if Slack refused."""
-        return await self._upload(key, result) is not None
+        """Upload stored images (by id) into the thread again (the Upload again button); its card then shows the
+        thread's current image and says so. False if Slack refused."""
+        files = await self._upload(key, result)
+        if files is None:
+            return False
+        if label := await self.images.current_version(key):
+            image_id = await self.images.version_image(key, label)
+            await self.card.show(key, image_id, label, result["title"], file_id=drawn_file(files, image_id),
+                                 status=blocks.status_uploaded(len(result["image_ids"])))
+        return True
 
     async def _upload(self, key: ThreadKey, result: dict[str, Any]) -> list[dict[str, Any]] | None:
         """The upload: the files Slack made, each with the name it was given; None if Slack refused."""

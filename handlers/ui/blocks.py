@@ -14,6 +14,7 @@ from storage.records import Spend
 SECTION_LIMIT = 3000
 CARD_BLOCK_ID = "imagebot_card"  # the card's first block: how a thread's parent is known to be a card
 CARD_IMAGE_BLOCK_ID = "imagebot_card_image"  # the card's picture: the thread's current image
+CARD_STATUS_BLOCK_ID = "imagebot_card_status"  # the card's last line: how the request is going
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def build_card(user_id: str, prompt: str, options: ImageOptions, status: str,
     blocks: list[dict[str, Any]] = [
         {**section(head + quoted), "block_id": CARD_BLOCK_ID},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": settings_line(options)}]},
-        context(status),
+        {**context(status), "block_id": CARD_STATUS_BLOCK_ID},
     ]
     return clip(f"<@{user_id}> asked for an image: {escape(prompt)}", 3000), with_card_image(blocks, image)
 
@@ -108,6 +109,12 @@ def with_card_image(card: list[dict[str, Any]], image: CardImage | None) -> list
     return [*kept[:1], picture, *kept[1:]]
 
 
+def with_card_status(card: list[dict[str, Any]], status: str) -> list[dict[str, Any]]:
+    """A card's blocks with `status` as its status line (a card without one is left as it is)."""
+    return [{**context(status), "block_id": CARD_STATUS_BLOCK_ID} if block.get("block_id") == CARD_STATUS_BLOCK_ID
+            else block for block in card]
+
+
 def status_working(kind: str = "generate") -> str:
     return ":hourglass_flowing_sand: Generating…" if kind == "generate" else ":hourglass_flowing_sand: Editing…"
 
@@ -122,6 +129,11 @@ def status_done(images: int, cost_micro: int | None, provider: str) -> str:
     cost = format_usd(cost_micro)
     billed = f"{cost} (offline: nothing billed)" if provider == "offline" else cost
     return f":white_check_mark: Done: {images} {noun} in the thread, {billed}. Reply in the thread to edit it."
+
+
+def status_uploaded(images: int) -> str:
+    noun = "image is" if images == 1 else f"{images} images are"
+    return f":white_check_mark: Done: the {noun} in the thread, uploaded again. Reply in the thread to edit it."
 
 
 def status_failed(reason: str) -> str:

@@ -18,6 +18,7 @@ from standins.workspace import LocalWorkspace
 from storage.records import ThreadKey
 from tests import catalogue_helpers as models
 from tests.conftest import Sleeps, WorkspaceFactory
+from tests.handlers.test_reliability import UPLOAD_AGAIN, notices, press
 from tests.handlers.test_scenarios import ALICE, CHANNEL, generate, reply
 from tests.slack_views import card_text, cards, image_replies, png
 
@@ -125,6 +126,20 @@ async def test_a_webp_is_not_drawn_so_the_card_has_no_picture(slack: SlackStandI
     assert shown(slack, thread_ts) == (result_file(slack, thread_ts), "v1")
     await reply(slack, workspace, thread_ts, "make it snow --format webp")
     assert len(image_replies(slack, thread_ts)) == 2 and shown(slack, thread_ts) is None  # not v1 any more
+
+
+async def test_upload_again_puts_the_image_on_the_card(slack: SlackStandIn, image_api: ImageAPIStandIn,
+                                                      workspace: LocalWorkspace) -> None:
+    slack.fail_next("files.completeUploadExternal", status=200, error="invalid_arguments")
+    thread_ts = await generate(slack, workspace, "a lighthouse")
+    assert shown(slack, thread_ts) is None and "refused the upload" in card_text(cards(slack)[0])
+    [notice] = notices(slack, thread_ts, UPLOAD_AGAIN)
+
+    await slack.send_interaction(press(slack, ALICE, notice, UPLOAD_AGAIN))
+    await workspace.settle()
+    assert shown(slack, thread_ts) == (result_file(slack, thread_ts), "v1")
+    status = card_text(cards(slack)[0])
+    assert "uploaded again" in status and "refused" not in status and "a lighthouse" in status
 
 
 # Card on its own, against the stand-in ----------------------------------------------------------------------

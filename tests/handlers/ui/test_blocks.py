@@ -19,8 +19,10 @@ from handlers.ui.blocks import (
     settings_line,
     status_done,
     status_failed,
+    status_uploaded,
     status_working,
     with_card_image,
+    with_card_status,
 )
 from handlers.ui.errors import explain
 from storage.records import Spend
@@ -79,6 +81,18 @@ def test_a_cards_picture_is_replaced_or_removed_and_its_other_blocks_kept() -> N
     assert with_card_image(with_card_image(card, None), None) == [card[0], *card[2:]]
     long = with_card_image(card, CardImage("F3", "v3", "x" * 5_000))
     assert len(long[1]["alt_text"]) == 2000
+
+
+def test_a_cards_status_line_is_replaced_and_nothing_else() -> None:
+    _, card = build_card("U1", "a lighthouse", OPTIONS, "working", CardImage("F1", "v1"))
+
+    done = with_card_status(card, status_uploaded(1))
+    assert done[:-1] == card[:-1] and card[-1]["elements"][0]["text"] == "working"
+    assert done[-1]["elements"][0]["text"] == (
+        ":white_check_mark: Done: the image is in the thread, uploaded again. Reply in the thread to edit it.")
+    assert "the 2 images are" in status_uploaded(2)
+    plain = [{"type": "context", "elements": [{"type": "mrkdwn", "text": "not a card"}]}]
+    assert with_card_status(plain, "x") == plain
 
 
 def test_only_a_card_is_a_card() -> None:
