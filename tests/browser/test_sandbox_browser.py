@@ -1,8 +1,9 @@
 """The sandbox page in a real headless Chromium (Debian's, driven by Playwright): a whole conversation.
 
 Generate, edit by reply, attach a reference, undo, press a button, fill the form, and an admin's report with
-its chart, asserting on what the page shows and on the bot's own state. Set IMAGEBOT_SCREENSHOTS=DIR to keep
-screenshots (the README's come from here).
+its chart, asserting on what the page shows and on the bot's own state; the Home tab and a DM; the card's
+picture, grouped results and a replaced confirmation. Set IMAGEBOT_SCREENSHOTS=DIR to keep screenshots (the
+README's are taken by bench/screenshots.py).
 """
 
 from __future__ import annotations
@@ -214,3 +215,25 @@ async def test_an_answered_confirmation_is_replaced_with_no_live_buttons(careful
             await expect(card.get_by_test_id("block-image").locator("img")).to_be_visible(timeout=WAIT)
         finally:
             await browser.close()
+
+
+async def test_the_thread_composer_shrinks_back_after_sending_and_errors_do_not_cover_it(page: Page) -> None:
+    await say(page, "/image a lighthouse")
+    card = page.get_by_test_id("message").filter(has_text="asked for an image")
+    await card.get_by_test_id("thread-link").click(timeout=WAIT)
+    box = page.get_by_test_id("thread-input")
+    empty = (await box.bounding_box() or {})["height"]
+    await box.fill("/nope")
+    await page.get_by_test_id("thread-send").click()
+    toast = page.get_by_test_id("error")
+    await expect(toast).to_contain_text("is not a command here", timeout=WAIT)
+    composer = await page.get_by_test_id("thread-composer").bounding_box()
+    shown = await toast.bounding_box()
+    assert composer is not None and shown is not None
+    assert shown["y"] + shown["height"] < composer["y"]  # above it, not over it
+    await box.fill("make it brighter\nand warmer\nwith a boat\nat sunset")
+    grown = (await box.bounding_box() or {})["height"]
+    assert grown > empty * 2
+    await page.get_by_test_id("thread-send").click()
+    await expect(box).to_have_value("", timeout=WAIT)
+    assert (await box.bounding_box() or {})["height"] == empty  # back to one line
