@@ -30,7 +30,7 @@ if not CHROMIUM:
         raise RuntimeError("CI must run the browser tests: .ci/run installs Debian's chromium")
     pytest.skip("Chromium is not installed (apt-get install chromium); .ci/run installs it", allow_module_level=True)
 
-from playwright.async_api import Page, async_playwright, expect  # noqa: E402
+from playwright.async_api import Locator, Page, async_playwright, expect  # noqa: E402
 
 
 @pytest.fixture
@@ -59,6 +59,12 @@ async def shot(page: Page, name: str) -> None:
     folder = os.environ.get("IMAGEBOT_SCREENSHOTS")
     if folder:
         await page.screenshot(path=str(Path(folder) / f"{name}.png"))
+
+
+async def height(locator: Locator) -> float:
+    box = await locator.bounding_box()
+    assert box is not None, "not on screen"
+    return box["height"]
 
 
 async def say(page: Page, text: str) -> None:
@@ -222,7 +228,7 @@ async def test_the_thread_composer_shrinks_back_after_sending_and_errors_do_not_
     card = page.get_by_test_id("message").filter(has_text="asked for an image")
     await card.get_by_test_id("thread-link").click(timeout=WAIT)
     box = page.get_by_test_id("thread-input")
-    empty = (await box.bounding_box() or {})["height"]
+    empty = await height(box)
     await box.fill("/nope")
     await page.get_by_test_id("thread-send").click()
     toast = page.get_by_test_id("error")
@@ -232,8 +238,8 @@ async def test_the_thread_composer_shrinks_back_after_sending_and_errors_do_not_
     assert composer is not None and shown is not None
     assert shown["y"] + shown["height"] < composer["y"]  # above it, not over it
     await box.fill("make it brighter\nand warmer\nwith a boat\nat sunset")
-    grown = (await box.bounding_box() or {})["height"]
+    grown = await height(box)
     assert grown > empty * 2
     await page.get_by_test_id("thread-send").click()
     await expect(box).to_have_value("", timeout=WAIT)
-    assert (await box.bounding_box() or {})["height"] == empty  # back to one line
+    assert await height(box) == empty  # back to one line

@@ -101,6 +101,21 @@ async def test_the_home_tab_shows_what_the_app_publishes_for_that_user(sandbox: 
     assert (await http.post("/api/home", json={"user": "U0NOBODY"})).status_code == 400
 
 
+async def test_a_button_on_the_home_tab_is_pressed_in_a_view_container(sandbox: Sandbox,
+                                                                       http: httpx.AsyncClient) -> None:
+    button = {"type": "button", "action_id": "home_press", "text": {"type": "plain_text", "text": "Press"},
+              "value": "x"}
+    sandbox.slack.home_views[ALICE] = {"id": "V0HOME", "type": "home", "blocks": [
+        {"type": "actions", "block_id": "home_buttons", "elements": [button]}]}
+    await http.post("/api/action", json={"user": ALICE, "home": True, "action_id": "home_press"})
+    [press] = [d.payload for d in sandbox.slack.deliveries if d.kind == "interaction"]
+    assert press["type"] == "block_actions" and press["container"] == {"type": "view", "view_id": "V0HOME"}
+    assert press["view"]["id"] == "V0HOME" and "channel" not in press and "message" not in press
+    assert press["actions"][0]["action_id"] == "home_press" and press["user"]["id"] == ALICE
+    missing = await http.post("/api/action", json={"user": BOB, "home": True, "action_id": "home_press"})
+    assert missing.status_code == 400  # Bob's Home has no such button
+
+
 async def test_a_direct_message_to_the_bot_is_a_request_answered_in_its_thread(sandbox: Sandbox,
                                                                                http: httpx.AsyncClient) -> None:
     [dm] = [c for c in (await state(http))["channels"] if c["is_im"]]
