@@ -102,15 +102,16 @@ class SlashCommands(AppDelivery, Faults):
             found.update(text=text, blocks=blocks)
             self._changed()
             return web.Response(text="ok")
-        message = self._find(original["channel_id"], original["ts"])
-        if message is None:
+        previous = self._find(original["channel_id"], original["ts"])
+        if previous is None:
             return web.Response(status=404, text="message_not_found")
-        previous = copy.deepcopy(message)
+        # A new record under the same ts: a copy of the message taken before (what a client still shows, and
+        # may be pressed again) keeps its buttons.
+        message = {k: v for k, v in copy.deepcopy(previous).items() if k != "blocks"}
         message["text"] = text
-        if blocks is None:
-            message.pop("blocks", None)
-        else:
+        if blocks is not None:
             message["blocks"] = blocks
+        self._messages[original["channel_id"]][original["ts"]] = message
         self._changed()
         self._echo(self._changed_event(self.channels[original["channel_id"]], message, previous))
         return web.Response(text="ok")
