@@ -99,7 +99,8 @@ class SlashCommands(AppDelivery, Faults):
             found = self._original_ephemeral(original)
             if found is None:
                 return web.Response(status=404, text="message_not_found")
-            found.update(text=text, blocks=blocks)
+            at = next(i for i, e in enumerate(self._ephemerals) if e is found)
+            self._ephemerals[at] = {**found, "text": text, "blocks": blocks}
             self._changed()
             return web.Response(text="ok")
         previous = self._find(original["channel_id"], original["ts"])
