@@ -77,17 +77,18 @@ class RecoveryButtons:
     def admitted(self, admission: Admission | None, body: dict[str, Any], respond: AsyncRespond, accepted: str,
                  already: str) -> None:
         """Say what became of a request made again: done already (None: the button was used, or a duplicate),
-        refused (and why: the pressed message says it, as its button is used up), or accepted."""
+        refused (and why, privately: the pressed message stays), or accepted (the pressed message says so)."""
         if admission is None:
             self.reply(respond, already, body)
             return
         reason = refusal(admission.status, retry_in=admission.retry_in,
                          limit=self.services.settings.user_requests_per_minute)
-        if admission.status == "duplicate" and not reason:
+        if reason:
+            self.reply(respond, reason, body)
+        elif admission.status == "duplicate":
             self.reply(respond, already, body)
         else:
-            self.services.jobs.background(self.replace(press_of(body), respond, reason or accepted),
-                                          name="action-replace")
+            self.services.jobs.background(self.replace(press_of(body), respond, accepted), name="action-replace")
 
     async def replace(self, pressed: Press, respond: AsyncRespond, text: str) -> None:
         """The pressed message says what became of it, its button gone: replace_original through the press's
