@@ -1,4 +1,6 @@
-"""Slash commands: sent to the app, their ack bodies and response_url posts turned into replies."""
+"""Slash commands: sent to the app, their ack bodies and response_url posts turned into replies. A press's
+response_url (bound to its message by `AppDelivery.send_interaction`) also replaces or deletes that message
+(`replace_original` / `delete_original`), as Slack's does."""
 
 from __future__ import annotations
 
