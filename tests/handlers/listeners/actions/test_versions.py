@@ -56,7 +56,7 @@ async def test_versions_are_labelled_and_undo_and_use_move_the_context_without_a
         slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
     thread_ts = await start(slack, workspace, "a lighthouse")
     first_note = next(m for m in slack.thread(CHANNEL, thread_ts) if m.get("files"))["text"]
-    assert first_note.startswith("_*v1*") and "Next edit uses v1" in first_note
+    assert first_note.startswith("*v1* · ") and "Next edit uses v1" in first_note  # the footnote leads with it
     note = await reply(slack, workspace, thread_ts, "make the sky purple")
     assert "*v2* (from v1)" in note and "Next edit uses v2" in note
     await reply(slack, workspace, thread_ts, "add snow")  # v3, from v2
