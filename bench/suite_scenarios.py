@@ -119,7 +119,7 @@ def phase_timers(provider: ImageAPI) -> Iterator[dict[str, list[float]]]:
         setattr(owner, name, timed)
 
     wrap(delivery_module.Delivery, "announce", "announce")
-    wrap(delivery_module.Delivery, "upload", "upload")
+    wrap(delivery_module.Delivery, "_upload", "upload")  # every upload: a result's, and Upload again's
     wrap(service_module.ImageService, "generate", "service")
     wrap(provider, "_send", "api_http")
     wrap(provider, "generate", "api_total")

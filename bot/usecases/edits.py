@@ -131,7 +131,7 @@ async def take_reply(images: ImageService, key: ThreadKey, text: str, attachment
     if isinstance(command, Undo):
         return ContextMoved(await images.undo(key), undone=True)
     if isinstance(command, UseVersion):
-        return ContextMoved(await images.use_version(key, command.label))
+        return ContextMoved(await images.use_version(key, command.label), undone=command.undo)
     if isinstance(command, UseOutput):
         return ContextMoved(await images.use_output(key, command.index))
     if isinstance(command, ShowGrid):

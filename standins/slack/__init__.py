@@ -35,8 +35,9 @@ Slack quirks reproduced on purpose, because the app has to cope with them:
 
 What it does not do: real retries of failed event deliveries (use ``deliver_event(..., retry_num=1)``),
 the 3-second ack timeout (``Delivery.elapsed_ms`` is recorded instead; a Socket Mode delivery gives up after
-``ack_timeout``), Block Kit validation beyond a few limits, pagination, thumbnails,
-``replace_original``/``delete_original``, expiry of Socket Mode URLs, the 10-connection limit.
+``ack_timeout``), Block Kit validation beyond a few limits (image blocks' ``slack_file`` is checked), pagination,
+thumbnails, expiry of Socket Mode URLs, the 10-connection limit. A response_url takes ``replace_original`` and
+``delete_original`` for the message whose button made it, as Slack's does.
 
 Nothing here imports the app: it is a fake Slack, not part of imagebot.
 

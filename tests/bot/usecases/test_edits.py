@@ -246,6 +246,15 @@ async def test_an_image_alone_becomes_the_base_and_undo_goes_back(images: ImageS
     assert len(image_api.requests) == calls + 1  # only the edit called the API
 
 
+async def test_the_undo_buttons_words_are_an_undo_like_the_reply(images: ImageService) -> None:
+    """The Undo button under v3 sends `undo to v2`: answered as an undo (same words as the `undo` reply), while
+    `use v2` is a plain move."""
+    await generated(images)
+    await edits.make_edit(images, KEY, USER, await plan(images, "add stars"), job_id=None)
+    assert await edits.take_reply(images, KEY, "undo to v1", (), threshold=0) == edits.ContextMoved("v1", undone=True)
+    assert await edits.take_reply(images, KEY, "use v2", (), threshold=0) == edits.ContextMoved("v2")
+
+
 async def test_the_grid_is_drawn_over_the_current_image(images: ImageService, image_api: ImageAPIStandIn) -> None:
     base = await generated(images)
     grid = await edits.take_reply(images, KEY, "show the grid", (), threshold=0)
