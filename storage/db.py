@@ -20,6 +20,10 @@ Tables
 - report_runs: which scheduled report slots were posted, so a restart never posts one twice.
 - installations, bots, oauth_states: multi-workspace installs (Slack OAuth v2), through slack_sdk's interface.
 - team_settings: per-workspace choices made from Slack (the report channel).
+- cards:   each card imagebot posted, as it last posted it (text and blocks), so it can be changed without
+           reading the channel back.
+- posted_files: the Slack file ids that show each image in each thread (imagebot's uploads, their SVG previews,
+           a user's upload that became a version), and whether Slack draws the file in an image block.
 """
 
 from __future__ import annotations
@@ -250,6 +254,25 @@ def _possibly_billed(db: Database) -> None:
          "cost_micro", "images", "estimate_micro"],
         index_name="ledger_report",
     )
+
+
+@migrations(name="0009_posted")
+def _posted(db: Database) -> None:
+    # What imagebot posted in Slack and needs again: a card's last text and blocks (JSON) per thread, and the
+    # Slack files of each image in a thread (a file uploaded again gets a new id: the newest row is the one).
+    # Recorded when they are posted, so the card follows undo / use v2 without reading the thread back
+    # (conversations.replies, rate-limited hard for distributed apps since 2025-05-29).
+    db.table("cards").create(
+        {"team_id": str, "channel_id": str, "thread_ts": str, "text": str, "blocks": str, "updated_at": str},
+        pk=("team_id", "channel_id", "thread_ts"),
+    )
+    db.table("posted_files").create(
+        {"team_id": str, "channel_id": str, "thread_ts": str, "file_id": str, "image_id": str, "kind": str,
+         "drawn": int, "posted_at": str},
+        pk=("team_id", "channel_id", "thread_ts", "file_id"),
+    )
+    db.table("posted_files").create_index(["team_id", "channel_id", "thread_ts", "image_id"],
+                                          index_name="posted_files_image")
 
 
 def open_db(path: Path | str | None) -> Database:

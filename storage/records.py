@@ -32,6 +32,18 @@ class ThreadKey:
 
 
 @dataclass(frozen=True)
+class PostedFile:
+    """A Slack file that shows a stored image in a thread: `kind` is "image" (the file as the API made it),
+    "preview" (the PNG beside an SVG) or "upload" (a user's own file that became a version); `drawn`: whether
+    Slack draws it in an image block (PNG, JPEG, GIF)."""
+
+    image_id: str
+    file_id: str
+    kind: str
+    drawn: bool
+
+
+@dataclass(frozen=True)
 class ImageRecord:
     id: str
     path: str

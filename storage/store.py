@@ -9,22 +9,24 @@ Each method is the function of the same name in the module that owns its tables,
 - storage/jobs.py      requests as jobs, deduped, their lifecycle, one-use claims on them
 - storage/controls.py  budgets, policies, the report channel, the audit; alerts and report slots sent once
 - storage/spend.py   spend reports and budget sums over the ledger
+- storage/posted.py  what imagebot posted in Slack and needs again: cards' last blocks, the files of each image
 The rows they take and return are in storage/records.py.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
-from storage import controls, jobs, ledger, threads
+from storage import controls, jobs, ledger, posted, threads
 from storage import db as database
 from storage import spend as sums
 from storage.files import ImageFiles
-from storage.records import ImageRecord, JobRecord, LedgerEntry, RecentImage, Spend, ThreadKey, ThreadRecord
+from storage.records import ImageRecord, JobRecord, LedgerEntry, PostedFile, RecentImage, Spend, ThreadKey, ThreadRecord
 
 
 class Store:
@@ -90,6 +92,19 @@ class Store:
 
     def version(self, key: ThreadKey, label: str) -> dict[str, Any] | None:
         return threads.version(self.db, key, label)
+
+    # what was posted in Slack: cards, files -------------------------------------------------------------------
+    def remember_card(self, key: ThreadKey, text: str, blocks: list[dict[str, Any]]) -> None:
+        posted.remember_card(self.db, key, text, blocks)
+
+    def posted_card(self, key: ThreadKey) -> tuple[str, list[dict[str, Any]]] | None:
+        return posted.posted_card(self.db, key)
+
+    def remember_files(self, key: ThreadKey, files: Iterable[PostedFile]) -> None:
+        posted.remember_files(self.db, key, files)
+
+    def drawn_file(self, key: ThreadKey, image_id: str) -> str | None:
+        return posted.drawn_file(self.db, key, image_id)
 
     # ledger and spend -------------------------------------------------------------------------------------------
     def record_call(self, entry: LedgerEntry, *, ledger_id: int | None = None) -> int:

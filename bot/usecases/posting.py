@@ -1,10 +1,14 @@
 """What the Slack edge reads and records around posting a job, so that it never calls storage itself: the card's
-thread, the stored images it uploads, and where a workspace's notices go."""
+thread, the stored images it uploads, what it posted (the card's last blocks, the files that show each image:
+kept so the card changes without reading the thread back), and where a workspace's notices go."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from bot.usecases.image_service import ImageService
-from storage.records import ImageRecord, ThreadKey
+from storage.records import ImageRecord, PostedFile, ThreadKey
 
 
 async def attach_card(images: ImageService, job_id: int, key: ThreadKey, *, user_id: str, prompt: str) -> None:
@@ -17,6 +21,27 @@ async def stored_image(images: ImageService, image_id: str) -> tuple[ImageRecord
     """A stored image's record and bytes, to upload; ImagePruned when retention has removed its file."""
     record = await images.io(images.store.get_image, image_id)
     return record, await images.image_bytes(image_id)
+
+
+async def remember_card(images: ImageService, key: ThreadKey, text: str, blocks: list[dict[str, Any]]) -> None:
+    """The thread's card now reads `text` / `blocks`, as posted."""
+    await images.io(images.store.remember_card, key, text, blocks)
+
+
+async def posted_card(images: ImageService, key: ThreadKey) -> tuple[str, list[dict[str, Any]]] | None:
+    """The text and blocks the thread's card was last posted with; None if no card was posted there."""
+    return await images.io(images.store.posted_card, key)
+
+
+async def remember_files(images: ImageService, key: ThreadKey, files: Sequence[PostedFile]) -> None:
+    """The Slack files an upload made in the thread, each for the stored image it shows."""
+    if files:
+        await images.io(images.store.remember_files, key, list(files))
+
+
+async def file_for(images: ImageService, key: ThreadKey, image_id: str | None) -> str | None:
+    """The Slack file that draws stored image `image_id` in the thread (the newest); None when there is none."""
+    return None if image_id is None else await images.io(images.store.drawn_file, key, image_id)
 
 
 async def report_channel(images: ImageService, team_id: str, *, fallback: str | None) -> str | None:

@@ -5,6 +5,12 @@ The picture is an image block with `slack_file` (https://docs.slack.dev/referenc
 Slack draws PNG, JPEG and GIF there, so an SVG is shown by its PNG preview and a WEBP not at all. A file uploaded a
 moment ago may not be processed yet, and Slack then answers `invalid_blocks` ("invalid slack file"): the update is
 tried again after a few bounded waits, then made without the picture (the text card).
+
+Nothing is read back from Slack: the card's blocks are kept as they were last posted, and each upload's file ids
+as Slack returned them (bot/usecases/posting.py), so a change is one chat.update. Reading the thread back
+(conversations.replies) is held to much lower limits for a newly created, distributed, non-Marketplace app since
+May 29, 2025 (https://docs.slack.dev/apis/web-api/rate-limits), and would not find a
+user's upload again (its file is not named for the image).
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.usecases.image_service import Delivered
+from bot.usecases import posting
+from bot.usecases.image_service import Delivered, ImageService
 from handlers.ui import blocks
-from storage.records import ThreadKey
+from storage.records import PostedFile, ThreadKey
 
 log = logging.getLogger(__name__)
 Slack = Callable[[str], Awaitable[AsyncWebClient]]  # a workspace's Web API client, by team id
@@ -28,7 +35,6 @@ JSON = dict[str, Any]
 
 WAITS = (0.5, 1.0, 2.0)  # between tries while Slack processes a just-uploaded file: 3.5 s at most in all
 DRAWN = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif"}  # by file extension
-THREAD_PAGES = 5  # conversations.replies pages read to find a version's file (200 messages each)
 
 
 async def pause(seconds: float) -> None:
@@ -37,24 +43,35 @@ async def pause(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
+def posted_files(image_ids: Iterable[str], files: Iterable[Mapping[str, Any]]) -> list[PostedFile]:
+    """The files an upload made ({"id", "name"} and, when Slack has said, "mimetype"), each for the stored image
+    it shows: the upload named for the image (uploads.py: `imagebot-<id[:12]>.<ext>`) and the PNG preview beside
+    an SVG (`imagebot-<id[:12]>-preview.png`); drawn when it is a PNG, JPEG or GIF."""
+    files = list(files)
+    made = []
+    for image_id in image_ids:
+        stem = f"imagebot-{image_id[:12]}"
+        for file in files:
+            base, _, extension = str(file.get("name") or "").rpartition(".")
+            if base in (stem, f"{stem}-preview"):
+                drawn = DRAWN.get(extension.lower())
+                made.append(PostedFile(image_id, str(file["id"]), "image" if base == stem else "preview",
+                                       drawn is not None and file.get("mimetype") in (None, "", drawn)))
+    return made
+
+
 def drawn_file(files: Iterable[Mapping[str, Any]], image_id: str) -> str | None:
-    """The id of the Slack file that draws stored image `image_id` in a block, among `files` ({"id", "name"} and,
-    when Slack has said, "mimetype"): the upload named for the image (uploads.py: `imagebot-<id[:12]>.<ext>`) if
-    it is a PNG, JPEG or GIF, else its PNG preview (`imagebot-<id[:12]>-preview.png`, beside an SVG)."""
-    stem = f"imagebot-{image_id[:12]}"
-    for file in files:
-        name = str(file.get("name") or "")
-        base, _, extension = name.rpartition(".")
-        drawn = DRAWN.get(extension.lower())
-        if base in (stem, f"{stem}-preview") and drawn and file.get("mimetype") in (None, "", drawn):
-            return str(file["id"])
-    return None
+    """The id of the Slack file that draws stored image `image_id` in a block, among an upload's `files`: the
+    image itself if it is a PNG, JPEG or GIF, else its PNG preview (beside an SVG)."""
+    return next((file.file_id for file in posted_files([image_id], files) if file.drawn), None)
 
 
-def drawn_attachment(attachments: Iterable[Mapping[str, Any]], name: str) -> str | None:
-    """The id of the file a user attached under `name` ({"id", "name", "mimetype"}) if Slack draws it in a block."""
-    return next((str(a["id"]) for a in attachments if a.get("name") == name and a.get("mimetype") in DRAWN.values()),
-                None)
+def attached_file(attachments: Iterable[Mapping[str, Any]], name: str, image_id: str) -> PostedFile | None:
+    """The file a user attached under `name` ({"id", "name", "mimetype"}) that became stored image `image_id`;
+    drawn when Slack draws it in a block."""
+    found = next((a for a in attachments if a.get("name") == name), None)
+    return None if found is None else PostedFile(image_id, str(found["id"]), "upload",
+                                                  found.get("mimetype") in DRAWN.values())
 
 
 def current_image(delivered: Delivered, files: Iterable[Mapping[str, Any]], alt_text: str) -> blocks.CardImage | None:
@@ -75,12 +92,18 @@ def uploaded_names(uploads: Sequence[Mapping[str, Any]], files: Sequence[Mapping
 
 
 class Card:
-    """Updates a thread's card (chat.update), with its picture when Slack can draw it."""
+    """Updates a thread's card (chat.update), with its picture when Slack can draw it, and keeps what it posted."""
 
-    def __init__(self, slack: Slack, *, sleep: Sleep | None = None, waits: Sequence[float] = WAITS) -> None:
+    def __init__(self, slack: Slack, images: ImageService, *, sleep: Sleep | None = None,
+                 waits: Sequence[float] = WAITS) -> None:
         self.slack = slack
+        self.images = images  # where the card's last blocks and the threads' files are kept
         self.sleep = sleep  # injected: tests count the waits instead of waiting (None: `pause`)
         self.waits = tuple(waits)
+
+    async def posted(self, key: ThreadKey, text: str, card: list[JSON]) -> None:
+        """The card was posted (chat.postMessage) as `text` / `card`: what later changes start from."""
+        await posting.remember_card(self.images, key, text, card)
 
     async def update(self, key: ThreadKey, text: str, card: list[JSON]) -> bool:
         """chat.update the card at `key.thread_ts`. A picture Slack refuses (`invalid_blocks`: not processed yet) is
@@ -102,44 +125,23 @@ class Card:
 
     async def show(self, key: ThreadKey, image_id: str | None, label: str, alt_text: str = "",
                    file_id: str | None = None, status: str | None = None) -> bool:
-        """Make a thread's card show version `label` (stored image `image_id`, or the Slack file `file_id` when it
-        is known, as for an image a user uploaded): its file is looked up in the thread. With no file Slack can
-        draw, the card shows no picture rather than an older one; `status`: a new status line too. False if the
-        thread's parent is no card."""
-        client = await self.slack(key.team_id)
-        try:
-            thread = await self._thread(client, key)
-        except SlackApiError as error:
-            log.warning("could not read the thread %s: %s", key.thread_ts, error.response.get("error"))
+        """Make a thread's card show version `label`: stored image `image_id`, drawn by the Slack file `file_id`
+        when the caller has it, else by the file recorded when it was posted. With no file Slack can draw, the card
+        shows no picture rather than an older one; `status`: a new status line too. False if imagebot posted no
+        card in the thread (a DM's thread) or it could not be updated."""
+        posted = await posting.posted_card(self.images, key)
+        if posted is None or not blocks.is_card(posted[1]):
             return False
-        if not thread or not blocks.is_card(thread[0].get("blocks")) or thread[0]["ts"] != key.thread_ts:
-            return False
-        if file_id is None and image_id is not None:
-            file_id = drawn_file((file for message in thread for file in message.get("files") or ()), image_id)
-        image = blocks.CardImage(file_id, label, alt_text) if file_id else None
-        card = blocks.with_card_image(thread[0]["blocks"], image)
-        return await self.update(key, thread[0].get("text") or "",
-                                 card if status is None else blocks.with_card_status(card, status))
+        text, card = posted
+        file_id = file_id or await posting.file_for(self.images, key, image_id)
+        card = blocks.with_card_image(card, blocks.CardImage(file_id, label, alt_text) if file_id else None)
+        return await self.update(key, text, card if status is None else blocks.with_card_status(card, status))
 
-    async def _thread(self, client: AsyncWebClient, key: ThreadKey) -> list[JSON]:
-        """The thread's messages, its parent first: a few pages at most (a thread with more shows no picture for
-        versions past them)."""
-        messages: list[JSON] = []
-        cursor = None
-        for _ in range(THREAD_PAGES):
-            page = await client.conversations_replies(channel=key.channel_id, ts=key.thread_ts, limit=200,
-                                                      cursor=cursor)
-            messages += page.get("messages") or []
-            cursor = (page.get("response_metadata") or {}).get("next_cursor")
-            if not page.get("has_more") or not cursor:
-                break
-        return messages
-
-    @staticmethod
-    async def _try(client: AsyncWebClient, key: ThreadKey, text: str, card: list[JSON]) -> str | None:
-        """One chat.update: None when it took, else Slack's error code."""
+    async def _try(self, client: AsyncWebClient, key: ThreadKey, text: str, card: list[JSON]) -> str | None:
+        """One chat.update: None when it took (and what it posted is kept), else Slack's error code."""
         try:
             await client.chat_update(channel=key.channel_id, ts=key.thread_ts, text=text, blocks=card)
         except SlackApiError as error:
             return str(error.response.get("error", "unknown_error"))
+        await self.posted(key, text, card)
         return None

@@ -30,7 +30,7 @@ from bot.runtime.services import Services
 from bot.usecases import edits, posting
 from bot.usecases.image_service import Delivered
 from handlers.delivery import uploads
-from handlers.delivery.card import Card, current_image, drawn_attachment, drawn_file, uploaded_names
+from handlers.delivery.card import Card, attached_file, current_image, posted_files, uploaded_names
 from handlers.delivery.progress import Progress, show_progress
 from handlers.ui import blocks
 from handlers.ui.errors import budget_owner, explain
@@ -78,7 +78,7 @@ class Delivery:
         self.workspaces = workspaces
         self.slack = workspaces.client  # `await self.slack(team_id)`: a Web API client with that workspace's token
         self.progress_interval = progress_interval  # seconds between elapsed-time updates
-        self.card = Card(self.slack)  # the card in the channel, showing the thread's current image
+        self.card = Card(self.slack, self.images)  # the card in the channel, showing the thread's current image
 
     # announce ----------------------------------------------------------------------------------------
     async def announce(self, job: JobRecord, ahead: int | None) -> JobRecord | None:
@@ -107,6 +107,7 @@ class Delivery:
             return None
         job = dataclasses.replace(job, thread_ts=posted["ts"])
         await posting.attach_card(self.images, job.id, _key(job), user_id=job.user_id, prompt=job.payload["prompt"])
+        await self.card.posted(_key(job), text, card)
         return job
 
     # run ---------------------------------------------------------------------------------------------
@@ -178,8 +179,10 @@ class Delivery:
             note = f" ({blocks.escape(change)})" if change else ""
             await self._say(key, f":frame_with_picture: Got {blocks.escape(image.name)}{note}: it is {plan.label} "
                                  "now. Reply with what to change and I will edit it.")
-            await self.card.show(key, None, plan.label, image.name,  # the user's own file, when Slack draws it
-                                 file_id=drawn_attachment(job.payload.get("attachments", []), image.name))
+            image_id = await self.images.version_image(key, plan.label)
+            mine = attached_file(job.payload.get("attachments", []), image.name, image_id)
+            await posting.remember_files(self.images, key, [mine] if mine else [])  # the user's own file
+            await self.card.show(key, image_id, plan.label, image.name)
             return Outcome("done", result={"context": plan.label})
         if isinstance(plan, edits.ContextMoved):
             await self._say(key, f":leftwards_arrow_with_hook: Undone: the next edit uses {plan.label}." if plan.undone
@@ -263,15 +266,20 @@ class Delivery:
             return False
         if label := await self.images.current_version(key):
             image_id = await self.images.version_image(key, label)
-            await self.card.show(key, image_id, label, result["title"], file_id=drawn_file(files, image_id),
+            await self.card.show(key, image_id, label, result["title"],
                                  status=blocks.status_uploaded(len(result["image_ids"])))
         return True
 
     async def _upload(self, key: ThreadKey, result: dict[str, Any]) -> list[dict[str, Any]] | None:
-        """The upload: the files Slack made, each with the name it was given; None if Slack refused."""
+        """The upload: the files Slack made, each with the name it was given, and kept as the files that show
+        their images in the thread (for the card); None if Slack refused."""
         files = await uploads.files_of(self.images, result)
         made = await uploads.send_files(self.slack, key, files, result["comment"])
-        return None if made is None else uploaded_names(files, made)
+        if made is None:
+            return None
+        named = uploaded_names(files, made)
+        await posting.remember_files(self.images, key, posted_files(result["image_ids"], named))
+        return named
 
     async def _show(self, key: ThreadKey, delivered: Delivered, image: blocks.CardImage | None) -> None:
         """A new version in a thread whose card another job posted: the card shows it, or no picture when Slack

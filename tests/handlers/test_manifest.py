@@ -34,7 +34,6 @@ SCOPE_OF_METHOD = {
     "files.completeUploadExternal": "files:write",
     "download": "files:read",  # url_private
     "users.info": "users:read",  # who is an admin
-    "conversations.replies": "channels:history",  # the card finds a version's file in its thread (public channel)
 }
 SCOPE_OF_EVENT = {"message.channels": "channels:history", "message.groups": "groups:history",
                   "message.im": "im:history", "app_mention": "app_mentions:read",

@@ -18,7 +18,7 @@ from sqlite_utils import Database
 
 from storage.db import migration_names, migrations, open_db
 from storage.files import ImageFiles
-from storage.records import LedgerEntry, ThreadKey
+from storage.records import LedgerEntry, PostedFile, ThreadKey
 from storage.store import Store
 
 NAMES = migration_names()
@@ -85,6 +85,11 @@ ROWS: dict[str, list[dict[str, Any]]] = {
     "oauth_states": [{"state": "state-1", "expires_at": 1767225600.0}],
     "team_settings": [{"team_id": "T1", "report_channel": "C1", "updated_by": "U0ADMIN",
                        "updated_at": "2026-01-01T00:00:00.000+00:00"}],
+    "cards": [{"team_id": "T1", "channel_id": "C1", "thread_ts": KEY.thread_ts, "text": "U1 asked for an image",
+               "blocks": json.dumps([{"type": "section", "block_id": "imagebot_card"}]),
+               "updated_at": "2026-01-02T03:05:01.000+00:00"}],
+    "posted_files": [{"team_id": "T1", "channel_id": "C1", "thread_ts": KEY.thread_ts, "file_id": "F1",
+                      "image_id": SHA, "kind": "image", "drawn": 1, "posted_at": "2026-01-02T03:04:10.000+00:00"}],
 }
 
 
@@ -176,6 +181,8 @@ def test_an_upgraded_database_works_with_the_store(tmp_path: Path, applied: int)
         store.record_call(LedgerEntry(key=KEY, user_id="U2", kind="generate", provider="offline",
                                       model="gpt-image-1", size="1024x1024", quality="low", n=1, prompt="a fox"))
         assert len(store.ledger_rows()) == 3
+        store.remember_files(KEY, [PostedFile(SHA, "F9", "image", drawn=True)])  # what 0009 keeps, on any older db
+        assert store.drawn_file(KEY, SHA) == "F9"
     finally:
         store.close()
 

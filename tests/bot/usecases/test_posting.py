@@ -18,11 +18,12 @@ from bot.usecases import posting
 from bot.usecases.image_service import ImageService
 from bot.usecases.thread_images import ImagePruned
 from storage.lifecycle import prune_images
-from storage.records import ThreadKey
+from storage.records import PostedFile, ThreadKey
 from storage.store import Store
 
 pytestmark = pytest.mark.anyio
 KEY = ThreadKey("T1", "C1", "1700000000.000100")
+SHA = "ab" + "0" * 62
 
 
 @pytest.fixture
@@ -62,3 +63,16 @@ async def test_the_report_channel_is_the_admins_choice_else_the_fallback(offline
     await offline.io(offline.store.set_team_report_channel, "T1", "C0CHOSEN", "U0ADMIN")
     assert await posting.report_channel(offline, "T1", fallback="C0REPORTS") == "C0CHOSEN"
     assert await posting.report_channel(offline, "T2", fallback="C0REPORTS") == "C0REPORTS"
+
+
+async def test_what_was_posted_is_kept_for_the_card(offline: ImageService) -> None:
+    """The card's last blocks and the file that draws each image, as the edge records them when it posts."""
+    assert await posting.posted_card(offline, KEY) is None
+    await posting.remember_card(offline, KEY, "a fox", [{"type": "section", "block_id": "imagebot_card"}])
+    assert await posting.posted_card(offline, KEY) == ("a fox", [{"type": "section", "block_id": "imagebot_card"}])
+
+    await posting.remember_files(offline, KEY, [])  # an upload that made no file of an image: nothing to keep
+    assert await posting.file_for(offline, KEY, SHA) is None and await posting.file_for(offline, KEY, None) is None
+    await posting.remember_files(offline, KEY, [PostedFile(SHA, "F1", "image", drawn=False),
+                                                PostedFile(SHA, "F2", "preview", drawn=True)])
+    assert await posting.file_for(offline, KEY, SHA) == "F2"

@@ -10,12 +10,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.models import ImageOptions
 from handlers.delivery import card as card_module
-from handlers.delivery.card import Card, drawn_attachment, drawn_file
+from handlers.delivery.card import Card, attached_file, drawn_file, posted_files
 from handlers.ui.blocks import CARD_IMAGE_BLOCK_ID, CardImage, build_card
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace
-from storage.records import ThreadKey
+from storage.records import PostedFile, ThreadKey
 from tests import catalogue_helpers as models
 from tests.conftest import Sleeps, WorkspaceFactory
 from tests.handlers.test_reliability import UPLOAD_AGAIN, notices, press
@@ -66,6 +66,42 @@ async def test_the_card_shows_each_new_version_and_follows_undo_and_use(
     await reply(slack, workspace, thread_ts, "", files=[("mine.png", upload, "image/png")])
     mine = next(m for m in slack.thread(CHANNEL, thread_ts) if m.get("user") == ALICE and m.get("files"))
     assert shown(slack, thread_ts) == (mine["files"][0]["id"], "v3")  # the user's own file, which the bot sees
+    assert slack.calls_to("conversations.replies") == []  # the card is changed from what imagebot kept
+
+
+async def test_after_a_restart_undo_still_shows_the_right_picture(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace,
+        workspace_factory: WorkspaceFactory) -> None:
+    thread_ts = await generate(slack, workspace, "a lighthouse at dusk")
+    first = result_file(slack, thread_ts)
+    await reply(slack, workspace, thread_ts, "make the sky purple")
+    second = result_file(slack, thread_ts)
+    await workspace.stop()
+
+    again = await workspace_factory()  # the same data dir: what was posted is known from storage
+    await reply(slack, again, thread_ts, "undo")
+    assert shown(slack, thread_ts) == (first, "v1")
+    card = slack.thread(CHANNEL, thread_ts)[0]
+    assert "a lighthouse at dusk" in card_text(card) and "Done" in card_text(card)  # the rest of the card stays
+    await reply(slack, again, thread_ts, "use v2")
+    assert shown(slack, thread_ts) == (second, "v2")
+    assert slack.calls_to("conversations.replies") == []
+
+
+async def test_a_version_from_a_users_upload_shows_its_picture_when_used_again(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
+    thread_ts = await generate(slack, workspace, "a lighthouse")
+    first = result_file(slack, thread_ts)
+    await reply(slack, workspace, thread_ts, "", files=[("mine.png", png("blue"), "image/png")])
+    mine = next(m for m in slack.thread(CHANNEL, thread_ts) if m.get("user") == ALICE and m.get("files"))
+    assert shown(slack, thread_ts) == (mine["files"][0]["id"], "v2")
+
+    await reply(slack, workspace, thread_ts, "use v1")
+    assert shown(slack, thread_ts) == (first, "v1")
+    await reply(slack, workspace, thread_ts, "use v2")
+    assert shown(slack, thread_ts) == (mine["files"][0]["id"], "v2")  # found again: kept when it became v2
+    updates = slack.calls_to("chat.update")
+    assert updates and slack.calls_to("conversations.replies") == []
 
 
 async def test_several_images_show_the_one_the_next_edit_uses(
@@ -144,7 +180,8 @@ async def test_upload_again_puts_the_image_on_the_card(slack: SlackStandIn, imag
 
 # Card on its own, against the stand-in ----------------------------------------------------------------------
 @pytest.fixture
-async def posted(slack: SlackStandIn) -> tuple[Card, ThreadKey, Sleeps]:
+async def posted(slack: SlackStandIn, workspace: LocalWorkspace) -> tuple[Card, ThreadKey, Sleeps]:
+    """A card posted in the channel, and a Card for it that keeps what it posts in the app's storage."""
     client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
 
     async def workspace_client(team_id: str) -> AsyncWebClient:
@@ -153,8 +190,11 @@ async def posted(slack: SlackStandIn) -> tuple[Card, ThreadKey, Sleeps]:
     text, blocks = build_card(ALICE, "a cat", models_options(), "working")
     message = await client.chat_postMessage(channel=CHANNEL, text=text, blocks=blocks)
     waits = Sleeps()
-    return Card(workspace_client, sleep=waits, waits=(1.0, 2.0)), ThreadKey(slack.team_id, CHANNEL,
-                                                                            message["ts"]), waits
+    assert workspace.services is not None
+    card = Card(workspace_client, workspace.services.images, sleep=waits, waits=(1.0, 2.0))
+    key = ThreadKey(slack.team_id, CHANNEL, message["ts"])
+    await card.posted(key, text, blocks)
+    return card, key, waits
 
 
 def models_options() -> ImageOptions:
@@ -206,6 +246,16 @@ def test_the_drawn_file_is_the_image_itself_or_its_png_preview() -> None:
 def test_an_attached_file_is_drawn_only_when_it_is_a_png_jpeg_or_gif() -> None:
     attached = [{"id": "F1", "name": "cat.webp", "mimetype": "image/webp"},
                 {"id": "F2", "name": "cat.png", "mimetype": "image/png"}]
-    assert drawn_attachment(attached, "cat.png") == "F2"
-    assert drawn_attachment(attached, "cat.webp") is None
-    assert drawn_attachment(attached, "dog.png") is None
+    assert attached_file(attached, "cat.png", "I1") == PostedFile("I1", "F2", "upload", drawn=True)
+    assert attached_file(attached, "cat.webp", "I1") == PostedFile("I1", "F1", "upload", drawn=False)
+    assert attached_file(attached, "dog.png", "I1") is None
+
+
+def test_an_uploads_files_are_kept_for_the_image_each_shows() -> None:
+    first, second = "0123456789abcdef", "fedcba9876543210"
+    made = [{"id": "F1", "name": f"imagebot-{first[:12]}.svg"},
+            {"id": "F2", "name": f"imagebot-{first[:12]}-preview.png"},
+            {"id": "F3", "name": f"imagebot-{second[:12]}.webp"}, {"id": "F4", "name": "grid-v1.png"}]
+    assert posted_files([first, second], made) == [
+        PostedFile(first, "F1", "image", drawn=False), PostedFile(first, "F2", "preview", drawn=True),
+        PostedFile(second, "F3", "image", drawn=False)]
