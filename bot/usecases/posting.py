@@ -4,11 +4,16 @@ kept so the card changes without reading the thread back), and where a workspace
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from bot.errors import StorageUnavailable
 from bot.usecases.image_service import ImageService
+from storage.faults import unavailable
 from storage.records import ImageRecord, PostedFile, ThreadKey
+
+log = logging.getLogger(__name__)
 
 
 async def attach_card(images: ImageService, job_id: int, key: ThreadKey, *, user_id: str, prompt: str) -> None:
@@ -23,9 +28,20 @@ async def stored_image(images: ImageService, image_id: str) -> tuple[ImageRecord
     return record, await images.image_bytes(image_id)
 
 
+async def _keep(images: ImageService, what: str, write: Callable[..., None], *args: Any) -> None:
+    """Record what was posted. A database that cannot take it now (full, failing, locked) fails nothing: what is
+    posted is posted, and the card only cannot follow it later."""
+    try:
+        await images.io(write, *args)
+    except Exception as error:
+        if not (isinstance(error, StorageUnavailable) or unavailable(error)):
+            raise
+        log.warning("could not keep %s: %s", what, error)
+
+
 async def remember_card(images: ImageService, key: ThreadKey, text: str, blocks: list[dict[str, Any]]) -> None:
     """The thread's card now reads `text` / `blocks`, as posted."""
-    await images.io(images.store.remember_card, key, text, blocks)
+    await _keep(images, f"the card {key.thread_ts}", images.store.remember_card, key, text, blocks)
 
 
 async def posted_card(images: ImageService, key: ThreadKey) -> tuple[str, list[dict[str, Any]]] | None:
@@ -36,7 +52,7 @@ async def posted_card(images: ImageService, key: ThreadKey) -> tuple[str, list[d
 async def remember_files(images: ImageService, key: ThreadKey, files: Sequence[PostedFile]) -> None:
     """The Slack files an upload made in the thread, each for the stored image it shows."""
     if files:
-        await images.io(images.store.remember_files, key, list(files))
+        await _keep(images, f"the files of {key.thread_ts}", images.store.remember_files, key, list(files))
 
 
 async def file_for(images: ImageService, key: ThreadKey, image_id: str | None) -> str | None:

@@ -20,6 +20,7 @@ from bot.usecases.thread_images import ImagePruned
 from storage.lifecycle import prune_images
 from storage.records import PostedFile, ThreadKey
 from storage.store import Store
+from tests.storage.full_disk import LARGE, fill, free
 
 pytestmark = pytest.mark.anyio
 KEY = ThreadKey("T1", "C1", "1700000000.000100")
@@ -76,3 +77,18 @@ async def test_what_was_posted_is_kept_for_the_card(offline: ImageService) -> No
     await posting.remember_files(offline, KEY, [PostedFile(SHA, "F1", "image", drawn=False),
                                                 PostedFile(SHA, "F2", "preview", drawn=True)])
     assert await posting.file_for(offline, KEY, SHA) == "F2"
+
+
+async def test_a_full_disk_keeps_nothing_and_fails_nothing(offline: ImageService) -> None:
+    """What is posted is posted: a database that cannot take the record of it only leaves the card behind."""
+    card = [{"type": "section", "block_id": "imagebot_card"}]
+    await posting.remember_card(offline, KEY, "a fox", card)
+    await offline.io(fill, offline.store)
+    await posting.remember_card(offline, KEY, LARGE, [{"type": "section", "text": LARGE}])
+    await posting.remember_files(offline, KEY, [PostedFile(SHA + str(i) + LARGE, f"F{i}", "image", drawn=True)
+                                                for i in range(3)])
+    assert await posting.posted_card(offline, KEY) == ("a fox", card)
+    assert await posting.file_for(offline, KEY, SHA + "0" + LARGE) is None
+    await offline.io(free, offline.store)
+    await posting.remember_card(offline, KEY, LARGE, card)
+    assert await posting.posted_card(offline, KEY) == (LARGE, card)
