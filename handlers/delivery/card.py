@@ -127,7 +127,8 @@ class Card:
                    file_id: str | None = None, status: str | None = None) -> bool:
         """Make a thread's card show version `label`: stored image `image_id`, drawn by the Slack file `file_id`
         when the caller has it, else by the file recorded when it was posted. With no file Slack can draw, the card
-        shows no picture rather than an older one; `status`: a new status line too. False if imagebot posted no
+        shows no picture rather than an older one. The status line becomes `status`, by default "Showing v3, …"
+        (the request's own "Done: 1 image, $…" would not describe a later picture). False if imagebot posted no
         card in the thread (a DM's thread) or it could not be updated."""
         posted = await posting.posted_card(self.images, key)
         if posted is None or not blocks.is_card(posted[1]):
@@ -135,7 +136,7 @@ class Card:
         text, card = posted
         file_id = file_id or await posting.file_for(self.images, key, image_id)
         card = blocks.with_card_image(card, blocks.CardImage(file_id, label, alt_text) if file_id else None)
-        return await self.update(key, text, card if status is None else blocks.with_card_status(card, status))
+        return await self.update(key, text, blocks.with_card_status(card, status or blocks.status_showing(label)))
 
     async def _try(self, client: AsyncWebClient, key: ThreadKey, text: str, card: list[JSON]) -> str | None:
         """One chat.update: None when it took (and what it posted is kept), else Slack's error code."""

@@ -131,6 +131,12 @@ def status_done(images: int, cost_micro: int | None, provider: str) -> str:
     return f":white_check_mark: Done: {images} {noun} in the thread, {billed}. Reply in the thread to edit it."
 
 
+def status_showing(label: str) -> str:
+    """The card's status once it shows a later version than its own request made: the first "Done: …" (its
+    count and cost) would no longer describe the picture above it; each version's cost is in its footnote."""
+    return f":white_check_mark: Showing {escape(label)}, the thread's current image. Reply in the thread to edit it."
+
+
 def status_uploaded(images: int) -> str:
     noun = "image is" if images == 1 else f"{images} images are"
     return f":white_check_mark: Done: the {noun} in the thread, uploaded again. Reply in the thread to edit it."

@@ -57,8 +57,12 @@ async def test_the_card_shows_each_new_version_and_follows_undo_and_use(
     assert second != first and shown(slack, thread_ts) == (second, "v2")
     assert "a lighthouse at dusk" in card_text(slack.thread(CHANNEL, thread_ts)[0])  # the rest of the card stays
 
+    status = card_text(slack.thread(CHANNEL, thread_ts)[0])
+    assert "Showing v2" in status and "Done: 1 image" not in status  # the status says which picture it shows
+
     await reply(slack, workspace, thread_ts, "undo")
     assert shown(slack, thread_ts) == (first, "v1")
+    assert "Showing v1" in card_text(slack.thread(CHANNEL, thread_ts)[0])
     await reply(slack, workspace, thread_ts, "use v2")
     assert shown(slack, thread_ts) == (second, "v2")
 
@@ -82,7 +86,8 @@ async def test_after_a_restart_undo_still_shows_the_right_picture(
     await reply(slack, again, thread_ts, "undo")
     assert shown(slack, thread_ts) == (first, "v1")
     card = slack.thread(CHANNEL, thread_ts)[0]
-    assert "a lighthouse at dusk" in card_text(card) and "Done" in card_text(card)  # the rest of the card stays
+    assert "a lighthouse at dusk" in card_text(card) and "1024x1024" in card_text(card)  # the rest of it stays
+    assert "Showing v1" in card_text(card)
     await reply(slack, again, thread_ts, "use v2")
     assert shown(slack, thread_ts) == (second, "v2")
     assert slack.calls_to("conversations.replies") == []
