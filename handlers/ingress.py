@@ -147,6 +147,7 @@ def bolt_request(text: str, body: dict[str, Any], request: web.BaseRequest) -> A
     """Bolt's request for a verified, parsed body. Bolt parses the text again, and wrongly when a form without a
     `payload` field merely contains the word (`/image a payload of bricks` became {}); the body read here is
     the right one, so it replaces Bolt's when the two differ (raw_body, which Bolt verifies, is untouched)."""
+    # aiohttp's headers are a CIMultiDictProxy; Bolt reads them as a mapping but annotates a dict.
     req = AsyncBoltRequest(body=text, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
     if req.body != body:
         req.body = body

@@ -219,6 +219,7 @@ def parse_image_modal(state_values: dict[str, Any], choices: Choices, *,
     transparent = any(option.get("value") == TRANSPARENT_VALUE for option in ticked)
     chosen = {"model": model, "size": size, "quality": quality, "n": int(n), "transparent": transparent,
               "output_format": output_format}
+    # `chosen` mixes str, int and bool, each checked above for its field; mypy sees one dict value type.
     options = replace(defaults, **chosen) if defaults is not None else ImageOptions(**chosen)  # type: ignore[arg-type]
     if output_format in ("gif", "svg"):
         options = replace(options, partial_images=0)  # GIF and SVG never stream

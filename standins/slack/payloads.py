@@ -50,6 +50,7 @@ async def read_upload(request: web.Request) -> bytes:
     reader = await request.multipart()
     first = None
     async for part in reader:
+        # A part may itself be multipart (MultipartReader has no read()); Slack's uploads never nest.
         data = await part.read()  # type: ignore[union-attr]
         if getattr(part, "filename", None):
             return bytes(data)
