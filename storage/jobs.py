@@ -104,11 +104,14 @@ def claim_reupload(db: Database, job_id: int) -> bool:
     return cursor.rowcount == 1
 
 
-def settle_confirmation(db: Database, job_id: int, answer: str) -> bool:
+def settle_confirmation(db: Database, job_id: int, answer: str, confirmed_key: str) -> bool:
     """Record the answer ("confirmed" or "cancelled") to a job waiting for one; False if it was answered
-    already — a confirmation is good for one request, however often its button is pressed."""
-    cursor = db.execute("UPDATE jobs SET error_code = ? WHERE id = ? AND error_code = 'awaiting_confirmation'",
-                        [answer, job_id])
+    already — a confirmation is good for one request, however often its button is pressed, across restarts. A
+    "confirmed" that made no request (the job deduped on `confirmed_key`: refused at the press, say over a rate
+    limit, or the process died in between) can be answered again, either way, as a rerun's claim can."""
+    cursor = db.execute(
+        "UPDATE jobs SET error_code = ? WHERE id = ? AND (error_code = 'awaiting_confirmation' OR (error_code = "
+        "'confirmed' AND NOT EXISTS (SELECT 1 FROM jobs WHERE dedupe_key = ?)))", [answer, job_id, confirmed_key])
     db.conn.commit()
     return cursor.rowcount == 1
 

@@ -175,8 +175,8 @@ class Store:
     def claim_reupload(self, job_id: int) -> bool:
         return jobs.claim_reupload(self.db, job_id)
 
-    def settle_confirmation(self, job_id: int, answer: str) -> bool:
-        return jobs.settle_confirmation(self.db, job_id, answer)
+    def settle_confirmation(self, job_id: int, answer: str, confirmed_key: str) -> bool:
+        return jobs.settle_confirmation(self.db, job_id, answer, confirmed_key)
 
     def claim_rerun(self, job_id: int, rerun_key: str) -> bool:
         return jobs.claim_rerun(self.db, job_id, rerun_key)

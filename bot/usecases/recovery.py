@@ -46,6 +46,11 @@ def job_id_of(value: str) -> int | None:
     return int(value) if value.isascii() and value.isdigit() and len(value) <= MAX_ID_DIGITS else None
 
 
+def confirmed_key(job: JobRecord) -> str:
+    """The dedupe key of the request a confirmation's "Generate" makes: one per confirmation."""
+    return f"confirmed:{job.id}"
+
+
 def elsewhere(job: JobRecord, pressed: Pressed) -> str | None:
     """What shows the job was not asked for where its button was pressed (None: it was): its workspace and channel,
     its thread, the button one of the message's own."""
@@ -88,13 +93,16 @@ class Recovery:
 
     async def confirm(self, job: JobRecord, *, until: float | None) -> Admission | None:
         """The confirmed request, made now: None if its confirmation was answered already."""
-        if not await self.db.attempt(self.store.settle_confirmation, job.id, "confirmed", until=until):
+        key = confirmed_key(job)
+        if not await self.db.attempt(self.store.settle_confirmation, job.id, "confirmed", key, until=until):
             return None
-        return await self._resubmit(job, {**job.payload, "confirmed": True}, f"confirmed:{job.id}", until)
+        return await self._resubmit(job, {**job.payload, "confirmed": True}, key, until)
 
     async def cancel(self, job: JobRecord, *, until: float | None) -> bool:
-        """The request is not made: False if its confirmation was answered already."""
-        return await self.db.attempt(self.store.settle_confirmation, job.id, "cancelled", until=until)
+        """The request is not made: False if its confirmation was answered already (a "confirmed" the press could
+        not make a request of may still be cancelled)."""
+        return await self.db.attempt(self.store.settle_confirmation, job.id, "cancelled", confirmed_key(job),
+                                     until=until)
 
     async def claim_reupload(self, job: JobRecord, *, until: float | None) -> bool:
         """Take a job whose upload Slack refused for one more try: False for a redelivered click, or uploaded

@@ -1,5 +1,5 @@
 """storage/jobs.py: the claims that make a button good for one use — Run it again on an interrupted job
-(claim_rerun)."""
+(claim_rerun), the answer to a confirmation (settle_confirmation)."""
 
 from storage.store import Store
 
@@ -33,3 +33,30 @@ def test_only_an_interrupted_job_can_be_run_again(store: Store) -> None:
     done = job(store, "command:2", status="done")
     assert not store.claim_rerun(done, f"rerun:{done}")
     assert not store.claim_rerun(999, "rerun:999")
+
+
+def awaiting(store: Store, key: str) -> int:
+    record, _ = store.create_job(dedupe_key=key, kind="generate", team_id="T1", channel_id="C1", user_id="U1",
+                                 payload={"prompt": "a cat"}, thread_ts="1.0")
+    store.finish_job(record.id, "failed", error_code="awaiting_confirmation")
+    return record.id
+
+
+def test_a_confirmation_is_answered_once_when_its_request_was_made(store: Store) -> None:
+    asked = awaiting(store, "command:1")
+    assert store.settle_confirmation(asked, "confirmed", f"confirmed:{asked}")
+    store.create_job(dedupe_key=f"confirmed:{asked}", kind="generate", team_id="T1", channel_id="C1",
+                     user_id="U1", payload={"confirmed": True})
+    assert not store.settle_confirmation(asked, "confirmed", f"confirmed:{asked}")  # pressed again, or restarted
+    assert not store.settle_confirmation(asked, "cancelled", f"confirmed:{asked}")
+    cancelled = awaiting(store, "command:2")
+    assert store.settle_confirmation(cancelled, "cancelled", f"confirmed:{cancelled}")
+    assert not store.settle_confirmation(cancelled, "confirmed", f"confirmed:{cancelled}")
+
+
+def test_a_confirmation_whose_request_was_refused_can_be_answered_again(store: Store) -> None:
+    asked = awaiting(store, "command:1")
+    assert store.settle_confirmation(asked, "confirmed", f"confirmed:{asked}")  # then refused (rate limit), or a crash
+    assert store.settle_confirmation(asked, "confirmed", f"confirmed:{asked}")
+    assert store.settle_confirmation(asked, "cancelled", f"confirmed:{asked}")  # or, on second thought, cancelled
+    assert not store.settle_confirmation(asked, "confirmed", f"confirmed:{asked}")

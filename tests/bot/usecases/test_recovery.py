@@ -124,6 +124,22 @@ async def test_a_confirmation_is_answered_once(runs: tuple[Recovery, Runs], db: 
     assert cancelled is not None and cancelled.error_code == "cancelled"
 
 
+async def test_a_confirmation_refused_at_the_press_can_be_pressed_again(runs: tuple[Recovery, Runs],
+                                                                       db: DbThread) -> None:
+    recovery, handler = runs
+    waiting = job(db, status="failed", error_code="awaiting_confirmation")
+    full = JobQueue(db, Limits(max_concurrent=1, max_concurrent_per_user=1, max_queue=0, user_requests_per_minute=100))
+    full.bind(handler)
+    refused = await Recovery(db, full).confirm(waiting, until=None)  # the queue was full when it was pressed
+    assert refused is not None and refused.status == "queue_full" and refused.job is None
+    await full.shutdown(5)
+    again = await recovery.confirm(waiting, until=None)  # pressed again, once there is room
+    assert again is not None and again.status == "accepted" and again.job is not None
+    assert await recovery.confirm(waiting, until=None) is None  # and now it has been answered
+    await recovery.jobs.wait_idle(5)
+    assert [j.dedupe_key for j in handler.jobs] == [f"confirmed:{waiting.id}"]
+
+
 async def test_an_upload_slack_refused_is_tried_again_once_per_refusal(runs: tuple[Recovery, Runs],
                                                                       db: DbThread) -> None:
     recovery, _ = runs
