@@ -27,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.suite_cpu import cpu
 from bench.suite_harness import LIFTED, StandIns
 from bench.suite_monitor import Monitor
 from bench.suite_scenarios import LATENCY, burst, memory, overhead, storage, sustained
@@ -43,15 +44,16 @@ class Config:
     bursts_lifted: tuple[int, ...]
     bursts_default: tuple[int, ...]
     inserts: int
+    cpu_commands: int = 100
 
 
 CONFIGS = {
     "full": Config("full", 50, 100, 10, True, (50, 200, 500), (50, 200, 500), 10_000),
     "quick": Config("quick", 50, 20, 5, False, (50, 200), (50,), 2_000),
     # The smallest configuration, for the smoke test: every scenario, tiny counts.
-    "smoke": Config("smoke", 5, 3, 1, False, (5,), (5,), 200),
+    "smoke": Config("smoke", 5, 3, 1, False, (5,), (5,), 200, 5),
 }
-SCENARIOS = ("memory", "overhead", "sustained", "burst", "storage")
+SCENARIOS = ("cpu", "memory", "overhead", "sustained", "burst", "storage")
 
 
 async def run(config: Config, only: tuple[str, ...] = SCENARIOS) -> Table:
@@ -62,6 +64,8 @@ async def run(config: Config, only: tuple[str, ...] = SCENARIOS) -> Table:
     started = time.perf_counter()
     upload_s = 0.0
     try:
+        if "cpu" in only:
+            await cpu(table, monitor, standins, config.cpu_commands)
         if "memory" in only:
             await memory(table, monitor, standins, config.in_flight)
         if "overhead" in only:

@@ -18,7 +18,7 @@ import aiohttp
 import httpx
 from aiohttp import web
 
-from bot.providers.image_api import DEFAULT_TIMEOUT, ImageAPI
+from bot.providers.image_api import ImageAPI, http_client
 from bot.providers.targets import OpenAITarget
 from bot.settings import Settings
 from standins.workspace import LocalWorkspace, settings_for
@@ -108,7 +108,7 @@ class App:
                         openai_base_url=info["openai_base_url"], confirm_above_micro=None)
         settings = settings_for(slack, Path(self.tmp.name), base, **self.limits)  # type: ignore[arg-type]
         # As make_provider builds it for `imagebot serve` (same httpx client settings).
-        self.http = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, trust_env=False)
+        self.http = http_client()
         self.provider = ImageAPI(self.http, OpenAITarget(settings.openai_base_url, settings.openai_api_key or ""))
         self.workspace = LocalWorkspace(settings, slack, provider=self.provider)  # type: ignore[arg-type]
         await self.workspace.start()

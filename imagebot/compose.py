@@ -29,7 +29,7 @@ from bot.metrics import Metrics
 from bot.money.budgets import Budgets
 from bot.money.catalogue import Catalogue, load_catalogue
 from bot.providers.base import ImageProvider
-from bot.providers.image_api import DEFAULT_TIMEOUT, ImageAPI
+from bot.providers.image_api import ImageAPI, http_client
 from bot.providers.offline import OfflineImageAPI
 from bot.providers.targets import AzureTarget, OpenAITarget
 from bot.runtime.db_thread import DbThread
@@ -58,8 +58,7 @@ def build_services(settings: Settings, *, provider: ImageProvider | None = None)
     catalogue, prices = load_catalogue(settings)
     check_defaults(settings, catalogue, provider.provider if provider else settings.provider,
                    datetime.now(ZoneInfo(settings.timezone)).date())
-    # trust_env=False: proxies and netrc from the environment are not settings imagebot reads.
-    http = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, trust_env=False)
+    http = http_client()
     db = DbThread(Store.open(settings.data_dir))
     metrics = Metrics()
     images = ImageService(provider or make_provider(settings, http, catalogue), db, prices, settings,

@@ -13,6 +13,9 @@ from bot.models import EditRequest, GenerateRequest, ImageResult, LostAnswer, Pa
 OnPartial = Callable[[PartialImage], Awaitable[None]]
 #: Awaited for each attempt whose successful answer broke off before it was tried again (it may be billed).
 OnLost = Callable[[LostAnswer], Awaitable[None]]
+#: Awaited once a successful answer has begun to arrive, before its body (megabytes) is read: the caller may make
+#: it wait for room. Called again for a later attempt of the same call; the caller counts it once.
+OnAnswer = Callable[[], Awaitable[None]]
 
 
 class ImageProvider(Protocol):
@@ -22,7 +25,7 @@ class ImageProvider(Protocol):
         ...
 
     async def generate(self, request: GenerateRequest, on_partial: OnPartial | None = None,
-                       on_lost: OnLost | None = None) -> ImageResult: ...
+                       on_lost: OnLost | None = None, on_answer: OnAnswer | None = None) -> ImageResult: ...
 
     async def edit(self, request: EditRequest, on_partial: OnPartial | None = None,
-                   on_lost: OnLost | None = None) -> ImageResult: ...
+                   on_lost: OnLost | None = None, on_answer: OnAnswer | None = None) -> ImageResult: ...

@@ -22,12 +22,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpcore
 import httpx
 
 from bot.errors import AnswerLost, ServerError
 from bot.models import EditRequest, GenerateRequest, ImageOptions, ImageResult, PartialImage
 from bot.providers.answers import answer_cap, parse_answer, read_capped, request_id
-from bot.providers.base import OnLost, OnPartial
+from bot.providers.base import OnAnswer, OnLost, OnPartial
 from bot.providers.error_answers import error_from_response, read_error
 from bot.providers.retries import Attempt, Failed, Retries, Sleep
 from bot.providers.streaming import MAX_STREAM_BYTES, MAX_STREAM_EVENTS, cut_off, read_stream
@@ -38,6 +39,19 @@ log = logging.getLogger(__name__)
 
 # Image generation can take two minutes and more at high quality; the read timeout covers the whole wait.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=60.0, pool=30.0)
+# httpcore reads a response from its socket 64 KiB at a time, so a 3.5 MB answer took ~55 trips through anyio,
+# httpcore and h11: a sixth of an image's CPU in issue 16's profile. At 256 KiB they are a handful (1 MiB gained
+# little more, and each answer waiting at the reading gate may already hold one read of its body).
+READ_BYTES = 256 * 1024
+
+
+def http_client() -> httpx.AsyncClient:
+    """The HTTP client for the image API (and Slack's file downloads), as `imagebot serve` builds it."""
+    connection = httpcore.AsyncHTTP11Connection
+    if getattr(connection, "READ_NUM_BYTES", 0) < READ_BYTES:  # httpcore's own knob, class-wide
+        connection.READ_NUM_BYTES = READ_BYTES
+    # trust_env=False: proxies and netrc from the environment are not settings imagebot reads.
+    return httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, trust_env=False)
 
 
 class ImageAPI:
@@ -77,21 +91,22 @@ class ImageAPI:
         return self._target.provider
 
     async def generate(self, request: GenerateRequest, on_partial: OnPartial | None = None,
-                       on_lost: OnLost | None = None) -> ImageResult:
+                       on_lost: OnLost | None = None, on_answer: OnAnswer | None = None) -> ImageResult:
         """One generation. With `options.partial_images` > 0 it streams, awaiting `on_partial` for each preview.
-        `on_lost` is awaited for each attempt whose successful answer broke off before it was tried again."""
+        `on_lost` is awaited for each attempt whose successful answer broke off before it was tried again;
+        `on_answer` before a (non-streamed) successful answer's body is read."""
         body = generation_body(request, sends_model=self._target.sends_model, end_user_field=self._end_user_field)
         if request.options.partial_images:
             return await self._stream("generations", request.options, on_partial, on_lost, json=body)
-        return await self._call("generations", request.options, on_lost, json=body)
+        return await self._call("generations", request.options, on_lost, on_answer, json=body)
 
     async def edit(self, request: EditRequest, on_partial: OnPartial | None = None,
-                   on_lost: OnLost | None = None) -> ImageResult:
+                   on_lost: OnLost | None = None, on_answer: OnAnswer | None = None) -> ImageResult:
         """One edit (multipart). With `options.partial_images` > 0 it streams, like `generate`."""
         data, files = edit_form(request, sends_model=self._target.sends_model, end_user_field=self._end_user_field)
         if request.options.partial_images:
             return await self._stream("edits", request.options, on_partial, on_lost, data=data, files=files)
-        return await self._call("edits", request.options, on_lost, data=data, files=files)
+        return await self._call("edits", request.options, on_lost, on_answer, data=data, files=files)
 
     async def list_models(self) -> list[tuple[str, str | None]]:
         """GET /v1/models: (id, shutdown_date or None) for every model the key lists. Raises ImageAPIError (or
@@ -119,7 +134,7 @@ class ImageAPI:
         return listed
 
     async def _call(self, operation: str, options: ImageOptions, on_lost: OnLost | None,
-                    **kwargs: Any) -> ImageResult:
+                    on_answer: OnAnswer | None, **kwargs: Any) -> ImageResult:
         """POST, retrying as `Retries.run` says, and read the answer (a connection lost while reading it is
         retried, the lost attempt handed to `on_lost`; an answer that cannot be read is not retried)."""
         url = self._target.url(operation)
@@ -129,6 +144,8 @@ class ImageAPI:
             response = await self._send(operation, attempt.number, url, headers, **kwargs)
             attempt.answered, attempt.request_id = True, request_id(response)
             try:
+                if on_answer is not None:
+                    await on_answer()
                 return await self._receive(response, options)
             finally:
                 await response.aclose()
@@ -157,13 +174,15 @@ class ImageAPI:
 
         Only `max_reading` answers are read at once; the rest wait with their bodies still in the socket. Fifty
         answers arriving together would otherwise each hold the JSON text, the parsed string and the decoded
-        image (about 9 MB for a large PNG) at the same moment, and read them in interleaved 64 KB slices on the
-        event loop; through the gate they finish one after another, sooner on average, and the peak is a few
-        answers' worth. Decoding runs on a worker thread, so acks never wait on it.
+        image (about 9 MB for a large PNG) at the same moment, and read them in interleaved slices on the event
+        loop; through the gate they finish one after another, sooner on average, and the peak is a few answers'
+        worth. Decoding runs here on the loop: cut out of the bytes and SIMD-decoded (answers.py) it takes about
+        0.4 ms for a 2.6 MB PNG, less than handing it to a worker thread did, and the decoded megabytes then come
+        from the loop's heap, not from a worker's malloc arena that keeps them once freed (issue 16).
         """
         async with self._reading:
             body = await read_capped(response, self._max_answer_bytes or answer_cap(options))
-            return await asyncio.to_thread(parse_answer, response, body, options, self._target.provider)
+            return parse_answer(response, body, options, self._target.provider)
 
     async def _stream(self, operation: str, options: ImageOptions, on_partial: OnPartial | None,
                       on_lost: OnLost | None, **kwargs: Any) -> ImageResult:

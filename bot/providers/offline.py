@@ -36,7 +36,7 @@ from bot.money.tokens import (
     reads_high_fidelity,
     resolve_quality,
 )
-from bot.providers.base import OnLost, OnPartial
+from bot.providers.base import OnAnswer, OnLost, OnPartial
 
 _PIL_FORMAT = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 #: svg_usage.model when the request names no SVG author: plainly not a real model, so never priced.
@@ -65,12 +65,16 @@ class OfflineImageAPI:
         return seed
 
     async def generate(self, request: GenerateRequest, on_partial: OnPartial | None = None,
-                       on_lost: OnLost | None = None) -> ImageResult:
+                       on_lost: OnLost | None = None, on_answer: OnAnswer | None = None) -> ImageResult:
         # offline: the final image at once, no previews (so no partial-image tokens either), no answer ever lost
+        if on_answer is not None:
+            await on_answer()
         return await asyncio.to_thread(self._generate, request, self._next_seed())
 
     async def edit(self, request: EditRequest, on_partial: OnPartial | None = None,
-                   on_lost: OnLost | None = None) -> ImageResult:
+                   on_lost: OnLost | None = None, on_answer: OnAnswer | None = None) -> ImageResult:
+        if on_answer is not None:
+            await on_answer()
         return await asyncio.to_thread(self._edit, request, self._next_seed())
 
     def _capabilities(self, options: ImageOptions) -> Capabilities:

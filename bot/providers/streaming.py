@@ -11,7 +11,6 @@ event is `AnswerLost`, not retried). Its reading is bounded by the read timeout 
 from __future__ import annotations
 
 import asyncio
-import base64
 import binascii
 import contextlib
 import json
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 import httpx
+import pybase64
 
 from bot.errors import AnswerLost, AnswerTooLarge, ServerError
 from bot.models import ImageOptions, ImageResult, OutputImage, PartialImage
@@ -212,7 +212,7 @@ def decode_event(name: str, data: str, request_id: str | None) -> tuple[str, dic
     encoded = event.get("b64_json")
     if isinstance(encoded, str):
         try:
-            picture = base64.b64decode(encoded, validate=True) or None
+            picture = pybase64.b64decode(encoded, validate=True) or None
         except (binascii.Error, ValueError):
             picture = None
     return kind, event, picture

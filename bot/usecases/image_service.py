@@ -23,7 +23,7 @@ from bot.money.budgets import Alert, Budgets, BudgetStanding, estimate_caveats, 
 from bot.money.catalogue import Catalogue
 from bot.money.pricing import PriceTable
 from bot.money.retirement import Resolved
-from bot.providers.base import ImageProvider, OnLost, OnPartial
+from bot.providers.base import ImageProvider, OnAnswer, OnLost, OnPartial
 from bot.providers.wire import end_user_id
 from bot.rules.options import Choices, fit_options, models_with
 from bot.rules.policy import Policy, apply_policy
@@ -36,9 +36,10 @@ from storage.spend import Estimated
 
 MAX_INPUTS = 16  # the most any model takes (the catalogue's max_inputs narrows it per model)
 # What a call produced: the result, its stored images, and (count, estimates) of the lost attempts before it.
+ANSWERS_IN_MEMORY = 4  # see ImageService._answers
 _Called = tuple[ImageResult, tuple[ImageRecord, ...], tuple[int, int]]
 # The image API call itself, given where to hand each attempt whose answer broke off.
-_Call = Callable[[OnLost], Awaitable[ImageResult]]
+_Call = Callable[[OnLost, OnAnswer], Awaitable[ImageResult]]
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,10 @@ class ImageService(ThreadImages):
         self.metrics = metrics or Metrics()
         self.prices = prices
         self.budgets = budgets
+        # Answers in memory at once, from their first byte until their images are on disk: fifty arriving together
+        # would otherwise each hold megabytes of decoded image while waiting for the disk (issue 16: 25 of them,
+        # 57 MB, at the peak of a 50-burst). Created lazily, in the running loop.
+        self._answers: asyncio.Semaphore | None = None
 
     def today(self) -> date:
         return self._today()
@@ -125,8 +130,8 @@ class ImageService(ThreadImages):
         request = GenerateRequest(prompt=prompt, options=options, user=end_user_id(key.team_id, user_id))
         result, images, lost = await self._call(
             "generate", key, user_id, prompt, options, (),
-            lambda on_lost: self.provider.generate(request, on_partial, on_lost), origin="generated",
-            parent_id=None, job_id=job_id)
+            lambda on_lost, on_answer: self.provider.generate(request, on_partial, on_lost, on_answer),
+            origin="generated", parent_id=None, job_id=job_id)
         return await self._delivered("generate", key, user_id, result, images, policy_notes=notes, lost=lost)
 
     async def edit(self, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions | None,
@@ -170,7 +175,7 @@ class ImageService(ThreadImages):
                               user=end_user_id(key.team_id, user_id))
         result, images, lost = await self._call(
             "edit", key, user_id, prompt, options, tuple((i.width, i.height) for i in inputs),
-            lambda on_lost: self.provider.edit(request, on_partial, on_lost), origin="edited",
+            lambda on_lost, on_answer: self.provider.edit(request, on_partial, on_lost, on_answer), origin="edited",
             parent_id=parent_id, job_id=job_id)
         converted = tuple(f"{image.name}: {note}" for image, note in attachments if note)
         return await self._delivered("edit", key, user_id, result, images, converted, notes, lost=lost)
@@ -279,7 +284,6 @@ class ImageService(ThreadImages):
     async def _call_reserved(self, entry: LedgerEntry, call: _Call, *, origin: str,
                              parent_id: str | None) -> _Called:
         started = time.perf_counter()
-        key, job_id = entry.key, entry.job_id
         # Written before the call, with its estimate: if the process dies while the API works, the ledger still
         # shows the call (recovery marks it interrupted, counted at its estimate) instead of losing what may have
         # been billed.
@@ -287,14 +291,39 @@ class ImageService(ThreadImages):
         ledger_id = await self.io.attempt(self.store.record_call, entry)
         lost: list[LostAnswer] = []
 
+        held = False
+
+        async def on_answer() -> None:  # the answer is arriving: wait for room before its megabytes are read
+            nonlocal held
+            if not held:
+                self._answers = self._answers or asyncio.Semaphore(ANSWERS_IN_MEMORY)
+                await self._answers.acquire()
+                held = True
+
         async def on_lost(answer: LostAnswer) -> None:  # an attempt the provider may bill: a row of its own
+            nonlocal held
+            if held and self._answers is not None:  # its bytes are gone: no room held through the backoff
+                self._answers.release()
+                held = False
             row = billing.lost_entry(entry, answer)
             self.metrics.image_call(row)
             await self.io(self.store.record_call, row)
             lost.append(answer)
 
         try:
-            result = await call(on_lost)
+            return await self._answered(entry, ledger_id, started, call, on_lost, on_answer, lost, origin=origin,
+                                        parent_id=parent_id)
+        finally:
+            if held and self._answers is not None:
+                self._answers.release()
+
+    # Long: one call's answer, in order: its failure settled, or its images checked, kept and recorded.
+    async def _answered(self, entry: LedgerEntry, ledger_id: int, started: float, call: _Call, on_lost: OnLost,
+                        on_answer: OnAnswer, lost: list[LostAnswer], *, origin: str,
+                        parent_id: str | None) -> _Called:
+        key, job_id = entry.key, entry.job_id
+        try:
+            result = await call(on_lost, on_answer)
         except ImageAPIError as error:
             billing.settle_failure(entry, error)
             await self._settle(entry, ledger_id, started)

@@ -1,5 +1,5 @@
 """What the Slack edge reads and records around posting a job, so that it never calls storage itself: the card's
-thread, the stored images it uploads, what it posted (the card's last blocks, the files that show each image:
+thread, what it posted (the card's last blocks, the files that show each image:
 kept so the card changes without reading the thread back), and where a workspace's notices go."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 from bot.errors import StorageUnavailable
 from bot.usecases.image_service import ImageService
 from storage.faults import unavailable
-from storage.records import ImageRecord, PostedFile, ThreadKey
+from storage.records import PostedFile, ThreadKey
 
 log = logging.getLogger(__name__)
 
@@ -20,12 +20,6 @@ async def attach_card(images: ImageService, job_id: int, key: ThreadKey, *, user
     """A generate job's card is posted: its thread starts, and the job is linked to it, in one transaction (a job
     is never linked to a card whose thread is unknown, nor the reverse)."""
     await images.io(images.store.attach_thread, job_id, key, created_by=user_id, prompt=prompt)
-
-
-async def stored_image(images: ImageService, image_id: str) -> tuple[ImageRecord, bytes]:
-    """A stored image's record and bytes, to upload; ImagePruned when retention has removed its file."""
-    record = await images.io(images.store.get_image, image_id)
-    return record, await images.image_bytes(image_id)
 
 
 async def _keep(images: ImageService, what: str, write: Callable[..., None], *args: Any) -> None:

@@ -79,6 +79,7 @@ class Delivery:
         self.slack = workspaces.client  # `await self.slack(team_id)`: a Web API client with that workspace's token
         self.progress_interval = progress_interval  # seconds between elapsed-time updates
         self.card = Card(self.slack, self.images)  # the card in the channel, showing the thread's current image
+        self.room = uploads.UploadRoom()
 
     # announce ----------------------------------------------------------------------------------------
     async def announce(self, job: JobRecord, ahead: int | None) -> JobRecord | None:
@@ -273,8 +274,9 @@ class Delivery:
     async def _upload(self, key: ThreadKey, result: dict[str, Any]) -> list[dict[str, Any]] | None:
         """The upload: the files Slack made, each with the name it was given, and kept as the files that show
         their images in the thread (for the card); None if Slack refused."""
-        files = await uploads.files_of(self.images, result)
-        made = await uploads.send_files(self.slack, key, files, result["comment"])
+        async with contextlib.AsyncExitStack() as held:  # the bytes' room, until Slack has them
+            files = await uploads.files_of(self.images, result, self.room, held)
+            made = await uploads.send_files(self.slack, key, files, result["comment"])
         if made is None:
             return None
         named = uploaded_names(files, made)

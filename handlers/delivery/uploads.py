@@ -4,6 +4,7 @@ footnote as their comment, and the buttons under them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -15,7 +16,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import AttachmentError
 from bot.images import imaging
-from bot.usecases import posting
 from bot.usecases.image_service import Delivered, ImageService
 from handlers.ui import blocks
 from handlers.ui.results import build_result_actions
@@ -25,12 +25,47 @@ log = logging.getLogger(__name__)
 Slack = Callable[[str], Awaitable[AsyncWebClient]]  # a workspace's Web API client, by team id
 
 
-async def files_of(images: ImageService, result: dict[str, Any]) -> list[dict[str, Any]]:
-    """files_upload_v2's file_uploads for a result's stored images (by id), titled by its prompt."""
+# Image bytes read for uploads at once, across every job: fifty images saved together would otherwise all be read
+# and held while Slack takes them (issue 16: 130 MB of a 50-burst's peak). About nine 2.6 MB PNGs; an image larger
+# than the whole room goes alone.
+UPLOAD_ROOM_BYTES = 24 * 1024 * 1024
+
+
+class UploadRoom:
+    """Room for image bytes being uploaded: taken before an image is read, given back once Slack has it."""
+
+    def __init__(self, limit: int = UPLOAD_ROOM_BYTES) -> None:
+        self.limit = limit
+        self.used = 0
+        self._changed: asyncio.Condition | None = None  # made in the running loop
+
+    async def take(self, size: int) -> int:
+        """Wait until `size` bytes fit (at most the whole room); return what was taken, for `give_back`."""
+        size = min(size, self.limit)
+        self._changed = self._changed or asyncio.Condition()
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.used + size <= self.limit)
+            self.used += size
+        return size
+
+    async def give_back(self, size: int) -> None:
+        assert self._changed is not None
+        async with self._changed:
+            self.used -= size
+            self._changed.notify_all()
+
+
+async def files_of(images: ImageService, result: dict[str, Any], room: UploadRoom,
+                   held: contextlib.AsyncExitStack) -> list[dict[str, Any]]:
+    """files_upload_v2's file_uploads for a result's stored images (by id), titled by its prompt; room for their
+    bytes is taken before each is read and given back when `held` closes."""
     ids = result["image_ids"]
     uploads = []
     for index, image_id in enumerate(ids, start=1):
-        record, data = await posting.stored_image(images, image_id)
+        record = await images.kept_image(None, image_id)
+        taken = await room.take(record.bytes)
+        held.push_async_callback(room.give_back, taken)
+        data = await images.read_image(record)
         suffix = "jpg" if record.format == "jpeg" else record.format
         title = _title(result["title"], index, len(ids))
         # As the API made them (a GIF plays in Slack as it came); the alt text is for screen readers.

@@ -51,11 +51,19 @@ async def test_a_stored_image_comes_with_its_record_until_it_is_pruned(offline: 
     await offline.start_thread(KEY, user_id="U1", prompt="a fox")
     delivered = await offline.generate(KEY, "U1", "a fox", offline.default_options)
     [made] = delivered.images
-    record, data = await posting.stored_image(offline, made.id)
-    assert record == made and data == await offline.io(offline.store.image_bytes, made.id)
+    record = await offline.kept_image(None, made.id)
+    assert record == made and await offline.read_image(record) == await offline.io(offline.store.image_bytes, made.id)
     await offline.io(prune_images, offline.store, "9999-12-31T00:00:00.000+00:00")
     with pytest.raises(ImagePruned):
-        await posting.stored_image(offline, made.id)
+        await offline.kept_image(None, made.id)
+
+
+async def test_a_file_whose_length_is_not_its_records_is_read_as_it_is(offline: ImageService) -> None:
+    await offline.start_thread(KEY, user_id="U1", prompt="a fox")
+    [made] = (await offline.generate(KEY, "U1", "a fox", offline.default_options)).images
+    data = await offline.read_image(made)
+    for told in (made.bytes - 7, made.bytes + 7):  # a record that says less, or more, than the file has
+        assert await offline.read_image(replace(made, bytes=told)) == data
 
 
 async def test_the_report_channel_is_the_admins_choice_else_the_fallback(offline: ImageService) -> None:

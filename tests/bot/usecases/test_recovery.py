@@ -58,13 +58,14 @@ async def runs(db: DbThread) -> AsyncIterator[tuple[Recovery, Runs]]:
     await jobs.shutdown(5)
 
 
-def job(db: DbThread, *, key: str = "command:1", **fields: Any) -> JobRecord:
-    """A job as the queue leaves it: `fields` are its status, error_code, result… after the fact."""
-    made, _ = db.store.create_job(dedupe_key=key, kind="generate", team_id=TEAM, channel_id=CHANNEL, user_id=ALICE,
-                                  payload={"prompt": "a lighthouse"}, thread_ts=THREAD, message_ts="1.1")
+async def job(db: DbThread, *, key: str = "command:1", **fields: Any) -> JobRecord:
+    """A job as the queue leaves it: `fields` are its status, error_code, result… after the fact. On the db thread,
+    like every other use of the database: a job the queue runs meanwhile uses the same connection."""
+    made, _ = await db(db.store.create_job, dedupe_key=key, kind="generate", team_id=TEAM, channel_id=CHANNEL,
+                       user_id=ALICE, payload={"prompt": "a lighthouse"}, thread_ts=THREAD, message_ts="1.1")
     if fields:
-        db.store.update_job(made.id, **fields)
-    found = db.store.get_job(made.id)
+        await db(db.store.update_job, made.id, **fields)
+    found = await db(db.store.get_job, made.id)
     assert found is not None
     return found
 
@@ -77,7 +78,7 @@ def test_a_button_value_names_a_job_only_as_a_short_run_of_ascii_digits() -> Non
 async def test_a_press_acts_only_on_its_own_users_job_asked_for_where_it_was_pressed(
         runs: tuple[Recovery, Runs], db: DbThread) -> None:
     recovery, _ = runs
-    asked = job(db)
+    asked = await job(db)
     value = str(asked.id)
     assert await recovery.owned_job(value, AT_HOME, until=None) == asked
     assert await recovery.owned_job(str(asked.id + 1), AT_HOME, until=None) == Refused("unknown")
@@ -97,37 +98,38 @@ async def test_a_press_acts_only_on_its_own_users_job_asked_for_where_it_was_pre
 async def test_an_interrupted_job_runs_again_once_however_often_it_is_pressed(runs: tuple[Recovery, Runs],
                                                                              db: DbThread) -> None:
     recovery, handler = runs
-    cut = job(db, status="interrupted", error_code="interrupted")
+    cut = await job(db, status="interrupted", error_code="interrupted")
     admission = await recovery.run_again(cut, until=None)
     assert admission is not None and admission.status == "accepted" and admission.job is not None
     assert (admission.job.dedupe_key, admission.job.retry_of, admission.job.payload) == (
         f"rerun:{cut.id}", cut.id, cut.payload)
     assert await recovery.run_again(cut, until=None) is None  # pressed again: run again already
-    assert await recovery.run_again(job(db, key="command:2", status="done"), until=None) is None  # not interrupted
+    done = await job(db, key="command:2", status="done")
+    assert await recovery.run_again(done, until=None) is None  # not interrupted
     await recovery.jobs.wait_idle(5)
     assert [j.retry_of for j in handler.jobs] == [cut.id]
 
 
 async def test_a_confirmation_is_answered_once(runs: tuple[Recovery, Runs], db: DbThread) -> None:
     recovery, _ = runs
-    waiting = job(db, status="failed", error_code="awaiting_confirmation")
+    waiting = await job(db, status="failed", error_code="awaiting_confirmation")
     admission = await recovery.confirm(waiting, until=None)
     assert admission is not None and admission.job is not None
     assert admission.job.dedupe_key == f"confirmed:{waiting.id}" and admission.job.payload["confirmed"] is True
-    answered = db.store.get_job(waiting.id)
+    answered = await db(db.store.get_job, waiting.id)
     assert answered is not None and answered.error_code == "confirmed"
     assert not await recovery.cancel(waiting, until=None) and await recovery.confirm(waiting, until=None) is None
-    other = job(db, key="command:2", status="failed", error_code="awaiting_confirmation")
+    other = await job(db, key="command:2", status="failed", error_code="awaiting_confirmation")
     assert await recovery.cancel(other, until=None)
     assert await recovery.confirm(other, until=None) is None
-    cancelled = db.store.get_job(other.id)
+    cancelled = await db(db.store.get_job, other.id)
     assert cancelled is not None and cancelled.error_code == "cancelled"
 
 
 async def test_a_confirmation_refused_at_the_press_can_be_pressed_again(runs: tuple[Recovery, Runs],
                                                                        db: DbThread) -> None:
     recovery, handler = runs
-    waiting = job(db, status="failed", error_code="awaiting_confirmation")
+    waiting = await job(db, status="failed", error_code="awaiting_confirmation")
     full = JobQueue(db, Limits(max_concurrent=1, max_concurrent_per_user=1, max_queue=0, user_requests_per_minute=100))
     full.bind(handler)
     refused = await Recovery(db, full).confirm(waiting, until=None)  # the queue was full when it was pressed
@@ -144,25 +146,25 @@ async def test_an_upload_slack_refused_is_tried_again_once_per_refusal(runs: tup
                                                                       db: DbThread) -> None:
     recovery, _ = runs
     result = {"images": ["f" * 64]}
-    refused = job(db, status="failed", error_code="upload_failed", result=result)
+    refused = await job(db, status="failed", error_code="upload_failed", result=result)
     assert await recovery.claim_reupload(refused, until=None)
     assert not await recovery.claim_reupload(refused, until=None)  # a redelivered click
     await recovery.reuploaded(refused, "refused", result)  # refused again: it may be pressed again
     assert await recovery.claim_reupload(refused, until=None)
     await recovery.reuploaded(refused, "done", result)
-    done = db.store.get_job(refused.id)
+    done = await db(db.store.get_job, refused.id)
     assert done is not None and (done.status, done.result) == ("done", result)
     assert not await recovery.claim_reupload(refused, until=None)
-    pruned = job(db, key="command:2", status="failed", error_code="upload_failed", result=result)
+    pruned = await job(db, key="command:2", status="failed", error_code="upload_failed", result=result)
     await recovery.reuploaded(pruned, "pruned", result)
-    after = db.store.get_job(pruned.id)
+    after = await db(db.store.get_job, pruned.id)
     assert after is not None and after.error_code == "image_pruned"
 
 
 async def test_a_press_past_its_deadline_is_told_the_database_cannot_answer(runs: tuple[Recovery, Runs],
                                                                            db: DbThread) -> None:
     recovery, _ = runs
-    cut = job(db, status="interrupted", error_code="interrupted")
+    cut = await job(db, status="interrupted", error_code="interrupted")
     gone = time.monotonic() - 1  # the ack's deadline has passed: no database work starts
     with pytest.raises(StorageUnavailable):
         await recovery.owned_job(str(cut.id), AT_HOME, until=gone)

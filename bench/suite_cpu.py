@@ -1,0 +1,95 @@
+"""bench/suite.py's CPU scenario: how much CPU the app spends per image, beside the floor of handling that image.
+
+The floor is what any bot must do with one answer of the image API, timed in this process on the same answer
+bytes in the same run: parse the JSON answer, decode its base64, write the image to a new file and read it back.
+The app's figure is this process's CPU time (every thread: the event loop, the database thread, workers) over
+100 commands at 10/s, less what the idle process spends in the same wall time (the monitor's ticks), divided by
+the images delivered. The stand-ins run in another process, so their CPU is not counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.suite_harness import App, StandIns
+from bench.suite_monitor import Monitor
+from bench.suite_scenarios import COMMAND, LATENCY, fire, wait_images
+from bench.suite_table import Table
+from bot.money.catalogue import Catalogue
+
+
+async def one_answer(standins: StandIns) -> bytes:
+    """One real answer body of the image API stand-in, for the same request the commands make."""
+    info = standins.info
+    body = {"model": Catalogue.load().default_model, "prompt": "a lighthouse at dusk", "size": "1536x1024",
+            "quality": "high", "n": 1}
+    async with httpx.AsyncClient(timeout=60, trust_env=False) as http:
+        response = await http.post(f"{info['openai_base_url'].rstrip('/')}/images/generations", json=body,
+                                   headers={"Authorization": f"Bearer {info['openai_api_key']}"})
+        response.raise_for_status()
+        return response.content
+
+
+def floor_cpu(answer: bytes, repeats: int = 30) -> tuple[float, int]:
+    """The median CPU seconds to parse `answer`, decode its image, write it to a file and read it back; and the
+    image's size in bytes."""
+    times, size = [], 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for repeat in range(repeats):
+            path = Path(tmp) / f"image-{repeat}.png"  # a new file each time, as each new image is
+            began = time.process_time()
+            parsed = json.loads(answer)
+            image = base64.b64decode(parsed["data"][0]["b64_json"])
+            path.write_bytes(image)
+            size = len(path.read_bytes())
+            times.append(time.process_time() - began)
+            del parsed, image
+    return statistics.median(times), size
+
+
+async def idle_cpu_rate(seconds: float = 1.0) -> float:
+    """CPU seconds per wall second this process spends with nothing to do (the monitor ticking)."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    await asyncio.sleep(seconds)
+    return (time.process_time() - cpu) / (time.perf_counter() - wall)
+
+
+async def cpu(table: Table, monitor: Monitor, standins: StandIns, n: int = 100, rate: float = 10.0) -> None:
+    await standins.call("/ctl/reset", latency=0)
+    answer = await one_answer(standins)
+    floor_s, image_bytes = floor_cpu(answer)
+    await standins.call("/ctl/reset", latency=LATENCY)
+    label = f"CPU, {n} commands at {rate:g}/s ({image_bytes / 1e6:.1f} MB images)"
+    async with App(standins) as app:
+        await standins.call("/ctl/one", url=app.url, text=COMMAND + " warm-up", timeout=30, limit=40)
+        await app.idle(30)
+        await standins.call("/ctl/reset", latency=LATENCY)
+        idle = await idle_cpu_rate()
+        monitor.reset()
+        cpu_began, wall_began = time.process_time(), time.perf_counter()
+        usage_began = resource.getrusage(resource.RUSAGE_SELF)
+        await fire(standins, app.url, n, rate, timeout=n / rate + 120)
+        await app.idle(240)
+        times = await wait_images(standins, n, timeout=10)
+        spent = time.process_time() - cpu_began - idle * (time.perf_counter() - wall_began)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        stall = monitor.max_stall
+    delivered = len(times)
+    per_image = spent / max(delivered, 1)
+    table.add(label, "CPU per image (ms)", f"{per_image * 1000:.1f}", f"{floor_s * 1000:.1f}",
+              f"<= 2 x floor = {2 * floor_s * 1000:.1f}")
+    table.add(label, "CPU per image / floor", f"{per_image / floor_s:.2f}", "", "<= 2")
+    kernel = (usage.ru_stime - usage_began.ru_stime) / max(delivered, 1)
+    table.add(label, "  of which in the kernel (sockets, files) (ms)", f"{kernel * 1000:.1f}")
+    table.add(label, "images delivered / commands", f"{delivered} / {n}")
+    table.add(label, "idle CPU (ms per s, subtracted)", f"{idle * 1000:.1f}")
+    table.add(label, "largest event-loop stall (ms)", f"{stall * 1000:.1f}", "", "< 50")
