@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from aiohttp import web
 from bot.providers.image_api import ImageAPI, http_client
 from bot.providers.targets import OpenAITarget
 from bot.settings import Settings
+from imagebot.compose import freeze_heap
 from standins.workspace import LocalWorkspace, settings_for
 
 HERE = Path(__file__).resolve().parent
@@ -112,6 +114,7 @@ class App:
         self.provider = ImageAPI(self.http, OpenAITarget(settings.openai_base_url, settings.openai_api_key or ""))
         self.workspace = LocalWorkspace(settings, slack, provider=self.provider)  # type: ignore[arg-type]
         await self.workspace.start()
+        freeze_heap()  # as `imagebot serve` does once started
         self.url = slack.app_request_url
         return self
 
@@ -124,6 +127,7 @@ class App:
         return self.workspace.services.jobs._store.db.execute("SELECT count(*) FROM jobs").fetchone()[0]
 
     async def __aexit__(self, *exc: object) -> None:
+        gc.unfreeze()  # this app's objects may go now: the next scenario's app freezes its own
         if self.workspace is not None:
             await self.workspace.stop(grace=5)
         if self.http is not None:

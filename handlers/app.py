@@ -108,11 +108,13 @@ def build_app(settings: Settings, services: Services, delivery: Delivery, worksp
     return app
 
 
-def web_app(app: AsyncApp, *, routes: Iterable[web.AbstractRouteDef] = (), events: bool = True) -> web.Application:
+def web_app(app: AsyncApp, *, routes: Iterable[web.AbstractRouteDef] = (), events: bool = True,
+            ingress: Ingress | None = None) -> web.Application:
     """Events, slash commands and interactivity all arrive at POST /slack/events, signed by Slack (`events`
-    False in Socket Mode, where they come over the socket). `routes`: the rest (install, health, metrics)."""
+    False in Socket Mode, where they come over the socket). `routes`: the rest (install, health, metrics).
+    `ingress`: the endpoint's handler (default: a new one for `app`)."""
 
-    ingress = Ingress.of(app)  # size cap, signature on the raw body, parse, shape check; then Bolt
+    ingress = ingress or Ingress.of(app)  # size cap, signature on the raw body, parse, shape check; then Bolt
 
     async def slack_events(request: web.Request) -> web.StreamResponse:
         return await ingress.handle(request)
@@ -136,9 +138,9 @@ def web_app(app: AsyncApp, *, routes: Iterable[web.AbstractRouteDef] = (), event
 
 
 async def start_http(app: AsyncApp, *, host: str, port: int, routes: Iterable[web.AbstractRouteDef] = (),
-                     events: bool = True) -> tuple[web.AppRunner, int]:
+                     events: bool = True, ingress: Ingress | None = None) -> tuple[web.AppRunner, int]:
     """Start serving; returns the runner (call `cleanup()` to stop) and the bound port."""
-    runner, bound = await listen(web_app(app, routes=routes, events=events), host=host, port=port)
+    runner, bound = await listen(web_app(app, routes=routes, events=events, ingress=ingress), host=host, port=port)
     if events:
         log.info("serving Slack over HTTP on http://%s:%s%s", host, bound, EVENTS_PATH)
     else:  # Socket Mode: what is left for HTTP is /healthz and, multi-workspace, the install pages

@@ -25,6 +25,9 @@ from typing import Any
 from handlers.delivery.jobs import Attachment
 from handlers.ui.modals import EDIT_MODAL, IMAGE_MODAL, METADATA_LIMIT
 
+# The key, in a Bolt request's context, of the body handlers/ingress.py has checked (the same object, not a copy).
+CHECKED = "imagebot_checked_body"
+
 
 class Malformed(ValueError):
     """A payload Slack could not have sent. str(error) names the field; it never quotes the payload."""

@@ -144,7 +144,7 @@ async def serve(settings: Settings, *, http: bool, host: str, port: int, ops: tu
 
 
 async def _serve(settings: Settings, *, http: bool, main: tuple[str, int], ops: tuple[str, int]) -> int:
-    from imagebot.compose import Imagebot
+    from imagebot.compose import Imagebot, freeze_heap
 
     bot = Imagebot.build(settings, socket_mode=not http)
     stop = asyncio.Event()
@@ -156,6 +156,7 @@ async def _serve(settings: Settings, *, http: bool, main: tuple[str, int], ops: 
              else "one workspace", settings.provider, settings.model, settings.data_dir)
     try:
         await bot.start(host=main[0], port=main[1], ops=ops)
+        freeze_heap()
         await bot.wait(stop)
     finally:
         log.info("stopping: no new requests; running jobs get up to %.0fs", settings.shutdown_grace_seconds)

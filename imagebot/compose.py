@@ -18,6 +18,7 @@ last, so that /readyz says "shutting down" meanwhile.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -41,6 +42,7 @@ from bot.settings import Settings
 from bot.usecases.image_service import ImageService
 from handlers.app import build_app, make_workspaces, start_http
 from handlers.delivery.jobs import Delivery
+from handlers.ingress import Ingress
 from handlers.listeners.admin import scheduled_poster
 from handlers.ops import READY_TIMEOUT, Check, health_routes, ops_routes, start_ops
 from handlers.slack_files import SlackFiles
@@ -84,6 +86,16 @@ def make_provider(settings: Settings, http: httpx.AsyncClient, catalogue: Catalo
                                           settings.azure_deployment, settings.azure_api_version),
                         end_user_field=catalogue.provider("azure").end_user_field, deadline=deadline)
     return OfflineImageAPI(catalogue=catalogue)
+
+
+def freeze_heap() -> None:
+    """Once imagebot has started: what start-up imported and built (Bolt, the SDKs, the catalogue: most of the
+    process's objects, all living as long as it does) moves to the collector's permanent generation
+    (https://docs.python.org/3/library/gc.html#gc.freeze), so a full collection during a burst walks only what
+    requests made; it walked everything, a 43 ms stall of the event loop (issue 16). Process-wide, so only
+    `imagebot serve` (and the bench, which measures it) call it, not every app a test starts."""
+    gc.collect()
+    gc.freeze()
 
 
 def make_model_watch(services: Services, notify: Notify) -> ModelWatch:
@@ -150,8 +162,10 @@ class Imagebot:
             socket_check = socket_check or self.socket.check
         # What Slack reaches (/slack/events over HTTP; multi-workspace, the install pages) and /healthz for load
         # balancers; /readyz and /metrics apart, on loopback unless told: they ask for no credentials.
+        ingress = Ingress.of(self.app)
+        self.services.jobs.acks_first = ingress.quiet  # a burst's acks before its jobs' first steps
         runner, self.port = await start_http(self.app, host=host, port=port, routes=health_routes(),
-                                             events=not self.socket_mode)
+                                             events=not self.socket_mode, ingress=ingress)
         self._transports.append(runner.cleanup)
         if ops is not None:
             checks = ops_routes(self.services, slack_check or self.workspaces.check, socket_check=socket_check,

@@ -25,7 +25,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -107,6 +107,9 @@ class JobQueue:
         self._idle = asyncio.Event()
         self._idle.set()
         self.accepting = True
+        # Awaited before a job's first step: the Slack edge's acks go first (handlers/ingress.py's `quiet`, bounded
+        # there). In a burst the jobs' cards and calls otherwise share the loop with the acks still to be sent.
+        self.acks_first: Callable[[], Awaitable[None]] | None = None
 
     def bind(self, handler: JobHandler) -> None:
         self._handler = handler
@@ -167,6 +170,8 @@ class JobQueue:
         started = time.monotonic()
         ended: tuple[str, str | None] | None = None  # (status, error code): for the metrics and the log line
         try:
+            if self.acks_first is not None:
+                await self.acks_first()
             self._announcing.add(job.id)
             try:
                 announced = await handler.announce(job, ahead)

@@ -15,7 +15,7 @@ from bot.logs import LogThrottle
 from bot.runtime.services import Services
 from bot.settings import Settings
 from handlers.delivery.jobs import Delivery
-from handlers.payloads import Malformed, check_shape
+from handlers.payloads import CHECKED, Malformed, check_shape
 from handlers.ui.errors import CHANNEL_REFUSED
 from storage.records import ThreadKey
 
@@ -83,7 +83,8 @@ class WellFormed(AsyncMiddleware):
     async def async_process(self, *, req: AsyncBoltRequest, resp: BoltResponse,
                             next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
         try:
-            check_shape(req.body)
+            if req.context.get(CHECKED) is not req.body:  # over HTTP ingress.py has checked this very body
+                check_shape(req.body)
         except Malformed as malformed:
             self.refusals.log(logging.WARNING, "refused a malformed %s payload: %s", req.mode, malformed)
             # Socket Mode acks only a 200, and Slack redelivers an envelope that is not acked: nothing is done

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -17,7 +18,7 @@ import pytest
 
 from bot.settings import Settings
 from handlers.manifest import EVENTS_PATH
-from imagebot.compose import Imagebot
+from imagebot.compose import Imagebot, freeze_heap
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import settings_for
@@ -177,3 +178,14 @@ async def test_stop_after_a_failed_start_releases_what_was_opened(settings: Sett
         assert await bot.stop(grace=0) == 0
     with pytest.raises(RuntimeError):
         await bot.services.db(lambda: None)
+
+
+
+def test_freezing_the_heap_puts_what_start_up_made_out_of_the_collectors_way() -> None:
+    gc.unfreeze()
+    try:
+        assert gc.get_freeze_count() == 0
+        freeze_heap()
+        assert gc.get_freeze_count() > 0 and gc.get_count()[2] == 0
+    finally:
+        gc.unfreeze()
