@@ -6,7 +6,7 @@ The app under test runs alone in this process (the real app via LocalWorkspace, 
 httpx); the Slack stand-in and the image API stand-in run in another process (bench/standins_process.py),
 driven over a loopback control endpoint, so this process's event loop serves only the app. The floor is a
 do-nothing aiohttp endpoint in this process, hit by the same stand-in process with the same pattern.
-Prints one Markdown table; asserts nothing. `--quick` is a smaller run (about a minute).
+Prints one Markdown table; asserts nothing. `--quick` is a smaller run (about a minute and a half).
 
 While a scenario runs, a monitor task here records event-loop stalls and peak RSS (bench/suite_monitor.py).
 This module picks the configuration and runs the scenarios in order; bench/suite_scenarios.py measures them,
@@ -49,7 +49,7 @@ class Config:
 
 CONFIGS = {
     "full": Config("full", 50, 100, 10, True, (50, 200, 500), (50, 200, 500), 10_000),
-    "quick": Config("quick", 50, 20, 5, False, (50, 200), (50,), 2_000),
+    "quick": Config("quick", 50, 20, 5, False, (50, 200), (50, 200), 2_000),
     # The smallest configuration, for the smoke test: every scenario, tiny counts.
     "smoke": Config("smoke", 5, 3, 1, False, (5,), (5,), 200, 5),
 }

@@ -13,6 +13,8 @@ address; never any of the body), rate-limited by `LogThrottle`:
    `payload=` holding a JSON object) → else 400.
 4. check the payload's shape against what Slack sends (handlers/payloads.py, which Socket Mode's payloads go
    through too, as middleware) → else 400.
+5. noise (handlers/listeners/middleware.py's is_noise: bots' messages, ours among them, edits, deletions) is
+   answered 200 here, as the middleware would after Bolt's dispatch: each image brings five such events.
 
 Bolt's own signature check stays on behind ours (the same secret and the same computation, tested against
 SignatureVerifier, so it passes whatever ours passed): a second lock, not a replacement. Ours comes first
@@ -43,6 +45,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import Clock
 
 from bot.logs import LogThrottle
+from handlers.listeners.middleware import is_noise
 from handlers.payloads import CHECKED, Malformed, check_shape
 
 log = logging.getLogger(__name__)
@@ -217,6 +220,8 @@ class Ingress:
             check_shape(body)
         except Malformed as malformed:
             return self.refuse(Refused(400, str(malformed)), size, request.remote, signed=True)
+        if is_noise(body):  # a bot's message (ours: five a request), an edit, a deletion: Bolt would drop it too
+            return web.Response(status=200, text="")
         bolt_response = await self.app.async_dispatch(bolt_request(raw.decode("utf-8"), body, request))
         return await to_aiohttp_response(bolt_response)
 

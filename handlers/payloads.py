@@ -115,31 +115,50 @@ _NESTED = ("message", "previous_message", "item", "assistant_thread", "view", "c
 
 
 def _context(obj: dict[str, Any], where: str) -> None:
-    """The fields Bolt and the middleware read off a payload and every object they look into."""
-    for key in ("team", "enterprise", "user", "channel"):
-        _ref(obj, key, where)
-    for key in _CONTEXT_IDS:
-        _str(obj, key, where, ID)
-    for key in _CONTEXT_TS:
-        _str(obj, key, where, TS)
-    for key in ("type", "subtype", "channel_type", "tab"):
-        _str(obj, key, where, TYPE)
-    for key in ("callback_id", "name", "username", "token", "hash", "bot_access_token"):
-        _str(obj, key, where, NAME)
-    _str(obj, "text", where, TEXT)
-    _str(obj, "response_url", where, URL)
-    _str(obj, "trigger_id", where, TRIGGER)
-    _field(obj, "is_enterprise_install", where, (bool, str))
-    for key in _CONTEXT_OBJECTS:
-        _dict(obj, key, where)
-    for key in ("authorizations", "response_urls"):
-        for i, item in enumerate(_dicts(obj, key, where)):
-            _context(item, f"{where}{key}[{i}].")
-    for i, file in enumerate(_dicts(obj, "files", where)):
-        _file(file, f"{where}files[{i}].")
-    for key in _NESTED:
-        if obj.get(key) is not None:
-            _context(obj[key], f"{where}{key}.")
+    """The fields Bolt and the middleware read off a payload and every object they look into. Only the fields
+    present are looked at, in _CONTEXT_FIELDS' order (a payload has a dozen of its forty): walking all forty took a
+    fifth of an ack's CPU (issue 16)."""
+    for key, check in _CONTEXT_FIELDS:
+        if key in obj:
+            check(obj, key, where)
+
+
+def _list_of_contexts(obj: dict[str, Any], key: str, where: str) -> None:
+    for i, item in enumerate(_dicts(obj, key, where)):
+        _context(item, f"{where}{key}[{i}].")
+
+
+def _files(obj: dict[str, Any], key: str, where: str) -> None:
+    for i, file in enumerate(_dicts(obj, key, where)):
+        _file(file, f"{where}{key}[{i}].")
+
+
+def _nested(obj: dict[str, Any], key: str, where: str) -> None:
+    if obj[key] is not None:  # an object (or null): its own _CONTEXT_OBJECTS check ran before
+        _context(obj[key], f"{where}{key}.")
+
+
+def _kind_of(kind: Kind) -> Callable[[dict[str, Any], str, str], object]:
+    return lambda obj, key, where: _str(obj, key, where, kind)
+
+
+# (field, its check), in the order the checks ran when every field was looked at: the first problem found is the
+# one named.
+_CONTEXT_FIELDS: tuple[tuple[str, Callable[[dict[str, Any], str, str], object]], ...] = (
+    *((key, _ref) for key in ("team", "enterprise", "user", "channel")),
+    *((key, _kind_of(ID)) for key in _CONTEXT_IDS),
+    *((key, _kind_of(TS)) for key in _CONTEXT_TS),
+    *((key, _kind_of(TYPE)) for key in ("type", "subtype", "channel_type", "tab")),
+    *((key, _kind_of(NAME)) for key in ("callback_id", "name", "username", "token", "hash", "bot_access_token")),
+    ("text", _kind_of(TEXT)),
+    ("response_url", _kind_of(URL)),
+    ("trigger_id", _kind_of(TRIGGER)),
+    ("is_enterprise_install", lambda obj, key, where: _field(obj, key, where, (bool, str))),
+    *((key, _dict) for key in _CONTEXT_OBJECTS),
+    *((key, _list_of_contexts) for key in ("authorizations", "response_urls")),
+    ("files", _files),
+    *((key, _nested) for key in _NESTED),
+)
 
 
 def _file(file: dict[str, Any], where: str) -> None:

@@ -7,6 +7,7 @@ that holds every request until the test lets it go, so what is in progress can b
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -148,3 +149,18 @@ async def test_a_job_starts_once_the_acks_first_hook_lets_it(tmp_path: Path) -> 
     finally:
         await jobs.shutdown(5)
         await db.close()
+
+
+async def test_noise_is_answered_without_bolt(served: tuple[str, Ingress, HeldDispatch]) -> None:
+    """A bot's message (the bot's own echo of each message it posts) is dropped at the door, with a 200."""
+    url, _, dispatch = served
+    event = {"type": "event_callback", "team_id": "T0TEAM", "api_app_id": "A0APP", "event_id": "Ev1",
+             "event": {"type": "message", "channel": "C0GENERAL", "user": "U0BOT", "bot_id": "B0BOT",
+                       "text": "Done", "ts": "1700000000.000200"}}
+    body = json.dumps(event).encode()
+    timestamp = str(int(time.time()))
+    headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": timestamp,
+               "X-Slack-Signature": Signatures(SECRET).sign(timestamp, body)}
+    async with aiohttp.ClientSession() as session, session.post(url, data=body, headers=headers) as response:
+        assert response.status == 200
+    assert dispatch.most == 0  # held dispatches would have blocked the answer: none was made
