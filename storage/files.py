@@ -44,12 +44,6 @@ class ImageFiles:
     def get(self, relative: str) -> bytes:
         return (self.root / relative).read_bytes()
 
-    def read_into(self, relative: str, buffer: bytearray) -> int:
-        """Fill `buffer` from the start of the file; return how many bytes the file had (read up to its length)."""
-        with (self.root / relative).open("rb", buffering=0) as handle:
-            read = handle.readinto(buffer)
-            return read + len(handle.read(1)) if read == len(buffer) else read
-
     def exists(self, relative: str) -> bool:
         return (self.root / relative).is_file()
 

@@ -54,24 +54,43 @@ def refuse_declared(response: httpx.Response, cap: int, answer_id: str | None) -
         raise _too_large(cap, answer_id)
 
 
-async def read_capped(response: httpx.Response, cap: int) -> bytes:
+async def read_capped(response: httpx.Response, cap: int) -> bytes | bytearray:
     """A successful answer's body, read chunk by chunk (decompressed) and never past `cap` bytes: a bigger one is
-    AnswerTooLarge, found by its Content-Length before anything is read when it says so. The chunks are joined once
-    at the end: growing one buffer chunk by chunk copied megabytes over and over (issue 16's profile)."""
+    AnswerTooLarge, found by its Content-Length before anything is read when it says so. With a Content-Length
+    (and no compression) the chunks are copied into one buffer of that size as they come; otherwise they are
+    joined once at the end. Growing one buffer chunk by chunk copied megabytes over and over (issue 16)."""
     answer_id = request_id(response)
     refuse_declared(response, cap, answer_id)
+    declared = _declared_length(response)
+    buffer = bytearray(declared) if declared is not None else None
     chunks: list[bytes] = []
     size = 0
     try:
         async for chunk in response.aiter_bytes():
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > cap:
+            end = size + len(chunk)
+            if end > cap:
                 raise _too_large(cap, answer_id)
+            if buffer is not None and end <= len(buffer):
+                buffer[size:end] = chunk
+            else:  # more than it said (it cannot be, with h11), or no length: kept as it comes
+                if buffer is not None:
+                    chunks, buffer = [bytes(buffer[:size])], None
+                chunks.append(chunk)
+            size = end
     except httpx.DecodingError as exc:  # a body that fails to decompress: not a network hiccup, not retried
         raise AnswerLost(f"The image API's answer could not be decoded ({type(exc).__name__}).",
                          request_id=answer_id) from exc
+    if buffer is not None:
+        return buffer if size == len(buffer) else buffer[:size]
     return b"".join(chunks)
+
+
+def _declared_length(response: httpx.Response) -> int | None:
+    """The body's length when the headers say it and the bytes arrive as sent (no Content-Encoding)."""
+    declared = str(response.headers.get("content-length", "")).strip()
+    if response.headers.get("content-encoding") or not (declared.isascii() and declared.isdigit()):
+        return None
+    return int(declared)
 
 
 def parse_answer(response: httpx.Response, content: bytes | bytearray, options: ImageOptions,

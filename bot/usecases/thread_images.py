@@ -67,17 +67,9 @@ class ThreadImages:
         return await self.read_image(await self.kept_image(key, image_id), key)
 
     async def read_image(self, record: ImageRecord, key: ThreadKey | None = None) -> bytes:
-        """The (megabytes of) file, read on a worker thread (the loop and the db thread stay free) into a buffer
-        made here. Made on the worker, each worker's malloc arena kept the megabytes it had once held: at a
-        50-burst's peak four arenas held 87 MB of freed image bytes (issue 16); made here, they come from one
-        heap, which the next image reuses."""
-        buffer = bytearray(record.bytes)
+        """The (megabytes of) file from a worker thread, so the loop and the db thread stay free. (How many are held
+        at once for uploads is bounded at the edge: handlers/delivery/uploads.py's UploadRoom.)"""
         try:
-            read = await asyncio.to_thread(self.store.files.read_into, record.path, buffer)
-            if read == len(buffer):
-                return bytes(buffer)
-            log.warning("image %s: its file has %d bytes, its record %d; read as it is", record.id, read,
-                        record.bytes)
             return await asyncio.to_thread(self.store.files.get, record.path)
         except FileNotFoundError:
             log.warning("image %s is recorded but its file %s is missing", record.id, record.path)

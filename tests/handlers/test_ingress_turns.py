@@ -164,3 +164,16 @@ async def test_noise_is_answered_without_bolt(served: tuple[str, Ingress, HeldDi
     async with aiohttp.ClientSession() as session, session.post(url, data=body, headers=headers) as response:
         assert response.status == 200
     assert dispatch.most == 0  # held dispatches would have blocked the answer: none was made
+
+
+async def test_jobs_let_go_by_quiet_start_a_few_at_a_time(served: tuple[str, Ingress, HeldDispatch]) -> None:
+    """Two hundred jobs let go together would all take their first step in one turn of the event loop."""
+    _, ingress, _ = served
+    waiting = [asyncio.create_task(ingress.quiet()) for _ in range(ANSWERING * 3 + 1)]
+    done, most = 0, 0
+    async with asyncio.timeout(WAIT):
+        while done < len(waiting):
+            await asyncio.sleep(0)
+            now = sum(task.done() for task in waiting)
+            most, done = max(most, now - done), now
+    assert 0 < most <= ANSWERING

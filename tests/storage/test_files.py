@@ -40,13 +40,3 @@ def test_failed_write_leaves_neither_the_image_nor_a_temporary_file(tmp_path: Pa
 
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
-
-def test_a_file_is_read_into_a_buffer_and_its_true_length_is_told(tmp_path: Path) -> None:
-    files = ImageFiles(tmp_path)
-    _, relative = files.put(b"\x89PNG" + bytes(range(256)) * 10, "png")
-    exact = bytearray(len(files.get(relative)))
-    assert files.read_into(relative, exact) == len(exact) and bytes(exact) == files.get(relative)
-    longer = bytearray(len(exact) + 5)  # the record says more than the file has
-    assert files.read_into(relative, longer) == len(exact)
-    shorter = bytearray(len(exact) - 5)  # the record says less: the file is longer than the buffer
-    assert files.read_into(relative, shorter) == len(shorter) + 1
