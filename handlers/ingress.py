@@ -11,10 +11,11 @@ address; never any of the body), rate-limited by `LogThrottle`:
    first, and raises on one that is not.)
 3. parse: UTF-8, then a JSON object (application/json: events) or a form (commands, or interactivity's
    `payload=` holding a JSON object) → else 400.
-4. check the payload's shape against what Slack sends (handlers/payloads.py, which Socket Mode's payloads go
+4. noise (handlers/listeners/middleware.py's is_noise: bots' messages, ours among them, edits, deletions) is
+   answered 200 here, as the middleware would after Bolt's dispatch: each image brings five such events, and
+   nothing reads them, so their shape is not checked either.
+5. check the payload's shape against what Slack sends (handlers/payloads.py, which Socket Mode's payloads go
    through too, as middleware) → else 400.
-5. noise (handlers/listeners/middleware.py's is_noise: bots' messages, ours among them, edits, deletions) is
-   answered 200 here, as the middleware would after Bolt's dispatch: each image brings five such events.
 
 Bolt's own signature check stays on behind ours (the same secret and the same computation, tested against
 SignatureVerifier, so it passes whatever ours passed): a second lock, not a replacement. Ours comes first
@@ -222,11 +223,11 @@ class Ingress:
             return self.refuse(refused, size, request.remote)
         try:  # only a verified body gets this far: from here on, whatever is wrong, Slack (or we) got it wrong
             body = parse(raw, request.content_type)
+            if is_noise(body):  # a bot's message (ours: five an image), an edit, a deletion: dropped, as Bolt would
+                return web.Response(status=200, text="")
             check_shape(body)
         except Malformed as malformed:
             return self.refuse(Refused(400, str(malformed)), size, request.remote, signed=True)
-        if is_noise(body):  # a bot's message (ours: five a request), an edit, a deletion: Bolt would drop it too
-            return web.Response(status=200, text="")
         bolt_response = await self.app.async_dispatch(bolt_request(raw.decode("utf-8"), body, request))
         return await to_aiohttp_response(bolt_response)
 

@@ -28,15 +28,20 @@ REQUEST_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
 
 
 def is_noise(body: dict[str, Any]) -> bool:
-    """True for events that must be dropped quietly: 200 to Slack, no listener, no API call."""
+    """True for events that must be dropped quietly: 200 to Slack, no listener, no API call. Safe on a body whose
+    shape is unchecked (handlers/ingress.py asks before checking it: nothing reads a dropped event): what it
+    cannot read as Slack sends it is not noise, and goes on to be checked."""
     if body.get("type") != "event_callback":
         return False
-    event = body.get("event") or {}
-    if event.get("type") != "message":
+    event = body.get("event")
+    if not isinstance(event, dict) or event.get("type") != "message":
+        return False
+    subtype = event.get("subtype")
+    if subtype is not None and not isinstance(subtype, str):
         return False
     # Bolt drops our own messages (IgnoringSelfEvents); other bots' messages carry bot_id too and are
     # dropped here, so two bots can never talk to each other in a loop.
-    return bool(event.get("bot_id")) or event.get("subtype") not in REQUEST_SUBTYPES
+    return bool(event.get("bot_id")) or subtype not in REQUEST_SUBTYPES
 
 
 def channel_of(body: dict[str, Any]) -> str | None:

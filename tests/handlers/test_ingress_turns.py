@@ -177,3 +177,21 @@ async def test_jobs_let_go_by_quiet_start_a_few_at_a_time(served: tuple[str, Ing
             now = sum(task.done() for task in waiting)
             most, done = max(most, now - done), now
     assert 0 < most <= ANSWERING
+
+
+@pytest.mark.parametrize("event", [
+    ["message"],  # not an object
+    {"type": "message", "subtype": ["bot_message"], "channel": "C0GENERAL", "ts": "1.2"},  # unhashable subtype
+    {"type": "message", "subtype": "message_changed", "channel": {"x": 1}, "ts": "1.2"},  # noise, yet malformed
+])
+async def test_what_is_not_plainly_noise_is_checked_before_anything_reads_it(
+        served: tuple[str, Ingress, HeldDispatch], event: Any) -> None:
+    url, _, dispatch = served
+    body = json.dumps({"type": "event_callback", "team_id": "T0TEAM", "event": event}).encode()
+    timestamp = str(int(time.time()))
+    headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": timestamp,
+               "X-Slack-Signature": Signatures(SECRET).sign(timestamp, body)}
+    async with aiohttp.ClientSession() as session, session.post(url, data=body, headers=headers) as response:
+        status = response.status
+    dropped_unread = isinstance(event, dict) and event.get("subtype") == "message_changed"
+    assert status == (200 if dropped_unread else 400) and dispatch.most == 0
