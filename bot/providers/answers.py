@@ -49,9 +49,14 @@ def request_id(response: httpx.Response) -> str | None:
 
 def refuse_declared(response: httpx.Response, cap: int, answer_id: str | None) -> None:
     """Refuse, before reading a byte, an answer whose Content-Length is over `cap`."""
-    declared = str(response.headers.get("content-length", "")).strip()
-    if declared.isascii() and declared.isdigit() and int(declared) > cap:
+    declared = _content_length(response)
+    if declared is not None and declared > cap:
         raise _too_large(cap, answer_id)
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    declared = str(response.headers.get("content-length", "")).strip()
+    return int(declared) if declared.isascii() and declared.isdigit() else None
 
 
 async def read_capped(response: httpx.Response, cap: int) -> bytes | bytearray:
@@ -61,7 +66,7 @@ async def read_capped(response: httpx.Response, cap: int) -> bytes | bytearray:
     joined once at the end. Growing one buffer chunk by chunk copied megabytes over and over (issue 16)."""
     answer_id = request_id(response)
     refuse_declared(response, cap, answer_id)
-    declared = _declared_length(response)
+    declared = None if response.headers.get("content-encoding") else _content_length(response)
     buffer = bytearray(declared) if declared is not None else None
     chunks: list[bytes] = []
     size = 0
@@ -70,27 +75,18 @@ async def read_capped(response: httpx.Response, cap: int) -> bytes | bytearray:
             end = size + len(chunk)
             if end > cap:
                 raise _too_large(cap, answer_id)
-            if buffer is not None and end <= len(buffer):
-                buffer[size:end] = chunk
-            else:  # more than it said (it cannot be, with h11), or no length: kept as it comes
-                if buffer is not None:
-                    chunks, buffer = [bytes(buffer[:size])], None
+            if buffer is not None:
+                buffer[size:end] = chunk  # past a length that was wrong, the buffer grows
+            else:
                 chunks.append(chunk)
             size = end
     except httpx.DecodingError as exc:  # a body that fails to decompress: not a network hiccup, not retried
         raise AnswerLost(f"The image API's answer could not be decoded ({type(exc).__name__}).",
                          request_id=answer_id) from exc
     if buffer is not None:
-        return buffer if size == len(buffer) else buffer[:size]
+        del buffer[size:]  # shorter than it said
+        return buffer
     return b"".join(chunks)
-
-
-def _declared_length(response: httpx.Response) -> int | None:
-    """The body's length when the headers say it and the bytes arrive as sent (no Content-Encoding)."""
-    declared = str(response.headers.get("content-length", "")).strip()
-    if response.headers.get("content-encoding") or not (declared.isascii() and declared.isdigit()):
-        return None
-    return int(declared)
 
 
 def parse_answer(response: httpx.Response, content: bytes | bytearray, options: ImageOptions,

@@ -35,8 +35,8 @@ from storage.records import ImageRecord, LedgerEntry, Spend, ThreadKey
 from storage.spend import Estimated
 
 MAX_INPUTS = 16  # the most any model takes (the catalogue's max_inputs narrows it per model)
-# What a call produced: the result, its stored images, and (count, estimates) of the lost attempts before it.
 ANSWERS_IN_MEMORY = 4  # see ImageService._answers
+# What a call produced: the result, its stored images, and (count, estimates) of the lost attempts before it.
 _Called = tuple[ImageResult, tuple[ImageRecord, ...], tuple[int, int]]
 # The image API call itself, given where to hand each attempt whose answer broke off.
 _Call = Callable[[OnLost, OnAnswer], Awaitable[ImageResult]]
@@ -291,20 +291,23 @@ class ImageService(ThreadImages):
         ledger_id = await self.io.attempt(self.store.record_call, entry)
         lost: list[LostAnswer] = []
 
+        room = self._answers = self._answers or asyncio.Semaphore(ANSWERS_IN_MEMORY)
         held = False
 
         async def on_answer() -> None:  # the answer is arriving: wait for room before its megabytes are read
             nonlocal held
             if not held:
-                self._answers = self._answers or asyncio.Semaphore(ANSWERS_IN_MEMORY)
-                await self._answers.acquire()
+                await room.acquire()
                 held = True
 
-        async def on_lost(answer: LostAnswer) -> None:  # an attempt the provider may bill: a row of its own
+        def give_back() -> None:
             nonlocal held
-            if held and self._answers is not None:  # its bytes are gone: no room held through the backoff
-                self._answers.release()
+            if held:
+                room.release()
                 held = False
+
+        async def on_lost(answer: LostAnswer) -> None:  # an attempt the provider may bill: a row of its own
+            give_back()  # its bytes are gone: no room held through the backoff
             row = billing.lost_entry(entry, answer)
             self.metrics.image_call(row)
             await self.io(self.store.record_call, row)
@@ -314,8 +317,7 @@ class ImageService(ThreadImages):
             return await self._answered(entry, ledger_id, started, call, on_lost, on_answer, lost, origin=origin,
                                         parent_id=parent_id)
         finally:
-            if held and self._answers is not None:
-                self._answers.release()
+            give_back()
 
     # Long: one call's answer, in order: its failure settled, or its images checked, kept and recorded.
     async def _answered(self, entry: LedgerEntry, ledger_id: int, started: float, call: _Call, on_lost: OnLost,

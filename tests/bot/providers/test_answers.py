@@ -14,7 +14,7 @@ import pytest
 
 from bot.errors import ServerError
 from bot.models import ImageOptions
-from bot.providers.answers import answer_cap, cut_pictures, parse_answer
+from bot.providers.answers import answer_cap, cut_pictures, parse_answer, read_capped
 from tests.catalogue_helpers import caps, default_model, live
 
 OPTIONS = ImageOptions(model=default_model())
@@ -99,3 +99,18 @@ def test_an_answer_without_a_readable_picture_is_a_server_error(text: str, messa
     with pytest.raises(ServerError, match=message) as caught:
         _parse(_answer(text))
     assert caught.value.request_id == "req_1"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("headers", [{"content-length": "33"}, {"content-length": "90"}, {"content-length": "3"},
+                                     {"content-length": "x"},
+                                     {}, {"content-length": "10", "content-encoding": "identity"}])
+async def test_the_body_is_read_whole_whatever_its_length_says(headers: dict[str, str]) -> None:
+    """One buffer of the stated length, grown or cut when the length was wrong; chunks joined without one."""
+    class Chunks(httpx.AsyncByteStream):
+        async def __aiter__(self):  # type: ignore[override]
+            for chunk in (b'{"data": ', b'[{"b64_json": "QUFB"}]', b"}"):
+                yield chunk
+
+    body = await read_capped(httpx.Response(200, headers=headers, stream=Chunks()), cap=1000)
+    assert bytes(body) == b'{"data": [{"b64_json": "QUFB"}]}'
