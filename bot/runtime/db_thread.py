@@ -121,7 +121,8 @@ class Ticket:
         return max(0.0, self.deadline - time.monotonic())
 
     def commit(self) -> bool:
-        """On the db thread, holding the write lock, just before COMMIT: True if the work may be kept."""
+        """On the db thread, holding the write lock, before the work's writes: True if they may be kept (they are
+        then committed, or the transaction fails and the listener is told so)."""
         with self._lock:
             if self._state == "open":
                 self._state = "committing" if self.remaining() > 0 else "abandoned"

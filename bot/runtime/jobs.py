@@ -93,6 +93,7 @@ class _Slots:
 class JobQueue:
     def __init__(self, db: DbThread, limits: Limits, *, metrics: Metrics | None = None) -> None:
         self._db = db
+        self._admissions = admission.Admissions(db)
         self.metrics = metrics or Metrics()
         self._store = db.store
         self.limits = limits
@@ -136,8 +137,8 @@ class JobQueue:
         ticket = Ticket(ack_deadline() if deadline is None else deadline)
         self._admitting += 1
         try:
-            status, job, retry_in = await admission.decide(self._db, ticket, new_job, queue_full=queue_full,
-                                                           per_minute=self.limits.user_requests_per_minute)
+            status, job, retry_in = await self._admissions.decide(ticket, new_job, queue_full=queue_full,
+                                                                  per_minute=self.limits.user_requests_per_minute)
         finally:
             self._admitting -= 1
         if status != "accepted":

@@ -54,7 +54,7 @@ class Attachment:
 
 
 def generate_payload(prompt: str, options: ImageOptions, *, card: bool = True) -> dict[str, Any]:
-    return {"prompt": prompt, "options": dataclasses.asdict(options), "card": card}
+    return {"prompt": prompt, "options": dict(vars(options)), "card": card}  # plain values: no asdict walk
 
 
 def edit_payload(text: str, attachments: Sequence[Attachment]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import Clock, SignatureVerifier
 
 from handlers.ingress import Refused, Signatures, bolt_request, parse, read_body
-from handlers.payloads import Malformed
+from handlers.payloads import CHECKED, Malformed
 from tests.signing import NOW, signature
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # Slack's documentation example
@@ -119,6 +119,7 @@ def test_bolts_request_carries_the_body_read_here_when_bolt_reads_it_wrong() -> 
     assert AsyncBoltRequest(body=text, headers={"content-type": FORM}).body == {}  # Bolt alone
     req = bolt_request(text, parse(text.encode(), FORM), request)
     assert req.body == fields and req.raw_body == text  # raw_body is what Bolt's own check verifies
+    assert req.context[CHECKED] is req.body  # checked here: the WellFormed middleware does not walk it again
     assert (req.context.user_id, req.context.team_id, req.context.channel_id) == ("U0ALICE", "T0", "C0")
 
 
