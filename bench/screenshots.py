@@ -3,9 +3,10 @@
     .venv/bin/python bench/screenshots.py docs
 
 Writes sandbox-thread.png (a card and its thread of versions), sandbox-report.png (an admin's report with its
-chart), sandbox-home.png (the App Home tab) and sandbox-dm.png (a direct message to the bot). The Chromium here
-has no emoji font: the page draws its own emoji, so a box in a screenshot is a bug. docs/using-thread.png comes
-from bench/example_thread.py, docs/admin-report-chart.png from bench/example_report.py.
+chart), sandbox-home.png (the App Home tab), sandbox-dm.png (a direct message to the bot) and sandbox-workflow.png
+(the Workflow Builder step run from the sidebar). The Chromium here has no emoji font: the page draws its own
+emoji, so a box in a screenshot is a bug. docs/using-thread.png comes from bench/example_thread.py,
+docs/admin-report-chart.png from bench/example_report.py.
 """
 
 from __future__ import annotations
@@ -82,6 +83,21 @@ async def conversation(page: Page, out: Path, work: Path) -> None:
     await expect(messages.locator("img[src^='/files/']").last).to_be_visible(timeout=WAIT)
     await messages.evaluate("node => { node.scrollTop = node.scrollHeight; }")
     await page.screenshot(path=str(out / "sandbox-report.png"))
+    await workflow(page, out)
+
+
+async def workflow(page: Page, out: Path) -> None:
+    """The one-step workflow: Workflow Builder runs imagebot's step, which posts in the channel and completes."""
+    await page.get_by_test_id("user-picker").select_option(value="U0ALICE")
+    await page.get_by_test_id("workflow-prompt").fill("a red kite over green hills, watercolour")
+    await page.get_by_test_id("workflow-run").click()
+    runs = page.get_by_test_id("workflow-runs")
+    await expect(runs).to_contain_text("completed: a red kite", timeout=WAIT)
+    card = page.get_by_test_id("message").filter(has_text="a red kite over green hills")
+    await card.get_by_test_id("thread-link").click()
+    await expect(page.get_by_test_id("thread-messages").locator("img[src^='/files/']").last).to_be_visible(
+        timeout=WAIT)
+    await page.screenshot(path=str(out / "sandbox-workflow.png"))
 
 
 async def main(out: Path) -> None:
@@ -100,7 +116,8 @@ async def main(out: Path) -> None:
             finally:
                 await context.close()
                 await browser.close()
-    print(f"wrote sandbox-thread.png, sandbox-home.png, sandbox-dm.png and sandbox-report.png to {out}")
+    print(f"wrote sandbox-thread.png, sandbox-home.png, sandbox-dm.png, sandbox-report.png and sandbox-workflow.png "
+          f"to {out}")
 
 
 if __name__ == "__main__":

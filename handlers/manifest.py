@@ -47,7 +47,31 @@ BOT_EVENTS = (
     "app_home_opened",
     "app_uninstalled",
     "tokens_revoked",
+    "function_executed",  # Workflow Builder runs imagebot's step (no scope; Slack sends it to apps with functions)
 )
+# The Workflow Builder step (a custom step: https://docs.slack.dev/workflows/workflow-steps/): its inputs and
+# outputs, as Workflow Builder shows them to a workflow's author. handlers/listeners/workflow.py reads the inputs.
+WORKFLOW_STEP = "generate_image"
+_STEP_INPUTS: dict[str, dict[str, str]] = {
+    "prompt": {"type": "string", "title": "Prompt", "description": "What the image should show",
+               "hint": "A lighthouse at dusk, watercolour"},
+    "user_id": {"type": "slack#/types/user_id", "title": "Asked by",
+                "description": "Whose request it is: their budgets apply and the ledger charges them",
+                "hint": "Person who used this workflow"},
+    "channel": {"type": "slack#/types/channel_id", "title": "Channel",
+                   "description": "Where the image is posted (left empty: a direct message to the person asking)"},
+    "size": {"type": "string", "title": "Size", "description": "square, landscape, portrait, auto or WxH",
+             "hint": "landscape"},
+    "quality": {"type": "string", "title": "Quality", "description": "low, medium, high (or auto)", "hint": "medium"},
+    "model": {"type": "string", "title": "Model", "description": "A GPT Image model (left empty: imagebot's default)"},
+}
+_STEP_OUTPUTS: dict[str, dict[str, str]] = {
+    "file_id": {"type": "string", "title": "Image file ID", "description": "The Slack file of the image"},
+    "permalink": {"type": "string", "title": "Image link", "description": "A link to the image in Slack"},
+    "cost_usd": {"type": "number", "title": "Cost (USD)",
+                 "description": "What the image cost, from the API's usage (absent when no price is known)"},
+    "version": {"type": "string", "title": "Version", "description": "The image's version label in its thread (v1)"},
+}
 
 
 def build_manifest(http_url: str | None = None) -> dict[str, Any]:
@@ -64,6 +88,19 @@ def build_manifest(http_url: str | None = None) -> dict[str, Any]:
         "features": _features(events_url),
         "oauth_config": _oauth_config(base),
         "settings": _settings(base, events_url),
+        "functions": {WORKFLOW_STEP: workflow_step()},
+    }
+
+
+def workflow_step() -> dict[str, Any]:
+    """The step's definition (the manifest's `functions` entry): what Workflow Builder offers and checks."""
+    return {
+        "title": "Generate an image with imagebot",
+        "description": "Make an image from a prompt with OpenAI's GPT Image models; posts it and returns its file",
+        "input_parameters": {"properties": {name: dict(spec) for name, spec in _STEP_INPUTS.items()},
+                             "required": ["prompt", "user_id"]},
+        "output_parameters": {"properties": {name: dict(spec) for name, spec in _STEP_OUTPUTS.items()},
+                              "required": ["file_id", "permalink", "version"]},
     }
 
 
@@ -127,9 +164,10 @@ def _settings(base: str | None, events_url: str | None) -> dict[str, Any]:
     return {
         "event_subscriptions": event_subscriptions,
         "interactivity": interactivity,
-        "org_deploy_enabled": False,
+        "org_deploy_enabled": True,  # custom steps (functions) need it
         "socket_mode_enabled": base is None,
         "token_rotation_enabled": False,
+        "function_runtime": "remote",  # the step runs here, in imagebot, not on Slack's infrastructure
     }
 
 

@@ -14,6 +14,7 @@ state from ``GET /api/state`` and refreshes when ``GET /api/events`` (Server-Sen
     POST /api/view            {user, view_id, values} (view.state.values) or {user, view_id, cancel: true}
     POST /api/shortcut        {user, channel, message_ts}: "Edit with imagebot"
     POST /api/home            {user}: the user opens the app's Home tab (app_home_opened; the app publishes it)
+    POST /api/workflow        {user, channel?, prompt}: a one-step workflow runs imagebot's step (sandbox_workflow)
     GET  /files/<id>          a file's bytes
 
 Errors are ``{"error": ...}`` with status 400 (404 for unknown files, 502 when the app did not answer).
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import secrets
 import signal
 from collections.abc import Awaitable, Callable
@@ -39,6 +39,8 @@ from aiohttp import web
 from bot.settings import Settings
 from standins import sandbox_page as page
 from standins import sandbox_payloads as payloads
+from standins import sandbox_workflow as workflow
+from standins.sandbox_config import image_provider, is_loopback
 from standins.slack import Delivery, SlackStandIn
 from standins.workspace import LocalWorkspace, settings_for
 
@@ -52,24 +54,6 @@ MAX_TEXT = 40_000
 
 class BadRequest(Exception):
     """Becomes ``{"error": message}`` with status 400."""
-
-
-def image_provider(settings: Settings) -> str:
-    """The provider the sandbox uses: the configured one when its API key is set, else the offline renderer."""
-    if settings.provider == "openai" and settings.openai_api_key:
-        return "openai"
-    if settings.provider == "azure" and settings.azure_endpoint and settings.azure_api_key:
-        return "azure"
-    return "offline"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class Sandbox:
@@ -89,11 +73,12 @@ class Sandbox:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> Sandbox:
-        if not _is_loopback(host):
+        if not is_loopback(host):
             raise ValueError(f"the sandbox serves loopback only (got {host!r})")
         if self._runner is not None:
             raise RuntimeError("Sandbox already started")
         await self.slack.start()
+        workflow.define_step(self.slack)
         for user_id, user in list(self.slack.users.items()):  # each person's DM with the bot, as in Slack
             if not user["is_bot"]:
                 self.slack.add_channel(f"D{user_id[1:]}", user_id, is_im=True, members=[user_id])
@@ -112,6 +97,7 @@ class Sandbox:
             app.router.add_post("/api/view", self._view)
             app.router.add_post("/api/shortcut", self._shortcut)
             app.router.add_post("/api/home", self._home)
+            app.router.add_post("/api/workflow", self._workflow)
             app.router.add_get("/files/{file_id}", self._file)
             self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
             await self._runner.setup()
@@ -154,7 +140,7 @@ class Sandbox:
                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
         """Only this page may change things: no cross-site posts, no DNS-rebound hosts. Errors become JSON."""
         host = (request.host or "").rsplit(":", 1)[0].strip("[]")
-        if not _is_loopback(host):
+        if not is_loopback(host):
             return web.json_response({"error": "unknown host"}, status=403)
         origin = request.headers.get("Origin")
         if request.method != "GET" and origin not in (None, "null") and origin != f"http://{request.host}":
@@ -351,6 +337,13 @@ class Sandbox:
             raise BadRequest(f"no button {body.get('action_id')!r} on your Home tab")
         payload = payloads.home_block_actions(self.slack, user, view, block=block, element=element)
         return self._answer(await asyncio.wait_for(self.slack.send_interaction(payload), HANDLER_TIMEOUT))
+
+    async def _workflow(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        user = self._user(body.get("user"))
+        channel = self._channel(body.get("channel"), user["id"]) if body.get("channel") else None
+        target = None if channel is None or channel["is_im"] else channel["id"]  # a DM: the step's own default
+        return workflow.answer(await workflow.run_step(self.slack, user["id"], target, body))
 
     async def _shortcut(self, request: web.Request) -> web.Response:
         body = await self._json(request)

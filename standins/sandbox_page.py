@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from standins.sandbox_workflow import runs
 from standins.slack import SlackStandIn
 
 STATIC = {"index.html": "text/html", "app.js": "text/javascript", "app.css": "text/css",
@@ -75,7 +76,7 @@ def state(slack: SlackStandIn, user_id: str, provider: str, closed_views: Set[st
             "channel_names": {cid: f"dm-{slack.users.get(c.get('user') or '', {}).get('name', cid)}" if c["is_im"]
                               else c["name"] for cid, c in slack.channels.items()},
             "channels": channels, "ephemerals": ephemerals, "view": open_view(slack, user_id, closed_views),
-            "home": home_view(slack, user_id)}
+            "home": home_view(slack, user_id), "workflow_runs": runs(slack, user_id)}
 
 
 def home_view(slack: SlackStandIn, user_id: str) -> dict[str, Any] | None:

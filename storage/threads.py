@@ -91,7 +91,9 @@ def attach_thread(db: Database, job_id: int, key: ThreadKey, *, created_by: str,
     """A generate job's card is posted: its thread and the job's link to it, in one transaction."""
     now = utcnow()
     with db.conn:
-        db.execute("UPDATE jobs SET thread_ts = ? WHERE id = ?", [key.thread_ts, job_id])
+        # The channel too: a workflow step's job for a user is posted to their DM, known once it is posted.
+        db.execute("UPDATE jobs SET thread_ts = ?, channel_id = ? WHERE id = ?",
+                   [key.thread_ts, key.channel_id, job_id])
         db.execute(
             "INSERT OR IGNORE INTO threads (team_id, channel_id, thread_ts, created_by, prompt, last_image_id, "
             "created_at, updated_at) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from handlers.manifest import WORKFLOW_STEP, workflow_step
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from tests.slack_views import cards
@@ -297,3 +298,26 @@ async def test_run_it_again_pressed_again_and_after_another_restart_reruns_and_b
         assert len(image_api.requests) == 2 and len(images_in(slack, card["ts"])) == 1  # the cut call, one rerun
         replaced = next(m for m in slack.thread(CHANNEL, card["ts"]) if m["ts"] == notice["ts"])
         assert run_again_button(replaced) is None and f"<@{ALICE}> is running it again" in replaced["text"]
+
+
+async def test_sigkill_mid_workflow_step_then_restart_fails_the_step_instead_of_leaving_it_pending(
+        tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    async with SlackStandIn() as slack, ImageAPIStandIn() as image_api:
+        slack.define_function(WORKFLOW_STEP, workflow_step())
+        env = serve_env(tmp_path, slack, image_api)
+        async with imagebot(tmp_path, slack, env) as first:
+            image_api.pause()
+            execution, delivery = await slack.run_function(WORKFLOW_STEP, {"prompt": "a lighthouse", "user_id": ALICE,
+                                                                            "channel": CHANNEL})
+            assert delivery.status == 200
+            await image_api.wait_for_waiting(1, timeout=WAIT)
+            await until_rows(data, "SELECT id FROM jobs WHERE status = 'running'", 1)
+            first.kill()
+            assert await asyncio.wait_for(first.wait(), WAIT) == -signal.SIGKILL
+        image_api.resume()
+        assert slack.execution(execution)["state"] == "running"  # nothing ran after the kill
+        async with imagebot(tmp_path, slack, env):
+            ended = await slack.wait_for_execution(execution, WAIT)
+        assert ended["state"] == "failed" and "restarted" in ended["error"], ended
+        assert len(image_api.requests) == 1  # told, not run again on its own (it may have been billed)

@@ -93,7 +93,20 @@ def parse_command(text: str, defaults: ImageOptions, choices: Choices) -> Parsed
     only mistake. With a model that cannot be had, the values that depend on the model are not judged."""
     problems: list[InvalidOption] = []
     words, values, flags = _split(slack_to_plain(text).split(), defaults, choices, problems)
-    prompt = " ".join(words)
+    return _parsed(" ".join(words), values, flags, defaults, choices, problems)
+
+
+def parse_fields(prompt: str, values: dict[str, str], defaults: ImageOptions, choices: Choices) -> ParsedCommand:
+    """The same rules for a prompt and options given one field each (a Workflow Builder step's inputs): `values`
+    by option name (`size`, `quality`, `model`, ...; empty ones are not given), read as `--name value` would be."""
+    given = {name: value.strip() for name, value in values.items() if value and value.strip()}
+    problems = [InvalidOption(f"Unknown option `{name}`.", option=name) for name in given if name not in VALUE_OPTIONS]
+    known = {name: value for name, value in given.items() if name in VALUE_OPTIONS}
+    return _parsed(" ".join(prompt.split()), known, set(), defaults, choices, problems)
+
+
+def _parsed(prompt: str, values: dict[str, str], flags: set[str], defaults: ImageOptions, choices: Choices,
+            problems: list[InvalidOption]) -> ParsedCommand:
     options = defaults
     if "model" in values:
         options = _read(options, values["model"], lambda o, v: replace(o, model=_model(v, choices)), problems)

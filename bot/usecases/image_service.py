@@ -124,12 +124,12 @@ class ImageService(ThreadImages):
         return await asyncio.to_thread(imaging.prepare_input_with_note, data, name)
 
     # the two calls ----------------------------------------------------------------------------------
-    async def generate(self, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions, *,
-                       job_id: int | None = None, on_partial: OnPartial | None = None) -> Delivered:
+    async def generate(self, key: ThreadKey, user_id: str, prompt: str, options: ImageOptions, *, job_id: int | None
+                       = None, on_partial: OnPartial | None = None, kind: str = "generate") -> Delivered:
         options, notes = await self.prepare(key, options)
         request = GenerateRequest(prompt=prompt, options=options, user=end_user_id(key.team_id, user_id))
-        result, images, lost = await self._call(
-            "generate", key, user_id, prompt, options, (),
+        result, images, lost = await self._call(  # the ledger's kind: generate, or workflow (a Workflow Builder step)
+            kind, key, user_id, prompt, options, (),
             lambda on_lost, on_answer: self.provider.generate(request, on_partial, on_lost, on_answer),
             origin="generated", parent_id=None, job_id=job_id)
         return await self._delivered("generate", key, user_id, result, images, policy_notes=notes, lost=lost)

@@ -18,8 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.errors import AttachmentError, ImagebotError, ModelUnavailable
@@ -31,7 +30,9 @@ from bot.usecases import edits, posting
 from bot.usecases.image_service import Delivered
 from handlers.delivery import uploads
 from handlers.delivery.card import Card, attached_file, current_image, posted_files, uploaded_names
+from handlers.delivery.notices import Notices
 from handlers.delivery.progress import Progress, show_progress
+from handlers.delivery.steps import Steps, is_step
 from handlers.ui import blocks
 from handlers.ui.errors import budget_owner, explain
 from handlers.ui.results import build_confirmation, build_grid_message
@@ -61,9 +62,13 @@ def edit_payload(text: str, attachments: Sequence[Attachment]) -> dict[str, Any]
     return {"text": text, "attachments": [dataclasses.asdict(a) for a in attachments]}
 
 
+def _generates(job: JobRecord) -> bool:
+    return job.kind in ("generate", "workflow")  # a workflow step's job is a generation (handlers/delivery/steps.py)
+
+
 def _has_card(job: JobRecord) -> bool:
     """/image posts a card whose thread holds the images; a DM's request uses the message's own thread."""
-    return job.kind == "generate" and job.payload.get("card", True)
+    return _generates(job) and job.payload.get("card", True)
 
 
 def _key(job: JobRecord) -> ThreadKey:
@@ -80,6 +85,8 @@ class Delivery:
         self.progress_interval = progress_interval  # seconds between elapsed-time updates
         self.card = Card(self.slack, self.images)  # the card in the channel, showing the thread's current image
         self.room = uploads.UploadRoom()
+        self.notices = Notices(services, workspaces)
+        self.steps = Steps(self.slack)
 
     # announce ----------------------------------------------------------------------------------------
     async def announce(self, job: JobRecord, ahead: int | None) -> JobRecord | None:
@@ -105,31 +112,45 @@ class Delivery:
             hint = " Invite me with `/invite @imagebot` and try again." if code in (
                 "not_in_channel", "channel_not_found") else ""
             await self._tell_privately(job, f":warning: I could not post in this channel (`{code}`).{hint}")
+            if is_step(job):
+                await self.steps.fail(job, f"imagebot could not post in that channel ({code}).{hint}")
             return None
-        job = dataclasses.replace(job, thread_ts=posted["ts"])
+        # A workflow step's job without a channel posts to its user's id: Slack answers with their DM's channel.
+        job = dataclasses.replace(job, thread_ts=posted["ts"], channel_id=posted.get("channel") or job.channel_id)
         await posting.attach_card(self.images, job.id, _key(job), user_id=job.user_id, prompt=job.payload["prompt"])
         await self.card.posted(_key(job), text, card)
         return job
 
     # run ---------------------------------------------------------------------------------------------
     async def run(self, job: JobRecord) -> Outcome:
+        if not is_step(job):
+            return await self._run(job)
         try:
-            if job.kind == "generate":
+            outcome = await self._run(job)
+        except Exception:
+            await self.steps.fail(job, "imagebot hit an internal error; the error is logged.")
+            raise
+        await self.steps.finish(job, outcome)
+        return outcome
+
+    async def _run(self, job: JobRecord) -> Outcome:
+        try:
+            if _generates(job):
                 return await self._generate(job)
             return await self._edit(job)
         except ImagebotError as error:
-            reason = explain(error, model=self._options(job).model if job.kind == "generate" else None)
+            reason = explain(error, model=self._options(job).model if _generates(job) else None)
             if isinstance(error, ModelUnavailable):
                 live = ", ".join(f"`{m}`" for m in self.images.choices().models[:5])
                 reason += f" Live models: {live}." if live else ""
                 await self._model_gone(error.model or self._options(job).model, job.team_id)
             await self._say(_key(job), reason)
-            if job.kind == "generate":
+            if _generates(job):
                 await self._update_card(job, blocks.status_failed(reason))
             return Outcome("failed", error_code=getattr(error, "code", type(error).__name__), error_message=reason)
         except Exception:
             await self._say(_key(job), ":warning: Something went wrong on my side; the error is logged.")
-            if job.kind == "generate":
+            if _generates(job):
                 await self._update_card(job, blocks.status_failed("Failed: an internal error."))
             raise
         finally:
@@ -138,7 +159,9 @@ class Delivery:
 
     def _threshold(self, job: JobRecord) -> int | None:
         """Above IMAGEBOT_CONFIRM_ABOVE_USD a request is asked about first, unless this is its confirmed run."""
-        return None if job.payload.get("confirmed") else self.services.settings.confirm_above_micro
+        if job.payload.get("confirmed") or is_step(job):  # a workflow has nobody to ask: budgets still apply
+            return None
+        return self.services.settings.confirm_above_micro
 
     async def _ask(self, job: JobRecord, asking: edits.Confirmation) -> Outcome:
         """The estimate with Generate / Cancel; nothing is spent."""
@@ -157,7 +180,7 @@ class Delivery:
         await self._update_card(job, blocks.status_working())
         async with self._progress(job) as progress:
             delivered = await self.images.generate(_key(job), job.user_id, prompt, options, job_id=job.id,
-                                                   on_partial=progress.on_partial)
+                                                   on_partial=progress.on_partial, kind=job.kind)
             outcome, image = await self._deliver(job, delivered, title=prompt)
             progress.ended(outcome)
         if not _has_card(job):  # Retry / Variations under a result: the thread's card shows the new version
@@ -207,13 +230,7 @@ class Delivery:
 
     async def _grid(self, key: ThreadKey, grid: edits.Grid) -> Outcome:
         """The current image with a labelled 4x4 grid, drawn on a copy, for region edits (no API call)."""
-        try:
-            client = await self.slack(key.team_id)
-            await client.files_upload_v2(channel=key.channel_id, thread_ts=key.thread_ts, file=grid.png,
-                                         filename=f"grid-{grid.version}.png", title=f"Grid over {grid.version}",
-                                         initial_comment=build_grid_message(grid.version))
-        except (SlackClientError, aiohttp.ClientError, OSError) as error:
-            log.warning("grid upload failed: %s", error)
+        if not await uploads.send_grid(self.slack, key, grid.png, grid.version, build_grid_message(grid.version)):
             await self._say(key, ":warning: Slack refused the grid image; try again in a moment.")
         return Outcome("done", result={"grid": grid.version})
 
@@ -232,6 +249,8 @@ class Delivery:
         text = (":warning: This request was interrupted by a restart before it finished. It may already have "
                 "been billed, so I have not run it again on my own.")
         notice = blocks.build_notice(text, button=("Run it again", RUN_AGAIN_ACTION, str(job.id)))
+        if is_step(job):
+            await self.steps.fail(job, "imagebot was restarted while making this image; run the workflow again.")
         if job.thread_ts:
             await self._post(job, text, notice, thread=True)
             await self._update_card(job, blocks.status_failed("Interrupted by a restart: see the thread."))
@@ -250,6 +269,7 @@ class Delivery:
         await self._alert(job.team_id, delivered)
         files = await self._upload(_key(job), result)
         if files is not None:
+            result.update(files=[file["id"] for file in files], versions=list(delivered.versions))
             await uploads.post_buttons(self.slack, _key(job), delivered)
             return Outcome("done", result=result), current_image(delivered, files, title)
         text = (":warning: I made the image but Slack refused the upload. It is kept: press the button to try "
@@ -300,39 +320,16 @@ class Delivery:
                 budget.limit_micro))
 
     async def _model_gone(self, model: str, team_id: str) -> None:
-        """The API said a model is gone: its workspace's admins hear it once (per model, across restarts)."""
-        key = f"model-unavailable:{team_id}:{model}"
-        if not await self.images.claim_notice(key):
-            return
-        text = (f":warning: The image API refused `{model}` as shut down or unknown, so requests for it fail (nothing "
-                "is charged). Set IMAGEBOT_MODEL to a live model; `imagebot doctor` lists what the key can use.")
-        if not await self.notify_team(team_id, text):
-            await self.images.release_notice(key)
+        await self.notices.model_gone(model, team_id)
 
     async def notify_team(self, team_id: str, text: str) -> bool:
-        """Post `text` (a budget alert, a model notice) to a workspace's report channel; False when there is none or
-        Slack refused it (logged with the text, so it is not lost)."""
-        channel = await self.report_channel(team_id)
-        if channel is None:
-            log.warning("admin notice (no report channel to post it to): %s", text)
-            return False
-        try:
-            await (await self.slack(team_id)).chat_postMessage(channel=channel, text=text)
-        except (SlackApiError, ImagebotError) as error:
-            log.warning("could not post an admin notice to %s (%s): %s", team_id, error, text)
-            return False
-        return True
+        return await self.notices.team(team_id, text)
 
     async def notify_admins(self, text: str) -> bool:
-        """Post `text` to every workspace's report channel (ModelWatch's notices); False when none took it."""
-        posted = [await self.notify_team(team, text) for team in await self.workspaces.teams()]
-        return any(posted)
+        return await self.notices.admins(text)
 
     async def report_channel(self, team_id: str) -> str | None:
-        """Where a workspace's reports and budget alerts go: the channel its admins chose with `/image-admin
-        report-channel`, else (single workspace) IMAGEBOT_REPORT_CHANNEL."""
-        return await posting.report_channel(
-            self.images, team_id, fallback=None if self.workspaces.multi else self.services.settings.report_channel)
+        return await self.notices.report_channel(team_id)
 
     async def _say(self, key: ThreadKey, text: str) -> None:
         try:
@@ -351,6 +348,8 @@ class Delivery:
     async def tell(self, job_or_place: JobRecord | tuple[str, str, str, str | None], text: str) -> None:
         """A private message to a user (a refusal) where they asked: (team, channel, user, thread_ts) or a job."""
         if isinstance(job_or_place, JobRecord):  # the job cannot go on (JobHandler.tell): its card says so too
+            if is_step(job_or_place):
+                await self.steps.fail(job_or_place, text)
             await self._tell_privately(job_or_place, text)
             await self._update_card(job_or_place, blocks.status_failed(f"No image: {text}"))
             return

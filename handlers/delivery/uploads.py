@@ -144,3 +144,16 @@ def comment(delivered: Delivered, notes: tuple[str, ...] = ()) -> str:
 def _title(prompt: str, index: int, count: int) -> str:
     title = re.sub(r"\s+", " ", prompt).strip()[:120] or "image"
     return f"{title} ({index}/{count})" if count > 1 else title
+
+
+async def send_grid(slack: Slack, key: ThreadKey, png: bytes, version: str, comment: str) -> bool:
+    """Upload a grid drawn over `version` into the thread; False (logged) when Slack refused it."""
+    try:
+        client = await slack(key.team_id)
+        await client.files_upload_v2(channel=key.channel_id, thread_ts=key.thread_ts, file=png,
+                                     filename=f"grid-{version}.png", title=f"Grid over {version}",
+                                     initial_comment=comment)
+    except (SlackClientError, aiohttp.ClientError, OSError) as error:
+        log.warning("grid upload failed: %s", error)
+        return False
+    return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 from bot import errors
 from bot.logs import redact
@@ -103,3 +104,18 @@ def budget_refusal(error: errors.BudgetExceeded) -> str:
             f"budget of {format_usd(error.limit_micro)}. {format_usd(error.remaining_micro)} is left and this "
             f"request would cost about {format_usd(error.estimate_micro)}. The budget resets {error.resets_at}. "
             "Nothing was spent.")
+
+
+_EMOJI = re.compile(r":[a-z0-9_+-]+:\s*")
+_LINK = re.compile(r"<([@#!])?([^|>]+)(?:\|([^>]+))?>")
+
+
+def plain(text: str) -> str:
+    """A Slack message's words as plain text, for where mrkdwn is not drawn (a workflow step's error, which
+    Workflow Builder shows its author as it is): no emoji codes, no `code` or *bold* marks, links as their text."""
+    def link(match: re.Match[str]) -> str:
+        sigil, target, label = match.groups()
+        return label or (f"{sigil}{target}" if sigil in ("@", "#") else target)
+
+    text = _LINK.sub(link, _EMOJI.sub("", text))
+    return " ".join(text.replace("`", "").replace("*", "").split())

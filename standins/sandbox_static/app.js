@@ -215,6 +215,36 @@ function renderSidebar(state, channel) {
   $("channel-list").replaceChildren(...state.channels.filter((c) => !c.is_im).map(link));
   $("dm-list").replaceChildren(...state.channels.filter((c) => c.is_im).map(link));
   $("app-home-link").className = `channel-link${ui.home ? " active" : ""}`;
+  renderRuns(state.workflow_runs || []);
+}
+
+// The step's runs, as a workflow's activity shows them: running, then its outputs or its error.
+function renderRuns(runs) {
+  $("workflow-runs").replaceChildren(...runs.slice(0, 5).map((run) => {
+    const outputs = run.outputs || {};
+    const detail = run.state === "completed"
+      ? `${outputs.version || ""}${outputs.cost_usd !== undefined ? ` · $${outputs.cost_usd}` : ""} · ${outputs.file_id || ""}`
+      : run.state === "failed" ? run.error : "running…";
+    return el("div", { class: `workflow-run ${run.state}`, "data-testid": "workflow-run-item" },
+      el("div", { class: "workflow-state" }, `${run.state}: ${run.prompt}`),
+      el("div", { class: "workflow-detail" }, detail || ""));
+  }));
+}
+
+async function runWorkflow(event) {
+  event.preventDefault();
+  const input = $("workflow-prompt");
+  const button = $("workflow-run");
+  button.disabled = true;
+  try {
+    await api("/api/workflow", { user: ui.user, channel: ui.channel, prompt: input.value });
+    input.value = "";
+  } catch (error) {
+    toast(error.message);
+  } finally {
+    button.disabled = false;
+    refresh();
+  }
 }
 
 // The app's Home tab (views.publish), as Slack shows it when the user opens the app.
@@ -558,6 +588,7 @@ function start() {
   $("tab-messages").addEventListener("click", openMessagesTab);
   $("thread-close").addEventListener("click", () => { ui.thread = null; render(); });
   $("modal-form").addEventListener("submit", submitModal);
+  $("workflow-form").addEventListener("submit", runWorkflow);
   $("modal-cancel").addEventListener("click", cancelModal);
   $("modal-x").addEventListener("click", cancelModal);
   document.addEventListener("keydown", (event) => { if (event.key === "Escape" && !$("modal").hidden) cancelModal(); });

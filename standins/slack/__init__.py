@@ -46,6 +46,7 @@ The package, by role
     ``state``          what it holds and how tests look at it; ``records``: calls, deliveries, connections
     ``chat``, ``reactions``, ``files``, ``views``, ``conversations``   the Web API methods
     ``oauth``          installs, token rotation and revocation
+    ``functions``      Workflow Builder running the app's custom step: function_executed, functions.complete*
     ``delivery``       events sent to the app (signed HTTP or Socket Mode); ``commands``: slash commands and
                        response_urls; ``socket_mode``: the WebSocket side
     ``faults``         rate limits and other failures a test queues; ``payloads``: pure helpers

@@ -15,6 +15,7 @@ from standins.slack.commands import SlashCommands
 from standins.slack.conversations import ConversationMethods
 from standins.slack.delivery import DELIVERY_TIMEOUT
 from standins.slack.files import FileMethods
+from standins.slack.functions import FunctionMethods
 from standins.slack.oauth import OAuth
 from standins.slack.payloads import bearer, read_params
 from standins.slack.reactions import ReactionMethods
@@ -23,7 +24,7 @@ from standins.slack.views import ViewMethods
 
 
 class SlackStandIn(ChatMethods, ReactionMethods, FileMethods, ViewMethods, ConversationMethods, OAuth,
-                   SlashCommands):
+                   SlashCommands, FunctionMethods):
     """A local Slack: see the package's docstring."""
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -87,6 +88,8 @@ class SlackStandIn(ChatMethods, ReactionMethods, FileMethods, ViewMethods, Conve
             "users.info": self._users_info,
             "views.open": self._views_open,
             "views.publish": self._views_publish,
+            "functions.completeSuccess": self._functions_complete_success,
+            "functions.completeError": self._functions_complete_error,
         }
 
     async def _handle_api(self, request: web.Request) -> web.Response:

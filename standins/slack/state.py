@@ -32,6 +32,7 @@ class SlackState:
     """The stand-in's state. Every part of SlackStandIn (the Web API methods, the deliveries to the app, Socket
     Mode, OAuth) builds on this class, so all of them share these attributes and helpers."""
 
+    # Long: all of Slack's state, one attribute a line with what it holds.
     def __init__(self, *, bot_token: str = "xoxb-standin-token", signing_secret: str = "standin-signing-secret",
                  team_id: str = "T0STANDIN", team_domain: str = "standin", app_id: str = "A0IMAGEBOT",
                  bot_user_id: str = "U0IMAGEBOT", bot_id: str = "B0IMAGEBOT", echo_bot_messages: bool = True,
@@ -66,6 +67,8 @@ class SlackState:
         self.calls: list[RecordedCall] = []
         self.deliveries: list[Delivery] = []
         self.views: list[JSON] = []  # modals the app opened (views.open)
+        self.functions: dict[str, JSON] = {}  # the app's custom steps by callback_id (define_function)
+        self.executions: dict[str, JSON] = {}  # each run of a step (run_function), by function_execution_id
         self.home_views: dict[str, JSON] = {}  # user id -> the App Home view last published for them
         self.connections: list[SocketConnection] = []  # every Socket Mode connection, open or closed
         self.acks: list[JSON] = []  # every Socket Mode ack the app sent, as received

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from handlers.manifest import base_url, build_manifest
+from handlers.manifest import WORKFLOW_STEP, base_url, build_manifest, workflow_step
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace
@@ -34,11 +34,14 @@ SCOPE_OF_METHOD = {
     "files.completeUploadExternal": "files:write",
     "download": "files:read",  # url_private
     "users.info": "users:read",  # who is an admin
+    "files.info": "files:read",  # a workflow step's image permalink
+    "functions.completeSuccess": None,  # a workflow step's run: no scope (docs.slack.dev/reference/methods)
+    "functions.completeError": None,
 }
 SCOPE_OF_EVENT = {"message.channels": "channels:history", "message.groups": "groups:history",
                   "message.im": "im:history", "app_mention": "app_mentions:read",
                   # These need no scope: Slack sends them to every app that subscribes.
-                  "app_home_opened": None, "app_uninstalled": None, "tokens_revoked": None}
+                  "app_home_opened": None, "app_uninstalled": None, "tokens_revoked": None, "function_executed": None}
 
 
 def manifest() -> dict[str, Any]:
@@ -84,9 +87,12 @@ async def test_manifest_scopes_are_exactly_the_ones_used(slack: SlackStandIn, im
     await slack.post_message("U0ALICE", "C0GENERAL", "add this", thread_ts=card["ts"],
                              files=[("ref.png", out.getvalue(), "image/png")])
     await slack.send_command("U0ADMIN", "C0GENERAL", "report", command="/image-admin")
+    slack.define_function(WORKFLOW_STEP, workflow_step())
+    execution, _ = await slack.run_function(WORKFLOW_STEP, {"prompt": "a kite", "user_id": "U0ALICE"})
+    assert (await slack.wait_for_execution(execution))["state"] == "completed"
     await workspace.settle()
 
-    used = {SCOPE_OF_METHOD[c.method] for c in slack.calls if c.method in SCOPE_OF_METHOD}
+    used = {SCOPE_OF_METHOD[c.method] for c in slack.calls if c.method in SCOPE_OF_METHOD} - {None}
     unexpected = {c.method for c in slack.calls} - set(SCOPE_OF_METHOD) - {"auth.test", "upload"}
     assert not unexpected, f"map these methods to scopes: {unexpected}"
     events = manifest()["settings"]["event_subscriptions"]["bot_events"]
@@ -186,8 +192,12 @@ def event_for(name: str) -> dict[str, Any]:
 async def test_every_manifest_event_is_handled(slack: SlackStandIn, workspace: LocalWorkspace) -> None:
     """Bolt answers 404 to an event no listener takes (Slack would then retry it): each subscribed one is taken."""
     unhandled = []
+    slack.define_function(WORKFLOW_STEP, workflow_step())
     for name in manifest()["settings"]["event_subscriptions"]["bot_events"]:
-        delivery = await slack.deliver_event(event_for(name))
+        if name == "function_executed":  # Workflow Builder runs the step (with no inputs: it fails, answered)
+            delivery = (await slack.run_function(WORKFLOW_STEP, {}))[1]
+        else:
+            delivery = await slack.deliver_event(event_for(name))
         await workspace.settle()
         if delivery.status != 200:
             unhandled.append((name, delivery.status))

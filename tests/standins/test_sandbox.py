@@ -237,6 +237,25 @@ async def test_events_say_changed_after_a_command(sandbox: Sandbox, http: httpx.
     assert await asyncio.wait_for(reader, WAIT) == "data: changed"
 
 
+async def test_the_workflow_button_runs_the_step_which_posts_and_completes(sandbox: Sandbox,
+                                                                          http: httpx.AsyncClient) -> None:
+    response = await http.post("/api/workflow", json={"user": ALICE, "channel": CHANNEL, "prompt": "a red kite"})
+    assert response.status_code == 200 and response.json() == {"ok": True}, response.text
+    await settle(sandbox)
+    snapshot = await state(http)
+    [run] = snapshot["workflow_runs"]
+    assert (run["state"], run["prompt"]) == ("completed", "a red kite"), run
+    [card] = [m for m in general(snapshot) if m["is_bot"]]
+    [image] = [f for r in card["replies"] for f in r["files"]]
+    assert run["outputs"]["file_id"] == image["id"] and run["outputs"]["version"] == "v1"
+    assert (await state(http, BOB))["workflow_runs"] == []  # each person sees their own runs
+    empty = await http.post("/api/workflow", json={"user": ALICE, "prompt": ""})  # no channel: the DM; no prompt
+    assert empty.status_code == 200
+    await settle(sandbox)
+    failed = (await state(http))["workflow_runs"][0]
+    assert failed["state"] == "failed" and "prompt" in failed["error"]
+
+
 async def test_bad_requests_get_json_errors(sandbox: Sandbox, http: httpx.AsyncClient) -> None:
     unknown = await http.post("/api/command", json={"user": "U0NOBODY", "channel": CHANNEL, "text": "x"})
     assert unknown.status_code == 400 and "unknown user" in unknown.json()["error"]

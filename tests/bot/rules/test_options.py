@@ -23,6 +23,7 @@ from bot.rules.options import (
     fit_options,
     is_help,
     parse_command,
+    parse_fields,
     slack_to_plain,
 )
 from tests.catalogue_helpers import (
@@ -885,3 +886,22 @@ def test_invalid_option_joined() -> None:
     assert InvalidOption.joined([both, InvalidOption("Three.")]).problems[2].option is None
     with pytest.raises(ValueError):
         InvalidOption.joined([])
+
+
+# one field each (a Workflow Builder step's inputs) ---------------------------------------------------------------
+
+
+def test_fields_follow_the_commands_rules() -> None:
+    model = live_with(lambda c: "low" in c.qualities and c.sizes.free)
+    fields = parse_fields("a  lighthouse\nat dusk", {"model": model, "size": "landscape", "quality": "LOW", "n": ""},
+                          DEFAULTS, choices())
+    same = parse_command(f"a lighthouse at dusk --model {model} --size landscape --quality low", DEFAULTS, choices())
+    assert fields == same
+
+
+def test_fields_are_refused_as_the_command_refuses_them_all_at_once() -> None:
+    with pytest.raises(InvalidOption) as caught:
+        parse_fields(" ", {"quality": "ultra", "colour": "red"}, DEFAULTS, choices())
+    assert {problem.option for problem in caught.value.problems} == {"colour", "quality", "prompt"}
+    # The prompt is one field: what looks like an option in it is words, as after `--` in the command.
+    assert parse_fields("--size huge", {}, DEFAULTS, choices()).prompt == "--size huge"
