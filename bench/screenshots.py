@@ -3,10 +3,10 @@
     .venv/bin/python bench/screenshots.py docs
 
 Writes sandbox-thread.png (a card and its thread of versions), sandbox-report.png (an admin's report with its
-chart), sandbox-home.png (the App Home tab), sandbox-dm.png (a direct message to the bot) and sandbox-workflow.png
-(the Workflow Builder step run from the sidebar). The Chromium here has no emoji font: the page draws its own
-emoji, so a box in a screenshot is a bug. docs/using-thread.png comes from bench/example_thread.py,
-docs/admin-report-chart.png from bench/example_report.py.
+chart), sandbox-home.png (the App Home tab), sandbox-dm.png (a direct message to the bot), sandbox-workflow.png
+(the Workflow Builder step run from the sidebar) and sandbox-batch.png (`/image batch`, done). The Chromium here
+has no emoji font: the page draws its own emoji, so a box in a screenshot is a bug. docs/using-thread.png comes
+from bench/example_thread.py, docs/admin-report-chart.png from bench/example_report.py.
 """
 
 from __future__ import annotations
@@ -98,6 +98,22 @@ async def workflow(page: Page, out: Path) -> None:
     await expect(page.get_by_test_id("thread-messages").locator("img[src^='/files/']").last).to_be_visible(
         timeout=WAIT)
     await page.screenshot(path=str(out / "sandbox-workflow.png"))
+    await batch(page, out)
+
+
+async def batch(page: Page, out: Path) -> None:
+    """`/image batch`: the card with its estimate, Submit, then the images and the summary in its thread (the
+    sandbox's Batch API takes a few seconds)."""
+    await page.get_by_test_id("thread-close").click()
+    await say(page, "/image batch --quality low\na lighthouse at dusk, watercolour\n"
+                    "a red barn in snow --size portrait")
+    card = page.get_by_test_id("message").filter(has_text="asked for a batch of 2 images")
+    await card.get_by_test_id("button-imagebot_batch_submit").click()
+    await expect(card).to_contain_text("Batch done", timeout=60_000)
+    await card.get_by_test_id("thread-link").click()
+    await expect(page.get_by_test_id("thread-messages")).to_contain_text("Batch done", timeout=WAIT)
+    await page.get_by_test_id("thread-messages").evaluate("node => { node.scrollTop = node.scrollHeight; }")
+    await page.screenshot(path=str(out / "sandbox-batch.png"))
 
 
 async def main(out: Path) -> None:
@@ -116,8 +132,8 @@ async def main(out: Path) -> None:
             finally:
                 await context.close()
                 await browser.close()
-    print(f"wrote sandbox-thread.png, sandbox-home.png, sandbox-dm.png, sandbox-report.png and sandbox-workflow.png "
-          f"to {out}")
+    print(f"wrote sandbox-thread.png, sandbox-home.png, sandbox-dm.png, sandbox-report.png, sandbox-workflow.png and "
+          f"sandbox-batch.png to {out}")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@ VARIABLES = frozenset({
     "SLACK_REDIRECT_URI", "SLACK_SIGNING_SECRET",
     "OPENAI_API_KEY", "OPENAI_BASE_URL",
     "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_API_VERSION", "AZURE_OPENAI_DEPLOYMENT", "AZURE_OPENAI_ENDPOINT",
-    "IMAGEBOT_ADMINS", "IMAGEBOT_ALLOWED_CHANNELS", "IMAGEBOT_CHANNEL_MONTHLY_BUDGET_USD",
+    "IMAGEBOT_ADMINS", "IMAGEBOT_ALLOWED_CHANNELS", "IMAGEBOT_BATCH_POLL_SECONDS",
+    "IMAGEBOT_CHANNEL_MONTHLY_BUDGET_USD",
     "IMAGEBOT_CONFIRM_ABOVE_USD", "IMAGEBOT_DATA_DIR", "IMAGEBOT_DENIED_CHANNELS", "IMAGEBOT_LOG_FORMAT",
     "IMAGEBOT_LOG_LEVEL", "IMAGEBOT_MAX_CONCURRENT", "IMAGEBOT_MAX_CONCURRENT_PER_USER", "IMAGEBOT_MAX_QUEUE",
     "IMAGEBOT_MODEL", "IMAGEBOT_MODELS", "IMAGEBOT_MODERATION", "IMAGEBOT_SVG_MODEL", "IMAGEBOT_OPS_HOST",
@@ -80,6 +81,7 @@ class Settings:
     max_queue: int = 500
     user_requests_per_minute: int = 10
     shutdown_grace_seconds: float = 60.0
+    batch_poll_seconds: float = 60.0  # `/image batch`: the first wait before asking OpenAI how a batch stands
     # IMAGEBOT_REQUEST_TIMEOUT_SECONDS: one deadline for a whole image request, every attempt included. None: sized
     # from the model's typical latency (the catalogue's `typical_seconds`).
     request_timeout_seconds: float | None = None
@@ -183,6 +185,7 @@ class Settings:
             max_queue=parse.whole_number(get, "IMAGEBOT_MAX_QUEUE", 500),
             user_requests_per_minute=parse.whole_number(get, "IMAGEBOT_USER_REQUESTS_PER_MINUTE", 10),
             shutdown_grace_seconds=float(parse.whole_number(get, "IMAGEBOT_SHUTDOWN_GRACE_SECONDS", 60, minimum=0)),
+            batch_poll_seconds=float(parse.whole_number(get, "IMAGEBOT_BATCH_POLL_SECONDS", 60, minimum=1)),
             request_timeout_seconds=_seconds(parse.optional_whole_number(get, "IMAGEBOT_REQUEST_TIMEOUT_SECONDS",
                                                                          minimum=10)),
             ops_host=get("IMAGEBOT_OPS_HOST") or "127.0.0.1",

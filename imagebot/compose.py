@@ -30,15 +30,18 @@ from bot.metrics import Metrics
 from bot.money.budgets import Budgets
 from bot.money.catalogue import Catalogue, load_catalogue
 from bot.providers.base import ImageProvider
+from bot.providers.batches import BatchAPI
 from bot.providers.image_api import ImageAPI, http_client
 from bot.providers.offline import OfflineImageAPI
 from bot.providers.targets import AzureTarget, OpenAITarget
+from bot.runtime.batch_poller import BatchPoller
 from bot.runtime.db_thread import DbThread
 from bot.runtime.jobs import JobQueue, Limits
 from bot.runtime.model_watch import ModelWatch, Notify
 from bot.runtime.scheduler import ReportScheduler
 from bot.runtime.services import Services, check_defaults, request_deadline
 from bot.settings import Settings
+from bot.usecases.batches import Batches
 from bot.usecases.image_service import ImageService
 from handlers.app import build_app, make_workspaces, start_http
 from handlers.delivery.jobs import Delivery
@@ -53,9 +56,11 @@ from storage.store import Store
 Stopper = Callable[[], Awaitable[None]]
 
 
-def build_services(settings: Settings, *, provider: ImageProvider | None = None) -> Services:
+def build_services(settings: Settings, *, provider: ImageProvider | None = None,
+                   batch_target: OpenAITarget | None = None) -> Services:
     """Open storage and HTTP clients. Call inside the running event loop; `close()` releases them. `provider`:
-    the image API to use instead of the one the settings name (tests, the bench)."""
+    the image API to use instead of the one the settings name (tests, the bench); `batch_target`: where
+    `/image batch` goes instead (the sandbox's image API stand-in, beside its offline renderer)."""
     # First: a bad catalogue or price file, or defaults the model cannot make, stop start-up before anything opens.
     catalogue, prices = load_catalogue(settings)
     check_defaults(settings, catalogue, provider.provider if provider else settings.provider,
@@ -70,7 +75,23 @@ def build_services(settings: Settings, *, provider: ImageProvider | None = None)
                     max_queue=settings.max_queue, user_requests_per_minute=settings.user_requests_per_minute)
     jobs = JobQueue(db, limits, metrics=metrics)
     metrics.watch_queue(jobs)
-    return Services(settings=settings, images=images, jobs=jobs, files=files, http=http, db=db, metrics=metrics)
+    batches = Batches(images, make_batch_client(settings, http, catalogue, batch_target),
+                      first_poll_seconds=settings.batch_poll_seconds)
+    return Services(settings=settings, images=images, jobs=jobs, files=files, http=http, db=db, metrics=metrics,
+                    batches=batches)
+
+
+def make_batch_client(settings: Settings, http: httpx.AsyncClient, catalogue: Catalogue,
+                      target: OpenAITarget | None = None) -> BatchAPI | None:
+    """OpenAI's Batch API for `/image batch`, when the catalogue sends batches to the provider the settings name
+    (OpenAI), or to `target`; None otherwise (Azure's batch API is another one; offline has none)."""
+    if "openai" not in catalogue.batch.providers:
+        return None
+    if target is None:
+        if settings.provider != "openai" or not settings.openai_api_key:
+            return None
+        target = OpenAITarget(settings.openai_base_url, settings.openai_api_key)
+    return BatchAPI(http, target, end_user_field=catalogue.provider("openai").end_user_field)
 
 
 def make_provider(settings: Settings, http: httpx.AsyncClient, catalogue: Catalogue) -> ImageProvider:
@@ -128,17 +149,19 @@ class Imagebot:
 
     @classmethod
     def build(cls, settings: Settings, *, provider: ImageProvider | None = None, socket_mode: bool = False,
-              progress_interval: float = 20.0) -> Imagebot:
+              progress_interval: float = 20.0, batch_target: OpenAITarget | None = None) -> Imagebot:
         """Everything built and wired, nothing started: no request served, no job run, no network call (Bolt
         checks the token on the first request). `provider`: instead of the one the settings name;
         `progress_interval`: seconds between a running job's progress updates."""
-        services = build_services(settings, provider=provider)
+        services = build_services(settings, provider=provider, batch_target=batch_target)
         workspaces = make_workspaces(settings, services)
         # Jobs talk to Slack through their own clients (from `workspaces`): they outlive the request that admitted
         # them, and the ones resumed after a restart have no request at all.
         delivery = Delivery(services, workspaces, progress_interval=progress_interval)
         services.jobs.bind(delivery)
         services.model_watch = make_model_watch(services, delivery.notify_admins)
+        if services.batches is not None and services.batches.client is not None and delivery.batch_jobs is not None:
+            services.batch_poller = BatchPoller(services.batches, delivery.batch_jobs)  # `/image batch`
         if settings.report_schedule:
             services.scheduler = ReportScheduler(services.db, settings.report_schedule, ZoneInfo(settings.timezone),
                                                  scheduled_poster(services, delivery))
@@ -155,6 +178,8 @@ class Imagebot:
         connection), each bounded by `ops_timeout` seconds."""
         if recover:  # first: jobs a dead process left behind are settled before any new request can arrive
             await self.services.jobs.recover()
+            if self.services.batch_poller is not None:  # and batches it left half-sent
+                await self.services.batch_poller.recover()
         self.services.start_scheduler()
         if self.socket_mode:
             self.socket = start_socket_mode(self.app, self.settings)  # connecting, in its own task, from now on

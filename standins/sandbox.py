@@ -15,6 +15,7 @@ state from ``GET /api/state`` and refreshes when ``GET /api/events`` (Server-Sen
     POST /api/shortcut        {user, channel, message_ts}: "Edit with imagebot"
     POST /api/home            {user}: the user opens the app's Home tab (app_home_opened; the app publishes it)
     POST /api/workflow        {user, channel?, prompt}: a one-step workflow runs imagebot's step (sandbox_workflow)
+(Offline, `/image batch` goes to the image API stand-in on loopback, whose batches take seconds: sandbox_config.)
     GET  /files/<id>          a file's bytes
 
 Errors are ``{"error": ...}`` with status 400 (404 for unknown files, 502 when the app did not answer).
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import secrets
 import signal
 from collections.abc import Awaitable, Callable
@@ -40,7 +42,8 @@ from bot.settings import Settings
 from standins import sandbox_page as page
 from standins import sandbox_payloads as payloads
 from standins import sandbox_workflow as workflow
-from standins.sandbox_config import image_provider, is_loopback
+from standins.images_api import ImageAPIStandIn
+from standins.sandbox_config import BATCH_POLL_SECONDS, batch_standin, image_provider, is_loopback
 from standins.slack import Delivery, SlackStandIn
 from standins.workspace import LocalWorkspace, settings_for
 
@@ -69,6 +72,7 @@ class Sandbox:
         self._url: str | None = None
         self._closing = False
         self._closed_views: set[str] = set()
+        self.batch_api: ImageAPIStandIn | None = None  # offline: where `/image batch` goes
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -84,7 +88,11 @@ class Sandbox:
                 self.slack.add_channel(f"D{user_id[1:]}", user_id, is_im=True, members=[user_id])
         try:
             settings = settings_for(self.slack, self.data_dir, self.base_settings, provider=self.provider)
-            self.workspace = LocalWorkspace(settings, self.slack)
+            target = None
+            if self.provider == "offline":  # `/image batch` against a local Batch API (sandbox_config)
+                self.batch_api, target = await batch_standin()
+                settings = dataclasses.replace(settings, batch_poll_seconds=BATCH_POLL_SECONDS)
+            self.workspace = LocalWorkspace(settings, self.slack, batch_target=target)
             await self.workspace.start()
             app = web.Application(client_max_size=MAX_UPLOAD, middlewares=[self._guard])
             app.router.add_get("/", self._index)
@@ -120,6 +128,8 @@ class Sandbox:
             await self.workspace.stop(grace=5.0)
             self.workspace = None
         await self.slack.stop()
+        if self.batch_api is not None:
+            await self.batch_api.stop()
 
     async def __aenter__(self) -> Sandbox:
         return await self.start()

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 
+from bot.providers.targets import OpenAITarget
 from bot.settings import Settings
+from standins.images_api import ImageAPIStandIn
+
+BATCH_POLL_SECONDS = 2  # the sandbox's batches end in seconds: imagebot looks at them as often
 
 
 def image_provider(settings: Settings) -> str:
@@ -23,3 +27,13 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+async def batch_standin() -> tuple[ImageAPIStandIn, OpenAITarget]:
+    """The offline sandbox's Batch API: the image API stand-in on loopback, on the real clock, with stages of a
+    second or two (OpenAI's take minutes to hours), so `/image batch` runs end to end without a key. Its images
+    are the stand-in's drawings, and what they cost is priced but not billed."""
+    api = ImageAPIStandIn()
+    api.batch_validating_seconds, api.batch_line_seconds, api.batch_cancelling_seconds = 2.0, 1.0, 2.0
+    await api.start()
+    return api, OpenAITarget(api.openai_base_url, api.api_key)

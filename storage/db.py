@@ -24,6 +24,9 @@ Tables
            reading the channel back.
 - posted_files: the Slack file ids that show each image in each thread (imagebot's uploads, their SVG previews,
            a user's upload that became a version), and whether Slack draws the file in an image block.
+- batches: each `/image batch` (OpenAI's Batch API): its prompts and estimate, the provider's batch and file
+           ids once submitted, where it stands, when it is next asked about; its calls are ledger rows with its
+           `batch_id`, pending (counted at their estimate) until the results are in.
 """
 
 from __future__ import annotations
@@ -106,7 +109,7 @@ def _create_ledger(db: Database) -> None:
             "output_text_tokens": int,
             "total_tokens": int,
             "cost_micro": int,  # NULL when the price is unknown
-            "status": str,  # ok | error
+            "status": str,  # ok | error | pending (a call in flight) | batched (in a batch at the provider)
             "error_code": str,
             "error_message": str,
             "latency_ms": int,
@@ -273,6 +276,23 @@ def _posted(db: Database) -> None:
     )
     db.table("posted_files").create_index(["team_id", "channel_id", "thread_ts", "image_id"],
                                           index_name="posted_files_image")
+
+
+@migrations(name="0010_batches")
+def _batches(db: Database) -> None:
+    # A batch survives restarts: its provider ids are kept as soon as known, and polling resumes from next_poll_at.
+    db.table("batches").create(
+        {"id": int, "team_id": str, "channel_id": str, "thread_ts": str, "user_id": str, "model": str,
+         "status": str,  # asked | submitting | submitted | done | failed | expired | cancelled | declined
+         "requests": str,  # JSON: [{custom_id, prompt, options, estimate_micro}]
+         "estimate_micro": int, "remote_id": str, "remote_status": str, "input_file_id": str,
+         "output_file_id": str, "error_file_id": str, "poll_seconds": float, "next_poll_at": str,
+         "cancel_requested": int, "summary": str, "created_at": str, "updated_at": str},
+        pk="id", defaults={"cancel_requested": 0},
+    )
+    db.table("batches").create_index(["status", "next_poll_at"], index_name="batches_open")
+    db.table("batches").create_index(["team_id", "channel_id", "thread_ts"], index_name="batches_thread")
+    db.table("ledger").add_column("batch_id", int)
 
 
 def open_db(path: Path | str | None) -> Database:

@@ -102,6 +102,44 @@ class JobRecord:
         )
 
 
+@dataclass(frozen=True)
+class BatchRecord:
+    """One `/image batch` (storage/batches.py)."""
+
+    id: int
+    team_id: str
+    channel_id: str
+    thread_ts: str | None
+    user_id: str
+    model: str
+    status: str
+    requests: list[dict[str, Any]]
+    estimate_micro: int | None
+    remote_id: str | None
+    remote_status: str | None
+    output_file_id: str | None
+    error_file_id: str | None
+    poll_seconds: float | None
+    next_poll_at: str | None
+    cancel_requested: bool
+    summary: dict[str, Any] | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> BatchRecord:
+        return cls(
+            id=row["id"], team_id=row["team_id"], channel_id=row["channel_id"], thread_ts=row["thread_ts"],
+            user_id=row["user_id"], model=row["model"], status=row["status"],
+            requests=json.loads(row["requests"] or "[]"), estimate_micro=row["estimate_micro"],
+            remote_id=row["remote_id"], remote_status=row["remote_status"], output_file_id=row["output_file_id"],
+            error_file_id=row["error_file_id"], poll_seconds=row["poll_seconds"], next_poll_at=row["next_poll_at"],
+            cancel_requested=bool(row["cancel_requested"]),
+            summary=json.loads(row["summary"]) if row["summary"] else None)
+
+    @property
+    def key(self) -> ThreadKey | None:
+        return ThreadKey(self.team_id, self.channel_id, self.thread_ts) if self.thread_ts else None
+
+
 @dataclass
 class LedgerEntry:
     key: ThreadKey

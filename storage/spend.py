@@ -27,9 +27,10 @@ from sqlite_utils import Database
 Dimension = Literal["user_id", "channel_id", "model", "quality"]
 DIMENSIONS: tuple[str, ...] = ("user_id", "channel_id", "model", "quality")
 SLOT_MINUTES = (60, 30, 15, 5, 1)
-# What one ledger row adds to spend: its cost, or the estimate of a failed call that may have been billed.
-_AT_ESTIMATE = "status = 'error' AND cost_micro IS NULL AND estimate_micro IS NOT NULL"
-_ROW_SPEND = "COALESCE(cost_micro, CASE WHEN status = 'error' THEN estimate_micro END)"
+# What one ledger row adds to spend: its cost, or the estimate of a failed call that may have been billed, or of a
+# call waiting in a batch at the provider (`batched`, storage/batches.py).
+_AT_ESTIMATE = "status IN ('error', 'batched') AND cost_micro IS NULL AND estimate_micro IS NOT NULL"
+_ROW_SPEND = "COALESCE(cost_micro, CASE WHEN status IN ('error', 'batched') THEN estimate_micro END)"
 #: Spend summed over the selected rows, and (two columns) how much of it is estimates and for how many calls.
 SPEND_SQL = f"COALESCE(SUM({_ROW_SPEND}), 0)"
 ESTIMATED_SQL = (f"COALESCE(SUM(estimate_micro) FILTER (WHERE {_AT_ESTIMATE}), 0), "

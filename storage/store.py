@@ -10,23 +10,34 @@ Each method is the function of the same name in the module that owns its tables,
 - storage/controls.py  budgets, policies, the report channel, the audit; alerts and report slots sent once
 - storage/spend.py   spend reports and budget sums over the ledger
 - storage/posted.py  what imagebot posted in Slack and needs again: cards' last blocks, the files of each image
+- storage/batches.py `/image batch`: batches at the provider, and their calls' ledger rows
 The rows they take and return are in storage/records.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
-from storage import controls, jobs, ledger, posted, threads
+from storage import batches, controls, jobs, ledger, posted, threads
 from storage import db as database
 from storage import spend as sums
 from storage.files import ImageFiles
-from storage.records import ImageRecord, JobRecord, LedgerEntry, PostedFile, RecentImage, Spend, ThreadKey, ThreadRecord
+from storage.records import (
+    BatchRecord,
+    ImageRecord,
+    JobRecord,
+    LedgerEntry,
+    PostedFile,
+    RecentImage,
+    Spend,
+    ThreadKey,
+    ThreadRecord,
+)
 
 
 class Store:
@@ -180,6 +191,38 @@ class Store:
 
     def claim_rerun(self, job_id: int, rerun_key: str) -> bool:
         return jobs.claim_rerun(self.db, job_id, rerun_key)
+
+    # batches (`/image batch`) ------------------------------------------------------------------------------------
+    def create_batch(self, *, team_id: str, channel_id: str, user_id: str, model: str,
+                     requests: Sequence[dict[str, Any]], estimate_micro: int | None) -> BatchRecord:
+        return batches.create_batch(self.db, team_id=team_id, channel_id=channel_id, user_id=user_id, model=model,
+                                    requests=requests, estimate_micro=estimate_micro)
+
+    def get_batch(self, batch_id: int) -> BatchRecord | None:
+        return batches.get_batch(self.db, batch_id)
+
+    def batch_in_thread(self, key: ThreadKey) -> BatchRecord | None:
+        return batches.batch_in_thread(self.db, key)
+
+    def open_batches(self) -> list[BatchRecord]:
+        return batches.open_batches(self.db)
+
+    def update_batch(self, batch_id: int, **fields: Any) -> None:
+        batches.update_batch(self.db, batch_id, **fields)
+
+    def claim_batch(self, batch_id: int, from_status: str, to_status: str) -> bool:
+        return batches.claim_batch(self.db, batch_id, from_status, to_status)
+
+    def batch_submitted(self, batch_id: int, *, remote_id: str, input_file_id: str, entries: Sequence[LedgerEntry],
+                        next_poll_at: str, poll_seconds: float) -> list[int]:
+        return batches.submitted(self.db, batch_id, remote_id=remote_id, input_file_id=input_file_id,
+                                 entries=entries, next_poll_at=next_poll_at, poll_seconds=poll_seconds)
+
+    def batch_calls(self, batch_id: int) -> list[dict[str, Any]]:
+        return batches.batch_calls(self.db, batch_id)
+
+    def settle_batch_call(self, ledger_id: int, entry: LedgerEntry) -> None:
+        batches.settle_batch_call(self.db, ledger_id, entry)
 
     # budgets, policies, the report channel, audit; alerts and report slots --------------------------------------
     def budget_overrides(self, team_id: str) -> list[dict[str, Any]]:

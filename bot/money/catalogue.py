@@ -25,7 +25,7 @@ from typing import Any
 
 from bot.errors import SettingsError
 from bot.money.catalogue_reader import MODELS_SETTING, merge, read_catalogue
-from bot.money.catalogue_records import OFFLINE_AS, Capabilities, InputTokens, Latency, Model, Provider
+from bot.money.catalogue_records import OFFLINE_AS, BatchTerms, Capabilities, InputTokens, Latency, Model, Provider
 from bot.money.pricing import ModelPrice, PriceTable, read_data_file
 from bot.money.retirement import UNKNOWN, Gone, Resolved, Status, follow_replacements
 from bot.settings import Settings
@@ -34,8 +34,10 @@ from bot.settings import Settings
 class Catalogue:
     def __init__(self, models: Mapping[str, Model], providers: Mapping[str, Provider], inputs: InputTokens,
                  default_model: str, default_why: str = "", gone: Mapping[str, Gone] | None = None,
-                 svg_authors: Mapping[str, ModelPrice] | None = None, latency: Latency | None = None) -> None:
+                 svg_authors: Mapping[str, ModelPrice] | None = None, latency: Latency | None = None,
+                 batch: BatchTerms | None = None) -> None:
         self._models = dict(models)
+        self.batch = batch or BatchTerms()
         self.latency = latency or Latency()
         self._providers = dict(providers)
         self.inputs = inputs
@@ -113,6 +115,18 @@ class Catalogue:
                   if entry.price is not None and mid not in aliases}
         return PriceTable(models, aliases, svg_authors=self._svg_authors)
 
+    def supports_batch(self, model: str, provider: str = "openai") -> bool:
+        """Whether imagebot may send `model` to `provider`'s Batch API: the provider is one of the catalogue's batch
+        providers (OpenAI; Azure's batch API is another one) and the model's family says it takes batches."""
+        caps = self.capabilities(model, provider)
+        return caps is not None and caps.batch and provider in self.batch.providers
+
+    def batch_price(self, model: str) -> ModelPrice | None:
+        """`model`'s catalogue price with the Batch API's discount taken off; None when its price is unknown. (A
+        price from IMAGEBOT_PRICES gets the same discount through `catalogue.batch.discounted(price)`.)"""
+        entry = self.get(model)
+        return self.batch.discounted(entry.price.price) if entry is not None and entry.price is not None else None
+
     # -- loading ---------------------------------------------------------------------------------------------------
 
     @classmethod
@@ -135,7 +149,7 @@ class Catalogue:
     def from_data(cls, data: Any, *, source: str) -> Catalogue:
         read = read_catalogue(data, source=source)
         return cls(read.models, read.providers, read.inputs, read.default_model, read.default_why, read.gone,
-                   read.svg_authors, read.latency)
+                   read.svg_authors, read.latency, read.batch)
 
 
 def load_catalogue(settings: Settings) -> tuple[Catalogue, PriceTable]:

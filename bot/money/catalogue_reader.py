@@ -6,12 +6,13 @@ a model points at (family, estimate, replacement, the default) must be in the ca
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from bot.errors import SettingsError
 from bot.money.catalogue_records import (
+    BatchTerms,
     Capabilities,
     Estimate,
     GifRule,
@@ -40,6 +41,7 @@ class CatalogueContents:
     gone: dict[str, Gone]
     svg_authors: dict[str, ModelPrice]
     latency: Latency
+    batch: BatchTerms = field(default_factory=BatchTerms)
 
 
 def read_catalogue(data: Any, *, source: str) -> CatalogueContents:
@@ -89,7 +91,8 @@ class _Reader:
                                          setting=MODELS_SETTING)
                    for name, value in self.table(data, "svg_authors", "top level").items() if not name.startswith("_")}
         return CatalogueContents(models, providers, self.inputs(data.get("inputs")), default_model,
-                                 str(defaults.get("why") or ""), gone, authors, self.latency(data.get("latency") or {}))
+                                 str(defaults.get("why") or ""), gone, authors, self.latency(data.get("latency") or {}),
+                                 self.batch(data.get("batch") or {}))
 
     def models(self, models_data: dict[str, Any], families: dict[str, dict[str, Any]],
                estimates: dict[str, Estimate]) -> dict[str, Model]:
@@ -198,7 +201,28 @@ class _Reader:
             gif=self.gif(mid, gif) if gif is not None else None, svg=need("svg", bool),
             estimate=estimates[estimate_name], typical_seconds=self.positive(f"{mid}.typical_seconds",
                                                                              f.get("typical_seconds")),
+            batch=self.flag(mid, f, "batch"), batch_confirmed=self.flag(mid, f, "batch_confirmed"),
         )
+
+    def flag(self, mid: str, f: dict[str, Any], key: str) -> bool:
+        """An optional true/false capability (absent: false)."""
+        value = f.get(key, False)
+        if not isinstance(value, bool):
+            raise self.fail(f"{mid}.{key}", f"expected true or false, got {value!r}")
+        return value
+
+    def batch(self, value: Any) -> BatchTerms:
+        """The Batch API's terms (absent: none)."""
+        if not isinstance(value, dict):
+            raise self.fail("batch", "expected a table")
+        providers, percent = value.get("providers") or [], value.get("discount_percent", 0)
+        if not isinstance(providers, list) or not all(isinstance(p, str) for p in providers):
+            raise self.fail("batch.providers", "expected a list of provider names")
+        if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
+            raise self.fail("batch.discount_percent", f"expected a whole number from 0 to 100, got {percent!r}")
+        return BatchTerms(providers=tuple(providers), endpoint=str(value.get("endpoint") or BatchTerms.endpoint),
+                          completion_window=str(value.get("completion_window") or BatchTerms.completion_window),
+                          discount_percent=percent, source=str(value.get("source") or ""))
 
     def positive(self, where: str, value: Any) -> float | None:
         """A positive number (seconds, a factor), or None when absent."""

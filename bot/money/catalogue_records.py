@@ -127,10 +127,37 @@ class Capabilities:
     # Seconds one medium-quality image typically takes: imagebot's own estimate (none are published), for the
     # default request deadline; None when the catalogue gives none (Latency.unknown_seconds is used).
     typical_seconds: float | None = None
+    # OpenAI's Batch API takes this model (the catalogue's `batch`), and whether OpenAI itself says so.
+    batch: bool = False
+    batch_confirmed: bool = False
 
     def streams(self, output_format: str) -> bool:
         """Whether a request for `output_format` may stream (GIF and SVG never do)."""
         return self.streaming and output_format not in ("gif", "svg")
+
+
+@dataclass(frozen=True)
+class BatchTerms:
+    """The catalogue's `batch`: the providers imagebot sends Batch API jobs to, their endpoint and window, and the
+    discount on every token rate (a percentage: 50 is half price). No `batch` section: no batches anywhere."""
+
+    providers: tuple[str, ...] = ()
+    endpoint: str = "/v1/images/generations"
+    completion_window: str = "24h"
+    discount_percent: int = 0
+    source: str = ""
+
+    def discounted(self, price: ModelPrice) -> ModelPrice:
+        """`price` with the discount taken off every rate (micro-dollars per 1M tokens, rounded half up), so a
+        batch call's cost is `discounted(price).cost(usage)`, still an integer number of micro-dollars."""
+        keep = 100 - self.discount_percent
+
+        def cut(rate: int | None) -> int | None:
+            return None if rate is None else (rate * keep + 50) // 100
+
+        return ModelPrice(text_in=cut(price.text_in), cached_text_in=cut(price.cached_text_in),
+                          image_in=cut(price.image_in), cached_image_in=cut(price.cached_image_in),
+                          image_out=cut(price.image_out), text_out=cut(price.text_out))
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,14 @@ from bot.metrics import Metrics
 from bot.models import ImageOptions
 from bot.money.catalogue import Catalogue
 from bot.money.retirement import Resolved
+from bot.runtime.batch_poller import BatchPoller
 from bot.runtime.db_thread import DbThread
 from bot.runtime.jobs import JobQueue
 from bot.runtime.model_watch import ModelWatch
 from bot.runtime.retention import RetentionPruner
 from bot.runtime.scheduler import ReportScheduler
 from bot.settings import Settings
+from bot.usecases.batches import Batches
 from bot.usecases.image_service import ImageService
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,9 @@ class Services:
     _retention_task: asyncio.Task[None] | None = None
     model_watch: ModelWatch | None = None  # set by the composition root: GET /v1/models daily, notices
     _watch_task: asyncio.Task[None] | None = None
+    batches: Batches | None = None  # `/image batch` (None: no Batch API with this provider)
+    batch_poller: BatchPoller | None = None  # set by the composition root with `batches`
+    _batch_task: asyncio.Task[None] | None = None
 
     def start_scheduler(self) -> None:
         """Start the background work: scheduled reports, and housekeeping of the image folder (now, then every few
@@ -67,6 +72,9 @@ class Services:
         if self.model_watch is not None and self._watch_task is None:
             self._watch_task = asyncio.get_running_loop().create_task(self.model_watch.run(self._stop),
                                                                       name="model-watch")
+        if self.batch_poller is not None and self._batch_task is None:  # batches a restart left resume here
+            self._batch_task = asyncio.get_running_loop().create_task(self.batch_poller.run(self._stop),
+                                                                      name="batch-poller")
         if self._retention_task is None:  # stray files are swept with or without IMAGEBOT_RETENTION_DAYS
             self.retention = self.retention or RetentionPruner(self.db, self.settings.retention_days)
             self._retention_task = asyncio.get_running_loop().create_task(self.retention.run(self._stop),
@@ -77,7 +85,7 @@ class Services:
         self._stop.set()
         # A report being posted finishes; pruning stops after the batch in hand. Either may take up to a minute;
         # past that it is cancelled, and the rest of the shutdown (jobs, database, connections) still runs.
-        for task in (self._scheduler_task, self._retention_task, self._watch_task):
+        for task in (self._scheduler_task, self._retention_task, self._watch_task, self._batch_task):
             if task is not None:
                 try:
                     await asyncio.wait_for(task, timeout=60)

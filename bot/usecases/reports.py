@@ -313,7 +313,7 @@ CSV_COLUMNS = (
     "id", "created_at", "team_id", "user_id", "channel_id", "thread_ts", "job_id", "kind", "provider", "model",
     "size", "quality", "n", "images", "status", "error_code", "error_message", "cost_micro", "cost_usd",
     "estimate_micro", "input_images", "input_text_tokens", "input_image_tokens", "output_image_tokens",
-    "output_text_tokens", "total_tokens", "latency_ms", "request_id", "prompt", "image_ids",
+    "output_text_tokens", "total_tokens", "latency_ms", "request_id", "prompt", "image_ids", "batch_id",
 )
 _DERIVED = ("images", "cost_usd")
 # A cell starting with one of these is a formula (or becomes one) in Excel, LibreOffice or Google Sheets.

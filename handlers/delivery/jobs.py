@@ -29,6 +29,7 @@ from bot.runtime.services import Services
 from bot.usecases import edits, posting
 from bot.usecases.image_service import Delivered
 from handlers.delivery import uploads
+from handlers.delivery.batches import BatchDelivery
 from handlers.delivery.card import Card, attached_file, current_image, posted_files, uploaded_names
 from handlers.delivery.notices import Notices
 from handlers.delivery.progress import Progress, show_progress
@@ -87,9 +88,12 @@ class Delivery:
         self.room = uploads.UploadRoom()
         self.notices = Notices(services, workspaces)
         self.steps = Steps(self.slack)
+        self.batch_jobs = BatchDelivery(services, workspaces, services.batches) if services.batches else None
 
     # announce ----------------------------------------------------------------------------------------
     async def announce(self, job: JobRecord, ahead: int | None) -> JobRecord | None:
+        if job.kind == "batch":
+            return job  # the batch's own card, once its prompts are read
         if _has_card(job):
             return await self._announce_card(job, ahead)
         # A reply (or a DM): progress is a reaction on the user's own message; results go in its thread.
@@ -123,15 +127,9 @@ class Delivery:
 
     # run ---------------------------------------------------------------------------------------------
     async def run(self, job: JobRecord) -> Outcome:
-        if not is_step(job):
-            return await self._run(job)
-        try:
-            outcome = await self._run(job)
-        except Exception:
-            await self.steps.fail(job, "imagebot hit an internal error; the error is logged.")
-            raise
-        await self.steps.finish(job, outcome)
-        return outcome
+        if job.kind == "batch" and self.batch_jobs is not None:  # `/image batch`: its card (handlers/delivery/batches)
+            return await self.batch_jobs.run(job)
+        return await (self.steps.run(job, self._run) if is_step(job) else self._run(job))
 
     async def _run(self, job: JobRecord) -> Outcome:
         try:

@@ -52,6 +52,16 @@ class Steps:
         self.slack = slack  # `await slack(team_id)`: a Web API client with that workspace's bot token
         self.sleep = sleep
 
+    async def run(self, job: JobRecord, work: Callable[[JobRecord], Awaitable[Outcome]]) -> Outcome:
+        """The job's work, then the run completed or failed: also when the work raised (a bug, logged by the queue)."""
+        try:
+            outcome = await work(job)
+        except Exception:
+            await self.fail(job, "imagebot hit an internal error; the error is logged.")
+            raise
+        await self.finish(job, outcome)
+        return outcome
+
     async def finish(self, job: JobRecord, outcome: Outcome) -> None:
         """After the job's work: its outputs when it delivered an image, else why not."""
         result = outcome.result or {}

@@ -6,7 +6,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.runtime.services import Services
 from handlers.delivery.jobs import Delivery
-from handlers.listeners import actions, admin, commands, events, messages, middleware, views, workflow
+from handlers.listeners import actions, admin, batches, commands, events, messages, middleware, views, workflow
 
 
 def register_all(app: AsyncApp, services: Services, delivery: Delivery) -> None:
@@ -18,3 +18,4 @@ def register_all(app: AsyncApp, services: Services, delivery: Delivery) -> None:
     views.register(app, services, delivery)
     events.register(app, services, delivery)
     workflow.register(app, services, delivery)
+    batches.register(app, services, delivery)

@@ -11,9 +11,11 @@ from bot.errors import UserInputError
 from bot.money.billing import estimated_note
 from bot.money.budgets import Standing
 from bot.money.pricing import format_usd
+from bot.rules.batch_lines import is_batch
 from bot.rules.options import is_help, parse_command
 from bot.runtime.services import Services
 from handlers.delivery.jobs import Delivery, generate_payload
+from handlers.listeners import batches
 from handlers.listeners.views import open_image_form
 from handlers.ui.errors import explain, refusal
 from handlers.ui.help import build_help
@@ -29,6 +31,9 @@ def register(app: AsyncApp, services: Services, delivery: Delivery) -> None:
         if not text.strip():
             await ack()  # the form opens right after (views.open wants the trigger within 3 s)
             services.jobs.background(open_image_form(services, delivery, command), name="image-form")
+            return
+        if is_batch(text):  # `/image batch` and a prompt a line (handlers/listeners/batches.py)
+            await batches.command(services, ack, command)
             return
         if is_help(text):
             # The ack body is Slack's first answer, shown only to the asker.

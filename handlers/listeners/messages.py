@@ -7,10 +7,13 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
 from bot.errors import StorageUnavailable, UserInputError
+from bot.rules.batch_lines import is_batch
 from bot.rules.options import parse_command
 from bot.runtime.db_thread import ack_deadline, in_time
 from bot.runtime.services import Services
+from handlers.delivery.batches import batch_payload
 from handlers.delivery.jobs import Attachment, Delivery, edit_payload, generate_payload
+from handlers.listeners import batches
 from handlers.listeners.middleware import team_of
 from handlers.ui.errors import explain, refusal
 from storage.records import ThreadKey
@@ -74,6 +77,9 @@ async def start_thread(services: Services, delivery: Delivery, body: dict[str, A
     images, team_id = services.images, _team(body, event)
     text, files = words_of(event, context.bot_user_id), attachments_of(event)
     key = ThreadKey(team_id, event["channel"], event["ts"])
+    if is_batch(text) and any(f.name.lower().endswith((".csv", ".txt")) for f in files):
+        await _batch(services, delivery, event, team_id, text, files, deadline)  # its card, in this thread
+        return
     if files:  # the attached image becomes v1; the words (if any) edit it
         kind, payload, prompt = "edit", edit_payload(text, files), text or None
     else:
@@ -90,6 +96,18 @@ async def start_thread(services: Services, delivery: Delivery, body: dict[str, A
         _refuse(services, delivery, team_id, event, event["ts"], explain(error))
         return
     await _admit(services, delivery, event, team_id, kind, payload, event["ts"], deadline)
+
+
+async def _batch(services: Services, delivery: Delivery, event: dict[str, Any], team_id: str, text: str,
+                 files: tuple[Attachment, ...], deadline: float) -> None:
+    """`batch` with a TXT or CSV attached (a DM, or a mention): the batch's job, or at once what is wrong."""
+    try:
+        batches.check_batch(services, text, with_file=True)
+    except UserInputError as error:
+        _refuse(services, delivery, team_id, event, event["ts"], explain(error))
+        return
+    await _admit(services, delivery, event, team_id, "batch", batch_payload(text, [a.__dict__ for a in files]),
+                 event["ts"], deadline)
 
 
 async def message(services: Services, delivery: Delivery, body: dict[str, Any], event: dict[str, Any],
@@ -111,6 +129,9 @@ async def message(services: Services, delivery: Delivery, body: dict[str, Any], 
         services.jobs.background(_refuse_if_ours(services, delivery, key, event, explain(error)), name="refusal")
         return
     if thread is None:
+        batch = await in_time(services.batches.in_thread(key), deadline) if services.batches else None
+        if batch is not None:
+            await batches.reply(services, delivery, batch, event)
         return  # not an image thread: not ours to answer
     await _admit(services, delivery, event, team_id, "edit",
                  edit_payload(words_of(event, context.bot_user_id), attachments_of(event)), event["thread_ts"],

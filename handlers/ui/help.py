@@ -175,6 +175,8 @@ def button_lines() -> list[str]:
 def more_lines(command: str) -> list[str]:
     return [
         f"• `{command} usage`: what you have spent today and this month, and what is left of your budgets",
+        f"• `{command} batch` and one prompt a line (or a .txt or .csv sent with `batch`): many images at half "
+        "price, within 24 hours, after you confirm the estimate; `cancel` in its thread stops it",
         f"• The message shortcut *{SHORTCUT_NAME}* (a message's ⋮ menu): edit that message's image with an instruction",
         "• Message imagebot directly to make an image, or mention it with an image attached to start a thread "
         "that edits it",

@@ -23,6 +23,18 @@ What it emulates
              GET /v1/models (the list, with ``shutdown_date``) and GET /v1/models/{model}, after the same auth and
              queued faults (operation "models") as the image routes. Both are recorded in ``model_requests``; the
              retrieves also in ``requests``, the list not (the app reads it at start-up; tests count image calls).
+             The Batch API for image generations (``batches``): POST /v1/files (multipart ``file`` + ``purpose``),
+             GET /v1/files/{id} and /v1/files/{id}/content (FileObjects; output and error files too), POST
+             /v1/batches, GET /v1/batches/{id}, POST /v1/batches/{id}/cancel (Batch objects). A batch moves only on
+             the stand-in's batch clock (``batch_now``, ``advance(seconds)``): validating, in_progress (finalizing),
+             completed; failed when the input file is wrong as a whole (not JSON lines, a repeated custom_id, another
+             url, a model the catalogue says takes no batches); expired past 24 h and cancelling/cancelled, the
+             finished requests in the output file and the rest in the error file (batch_expired/batch_cancelled).
+             Each request is validated and answered as the synchronous generation would be, so a bad body fails that
+             line only (in the error file, with its 4xx body). Controls: ``fail_batch(id)``, ``expire_batch(id)``,
+             ``fail_lines(*custom_ids, kind="moderation"|"server_error")``; ``files``, ``batches`` and
+             ``batch_requests`` (recorded apart from ``requests``); faults reach these routes only when queued for
+             operation "files" or "batches". Batch listing and /v1/images/edits batches are not emulated.
     Azure    POST /openai/deployments/{deployment}/images/generations|edits?api-version=..., ``api-key:
              <azure_api_key>``; the model is the deployment's. The 2025-04-01-preview API knows ``user`` but not
              ``safety_identifier`` (400 unknown_parameter), and answers PNG or JPEG only.
@@ -87,6 +99,8 @@ The package, by role
                       "auto" turns into
     ``usage``         the token figures billed; ``pictures``: the images drawn; ``answers``: the bodies written
     ``errors``        OpenAI's and Azure's error bodies; ``facts``: the API's defaults and limits
+    ``batches``       the Files and Batch routes and a batch's life on the batch clock; ``batch_lines``: a batch's
+                      state, its checks and its files' lines; ``files``: uploaded and written files
 
 This ``__init__`` is the package's interface: the stand-in and the few helpers tests use.
 """

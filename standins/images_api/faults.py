@@ -246,8 +246,8 @@ class FaultControls:
 
     def _queue(self, operation: str, times: int, build: Callable[[FaultContext], Reject] | None,
                answer: Answer | None = None) -> None:
-        if operation not in ("generations", "edits", "models", "*"):
-            raise ValueError("operation must be 'generations', 'edits', 'models' or '*'")
+        if operation not in ("generations", "edits", "models", "files", "batches", "*"):
+            raise ValueError("operation must be 'generations', 'edits', 'models', 'files', 'batches' or '*'")
         if times < 1:
             raise ValueError("times must be at least 1")
         self._faults.append(Fault(operation, times, build, answer))
@@ -255,8 +255,9 @@ class FaultControls:
     def _take_fault(self, operation: str) -> Fault | None:
         for fault in self._faults:
             # A fault queued for any operation is for the image calls: the app's own look at GET /v1/models (at
-            # start-up, in the background) must not take it. Model-list faults are queued for "models" by name.
-            if fault.operation == operation or (fault.operation == "*" and operation != "models"):
+            # start-up, in the background) must not take it, nor the Files and Batch routes. Faults for those are
+            # queued for "models", "files" or "batches" by name.
+            if fault.operation == operation or (fault.operation == "*" and operation in ("generations", "edits")):
                 fault.times -= 1
                 if fault.times == 0:
                     self._faults.remove(fault)

@@ -27,7 +27,7 @@ class RecordedRequest:
     """
 
     flavor: str  # "openai" | "azure"
-    operation: str  # "generations" | "edits" | "models" (GET /v1/models and /v1/models/{model})
+    operation: str  # "generations" | "edits" | "models" (GET /v1/models and /v1/models/{model}) | "files" | "batches"
     path: str
     query: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)

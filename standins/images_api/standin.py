@@ -16,6 +16,7 @@ from bot.money.catalogue import Catalogue
 from standins.images_api import pictures
 from standins.images_api.answers import b64, data_item, new_request_id, respond, send_event
 from standins.images_api.auth import Auth
+from standins.images_api.batches import BatchRoutes
 from standins.images_api.bodies import model_hint, read_body
 from standins.images_api.errors import Reject, api_error, azure_error, model_shut_down, status_error
 from standins.images_api.facts import DEFAULT_AZURE_DEPLOYMENTS, MB, OTHER_MODELS
@@ -36,7 +37,7 @@ class Finish(Protocol):
         ...
 
 
-class ImageAPIStandIn(Auth, World, FaultControls, PauseGate):
+class ImageAPIStandIn(Auth, World, FaultControls, PauseGate, BatchRoutes):
     """A local OpenAI Images API + Azure OpenAI image deployments. See the package's docstring."""
 
     #: Input file limits (openai-python image_edit_params: images < 50 MB, mask < 4 MB). Instance attributes may be
@@ -83,6 +84,7 @@ class ImageAPIStandIn(Auth, World, FaultControls, PauseGate):
         self._arrived = asyncio.Event()
         self._gate: Gate | None = None  # set while paused
         self._held_changed = asyncio.Event()
+        self._init_batches()  # files, batches and the batch clock (batches.py)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         if self._runner is not None:
@@ -96,6 +98,7 @@ class ImageAPIStandIn(Auth, World, FaultControls, PauseGate):
         app.router.add_post("/v1/images/edits", self._openai_edits)
         app.router.add_get("/v1/models", self._openai_models)
         app.router.add_get("/v1/models/{model}", self._openai_model)
+        self._add_batch_routes(app.router)
         app.router.add_post("/openai/deployments/{deployment}/images/generations", self._azure_generations)
         app.router.add_post("/openai/deployments/{deployment}/images/edits", self._azure_edits)
         app.router.add_route("*", "/{tail:.*}", self._unknown_route)

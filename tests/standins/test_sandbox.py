@@ -256,6 +256,31 @@ async def test_the_workflow_button_runs_the_step_which_posts_and_completes(sandb
     assert failed["state"] == "failed" and "prompt" in failed["error"]
 
 
+async def test_a_batch_runs_offline_against_the_sandboxs_batch_api(sandbox: Sandbox, http: httpx.AsyncClient) -> None:
+    response = await http.post("/api/command", json={"user": ALICE, "channel": CHANNEL, "command": "/image",
+                                                      "text": "batch --quality low\na lighthouse\na red barn"})
+    assert response.status_code == 200, response.text
+    await settle(sandbox)
+    [card] = [m for m in general(await state(http)) if m["is_bot"] and "batch of 2" in m["text"]]
+    submit = buttons(card)["imagebot_batch_submit"]
+    pressed = await http.post("/api/action", json={"user": ALICE, "channel": CHANNEL, "message_ts": card["ts"],
+                                                    "action_id": submit["action_id"], "block_id": submit["block_id"],
+                                                    "value": submit["value"]})
+    assert pressed.status_code == 200, pressed.text
+    await settle(sandbox)
+    assert sandbox.batch_api is not None and sandbox.workspace is not None
+    services = sandbox.workspace.services
+    assert services is not None and services.batches is not None and services.batch_poller is not None
+    sandbox.batch_api.advance(3600)  # the stand-in's clock, and imagebot's: no waiting in a test
+    later = services.batches.clock() + 3600
+    services.batches.clock = lambda: later
+    await services.batch_poller.run_once()
+    await settle(sandbox)
+    [card] = [m for m in general(await state(http)) if m["ts"] == card["ts"]]
+    assert len([f for r in card["replies"] for f in r["files"] if f["is_image"]]) == 2
+    assert "Batch done: 2 made, 0 failed" in card["replies"][-1]["text"]
+
+
 async def test_bad_requests_get_json_errors(sandbox: Sandbox, http: httpx.AsyncClient) -> None:
     unknown = await http.post("/api/command", json={"user": "U0NOBODY", "channel": CHANNEL, "text": "x"})
     assert unknown.status_code == 400 and "unknown user" in unknown.json()["error"]

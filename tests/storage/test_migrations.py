@@ -90,6 +90,14 @@ ROWS: dict[str, list[dict[str, Any]]] = {
                "updated_at": "2026-01-02T03:05:01.000+00:00"}],
     "posted_files": [{"team_id": "T1", "channel_id": "C1", "thread_ts": KEY.thread_ts, "file_id": "F1",
                       "image_id": SHA, "kind": "image", "drawn": 1, "posted_at": "2026-01-02T03:04:10.000+00:00"}],
+    "batches": [{"id": 1, "team_id": "T1", "channel_id": "C1", "thread_ts": "1700000001.000100", "user_id": "U1",
+                 "model": "gpt-image-2", "status": "submitted",
+                 "requests": json.dumps([{"custom_id": "line-1", "prompt": "a", "options": {"model": "gpt-image-2"},
+                                          "estimate_micro": 26_000}]),
+                 "estimate_micro": 26_000, "remote_id": "batch_1", "remote_status": "in_progress",
+                 "input_file_id": "file-1", "output_file_id": None, "error_file_id": None, "poll_seconds": 120.0,
+                 "next_poll_at": "2026-01-02T03:10:00+00:00", "cancel_requested": 0, "summary": None,
+                 "created_at": "2026-01-02T03:04:00.000+00:00", "updated_at": "2026-01-02T03:05:00.000+00:00"}],
 }
 
 
