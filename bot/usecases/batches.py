@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.errors import ImagebotError, UserInputError
+from bot.errors import ImagebotError, ServerError, UserInputError
 from bot.models import GenerateRequest, ImageOptions
 from bot.money.pricing import Usage
 from bot.providers.batch_results import BatchFailure, BatchSuccess
@@ -154,9 +154,15 @@ class Batches:
             except ImagebotError:
                 await self.images.io(store.update_batch, batch.id, status="asked")  # nothing at the provider
                 raise
-            # Not retried after a 5xx or a lost answer (BatchAPI.create): the batch may exist; then it stays
-            # `submitting` and its user is told to look before submitting again (see the note in the README).
-            remote = await self.client.create(uploaded.id, metadata={"imagebot_batch": str(batch.id)})
+            try:
+                remote = await self.client.create(uploaded.id, metadata={"imagebot_batch": str(batch.id)})
+            except ServerError:  # a 5xx or a lost answer: the batch may exist, so it is never sent again
+                await self.images.io(store.update_batch, batch.id, status="failed",
+                                     summary={"made": 0, "failed": len(batch.requests), "stuck": True})
+                raise
+            except ImagebotError:  # the API refused it (4xx): nothing was created
+                await self.images.io(store.update_batch, batch.id, status="asked")
+                raise
             input_file = uploaded.id
             entries = [self._entry(batch, key, r) for r in batch.requests]
             await self.images.io(store.batch_submitted, batch.id, remote_id=remote.id, input_file_id=input_file,

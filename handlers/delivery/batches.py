@@ -104,7 +104,11 @@ class BatchDelivery:
         try:
             sent = await self.batches.submit(batch)
         except ImagebotError as error:
-            await self._say(batch.team_id, batch.channel_id, batch.thread_ts, explain(error))
+            now = await self.batches.get(batch_id)
+            if now is not None and (now.summary or {}).get("stuck"):  # OpenAI may or may not have it
+                await self.stuck(now)
+            else:
+                await self._say(batch.team_id, batch.channel_id, batch.thread_ts, explain(error))
             return
         if sent is not None:
             await self._update(sent, ui.STATES["validating"])

@@ -28,6 +28,7 @@ import pytest
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from handlers.manifest import WORKFLOW_STEP, workflow_step
 from handlers.socket_mode import CHECK_INTERVAL, SocketMode, Supervisor, backoff
 from standins.slack import SlackStandIn
 
@@ -336,6 +337,11 @@ async def test_serve_socket_mode_generates_edits_reconnects_and_stops_cleanly_on
                                 images_in_thread(slack, card["ts"]), slack)
         assert float(both[-1]["ts"]) > float(reply["ts"])
         assert slack.file_bytes(both[-1]["files"][0]["id"]) != slack.file_bytes(first[0]["files"][0]["id"])
+        slack.define_function(WORKFLOW_STEP, workflow_step())  # Workflow Builder's step, over the socket too
+        execution, run = await slack.run_function(WORKFLOW_STEP, {"prompt": "a kite", "user_id": "U0ALICE",
+                                                                   "channel": CHANNEL})
+        assert (run.transport, run.status) == ("socket", 200)
+        assert (await slack.wait_for_execution(execution, WAIT))["state"] == "completed"
         await slack.drain()  # the echoes of the bot's own posts went over the socket too, and were acked
         assert all(d.transport == "socket" and d.status == 200 for d in slack.deliveries), [
             (d.kind, d.status, d.error) for d in slack.deliveries]

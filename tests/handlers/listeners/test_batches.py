@@ -254,3 +254,42 @@ async def test_budgets_count_a_pending_batch_at_its_estimate(
     await submit(slack, workspace, two)
     assert "budget" in bot_replies(slack, two["ts"])[-1]["text"].lower()  # the first batch's estimate counts
     assert len(image_api.batches) == 1
+
+
+@pytest.mark.parametrize(("end", "words"), [("expire", "Batch expired"), ("fail", "Batch failed")])
+async def test_a_batch_that_expires_or_fails_says_so_and_charges_only_what_was_made(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace, end: str, words: str) -> None:
+    shown = await ask(slack, workspace, f"batch --model {BATCH_MODEL} --quality low\none\ntwo")
+    await submit(slack, workspace, shown)
+    [remote_id] = image_api.batches
+    if end == "expire":
+        image_api.advance(25)  # the first line done, the second not yet
+        image_api.expire_batch(remote_id)
+    else:
+        image_api.fail_batch(remote_id)
+    await later(workspace, image_api)
+    summary = bot_replies(slack, shown["ts"])[-1]["text"]
+    assert words in summary, summary
+    rows = await Records(workspace).ledger()
+    made = [r for r in rows if r["status"] == "ok"]
+    assert all(r["cost_micro"] for r in made)
+    assert all(r["cost_micro"] is None and r["estimate_micro"] is None for r in rows if r["status"] == "error")
+    assert len(made) == (1 if end == "expire" else 0) and not [r for r in rows if r["status"] == "batched"]
+
+
+async def test_a_server_error_on_create_is_never_sent_again_and_a_refusal_can_be_submitted_again(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
+    refused = await ask(slack, workspace, f"batch --model {BATCH_MODEL}\na lighthouse")
+    image_api.quota_exhausted(operation="batches")  # a 429 that says so: OpenAI made nothing
+    await submit(slack, workspace, refused)
+    assert not image_api.batches and "quota" in bot_replies(slack, refused["ts"])[-1]["text"].lower()
+    await submit(slack, workspace, refused)  # asked again: this time it goes
+    assert len(image_api.batches) == 1
+
+    unknown = await ask(slack, workspace, f"batch --model {BATCH_MODEL}\na barn")
+    image_api.server_error(operation="batches")  # a 500 on create: the batch may exist
+    await submit(slack, workspace, unknown)
+    assert "cannot tell whether OpenAI has it" in bot_replies(slack, unknown["ts"])[-1]["text"]
+    await submit(slack, workspace, unknown)  # a second press sends nothing
+    creates = [r for r in image_api.batch_requests if r.path.endswith("/batches")]  # POST: GETs name one
+    assert len(creates) == 3 and len(image_api.batches) == 1  # refused, sent, the one with the 500
