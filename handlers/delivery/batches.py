@@ -54,8 +54,8 @@ class BatchDelivery:
         batch, usual = await self.batches.ask(job.team_id, job.channel_id, job.user_id, model, lines)
         text, blocks = self._card(batch, usual, ui.STATES["asked"], ask=True)
         client = await self.slack(job.team_id)
-        posted = await client.chat_postMessage(channel=job.channel_id, text=text, blocks=blocks,
-                                               thread_ts=job.message_ts)  # a DM's request: in its own thread
+        # Top-level, also for a DM or a mention with a file: the card's own thread holds the results, as /image's.
+        posted = await client.chat_postMessage(channel=job.channel_id, text=text, blocks=blocks)
         await self.batches.posted(batch.id, str(posted["ts"]), str(posted.get("channel") or job.channel_id))
         return Outcome("done", result={"batch_id": batch.id})
 

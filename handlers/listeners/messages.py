@@ -129,7 +129,10 @@ async def message(services: Services, delivery: Delivery, body: dict[str, Any], 
         services.jobs.background(_refuse_if_ours(services, delivery, key, event, explain(error)), name="refusal")
         return
     if thread is None:
-        batch = await in_time(services.batches.in_thread(key), deadline) if services.batches else None
+        try:
+            batch = await in_time(services.batches.in_thread(key), deadline) if services.batches else None
+        except StorageUnavailable:
+            return  # a `cancel` then goes unheard: the user can say it again (nothing is spent meanwhile)
         if batch is not None:
             await batches.reply(services, delivery, batch, event)
         return  # not an image thread: not ours to answer

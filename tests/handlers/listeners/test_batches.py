@@ -204,6 +204,12 @@ async def test_a_csv_in_a_direct_message_is_a_batch(
     await workspace.settle()
     [shown] = batch_cards(slack, "D0ALICE")
     assert "batch of 2 images" in card_text(shown) and "a red barn" in card_text(shown)
+    assert shown.get("thread_ts", shown["ts"]) == shown["ts"]  # its own thread, for the results and `cancel`
+    await submit(slack, workspace, shown | {"channel": "D0ALICE"})
+    assert len(image_api.batches) == 1
+    await later(workspace, image_api)
+    replies = bot_replies(slack, shown["ts"], "D0ALICE")
+    assert len([m for m in replies if m.get("files")]) == 2 and "Batch done: 2 made" in replies[-1]["text"]
 
 
 async def test_the_first_look_waits_the_configured_seconds_then_twice_as_long(
