@@ -57,10 +57,10 @@ Stopper = Callable[[], Awaitable[None]]
 
 
 def build_services(settings: Settings, *, provider: ImageProvider | None = None,
-                   batch_target: OpenAITarget | None = None) -> Services:
+                   batch_client: BatchAPI | None = None) -> Services:
     """Open storage and HTTP clients. Call inside the running event loop; `close()` releases them. `provider`:
-    the image API to use instead of the one the settings name (tests, the bench); `batch_target`: where
-    `/image batch` goes instead (the sandbox's image API stand-in, beside its offline renderer)."""
+    the image API to use instead of the one the settings name (tests, the bench); `batch_client`: the Batch API
+    `/image batch` uses instead (tests; the sandbox's image API stand-in, beside its offline renderer)."""
     # First: a bad catalogue or price file, or defaults the model cannot make, stop start-up before anything opens.
     catalogue, prices = load_catalogue(settings)
     check_defaults(settings, catalogue, provider.provider if provider else settings.provider,
@@ -75,23 +75,19 @@ def build_services(settings: Settings, *, provider: ImageProvider | None = None,
                     max_queue=settings.max_queue, user_requests_per_minute=settings.user_requests_per_minute)
     jobs = JobQueue(db, limits, metrics=metrics)
     metrics.watch_queue(jobs)
-    batches = Batches(images, make_batch_client(settings, http, catalogue, batch_target),
+    batches = Batches(images, batch_client or make_batch_client(settings, http, catalogue),
                       first_poll_seconds=settings.batch_poll_seconds)
     return Services(settings=settings, images=images, jobs=jobs, files=files, http=http, db=db, metrics=metrics,
                     batches=batches)
 
 
-def make_batch_client(settings: Settings, http: httpx.AsyncClient, catalogue: Catalogue,
-                      target: OpenAITarget | None = None) -> BatchAPI | None:
+def make_batch_client(settings: Settings, http: httpx.AsyncClient, catalogue: Catalogue) -> BatchAPI | None:
     """OpenAI's Batch API for `/image batch`, when the catalogue sends batches to the provider the settings name
-    (OpenAI), or to `target`; None otherwise (Azure's batch API is another one; offline has none)."""
-    if "openai" not in catalogue.batch.providers:
+    (OpenAI); None otherwise (Azure's batch API is another one; offline has none)."""
+    if "openai" not in catalogue.batch.providers or settings.provider != "openai" or not settings.openai_api_key:
         return None
-    if target is None:
-        if settings.provider != "openai" or not settings.openai_api_key:
-            return None
-        target = OpenAITarget(settings.openai_base_url, settings.openai_api_key)
-    return BatchAPI(http, target, end_user_field=catalogue.provider("openai").end_user_field)
+    return BatchAPI(http, OpenAITarget(settings.openai_base_url, settings.openai_api_key),
+                    end_user_field=catalogue.provider("openai").end_user_field)
 
 
 def make_provider(settings: Settings, http: httpx.AsyncClient, catalogue: Catalogue) -> ImageProvider:
@@ -149,11 +145,11 @@ class Imagebot:
 
     @classmethod
     def build(cls, settings: Settings, *, provider: ImageProvider | None = None, socket_mode: bool = False,
-              progress_interval: float = 20.0, batch_target: OpenAITarget | None = None) -> Imagebot:
+              progress_interval: float = 20.0, batch_client: BatchAPI | None = None) -> Imagebot:
         """Everything built and wired, nothing started: no request served, no job run, no network call (Bolt
         checks the token on the first request). `provider`: instead of the one the settings name;
         `progress_interval`: seconds between a running job's progress updates."""
-        services = build_services(settings, provider=provider, batch_target=batch_target)
+        services = build_services(settings, provider=provider, batch_client=batch_client)
         workspaces = make_workspaces(settings, services)
         # Jobs talk to Slack through their own clients (from `workspaces`): they outlive the request that admitted
         # them, and the ones resumed after a restart have no request at all.

@@ -51,8 +51,7 @@ COMMANDS = ("/image", "/image-admin")
 HEARTBEAT_SECONDS = 15.0
 COALESCE_SECONDS = 0.1  # one "changed" for a burst of changes (every Web API call is one)
 HANDLER_TIMEOUT = 35.0  # a delivery to the app gives up after 30 s itself
-MAX_UPLOAD = 50 * 1024 * 1024
-MAX_TEXT = 40_000
+MAX_UPLOAD, MAX_TEXT = 50 * 1024 * 1024, 40_000
 
 
 class BadRequest(Exception):
@@ -73,6 +72,7 @@ class Sandbox:
         self._closing = False
         self._closed_views: set[str] = set()
         self.batch_api: ImageAPIStandIn | None = None  # offline: where `/image batch` goes
+        self._batch_closers: list[Callable[[], Awaitable[None]]] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -88,11 +88,12 @@ class Sandbox:
                 self.slack.add_channel(f"D{user_id[1:]}", user_id, is_im=True, members=[user_id])
         try:
             settings = settings_for(self.slack, self.data_dir, self.base_settings, provider=self.provider)
-            target = None
+            client = None
             if self.provider == "offline":  # `/image batch` against a local Batch API (sandbox_config)
-                self.batch_api, target = await batch_standin()
+                self.batch_api, client, http = await batch_standin()
+                self._batch_closers = [http.aclose, self.batch_api.stop]
                 settings = dataclasses.replace(settings, batch_poll_seconds=BATCH_POLL_SECONDS)
-            self.workspace = LocalWorkspace(settings, self.slack, batch_target=target)
+            self.workspace = LocalWorkspace(settings, self.slack, batch_client=client)
             await self.workspace.start()
             app = web.Application(client_max_size=MAX_UPLOAD, middlewares=[self._guard])
             app.router.add_get("/", self._index)
@@ -128,8 +129,8 @@ class Sandbox:
             await self.workspace.stop(grace=5.0)
             self.workspace = None
         await self.slack.stop()
-        if self.batch_api is not None:
-            await self.batch_api.stop()
+        for close in self._batch_closers:
+            await close()
 
     async def __aenter__(self) -> Sandbox:
         return await self.start()

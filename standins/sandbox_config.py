@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 
+import httpx
+
+from bot.providers.batches import BatchAPI
 from bot.providers.targets import OpenAITarget
 from bot.settings import Settings
 from standins.images_api import ImageAPIStandIn
@@ -29,11 +32,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-async def batch_standin() -> tuple[ImageAPIStandIn, OpenAITarget]:
+async def batch_standin() -> tuple[ImageAPIStandIn, BatchAPI, httpx.AsyncClient]:
     """The offline sandbox's Batch API: the image API stand-in on loopback, on the real clock, with stages of a
     second or two (OpenAI's take minutes to hours), so `/image batch` runs end to end without a key. Its images
     are the stand-in's drawings, and what they cost is priced but not billed."""
     api = ImageAPIStandIn()
     api.batch_validating_seconds, api.batch_line_seconds, api.batch_cancelling_seconds = 2.0, 1.0, 2.0
     await api.start()
-    return api, OpenAITarget(api.openai_base_url, api.api_key)
+    http = httpx.AsyncClient(trust_env=False, timeout=httpx.Timeout(30.0))
+    return api, BatchAPI(http, OpenAITarget(api.openai_base_url, api.api_key)), http

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.providers.base import ImageProvider
-from bot.providers.targets import OpenAITarget
+from bot.providers.batches import BatchAPI
 from bot.runtime.services import Services
 from bot.settings import Settings
 from handlers.manifest import EVENTS_PATH
@@ -35,11 +35,11 @@ def settings_for(slack: SlackStandIn, data_dir: Path, base: Settings | None = No
 
 class LocalWorkspace:
     def __init__(self, settings: Settings, slack: SlackStandIn, *, provider: ImageProvider | None = None,
-                 progress_interval: float = 20.0, batch_target: OpenAITarget | None = None) -> None:
+                 progress_interval: float = 20.0, batch_client: BatchAPI | None = None) -> None:
         self.settings = settings
         self.slack = slack
         self._provider = provider
-        self._batch_target = batch_target  # where `/image batch` goes when the provider has no Batch API
+        self._batch_client = batch_client  # the Batch API `/image batch` uses instead of the settings' one
         self._progress_interval = progress_interval
         self.bot: Imagebot | None = None
 
@@ -50,7 +50,7 @@ class LocalWorkspace:
 
     async def start(self) -> LocalWorkspace:
         self.bot = Imagebot.build(self.settings, provider=self._provider, progress_interval=self._progress_interval,
-                                  batch_target=self._batch_target)
+                                  batch_client=self._batch_client)
         await self.bot.start(host="127.0.0.1", port=0)  # as `imagebot serve --http`: recovery before serving
         self.slack.app_request_url = f"http://127.0.0.1:{self.bot.port}{EVENTS_PATH}"
         return self

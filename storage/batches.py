@@ -17,7 +17,7 @@ from sqlite_utils import Database
 from storage.ledger import record_call
 from storage.records import BatchRecord, LedgerEntry, ThreadKey, utcnow
 
-OPEN = ("submitting", "submitted")  # at the provider (or on the way): polled until they end
+OPEN = ("submitting", "submitted", "delivering")  # at the provider, on the way, or read and not yet shown
 
 
 def create_batch(db: Database, *, team_id: str, channel_id: str, user_id: str, model: str,
@@ -91,3 +91,24 @@ def settle_batch_call(db: Database, ledger_id: int, entry: LedgerEntry) -> None:
     """One call's result: its row completed (cost from usage, or the error), keeping its batch_id."""
     with db.conn:
         record_call(db, entry, ledger_id=ledger_id)
+
+
+def batch_unknown(db: Database, batch_id: int, entries: Sequence[LedgerEntry], summary: dict[str, Any]) -> None:
+    """A batch that may exist at the provider, unknown to imagebot: its calls as errors that may have been billed
+    (with their estimates, which spend counts), and the batch failed; in one transaction."""
+    with db.conn:
+        for entry in entries:
+            row_id = record_call(db, entry)
+            db.execute("UPDATE ledger SET batch_id = ? WHERE id = ?", [batch_id, row_id])
+        db.table("batches").update(batch_id, {"status": "failed", "summary": json.dumps(summary),
+                                              "updated_at": utcnow()})
+
+
+def batch_given_up(db: Database, batch_id: int, code: str, message: str, summary: dict[str, Any]) -> None:
+    """A batch whose results cannot be read: its calls still `batched` become errors that may have been billed
+    (their estimates kept), and the batch failed; in one transaction."""
+    with db.conn:
+        db.execute("UPDATE ledger SET status = 'error', error_code = ?, error_message = ? "
+                   "WHERE batch_id = ? AND status = 'batched'", [code, message, batch_id])
+        db.table("batches").update(batch_id, {"status": "failed", "summary": json.dumps(summary),
+                                              "updated_at": utcnow()})

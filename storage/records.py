@@ -123,6 +123,7 @@ class BatchRecord:
     next_poll_at: str | None
     cancel_requested: bool
     summary: dict[str, Any] | None
+    created_at: str = ""
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> BatchRecord:
@@ -133,7 +134,7 @@ class BatchRecord:
             remote_id=row["remote_id"], remote_status=row["remote_status"], output_file_id=row["output_file_id"],
             error_file_id=row["error_file_id"], poll_seconds=row["poll_seconds"], next_poll_at=row["next_poll_at"],
             cancel_requested=bool(row["cancel_requested"]),
-            summary=json.loads(row["summary"]) if row["summary"] else None)
+            summary=json.loads(row["summary"]) if row["summary"] else None, created_at=row["created_at"] or "")
 
     @property
     def key(self) -> ThreadKey | None:

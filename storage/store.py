@@ -224,6 +224,12 @@ class Store:
     def settle_batch_call(self, ledger_id: int, entry: LedgerEntry) -> None:
         batches.settle_batch_call(self.db, ledger_id, entry)
 
+    def batch_unknown(self, batch_id: int, entries: Sequence[LedgerEntry], summary: dict[str, Any]) -> None:
+        batches.batch_unknown(self.db, batch_id, entries, summary)
+
+    def batch_given_up(self, batch_id: int, code: str, message: str, summary: dict[str, Any]) -> None:
+        batches.batch_given_up(self.db, batch_id, code, message, summary)
+
     # budgets, policies, the report channel, audit; alerts and report slots --------------------------------------
     def budget_overrides(self, team_id: str) -> list[dict[str, Any]]:
         return controls.budget_overrides(self.db, team_id)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from bot.money.catalogue import Catalogue
+from bot.providers.batches import BatchAPI
 from bot.providers.image_api import ImageAPI
 from bot.providers.targets import AzureTarget, OpenAITarget
 from bot.settings import Settings
@@ -83,7 +84,7 @@ async def workspace_factory(slack: SlackStandIn, image_api: ImageAPIStandIn, tmp
             base = dataclasses.replace(base, azure_endpoint=image_api.azure_endpoint, model="gpt-image-1",
                                        azure_api_key=image_api.azure_api_key, azure_deployment="gpt-image-1")
         settings = settings_for(slack, tmp_path / "data", base, **overrides)
-        api = None
+        api, batches = None, None
         if provider in ("openai", "azure"):
             http = httpx.AsyncClient(timeout=httpx.Timeout(10.0), trust_env=False)
             clients.append(http)
@@ -92,7 +93,9 @@ async def workspace_factory(slack: SlackStandIn, image_api: ImageAPIStandIn, tmp
                                        settings.azure_deployment or "", settings.azure_api_version))
             api = ImageAPI(http, target, sleep=sleeps,
                            end_user_field=Catalogue.load().provider(provider).end_user_field)
-        workspace = LocalWorkspace(settings, slack, provider=api)
+            if isinstance(target, OpenAITarget):  # `/image batch`: the same stand-in, the same unwaited retries
+                batches = BatchAPI(http, target, sleep=sleeps)
+        workspace = LocalWorkspace(settings, slack, provider=api, batch_client=batches)
         await workspace.start()
         started.append(workspace)
         return workspace

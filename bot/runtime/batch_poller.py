@@ -28,6 +28,9 @@ class BatchEdge(Protocol):
     async def stuck(self, batch: BatchRecord) -> None:
         """A batch a restart caught while it was being sent: it may or may not be at the provider."""
 
+    async def gave_up(self, batch: BatchRecord, reason: str) -> None:
+        """A batch whose results could not be read, given up."""
+
 
 class BatchPoller:
     def __init__(self, batches: Batches, edge: BatchEdge) -> None:
@@ -57,28 +60,38 @@ class BatchPoller:
             return len(due)
 
     async def look(self, batch: BatchRecord) -> None:
+        """One batch's look. Whatever goes wrong stays with this batch (its next look later), so one batch never
+        holds up the others; one whose results still cannot be had long after OpenAI's window is given up."""
         self.looks += 1
         try:
             outcome = await self.batches.poll(batch)
-        except ImagebotError as error:  # the provider is down or refuses: the next look is later, as if pending
-            log.warning("batch %s: could not look at %s: %s", batch.id, batch.remote_id, error)
+            if isinstance(outcome, Finished):
+                await self.edge.finished(outcome)
+                await self.batches.shown(outcome)
+            else:
+                await self.edge.progress(batch, outcome)
+        except Exception as error:  # the provider down or refusing, a file unreadable, Slack unreachable, a bug
+            if not isinstance(error, ImagebotError):
+                log.exception("batch %s: looking at it failed", batch.id)
+            else:
+                log.warning("batch %s: could not look at %s: %s", batch.id, batch.remote_id, error)
+            if self.batches.overdue(batch) and batch.status == "submitted":
+                reason = f"imagebot could not read this batch's results: {error}"
+                await self.batches.give_up(batch, reason)
+                await self.edge.gave_up(batch, reason)
+                return
             await self.batches.later(batch)
-            return
-        if isinstance(outcome, Finished):
-            await self.edge.finished(outcome)
-            await self.batches.shown(outcome)
-        else:
-            await self.edge.progress(batch, outcome)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop`: look at what is due, then wait until the next is due (or a wake, or stop)."""
         while not stop.is_set():
+            self._wake.clear()  # before the round: a wake during it means another round at once
             try:
                 await self.run_once()
             except Exception:  # a bug in one look must not end the polling of every batch
                 log.exception("batch polling failed; trying again later")
-            self._wake.clear()
-            wait = self.batches.next_due_in(await self.batches.open()) or MAX_POLL_SECONDS
+            due_in = self.batches.next_due_in(await self.batches.open())
+            wait = MAX_POLL_SECONDS if due_in is None else due_in
             stopped, woken = asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())
             try:
                 await asyncio.wait({stopped, woken}, timeout=min(wait, MAX_POLL_SECONDS),

@@ -37,6 +37,7 @@ from storage.records import BatchRecord, ImageRecord, LedgerEntry, ThreadKey
 log = logging.getLogger(__name__)
 BATCH_PROVIDER = "openai"  # the one Batch API imagebot speaks (bot/providers/batches.py)
 MAX_POLL_SECONDS = 30 * 60.0  # the longest wait between two looks at a batch
+GIVE_UP_SECONDS = 48 * 3600.0  # a batch whose results still cannot be read this long after it was asked
 
 
 @dataclass(frozen=True)
@@ -139,38 +140,51 @@ class Batches:
         """Send an asked batch (once: None if it was submitted or declined already). Budgets are checked against
         its estimate first (BudgetExceeded: nothing is sent, and it can be submitted again later)."""
         assert self.client is not None and batch.key is not None
-        store, key = self.images.store, batch.key
+        store = self.images.store
+        if not await self.images.io(store.claim_batch, batch.id, "asked", "submitting"):
+            return None  # a second press, or declined: one submit only
         reservation = object()
-        await self.images.budgets.reserve(reservation, batch.team_id, batch.user_id, batch.channel_id,
-                                          batch.estimate_micro, model=batch.model)
         try:
-            if not await self.images.io(store.claim_batch, batch.id, "asked", "submitting"):
-                return None
-            requests = [(r["custom_id"], GenerateRequest(prompt=r["prompt"], options=ImageOptions(**r["options"]),
-                                                         user=end_user_id(batch.team_id, batch.user_id)))
-                        for r in batch.requests]
-            try:
-                uploaded = await self.client.upload(requests, filename=f"imagebot-batch-{batch.id}.jsonl")
-            except ImagebotError:
-                await self.images.io(store.update_batch, batch.id, status="asked")  # nothing at the provider
-                raise
-            try:
-                remote = await self.client.create(uploaded.id, metadata={"imagebot_batch": str(batch.id)})
-            except ServerError:  # a 5xx or a lost answer: the batch may exist, so it is never sent again
-                await self.images.io(store.update_batch, batch.id, status="failed",
-                                     summary={"made": 0, "failed": len(batch.requests), "stuck": True})
-                raise
-            except ImagebotError:  # the API refused it (4xx): nothing was created
-                await self.images.io(store.update_batch, batch.id, status="asked")
-                raise
-            input_file = uploaded.id
-            entries = [self._entry(batch, key, r) for r in batch.requests]
+            await self.images.budgets.reserve(reservation, batch.team_id, batch.user_id, batch.channel_id,
+                                              batch.estimate_micro, model=batch.model)
+            remote, input_file = await self._send(batch)
             await self.images.io(store.batch_submitted, batch.id, remote_id=remote.id, input_file_id=input_file,
-                                 entries=entries, next_poll_at=self._at(self.first_poll),
-                                 poll_seconds=self.first_poll)
+                                 entries=[self._entry(batch, batch.key, r) for r in batch.requests],
+                                 next_poll_at=self._at(self.first_poll), poll_seconds=self.first_poll)
+        except ServerError:  # creating it failed with a 5xx or a lost answer: it may exist, so never sent again
+            await self.unknown(batch)
+            raise
+        except ImagebotError:  # a budget, or the API refused (4xx): nothing exists at the provider
+            await self.images.io(store.update_batch, batch.id, status="asked")
+            raise
         finally:
             self.images.budgets.release(reservation)  # the batched ledger rows hold the estimate from here on
         return await self.get(batch.id)
+
+    async def _send(self, batch: BatchRecord) -> tuple[BatchInfo, str]:
+        """Upload the JSONL and create the batch. An upload that fails is a 4xx-like refusal for the caller (a file
+        alone costs nothing), so it is raised as it came only when it is not a ServerError."""
+        assert self.client is not None
+        requests = [(r["custom_id"], GenerateRequest(prompt=r["prompt"], options=ImageOptions(**r["options"]),
+                                                     user=end_user_id(batch.team_id, batch.user_id)))
+                    for r in batch.requests]
+        try:
+            uploaded = await self.client.upload(requests, filename=f"imagebot-batch-{batch.id}.jsonl")
+        except ServerError as error:  # no batch without the file: nothing can exist yet
+            raise ImagebotError(str(error)) from error
+        return await self.client.create(uploaded.id, metadata={"imagebot_batch": str(batch.id)}), uploaded.id
+
+    async def unknown(self, batch: BatchRecord) -> None:
+        """A batch that may or may not exist at the provider (its create went unanswered, or a restart came
+        between): failed here, never resent; its calls written as errors that may have been billed, so spend
+        counts them at their estimate (as a synchronous call whose answer was lost) until someone looks."""
+        assert batch.key is not None
+        entries = [self._entry(batch, batch.key, r) for r in batch.requests]
+        for entry in entries:
+            entry.status, entry.error_code = "error", "batch_unknown"
+            entry.error_message = "imagebot could not tell whether OpenAI took this batch; it may have been billed"
+        await self.images.io(self.images.store.batch_unknown, batch.id, entries,
+                             summary={"made": 0, "failed": len(entries), "stuck": True})
 
     def _entry(self, batch: BatchRecord, key: ThreadKey, request: dict[str, Any]) -> LedgerEntry:
         options = ImageOptions(**request["options"])
@@ -197,18 +211,28 @@ class Batches:
         return [b for b in await self.images.io(self.images.store.open_batches) if b.status != "submitting"]
 
     async def due(self) -> list[BatchRecord]:
-        """Those to look at now: due, or ended and not yet shown (a restart came between)."""
+        """Those to look at now (a batch read but not yet shown, a restart between, is due at once)."""
         now = self._at(0)
-        return [b for b in await self.open() if b.status == "delivering" or (b.next_poll_at or "") <= now]
+        return [b for b in await self.open() if (b.next_poll_at or "") <= now]
 
-    async def stuck(self, batch_status: str = "submitting") -> list[BatchRecord]:
-        """Batches left `submitting` by a dead process (BatchPoller.recover), now failed. Their calls were never
-        written to the ledger (that happens once the provider has answered), so nothing is counted for them."""
-        found = [b for b in await self.images.io(self.images.store.open_batches) if b.status == batch_status]
+    async def stuck(self) -> list[BatchRecord]:
+        """Batches left `submitting` by a dead process (BatchPoller.recover): unknown to imagebot now (`unknown`)."""
+        found = [b for b in await self.images.io(self.images.store.open_batches) if b.status == "submitting"]
         for batch in found:
-            await self.images.io(self.images.store.update_batch, batch.id, status="failed",
-                                 summary={"made": 0, "failed": len(batch.requests), "stuck": True})
+            await self.unknown(batch)
         return found
+
+    async def give_up(self, batch: BatchRecord, reason: str) -> None:
+        """A batch whose results cannot be had (unreadable, too large, gone at the provider) long after it should
+        have ended: its calls settled as errors that may have been billed (spend keeps their estimate), the batch
+        failed."""
+        await self.images.io(self.images.store.batch_given_up, batch.id, "batch_unreadable", reason,
+                             summary={"made": 0, "failed": len(batch.requests), "gave_up": reason})
+
+    def overdue(self, batch: BatchRecord) -> bool:
+        """Past OpenAI's 24 h window and a day more: a batch still not read by then will not be."""
+        started = datetime.fromisoformat(batch.created_at).timestamp() if batch.created_at else self.clock()
+        return self.clock() - started > GIVE_UP_SECONDS
 
     async def later(self, batch: BatchRecord) -> None:
         """The next look, further off (twice the last wait, at most MAX_POLL_SECONDS)."""
@@ -250,7 +274,7 @@ class Batches:
         summary = {"made": sum(1 for line in lines if line.images), "failed": sum(1 for line in lines if line.error)}
         await self.images.io(self.images.store.update_batch, batch.id, status="delivering",
                              remote_status=remote.status, output_file_id=remote.output_file_id,
-                             error_file_id=remote.error_file_id, summary=summary)
+                             error_file_id=remote.error_file_id, summary=summary, next_poll_at=self._at(0))
         ended = await self.get(batch.id)
         assert ended is not None
         problem = "; ".join(p.message for p in remote.problems) or None

@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.errors import ImagebotError, UserInputError
 from bot.models import ImageOptions
@@ -54,8 +55,15 @@ class BatchDelivery:
         batch, usual = await self.batches.ask(job.team_id, job.channel_id, job.user_id, model, lines)
         text, blocks = self._card(batch, usual, ui.STATES["asked"], ask=True)
         client = await self.slack(job.team_id)
-        # Top-level, also for a DM or a mention with a file: the card's own thread holds the results, as /image's.
-        posted = await client.chat_postMessage(channel=job.channel_id, text=text, blocks=blocks)
+        try:  # top-level, also for a DM or a mention with a file: the card's own thread holds the results
+            posted = await client.chat_postMessage(channel=job.channel_id, text=text, blocks=blocks)
+        except SlackApiError as error:
+            code = error.response.get("error", "unknown_error")
+            hint = " Invite me with `/invite @imagebot` and try again." if code in (
+                "not_in_channel", "channel_not_found") else ""
+            await self._tell_job(job, f":warning: I could not post the batch in this channel (`{code}`).{hint}")
+            await self.batches.decline(batch.id)
+            return Outcome("failed", error_code="not_announced", error_message=f"Slack refused the card: {code}")
         await self.batches.posted(batch.id, str(posted["ts"]), str(posted.get("channel") or job.channel_id))
         return Outcome("done", result={"batch_id": batch.id})
 
@@ -106,7 +114,7 @@ class BatchDelivery:
         except ImagebotError as error:
             now = await self.batches.get(batch_id)
             if now is not None and (now.summary or {}).get("stuck"):  # OpenAI may or may not have it
-                await self.stuck(now)
+                await self.stuck(now, restarted=False)
             else:
                 await self._say(batch.team_id, batch.channel_id, batch.thread_ts, explain(error))
             return
@@ -176,12 +184,36 @@ class BatchDelivery:
         await self._say(key.team_id, key.channel_id, key.thread_ts, summary)
         await self._update(batch, summary)
 
-    async def stuck(self, batch: BatchRecord) -> None:
-        text = (":warning: imagebot restarted while sending this batch to OpenAI, so it cannot tell whether OpenAI "
-                "has it. Look at https://platform.openai.com/batches before asking again: imagebot does not send a "
-                "batch twice on its own, and has not charged this one.")
+    async def stuck(self, batch: BatchRecord, *, restarted: bool = True) -> None:
+        why = ("imagebot restarted while sending this batch" if restarted
+               else "OpenAI did not answer when asked to start this batch")
+        text = (f":warning: {why}, so imagebot cannot tell whether OpenAI has it. Look at "
+                "https://platform.openai.com/batches before asking again: imagebot does not send a batch twice on "
+                "its own. Until then its estimate is counted as spent (it may have been billed).")
         await self._say(batch.team_id, batch.channel_id, batch.thread_ts, text)
         await self._update(batch, ":warning: Not known whether OpenAI has this batch: see the thread.")
+
+    async def gave_up(self, batch: BatchRecord, reason: str) -> None:
+        await self._say(batch.team_id, batch.channel_id, batch.thread_ts,
+                        f":x: {reason}. Its estimate stays counted as spent (it may have been billed); OpenAI's "
+                        "batch list (https://platform.openai.com/batches) has its files.")
+        await self._update(batch, ":x: Its results could not be read: see the thread.")
+
+    async def _tell_job(self, job: JobRecord, text: str) -> None:
+        """Privately: through the command's response_url (it works where imagebot may not post), else ephemeral."""
+        if job.response_url:
+            try:
+                response = await AsyncWebhookClient(job.response_url, timeout=30).send(text=text,
+                                                                                       response_type="ephemeral")
+                if response.status_code == 200:
+                    return
+            except OSError as error:
+                log.warning("response_url failed for job %s: %s", job.id, error)
+        try:
+            await (await self.slack(job.team_id)).chat_postEphemeral(channel=job.channel_id, user=job.user_id,
+                                                                    text=text)
+        except SlackApiError as error:
+            log.warning("could not tell %s privately: %s", job.user_id, error.response.get("error"))
 
     async def _post_images(self, key: ThreadKey, image_ids: list[str], prompt: str, comment: str) -> None:
         async with contextlib.AsyncExitStack() as held:

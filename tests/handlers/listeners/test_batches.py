@@ -242,7 +242,11 @@ async def test_a_batch_a_restart_caught_mid_submit_is_not_sent_again_and_its_ask
     [batch] = await Records(second).run(lambda store: [store.get_batch(1)])
     assert batch.status == "failed" and not image_api.batch_requests
     await later(second, image_api)
-    assert not image_api.batch_requests and await Records(second).ledger() == []
+    assert not image_api.batch_requests
+    # Unknown, so counted at its estimate as possibly billed (as a synchronous call whose answer was lost).
+    [row] = await Records(second).ledger()
+    assert (row["status"], row["error_code"], row["cost_micro"]) == ("error", "batch_unknown", None)
+    assert row["estimate_micro"] == batch.estimate_micro
 
 
 async def test_budgets_count_a_pending_batch_at_its_estimate(
@@ -299,3 +303,44 @@ async def test_a_server_error_on_create_is_never_sent_again_and_a_refusal_can_be
     await submit(slack, workspace, unknown)  # a second press sends nothing
     creates = [r for r in image_api.batch_requests if r.path.endswith("/batches")]  # POST: GETs name one
     assert len(creates) == 3 and len(image_api.batches) == 1  # refused, sent, the one with the 500
+
+
+async def test_a_batch_read_but_not_shown_before_a_restart_is_shown_after_it_and_charged_once(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace_factory: WorkspaceFactory) -> None:
+    first = await workspace_factory()
+    shown = await ask(slack, first, f"batch --model {BATCH_MODEL} --quality low\none\ntwo")
+    await submit(slack, first, shown)
+    batches, _ = parts(first)
+    image_api.advance(LATER)
+    [batch] = await batches.open()
+    await batches.poll(batch)  # read and settled, then the process stops before Slack is shown it
+    await first.stop()
+    second = await workspace_factory()
+    await later(second, image_api)
+    replies = bot_replies(slack, shown["ts"])
+    assert len([m for m in replies if m.get("files")]) == 2 and "Batch done: 2 made" in replies[-1]["text"]
+    assert [r["status"] for r in await Records(second).ledger()] == ["ok", "ok"]  # charged once
+
+
+async def test_results_that_cannot_be_read_are_given_up_after_the_window_and_stay_counted(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
+    shown = await ask(slack, workspace, f"batch --model {BATCH_MODEL} --quality low\none")
+    await submit(slack, workspace, shown)
+    image_api.server_error(operation="files", times=1000)  # the output file can never be downloaded
+    await later(workspace, image_api)  # ended at OpenAI, unreadable: looked at again later, not given up yet
+    assert [r["status"] for r in await Records(workspace).ledger()] == ["batched"]
+    await later(workspace, image_api, 3 * 24 * 3600)
+    assert "could not read this batch's results" in bot_replies(slack, shown["ts"])[-1]["text"]
+    [row] = await Records(workspace).ledger()
+    assert (row["status"], row["error_code"]) == ("error", "batch_unreadable") and row["estimate_micro"]
+
+
+async def test_a_batch_card_slack_refuses_is_told_privately(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
+    slack.add_channel("C0QUIET", "quiet", members=[ALICE])  # imagebot was never invited
+    delivery = await slack.send_command(ALICE, "C0QUIET", f"batch --model {BATCH_MODEL}\na lighthouse")
+    assert delivery.status == 200
+    await workspace.settle()
+    assert any("not_in_channel" in e["text"] and "/invite" in e["text"] for e in slack.ephemerals(user_id=ALICE))
+    [job] = await Records(workspace).jobs()
+    assert (job["status"], job["error_code"]) == ("failed", "not_announced")
