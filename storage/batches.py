@@ -52,9 +52,9 @@ def open_batches(db: Database) -> list[BatchRecord]:
 
 
 def update_batch(db: Database, batch_id: int, **fields: Any) -> None:
-    for name in ("summary",):
-        if name in fields and not isinstance(fields[name], str | None):
-            fields[name] = json.dumps(fields[name])
+    """Set a batch's columns (a `summary` given as a dict is stored as JSON)."""
+    if isinstance(fields.get("summary"), dict):
+        fields["summary"] = json.dumps(fields["summary"])
     with db.conn:
         db.table("batches").update(batch_id, {**fields, "updated_at": utcnow()})
 

@@ -15,7 +15,7 @@ from dataclasses import replace
 from bot.errors import ImageAPIError
 from bot.logs import redact
 from bot.models import LostAnswer
-from bot.money.pricing import format_usd
+from bot.money.pricing import Usage, format_usd
 from storage.records import LedgerEntry
 from storage.spend import Estimated
 
@@ -28,6 +28,12 @@ def settle_failure(entry: LedgerEntry, error: ImageAPIError) -> None:
     entry.error_message = redact(str(error))[:2000]  # a 401's text quotes part of the API key
     if not error.possibly_billed:
         entry.estimate_micro = None  # refused, or never answered: nothing to count
+
+
+def record_usage(entry: LedgerEntry, usage: Usage) -> None:
+    """The API's token counts into the call's row (the cost is the caller's: its price, or a batch's)."""
+    entry.input_text_tokens, entry.input_image_tokens = usage.input_text_tokens, usage.input_image_tokens
+    entry.output_image_tokens, entry.output_text_tokens = usage.output_image_tokens, usage.output_text_tokens
 
 
 def lost_entry(entry: LedgerEntry, answer: LostAnswer) -> LedgerEntry:

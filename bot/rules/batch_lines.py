@@ -49,6 +49,12 @@ def batch_defaults(first_line: str, defaults: ImageOptions, choices: Choices) ->
     return parsed.options
 
 
+def names_model(text: str) -> bool:
+    """Whether the batch's first line asks for a model (`--model`, or Slack's em dash for the two hyphens)."""
+    first = text.strip().partition("\n")[0]
+    return "--model" in first or "\u2014model" in first
+
+
 def batch_options(text: str, defaults: ImageOptions, choices: Choices) -> ImageOptions:
     """The options for every line: those after `batch` on the text's first line, over `defaults`."""
     return _no_stream(batch_defaults(text.strip().partition("\n")[0], defaults, choices))

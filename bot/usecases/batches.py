@@ -26,6 +26,7 @@ from typing import Any
 
 from bot.errors import ImagebotError, ServerError, UserInputError
 from bot.models import GenerateRequest, ImageOptions
+from bot.money import billing
 from bot.money.pricing import Usage
 from bot.providers.batch_results import BatchFailure, BatchSuccess
 from bot.providers.batches import BatchAPI, BatchInfo
@@ -101,10 +102,12 @@ class Batches:
 
     def batch_estimate(self, lines: Sequence[BatchLine]) -> tuple[int | None, int | None]:
         """(at batch prices, at the usual prices) for every line; None when a line's price is unknown."""
-        usual = [self.images.estimate(line.options, line.prompt) for line in lines]
-        if any(value is None for value in usual):
+        return self._totals([self.images.estimate(line.options, line.prompt) for line in lines])
+
+    def _totals(self, usuals: Sequence[int | None]) -> tuple[int | None, int | None]:
+        known = [value for value in usuals if value is not None]
+        if len(known) < len(usuals):
             return None, None
-        known = [value for value in usual if value is not None]
         return sum(self._discount(value) for value in known), sum(known)
 
     def _discount(self, micro: int) -> int:
@@ -115,10 +118,11 @@ class Batches:
                   lines: Sequence[BatchLine]) -> tuple[BatchRecord, int | None]:
         """The batch as asked (nothing sent): its row, and the estimate at the usual prices beside its own."""
         lines = [replace(line, options=replace(line.options, model=model)) for line in lines]
-        estimate, usual = self.batch_estimate(lines)
+        usuals = [self.images.estimate(line.options, line.prompt) for line in lines]
         requests = [{"custom_id": f"line-{n}", "prompt": line.prompt, "options": dataclasses.asdict(line.options),
-                     "estimate_micro": self._discount(e) if (e := self.images.estimate(line.options, line.prompt))
-                     is not None else None} for n, line in enumerate(lines, 1)]
+                     "estimate_micro": None if e is None else self._discount(e)}
+                    for n, (line, e) in enumerate(zip(lines, usuals, strict=True), 1)]
+        estimate, usual = self._totals(usuals)
         batch = await self.images.io(self.images.store.create_batch, team_id=team_id, channel_id=channel_id,
                                      user_id=user_id, model=model, requests=requests, estimate_micro=estimate)
         return batch, usual
@@ -292,8 +296,10 @@ class Batches:
             return Line(number, prompt, options, images, call["cost_micro"], call["error_message"] if not ids else None)
         if not isinstance(line, BatchSuccess):
             reason = (line.message if line else None) or _unfinished(how)
-            entry.status, entry.error_code, entry.error_message = "error", (line.code if line else how), reason
-            entry.request_id = line.request_id if line else None
+            if line is not None and line.error is not None:
+                billing.settle_failure(entry, line.error)  # as a synchronous call's error (its words redacted)
+            else:
+                entry.status, entry.error_code, entry.error_message = "error", (line.code if line else how), reason
             entry.estimate_micro = None  # a request the batch did not run or that failed is not billed
             await self.images.io(self.images.store.settle_batch_call, call["id"], entry)
             return Line(number, prompt, options, error=reason)
@@ -303,8 +309,7 @@ class Batches:
         entry.size, entry.quality = line.size or entry.size, line.quality or entry.quality
         tokens = line.tokens
         if tokens is not None:
-            entry.input_text_tokens, entry.input_image_tokens = tokens.input_text_tokens, tokens.input_image_tokens
-            entry.output_image_tokens, entry.output_text_tokens = tokens.output_image_tokens, tokens.output_text_tokens
+            billing.record_usage(entry, tokens)
             entry.cost_micro = self.batch_cost(options.model, tokens)
         await self.images.io(self.images.store.settle_batch_call, call["id"], entry)
         return Line(number, prompt, options, tuple(records), entry.cost_micro)

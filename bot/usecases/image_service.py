@@ -339,10 +339,7 @@ class ImageService(ThreadImages):
         entry.latency_ms = round((time.perf_counter() - started) * 1000)
         entry.size, entry.quality, entry.request_id = result.size, result.quality, result.request_id
         if result.usage is not None:
-            entry.input_text_tokens = result.usage.input_text_tokens
-            entry.input_image_tokens = result.usage.input_image_tokens
-            entry.output_image_tokens = result.usage.output_image_tokens
-            entry.output_text_tokens = result.usage.output_text_tokens
+            billing.record_usage(entry, result.usage)
             entry.cost_micro = self.cost(result)
         try:
             infos = [await asyncio.to_thread(imaging.inspect, image.data) for image in result.images]

@@ -12,25 +12,26 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.errors import ImagebotError, UserInputError
 from bot.models import ImageOptions
 from bot.providers.batches import BatchInfo
-from bot.rules.batch_lines import BatchLine, check_count, lines_of_file, lines_of_text
+from bot.rules.batch_lines import BatchLine, check_count, lines_of_file, lines_of_text, names_model
 from bot.runtime.jobs import Outcome
 from bot.runtime.services import Services
 from bot.usecases.batches import Batches, Finished
 from handlers.delivery import uploads
 from handlers.ui import batches as ui
-from handlers.ui.errors import explain
+from handlers.ui.errors import explain, invite_hint
 from handlers.workspaces import Workspaces
 from storage.records import BatchRecord, JobRecord, ThreadKey
 
 log = logging.getLogger(__name__)
+Tell = Callable[[JobRecord, str], Awaitable[None]]
 ONLY_ASKER = "Only the person who asked for this batch can submit, cancel or stop it."
 
 
@@ -39,8 +40,9 @@ def batch_payload(text: str, attachments: list[dict[str, Any]] | None = None) ->
 
 
 class BatchDelivery:
-    def __init__(self, services: Services, workspaces: Workspaces, batches: Batches) -> None:
+    def __init__(self, services: Services, workspaces: Workspaces, batches: Batches, *, tell: Tell) -> None:
         self.services, self.images, self.batches = services, services.images, batches
+        self.tell = tell  # privately to a job's user (Delivery's: its response_url, else ephemeral)
         self.workspaces = workspaces
         self.slack = workspaces.client
         self.room = uploads.UploadRoom()
@@ -59,9 +61,7 @@ class BatchDelivery:
             posted = await client.chat_postMessage(channel=job.channel_id, text=text, blocks=blocks)
         except SlackApiError as error:
             code = error.response.get("error", "unknown_error")
-            hint = " Invite me with `/invite @imagebot` and try again." if code in (
-                "not_in_channel", "channel_not_found") else ""
-            await self._tell_job(job, f":warning: I could not post the batch in this channel (`{code}`).{hint}")
+            await self.tell(job, f":warning: I could not post the batch in this channel (`{code}`).{invite_hint(code)}")
             await self.batches.decline(batch.id)
             return Outcome("failed", error_code="not_announced", error_message=f"Slack refused the card: {code}")
         await self.batches.posted(batch.id, str(posted["ts"]), str(posted.get("channel") or job.channel_id))
@@ -79,8 +79,7 @@ class BatchDelivery:
                                                       token=await self.workspaces.token(job.team_id))
             lines = [*lines, *lines_of_file(item["name"], data, options, choices)]
         check_count(len(lines))
-        chosen = "--model" in text.split("\n", 1)[0] or "—model" in text.split("\n", 1)[0]
-        model = self.batches.model_for(options, chosen=chosen)
+        model = self.batches.model_for(options, chosen=names_model(text))
         return model, lines
 
     def _card(self, batch: BatchRecord, usual: int | None, status: str, *,
@@ -198,22 +197,6 @@ class BatchDelivery:
                         f":x: {reason}. Its estimate stays counted as spent (it may have been billed); OpenAI's "
                         "batch list (https://platform.openai.com/batches) has its files.")
         await self._update(batch, ":x: Its results could not be read: see the thread.")
-
-    async def _tell_job(self, job: JobRecord, text: str) -> None:
-        """Privately: through the command's response_url (it works where imagebot may not post), else ephemeral."""
-        if job.response_url:
-            try:
-                response = await AsyncWebhookClient(job.response_url, timeout=30).send(text=text,
-                                                                                       response_type="ephemeral")
-                if response.status_code == 200:
-                    return
-            except OSError as error:
-                log.warning("response_url failed for job %s: %s", job.id, error)
-        try:
-            await (await self.slack(job.team_id)).chat_postEphemeral(channel=job.channel_id, user=job.user_id,
-                                                                    text=text)
-        except SlackApiError as error:
-            log.warning("could not tell %s privately: %s", job.user_id, error.response.get("error"))
 
     async def _post_images(self, key: ThreadKey, image_ids: list[str], prompt: str, comment: str) -> None:
         async with contextlib.AsyncExitStack() as held:

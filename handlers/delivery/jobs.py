@@ -35,7 +35,7 @@ from handlers.delivery.notices import Notices
 from handlers.delivery.progress import Progress, show_progress
 from handlers.delivery.steps import Steps, is_step
 from handlers.ui import blocks
-from handlers.ui.errors import budget_owner, explain
+from handlers.ui.errors import budget_owner, explain, invite_hint
 from handlers.ui.results import build_confirmation, build_grid_message
 from handlers.workspaces import Workspaces
 from storage.records import JobRecord, ThreadKey
@@ -88,7 +88,8 @@ class Delivery:
         self.room = uploads.UploadRoom()
         self.notices = Notices(services, workspaces)
         self.steps = Steps(self.slack)
-        self.batch_jobs = BatchDelivery(services, workspaces, services.batches) if services.batches else None
+        self.batch_jobs = (BatchDelivery(services, workspaces, services.batches, tell=self._tell_privately)
+                           if services.batches else None)
 
     # announce ----------------------------------------------------------------------------------------
     async def announce(self, job: JobRecord, ahead: int | None) -> JobRecord | None:
@@ -113,8 +114,7 @@ class Delivery:
                                                                             blocks=card)
         except SlackApiError as error:
             code = error.response.get("error", "unknown_error")
-            hint = " Invite me with `/invite @imagebot` and try again." if code in (
-                "not_in_channel", "channel_not_found") else ""
+            hint = invite_hint(code)
             await self._tell_privately(job, f":warning: I could not post in this channel (`{code}`).{hint}")
             if is_step(job):
                 await self.steps.fail(job, f"imagebot could not post in that channel ({code}).{hint}")

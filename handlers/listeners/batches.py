@@ -10,7 +10,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.errors import UserInputError
-from bot.rules.batch_lines import lines_of_text
+from bot.rules.batch_lines import lines_of_text, names_model
 from bot.runtime.jobs import Admission
 from bot.runtime.services import Services
 from bot.usecases.batches import BatchRefused
@@ -33,8 +33,7 @@ def check_batch(services: Services, text: str, *, with_file: bool = False) -> No
         raise BatchRefused(NO_BATCHES)
     images = services.images
     options, _ = lines_of_text(text, images.default_options, images.choices(), file=with_file)
-    first = text.split("\n", 1)[0]
-    batches.model_for(options, chosen="--model" in first or "—model" in first)
+    batches.model_for(options, chosen=names_model(text))
 
 
 async def command(services: Services, ack: AsyncAck, command: dict[str, Any]) -> None:

@@ -11,7 +11,6 @@ fails it with the reason. What cannot become a job fails the run at once, here.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -26,7 +25,6 @@ from handlers.listeners.middleware import channel_allowed
 from handlers.manifest import WORKFLOW_STEP
 from handlers.ui.errors import explain, plain, refusal
 
-log = logging.getLogger(__name__)
 NOT_HERE = "imagebot is not enabled in that channel; ask a workspace admin, or choose another channel."
 OPTIONS = ("size", "quality", "model")
 

@@ -88,6 +88,12 @@ def refusal(status: str, *, retry_in: int | None = None, limit: int | None = Non
     return None
 
 
+def invite_hint(code: str) -> str:
+    """What to do when Slack refused a post because imagebot is not in the channel ("" for other refusals)."""
+    return " Invite me with `/invite @imagebot` and try again." if code in ("not_in_channel", "channel_not_found") \
+        else ""
+
+
 CHANNEL_REFUSED = ":no_entry_sign: imagebot is not enabled in this channel. Ask a workspace admin if you need it here."
 
 
