@@ -56,7 +56,7 @@ def team_report_channel(db: Database, team_id: str) -> str | None:
 
 
 def set_team_report_channel(db: Database, team_id: str, channel_id: str | None, set_by: str) -> None:
-    with db.conn:
+    with db.atomic():
         db.table("team_settings").upsert({"team_id": team_id, "report_channel": channel_id, "updated_by": set_by,
                                           "updated_at": utcnow()}, pk="team_id")
 
@@ -84,5 +84,5 @@ def claim_report_slot(db: Database, schedule: str, slot: str) -> bool:
 
 def release_report_slot(db: Database, schedule: str, slot: str) -> None:
     """Give a claim back after a post failed, so the next tick tries again."""
-    with db.conn:
+    with db.atomic():
         db.execute("DELETE FROM report_runs WHERE schedule = ? AND slot = ?", [schedule, slot])

@@ -48,7 +48,7 @@ def _json(model: Installation | Bot) -> str:
 
 def save_installation(db: Database, installation: Installation) -> None:
     ent, team = installation.enterprise_id or "", installation.team_id or ""
-    with db.conn:
+    with db.atomic():
         db.table("installations").upsert({
             "enterprise_id": ent, "team_id": team, "user_id": installation.user_id or "",
             "is_enterprise_install": int(bool(installation.is_enterprise_install)),
@@ -59,7 +59,7 @@ def save_installation(db: Database, installation: Installation) -> None:
 
 
 def save_bot(db: Database, bot: Bot) -> None:
-    with db.conn:
+    with db.atomic():
         _save_bot(db, bot)
 
 
@@ -97,14 +97,14 @@ def find_installation(db: Database, enterprise_id: str | None, team_id: str | No
 
 
 def delete_bot(db: Database, enterprise_id: str | None, team_id: str | None) -> None:
-    with db.conn:
+    with db.atomic():
         db.execute("DELETE FROM bots WHERE enterprise_id = ? AND team_id = ?", [enterprise_id or "", team_id or ""])
 
 
 def delete_installation(db: Database, enterprise_id: str | None, team_id: str | None,
                         user_id: str | None = None) -> None:
     """With no user, every install of the workspace and its bot: what uninstalling or revoking means."""
-    with db.conn:
+    with db.atomic():
         if user_id is None:
             db.execute("DELETE FROM installations WHERE enterprise_id = ? AND team_id = ?",
                        [enterprise_id or "", team_id or ""])
@@ -128,7 +128,7 @@ def installed_bots(db: Database) -> list[Bot]:
 def issue_state(db: Database, expires_in: float) -> str:
     state = secrets.token_urlsafe(24)
     now = time.time()
-    with db.conn:
+    with db.atomic():
         db.execute("DELETE FROM oauth_states WHERE expires_at < ?", [now])
         db.table("oauth_states").insert({"state": state, "expires_at": now + expires_in})
     return state
@@ -136,7 +136,7 @@ def issue_state(db: Database, expires_in: float) -> str:
 
 def consume_state(db: Database, state: str) -> bool:
     """True once for a state that was issued and has not expired; it cannot be used again."""
-    with db.conn:
+    with db.atomic():
         cursor = db.execute("DELETE FROM oauth_states WHERE state = ? AND expires_at >= ?", [state, time.time()])
     return cursor.rowcount == 1
 

@@ -14,6 +14,7 @@ from sqlite_utils import Database
 
 from storage.db import write_lock
 from storage.records import JobRecord, utcnow
+from storage.rows import update_row
 
 
 def create_job(db: Database, **job: Any) -> tuple[JobRecord, bool]:
@@ -70,7 +71,8 @@ def update_job(db: Database, job_id: int, **fields: Any) -> None:
     for name in ("payload", "result"):
         if name in fields and fields[name] is not None:
             fields[name] = json.dumps(fields[name])
-    db.table("jobs").update(job_id, fields)
+    with db.atomic():
+        update_row(db, "jobs", {"id": job_id}, fields)
 
 
 def start_job(db: Database, job_id: int) -> None:

@@ -13,25 +13,30 @@ from sqlite_utils import Database
 
 from storage import spend
 from storage.records import LedgerEntry, RecentImage, Spend, ThreadKey, utcnow
+from storage.rows import insert_row, update_row
 
 
 def record_call(db: Database, entry: LedgerEntry, *, ledger_id: int | None = None) -> int:
-    """Insert the call's ledger row, or (with `ledger_id`) complete the row written before the call."""
+    """Insert the call's ledger row, or (with `ledger_id`) complete the row written before the call; committed."""
+    with db.atomic():
+        return write_call(db, entry, ledger_id=ledger_id)
+
+
+def write_call(db: Database, entry: LedgerEntry, *, ledger_id: int | None = None) -> int:
+    """`record_call` inside the caller's transaction (it commits nothing)."""
     row = _ledger_row(entry)
     if ledger_id is not None:
-        db.table("ledger").update(ledger_id, row)
+        update_row(db, "ledger", {"id": ledger_id}, row)
         return ledger_id
     row["created_at"] = utcnow()
-    inserted = db.table("ledger").insert(row).last_rowid
-    assert inserted is not None  # sqlite-utils keeps the cursor's lastrowid of the insert it just made
-    return inserted
+    return insert_row(db, "ledger", row)
 
 
 def interrupt_pending_calls(db: Database) -> int:
     """Calls a dead process left `pending` (sent, no answer recorded): failed, cost unknown — the API may
     have billed them, so they stay visible in the ledger rather than vanish, and keep the estimate written
     with them, which spend counts until the cost is known."""
-    with db.conn:
+    with db.atomic():
         cursor = db.execute(
             "UPDATE ledger SET status = 'error', error_code = 'interrupted', error_message = "
             "'imagebot stopped before the image API answered; it may have been billed' WHERE status = 'pending'")

@@ -195,7 +195,7 @@ def backup(data_dir: Path, target: Path, *, clock: Callable[[], datetime] | None
         gone = report.missing + report.corrupt
         if gone:
             # Gone from disk (pruned while the backup ran, or lost): the copy says so, so a restore is consistent.
-            with db.conn:
+            with db.atomic():
                 db.conn.executemany("UPDATE images SET pruned_at = ? WHERE id = ?", [(utcnow(), i) for i in gone])
         _check_integrity(db, copy)
         report.migrations = [m.name for m in migrations.applied(db)]

@@ -19,7 +19,7 @@ from storage.records import PostedFile, ThreadKey, utcnow
 
 def remember_card(db: Database, key: ThreadKey, text: str, blocks: list[dict[str, Any]]) -> None:
     """The card at `key.thread_ts` now reads `text` / `blocks` (replacing what it read before)."""
-    with db.conn:
+    with db.atomic():
         db.execute(
             "INSERT OR REPLACE INTO cards (team_id, channel_id, thread_ts, text, blocks, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -36,7 +36,7 @@ def posted_card(db: Database, key: ThreadKey) -> tuple[str, list[dict[str, Any]]
 def remember_files(db: Database, key: ThreadKey, files: Iterable[PostedFile]) -> None:
     """Slack made these files in the thread (an upload, a re-upload, a user's file that became a version)."""
     now = utcnow()
-    with db.conn:
+    with db.atomic():
         for file in files:
             db.execute(
                 "INSERT OR REPLACE INTO posted_files (team_id, channel_id, thread_ts, file_id, image_id, kind, "

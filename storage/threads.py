@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlite_utils import Database
-from sqlite_utils.db import NotFoundError
 
 from storage.files import ImageFiles
 from storage.records import ImageRecord, ThreadKey, ThreadRecord, utcnow
+from storage.rows import find_row, get_row, insert_row, update_row
 
 # images -----------------------------------------------------------------------------------------------------
 
@@ -34,20 +34,21 @@ def record_image(db: Database, files: ImageFiles, digest: str, relative: str, si
         "origin": origin, "parent_id": parent_id, "team_id": key.team_id, "channel_id": key.channel_id,
         "thread_ts": key.thread_ts, "created_at": utcnow(),
     }
-    db.table("images").insert(row, ignore=True)
+    with db.atomic():
+        insert_row(db, "images", row, ignore=True)
     record = get_image(db, digest)
     if record.pruned_at is not None and files.exists(relative):
         # The same bytes again after retention removed them: `put` wrote the file anew, so the image is
         # back and its age counts from now. (Had the pruner removed the file again between `put` and here,
         # the row would rightly stay pruned.)
-        with db.conn:
+        with db.atomic():
             db.execute("UPDATE images SET pruned_at = NULL, created_at = ? WHERE id = ?", [row["created_at"], digest])
         record = get_image(db, digest)
     return record
 
 
 def get_image(db: Database, image_id: str) -> ImageRecord:
-    row = db.table("images").get(image_id)
+    row = get_row(db, "images", {"id": image_id})
     return ImageRecord(id=row["id"], path=row["path"], bytes=row["bytes"], format=row["format"],
                        width=row["width"], height=row["height"], origin=row["origin"],
                        parent_id=row["parent_id"], pruned_at=row.get("pruned_at"))
@@ -62,35 +63,36 @@ def image_bytes(db: Database, files: ImageFiles, image_id: str) -> bytes:
 
 def start_thread(db: Database, key: ThreadKey, *, created_by: str, prompt: str | None) -> ThreadRecord:
     now = utcnow()
-    db.table("threads").insert(
-        {"team_id": key.team_id, "channel_id": key.channel_id, "thread_ts": key.thread_ts,
-         "created_by": created_by, "prompt": prompt, "last_image_id": None, "created_at": now,
-         "updated_at": now},
-        ignore=True,
-    )
+    with db.atomic():
+        insert_row(db, "threads", {"team_id": key.team_id, "channel_id": key.channel_id, "thread_ts": key.thread_ts,
+                                   "created_by": created_by, "prompt": prompt, "last_image_id": None,
+                                   "created_at": now, "updated_at": now}, ignore=True)
     thread = get_thread(db, key)
     assert thread is not None
     return thread
 
 
 def get_thread(db: Database, key: ThreadKey) -> ThreadRecord | None:
-    try:
-        row = db.table("threads").get((key.team_id, key.channel_id, key.thread_ts))
-    except NotFoundError:
+    row = find_row(db, "threads", _thread_key(key))
+    if row is None:
         return None
     return ThreadRecord(key=key, created_by=row["created_by"], prompt=row["prompt"],
                         last_image_id=row["last_image_id"])
 
 
 def set_last_image(db: Database, key: ThreadKey, image_id: str) -> None:
-    db.table("threads").update((key.team_id, key.channel_id, key.thread_ts),
-                               {"last_image_id": image_id, "updated_at": utcnow()})
+    with db.atomic():
+        update_row(db, "threads", _thread_key(key), {"last_image_id": image_id, "updated_at": utcnow()})
+
+
+def _thread_key(key: ThreadKey) -> dict[str, str]:
+    return {"team_id": key.team_id, "channel_id": key.channel_id, "thread_ts": key.thread_ts}
 
 
 def attach_thread(db: Database, job_id: int, key: ThreadKey, *, created_by: str, prompt: str | None) -> None:
     """A generate job's card is posted: its thread and the job's link to it, in one transaction."""
     now = utcnow()
-    with db.conn:
+    with db.atomic():
         # The channel too: a workflow step's job for a user is posted to their DM, known once it is posted.
         db.execute("UPDATE jobs SET thread_ts = ?, channel_id = ? WHERE id = ?",
                    [key.thread_ts, key.channel_id, job_id])
@@ -106,7 +108,7 @@ def attach_thread(db: Database, job_id: int, key: ThreadKey, *, created_by: str,
 def add_versions(db: Database, key: ThreadKey, image_ids: list[str], *, parent_image_id: str | None,
                  job_id: int | None) -> list[str]:
     """Label a call's images with the thread's next version number (v3, or v3a, v3b… for several)."""
-    with db.conn:
+    with db.atomic():
         row = db.execute("SELECT COALESCE(MAX(number), 0) FROM versions WHERE team_id = ? AND channel_id = ? AND "
                          "thread_ts = ?", [key.team_id, key.channel_id, key.thread_ts]).fetchone()
         number = int(row[0]) + 1
