@@ -89,6 +89,8 @@ async def cpu(table: Table, monitor: Monitor, standins: StandIns, n: int = 100, 
               f"<= 2 x floor = {2 * floor_s * 1000:.1f}")
     table.add(label, "CPU per image / floor", f"{per_image / floor_s:.2f}", "", "<= 2")
     table.add(label, "  of which in the kernel (sockets, files) (ms)", f"{kernel / max(delivered, 1) * 1000:.1f}")
+    table.add(label, "  page faults per image (fresh memory the kernel zeroes)",
+              f"{(usage.ru_minflt - began.ru_minflt) / max(delivered, 1):.0f}")
     table.add(label, "images delivered / commands", f"{delivered} / {n}")
     table.add(label, "idle CPU (ms per s, subtracted)", f"{idle * 1000:.1f}")
     table.add(label, "largest event-loop stall (ms)", f"{stall * 1000:.1f}", "", "< 50")
