@@ -73,6 +73,16 @@ class Spend:
 
 
 @dataclass(frozen=True)
+class ThreadFacts:
+    """What a delivered call's footnote reads from the thread, in one trip: what the thread has cost, each new
+    image's version label, the label of the image an edit started from, the label the next edit starts from."""
+    spend: Spend
+    labels: tuple[str | None, ...]
+    base_label: str | None
+    next_edit: str | None
+
+
+@dataclass(frozen=True)
 class JobRecord:
     id: int
     dedupe_key: str

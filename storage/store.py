@@ -35,6 +35,7 @@ from storage.records import (
     PostedFile,
     RecentImage,
     Spend,
+    ThreadFacts,
     ThreadKey,
     ThreadRecord,
 )
@@ -95,6 +96,27 @@ class Store:
                      job_id: int | None) -> list[str]:
         return threads.add_versions(self.db, key, image_ids, parent_image_id=parent_image_id, job_id=job_id)
 
+    def record_outcome(self, entry: LedgerEntry, *, ledger_id: int, image_ids: list[str],
+                       parent_image_id: str | None) -> list[str]:
+        """A call's images are kept: in one transaction its ledger row is completed, its images become the
+        thread's next version, and the first of them the context of the next edit. The version labels."""
+        with self.db.atomic():
+            ledger.record_call(self.db, entry, ledger_id=ledger_id)
+            labels = threads.add_versions(self.db, entry.key, image_ids, parent_image_id=parent_image_id,
+                                          job_id=entry.job_id)
+            threads.set_last_image(self.db, entry.key, image_ids[0])
+        return labels
+
+    def thread_facts(self, key: ThreadKey, image_ids: list[str], base_image_id: str | None) -> ThreadFacts:
+        """What the footnote of a delivered call reads from the thread (records.ThreadFacts), in one read."""
+        def label(image_id: str | None) -> str | None:
+            row = threads.version_of(self.db, key, image_id) if image_id else None
+            return row["label"] if row else None
+
+        thread = threads.get_thread(self.db, key)
+        return ThreadFacts(spend=ledger.thread_spend(self.db, key), labels=tuple(label(i) for i in image_ids),
+                         base_label=label(base_image_id), next_edit=label(thread.last_image_id if thread else None))
+
     def versions(self, key: ThreadKey) -> list[dict[str, Any]]:
         return threads.versions(self.db, key)
 
@@ -143,6 +165,11 @@ class Store:
         """`spend`, and the part of it counted at estimate (calls that may have been billed, cost unknown)."""
         return sums.spend_with_estimates(self.db, sums.Scope(team_id, start, end, channel_id=channel_id,
                                                                    user_id=user_id))
+
+    def spends_with_estimates(self, team_id: str,
+                              windows: list[tuple[str, str, dict[str, str]]]) -> list[tuple[int, sums.Estimated]]:
+        """Several `spend_with_estimates` at once: (start, end, {"user_id" or "channel_id": …}) each."""
+        return [self.spend_with_estimates(team_id, start, end, **where) for start, end, where in windows]
 
     # jobs -------------------------------------------------------------------------------------------------------
     def create_job(self, **job: Any) -> tuple[JobRecord, bool]:

@@ -183,19 +183,17 @@ class Budgets:
 
     async def standing(self, team_id: str, user_id: str, channel_id: str, now: datetime | None = None) -> Standing:
         """Where a user stands: their spend today and this month, and each budget that applies to them with its
-        spend (channel_id "" leaves channel budgets out: they depend on where the user asks)."""
+        spend (channel_id "" leaves channel budgets out: they depend on where the user asks). Two database trips:
+        the budgets, then every spend at once."""
         now = now or datetime.now(self.tz)
-        today = await self.spent(team_id, Budget("user", user_id, "daily", 0, "env"), now)
-        month, month_estimated = await self.spent_with_estimates(team_id, Budget("user", user_id, "monthly", 0,
-                                                                                 "env"), now)
-        lines = []
-        for budget in await self.applicable(team_id, user_id, channel_id):
-            if budget.scope == "channel" and not channel_id:
-                continue
-            _, resets = period_bounds(budget.period, now, self.tz)
-            spent, estimated = await self.spent_with_estimates(team_id, budget, now)
-            lines.append(BudgetStanding(budget, spent, resets, estimated))
-        return Standing(today_micro=today, month_micro=month, budgets=tuple(lines), month_estimated=month_estimated)
+        applying = [budget for budget in await self.applicable(team_id, user_id, channel_id)
+                    if channel_id or budget.scope != "channel"]
+        day, month = Budget("user", user_id, "daily", 0, "env"), Budget("user", user_id, "monthly", 0, "env")
+        (today, _), (month_spent, month_estimated), *spends = await self._spends(team_id, [day, month, *applying],
+                                                                                 now)
+        lines = tuple(BudgetStanding(budget, spent, period_bounds(budget.period, now, self.tz)[1], estimated)
+                      for budget, (spent, estimated) in zip(applying, spends, strict=True))
+        return Standing(today_micro=today, month_micro=month_spent, budgets=lines, month_estimated=month_estimated)
 
     async def spent(self, team_id: str, budget: Budget, now: datetime) -> int:
         """The budget's spend this period (possibly billed calls at estimate)."""
@@ -203,11 +201,17 @@ class Budgets:
 
     async def spent_with_estimates(self, team_id: str, budget: Budget, now: datetime) -> tuple[int, Estimated]:
         """`spent`, and the part of it counted at estimate."""
-        start, end = period_bounds(budget.period, now, self.tz)
-        kwargs = {"user_id": budget.target} if budget.scope == "user" else (
-            {"channel_id": budget.target} if budget.scope == "channel" else {})
-        return await self._db(self._store.spend_with_estimates, team_id, ledger_time(start), ledger_time(end),
-                              **kwargs)
+        return (await self._spends(team_id, [budget], now))[0]
+
+    async def _spends(self, team_id: str, budgets: list[Budget], now: datetime) -> list[tuple[int, Estimated]]:
+        """Each budget's spend this period and the part of it at estimate, in one database trip."""
+        windows = []
+        for budget in budgets:
+            start, end = period_bounds(budget.period, now, self.tz)
+            where = {"user_id": budget.target} if budget.scope == "user" else (
+                {"channel_id": budget.target} if budget.scope == "channel" else {})
+            windows.append((ledger_time(start), ledger_time(end), where))
+        return await self._db(self._store.spends_with_estimates, team_id, windows) if windows else []
 
     def _reserved(self, team_id: str, budget: Budget) -> int:
         return sum(
@@ -243,15 +247,20 @@ class Budgets:
     def release(self, key: object) -> None:
         self._reservations.pop(key, None)
 
-    async def crossed(self, team_id: str, channel_id: str, now: datetime | None = None) -> list[Alert]:
+    async def crossed(self, team_id: str, channel_id: str, now: datetime | None = None, *,
+                      standing: Standing | None = None) -> list[Alert]:
         """Channel and workspace budgets whose 80 % or 100 % mark the spend has now reached, each reported once
-        per period (the alerts table remembers across restarts)."""
+        per period (the alerts table remembers across restarts). With the `standing` of a user in this channel,
+        measured at `now`, its spends are used rather than read again."""
         now = now or datetime.now(self.tz)
+        if standing is not None and channel_id:
+            measured = [(line.budget, line.spent_micro) for line in standing.budgets if line.budget.scope != "user"]
+        else:
+            budgets = [budget for budget in await self.applicable(team_id, "", channel_id) if budget.scope != "user"]
+            spends = await self._spends(team_id, budgets, now)
+            measured = [(budget, spent) for budget, (spent, _) in zip(budgets, spends, strict=True)]
         alerts = []
-        for budget in await self.applicable(team_id, "", channel_id):
-            if budget.scope == "user":
-                continue
-            spent = await self.spent(team_id, budget, now)
+        for budget, spent in measured:
             start, _ = period_bounds(budget.period, now, self.tz)
             for threshold in ALERT_THRESHOLDS:
                 if budget.limit_micro and spent * 100 >= budget.limit_micro * threshold:

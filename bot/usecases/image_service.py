@@ -323,7 +323,7 @@ class ImageService(ThreadImages):
     async def _answered(self, entry: LedgerEntry, ledger_id: int, started: float, call: _Call, on_lost: OnLost,
                         on_answer: OnAnswer, lost: list[LostAnswer], *, origin: str,
                         parent_id: str | None) -> _Called:
-        key, job_id = entry.key, entry.job_id
+        key = entry.key
         try:
             result = await call(on_lost, on_answer)
         except ImageAPIError as error:
@@ -356,11 +356,11 @@ class ImageService(ThreadImages):
         # upload holds a few hundred bytes, not megabytes (a 50-burst held 120 MB of decoded PNGs this way).
         result = replace(result, images=())
         entry.image_ids = tuple(r.id for r in records)
-        await self._settle(entry, ledger_id, started)
-        await self.io(self.store.add_versions, key, [r.id for r in records], parent_image_id=parent_id,
-                      job_id=job_id)
-        # With several outputs the first (v3a) is the context; "use b" picks another.
-        await self.io(self.store.set_last_image, key, records[0].id)
+        self.metrics.image_call(entry)
+        # One transaction: the row completed, the images the next version; with several outputs the first (v3a)
+        # is the context of the next edit ("use b" picks another).
+        await self.io(self.store.record_outcome, entry, ledger_id=ledger_id, image_ids=list(entry.image_ids),
+                      parent_image_id=parent_id)
         return result, tuple(records), (len(lost), len(lost) * (entry.estimate_micro or 0))
 
     async def _settle(self, entry: LedgerEntry, ledger_id: int, started: float) -> None:
@@ -374,21 +374,16 @@ class ImageService(ThreadImages):
     async def _delivered(self, kind: str, key: ThreadKey, user_id: str, result: ImageResult,
                          images: tuple[ImageRecord, ...], converted: tuple[str, ...] = (),
                          policy_notes: tuple[str, ...] = (), *, lost: tuple[int, int] = (0, 0)) -> Delivered:
-        spend = await self.io(self.store.thread_spend, key)
+        base_id = images[0].parent_id if kind == "edit" and images else None
+        facts = await self.io(self.store.thread_facts, key, [record.id for record in images], base_id)
         cost = self.cost(result)
-        versions = []
-        for record in images:
-            row = await self.io(self.store.version_of, key, record.id)
-            versions.append(row["label"] if row else "?")
-        base = None
-        if kind == "edit" and images and images[0].parent_id:
-            row = await self.io(self.store.version_of, key, images[0].parent_id)
-            base = row["label"] if row else None
         now = datetime.now(self.budgets.tz)
         standing = await self.budgets.standing(key.team_id, user_id, key.channel_id, now)
-        return Delivered(kind=kind, result=result, images=images, cost_micro=cost, thread_spend=spend,
+        return Delivered(kind=kind, result=result, images=images, cost_micro=cost, thread_spend=facts.spend,
                          converted=converted, policy_notes=policy_notes,
-                         versions=tuple(versions), base_version=base, next_edit=await self.current_version(key),
+                         versions=tuple(label or "?" for label in facts.labels), base_version=facts.base_label,
+                         next_edit=facts.next_edit,
                          user_month_micro=standing.month_micro, budgets_left=standing.budgets,
-                         alerts=tuple(await self.budgets.crossed(key.team_id, key.channel_id, now)),
+                         alerts=tuple(await self.budgets.crossed(key.team_id, key.channel_id, now,
+                                                                 standing=standing)),
                          lost_answers=lost[0], lost_micro=lost[1], month_estimated=standing.month_estimated)

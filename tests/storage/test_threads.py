@@ -1,9 +1,12 @@
 """storage/threads.py: images (a row per distinct bytes, the file beside it) and image threads, on a real database."""
 
 import hashlib
+import sqlite3
 from pathlib import Path
 
-from storage.records import ThreadKey
+import pytest
+
+from storage.records import LedgerEntry, ThreadKey
 from storage.store import Store
 
 KEY = ThreadKey("T1", "C1", "1700000000.000100")
@@ -103,3 +106,63 @@ def test_set_last_image_moves_the_thread_on(store: Store) -> None:
     thread = store.get_thread(KEY)
     assert thread is not None
     assert thread.last_image_id == "second"
+
+
+# a call's outcome, and what its footnote reads ----------------------------------------------------------------
+
+
+def _pending_call(store: Store) -> tuple[int, LedgerEntry]:
+    entry = LedgerEntry(key=KEY, user_id="U1", kind="generate", provider="openai", model="gpt-image-2",
+                        size="1024x1024", quality="low", n=2, prompt="a cat", status="pending", estimate_micro=900)
+    return store.record_call(entry), entry
+
+
+def test_record_outcome_completes_the_row_labels_the_images_and_moves_the_thread_on(store: Store) -> None:
+    store.start_thread(KEY, created_by="U1", prompt="a cat")
+    a = store.save_image(b"a", "png", origin="generated", key=KEY)
+    b = store.save_image(b"b", "png", origin="generated", key=KEY)
+    ledger_id, entry = _pending_call(store)
+    entry.status, entry.cost_micro, entry.image_ids = "ok", 850, (a.id, b.id)
+
+    labels = store.record_outcome(entry, ledger_id=ledger_id, image_ids=[a.id, b.id], parent_image_id=None)
+
+    assert labels == ["v1a", "v1b"]
+    [row] = store.ledger_rows(id=ledger_id)
+    assert (row["status"], row["cost_micro"]) == ("ok", 850)
+    thread = store.get_thread(KEY)
+    assert thread is not None and thread.last_image_id == a.id
+    facts = store.thread_facts(KEY, [a.id, b.id], None)
+    assert (facts.labels, facts.base_label, facts.next_edit) == (("v1a", "v1b"), None, "v1a")
+    assert (facts.spend.micro, facts.spend.calls) == (850, 1)
+
+
+def test_record_outcome_is_one_transaction(store: Store) -> None:
+    """A failure inside (here a trigger refuses the version) leaves the ledger row pending and no version behind,
+    not a row completed for images the thread never got."""
+    store.start_thread(KEY, created_by="U1", prompt="a cat")
+    a = store.save_image(b"a", "png", origin="generated", key=KEY)
+    store.add_versions(KEY, [a.id], parent_image_id=None, job_id=None)
+    store.db.execute("CREATE TRIGGER no_v2 BEFORE INSERT ON versions WHEN NEW.label = 'v2' "
+                     "BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    ledger_id, entry = _pending_call(store)
+    entry.status, entry.cost_micro = "ok", 850
+
+    with pytest.raises(sqlite3.IntegrityError):
+        store.record_outcome(entry, ledger_id=ledger_id, image_ids=[a.id], parent_image_id=None)
+
+    [row] = store.ledger_rows(id=ledger_id)
+    assert row["status"] == "pending"
+    assert [v["label"] for v in store.versions(KEY)] == ["v1"]
+
+
+def test_thread_facts_of_an_edit_name_its_base(store: Store) -> None:
+    store.start_thread(KEY, created_by="U1", prompt="a cat")
+    first = store.save_image(b"first", "png", origin="generated", key=KEY)
+    edit = store.save_image(b"edit", "png", origin="edited", key=KEY, parent_id=first.id)
+    store.add_versions(KEY, [first.id], parent_image_id=None, job_id=None)
+    store.add_versions(KEY, [edit.id], parent_image_id=first.id, job_id=None)
+
+    facts = store.thread_facts(KEY, [edit.id], first.id)
+
+    assert (facts.labels, facts.base_label, facts.next_edit) == (("v2",), "v1", None)  # no last image set yet
+    assert store.thread_facts(OTHER, ["nothing"], None).labels == (None,)

@@ -230,3 +230,23 @@ def test_an_svg_estimate_says_its_author_is_billed_apart() -> None:
     [note] = estimate_caveats(caps(model), ImageOptions(model=model, output_format="svg"))
     assert "billed apart" in note
     assert estimate_caveats(None, ImageOptions(model="house-model")) == ()  # unknown model: nothing to say
+
+
+@pytest.mark.anyio
+async def test_alerts_from_a_standing_are_those_read_afresh_and_each_is_sent_once(db: DbThread) -> None:
+    """After a call the footnote's standing gives `crossed` its spends (no second read of the ledger); what it
+    reports is what reading the ledger again reports, user budgets never among them, each mark once a period."""
+    budgets = Budgets(db, settings(user_daily_budget_micro=100_000, channel_monthly_budget_micro=1_000_000,
+                                   workspace_monthly_budget_micro=20_000_000))
+    await spend(db, 850_000)  # 85 % of the channel's month; the user's day is long past
+    await spend(db, 16_000_000, channel="C2")  # with it, 84 % of the workspace's month
+    now = datetime.now(budgets.tz)
+    standing = await budgets.standing(TEAM, "U1", "C1", now)
+
+    from_standing = await budgets.crossed(TEAM, "C1", now, standing=standing)
+
+    assert sorted((a.budget.scope, a.threshold, a.spent_micro) for a in from_standing) == [
+        ("channel", 80, 850_000), ("workspace", 80, 16_850_000)]
+    assert await budgets.crossed(TEAM, "C1", now) == []  # sent already, read afresh or not
+    await spend(db, 150_000)  # the channel's month is spent; the workspace's 85 % was reported at 80 %
+    assert [(a.budget.scope, a.threshold) for a in await budgets.crossed(TEAM, "C1", now)] == [("channel", 100)]
