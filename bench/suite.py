@@ -45,13 +45,14 @@ class Config:
     bursts_default: tuple[int, ...]
     inserts: int
     cpu_commands: int = 100
+    cpu_rounds: int = 3  # alternating floor / app rounds (bench/suite_cpu.py)
 
 
 CONFIGS = {
-    "full": Config("full", 50, 100, 10, True, (50, 200, 500), (50, 200, 500), 10_000),
+    "full": Config("full", 50, 100, 10, True, (50, 200, 500), (50, 200, 500), 10_000, cpu_rounds=5),
     "quick": Config("quick", 50, 20, 5, False, (50, 200), (50, 200), 2_000),
     # The smallest configuration, for the smoke test: every scenario, tiny counts.
-    "smoke": Config("smoke", 5, 3, 1, False, (5,), (5,), 200, 5),
+    "smoke": Config("smoke", 5, 3, 1, False, (5,), (5,), 200, 5, 1),
 }
 SCENARIOS = ("cpu", "memory", "overhead", "sustained", "burst", "storage")
 
@@ -65,7 +66,7 @@ async def run(config: Config, only: tuple[str, ...] = SCENARIOS) -> Table:
     upload_s = 0.0
     try:
         if "cpu" in only:
-            await cpu(table, monitor, standins, config.cpu_commands)
+            await cpu(table, monitor, standins, config.cpu_commands, rounds=config.cpu_rounds)
         if "memory" in only:
             await memory(table, monitor, standins, config.in_flight)
         if "overhead" in only:
