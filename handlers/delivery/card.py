@@ -16,7 +16,9 @@ user's upload again (its file is not named for the image).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -91,23 +93,42 @@ def uploaded_names(uploads: Sequence[Mapping[str, Any]], files: Sequence[Mapping
     return [{"id": file["id"], "name": upload.get("filename")} for upload, file in zip(uploads, files, strict=False)]
 
 
+CARDS_KEPT = 1024
+
+
+def _posting(text: str, card: list[JSON]) -> str:
+    return json.dumps([text, card], sort_keys=True)
+
+
 class Card:
-    """Updates a thread's card (chat.update), with its picture when Slack can draw it, and keeps what it posted."""
+    """Updates a thread's card (chat.update), with its picture when Slack can draw it, and keeps what it posted.
+
+    An update to exactly what this process last posted on a card is not sent: a card posted "Generating…" for a
+    job that runs at once was updated to the same "Generating…" when it started, a chat.update (Tier 3) and a
+    database write for nothing. The last `CARDS_KEPT` cards are remembered, in memory only: after a restart
+    the first update is sent whatever it says."""
 
     def __init__(self, slack: Slack, images: ImageService, *, sleep: Sleep | None = None,
                  waits: Sequence[float] = WAITS) -> None:
         self.slack = slack
         self.images = images  # where the card's last blocks and the threads' files are kept
+        self._last: OrderedDict[ThreadKey, str] = OrderedDict()  # key -> text and blocks last posted, as JSON
         self.sleep = sleep  # injected: tests count the waits instead of waiting (None: `pause`)
         self.waits = tuple(waits)
 
     async def posted(self, key: ThreadKey, text: str, card: list[JSON]) -> None:
         """The card was posted (chat.postMessage) as `text` / `card`: what later changes start from."""
+        self._last[key] = _posting(text, card)
+        self._last.move_to_end(key)
+        while len(self._last) > CARDS_KEPT:
+            self._last.popitem(last=False)
         await posting.remember_card(self.images, key, text, card)
 
     async def update(self, key: ThreadKey, text: str, card: list[JSON]) -> bool:
         """chat.update the card at `key.thread_ts`. A picture Slack refuses (`invalid_blocks`: not processed yet) is
         tried again after each of `waits`, then the card goes without it. False if the card was not updated."""
+        if self._last.get(key) == _posting(text, card):
+            return True  # Slack shows exactly this already
         client = await self.slack(key.team_id)
         pictured = any(block.get("block_id") == blocks.CARD_IMAGE_BLOCK_ID for block in card)
         for wait in (*self.waits, None) if pictured else (None,):

@@ -264,3 +264,29 @@ def test_an_uploads_files_are_kept_for_the_image_each_shows() -> None:
     assert posted_files([first, second], made) == [
         PostedFile(first, "F1", "image", drawn=False), PostedFile(first, "F2", "preview", drawn=True),
         PostedFile(second, "F3", "image", drawn=False)]
+
+
+async def test_an_update_to_what_the_card_already_shows_is_not_sent(
+        slack: SlackStandIn, posted: tuple[Card, ThreadKey, Sleeps]) -> None:
+    card, key, _ = posted
+    text, blocks = build_card(ALICE, "a cat", models_options(), "working")  # as posted
+    assert await card.update(key, text, blocks) is True
+    assert slack.calls_to("chat.update") == []
+
+    done = build_card(ALICE, "a cat", models_options(), "done")
+    assert await card.update(key, *done) is True
+    assert await card.update(key, *done) is True  # the second: what it shows already
+    assert len(slack.calls_to("chat.update")) == 1
+    assert await card.update(key, text, blocks) is True  # back to an earlier text: sent
+    assert len(slack.calls_to("chat.update")) == 2
+    assert card_text(slack.thread(CHANNEL, key.thread_ts)[0]) == card_text({"blocks": blocks})
+
+
+async def test_a_card_for_a_job_that_runs_at_once_is_updated_once(
+        slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace) -> None:
+    """Posted "Generating…", then updated once, with its picture and "Done"; not first to "Generating…" again."""
+    thread_ts = await generate(slack, workspace, "a lighthouse")
+    updates = [c for c in slack.calls_to("chat.update") if c.params.get("ts") == thread_ts
+               or c.json_param("ts") == thread_ts]
+    assert len(updates) == 1
+    assert "Done" in card_text(slack.thread(CHANNEL, thread_ts)[0])
