@@ -108,7 +108,8 @@ class Delivery:
         if job.thread_ts:  # run again, or a queued job resumed after a restart: the card is there already
             await self._update_card(job, status)
             return job
-        text, card = blocks.build_card(job.user_id, job.payload["prompt"], self._options(job), status)
+        text, card = blocks.build_card(job.user_id, job.payload["prompt"], self._options(job), status,
+                                       workflow=is_step(job))
         try:
             posted = await (await self.slack(job.team_id)).chat_postMessage(channel=job.channel_id, text=text,
                                                                             blocks=card)
@@ -378,7 +379,8 @@ class Delivery:
     async def _update_card(self, job: JobRecord, status: str, image: blocks.CardImage | None = None) -> None:
         if not _has_card(job) or not job.thread_ts:  # no card, or none posted yet: nothing to update
             return
-        text, card = blocks.build_card(job.user_id, job.payload["prompt"], self._options(job), status, image)
+        text, card = blocks.build_card(job.user_id, job.payload["prompt"], self._options(job), status, image,
+                                       workflow=is_step(job))
         await self.card.update(_key(job), text, card)
 
     async def _react(self, job: JobRecord, *, add: bool) -> None:

@@ -79,17 +79,19 @@ def settings_line(options: ImageOptions) -> str:
 
 
 def build_card(user_id: str, prompt: str, options: ImageOptions, status: str,
-               image: CardImage | None = None) -> tuple[str, list[dict[str, Any]]]:
+               image: CardImage | None = None, *, workflow: bool = False) -> tuple[str, list[dict[str, Any]]]:
     """The visible card a /image request posts in the channel; its thread holds the images, and the card shows the
-    thread's current one (`image`) once there is one."""
+    thread's current one (`image`) once there is one. A Workflow Builder step's card says it came from a workflow
+    (its user ran the workflow; they did not type the prompt)."""
     quoted = "\n".join(f"> {escape(line)}" if line else ">" for line in prompt.splitlines()) or ">"
-    head = f"*<@{user_id}> asked for an image*\n"
+    asked = f"<@{user_id}> asked for an image{' with a workflow' if workflow else ''}"
+    head = f"*{asked}*\n"
     blocks: list[dict[str, Any]] = [
         {**section(head + quoted), "block_id": CARD_BLOCK_ID},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": settings_line(options)}]},
         {**context(status), "block_id": CARD_STATUS_BLOCK_ID},
     ]
-    return clip(f"<@{user_id}> asked for an image: {escape(prompt)}", 3000), with_card_image(blocks, image)
+    return clip(f"{asked}: {escape(prompt)}", 3000), with_card_image(blocks, image)
 
 
 def is_card(message_blocks: list[dict[str, Any]] | None) -> bool:

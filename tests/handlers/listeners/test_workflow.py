@@ -52,6 +52,8 @@ async def test_a_step_posts_the_image_and_completes_with_its_outputs(
     assert (entry["kind"], entry["user_id"], entry["channel_id"]) == ("workflow", ALICE, CHANNEL)
     assert round(entry["cost_micro"] / 1_000_000, 6) == outputs["cost_usd"]  # the ledger's figure, from usage
     assert "Done" in card_text(card)
+    assert f"*<@{ALICE}> asked for an image with a workflow*" in card_text(card)  # they ran it, typed nothing
+    assert card["text"] == f"<@{ALICE}> asked for an image with a workflow: a lighthouse at dusk"
 
 
 async def test_without_a_channel_the_image_goes_to_the_person_asking(
