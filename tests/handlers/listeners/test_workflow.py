@@ -29,6 +29,12 @@ def step_defined(slack: SlackStandIn) -> None:
     slack.define_function(WORKFLOW_STEP, workflow_step())  # the app's manifest, as Slack knows it
 
 
+async def settled(workspace: LocalWorkspace) -> list[dict[str, Any]]:
+    """The jobs once the queue has settled them: the run ends (completeError) before its job's row is written."""
+    await workspace.settle(WAIT)
+    return list(await Records(workspace).jobs())
+
+
 async def run(slack: SlackStandIn, **inputs: Any) -> tuple[str, dict[str, Any]]:
     execution, delivery = await slack.run_function(WORKFLOW_STEP, {"user_id": ALICE, **inputs})
     assert delivery.status == 200, delivery
@@ -87,7 +93,7 @@ async def test_a_budget_refusal_fails_the_step_and_charges_nothing(
     _, failed = await run(slack, prompt="a lighthouse", channel=CHANNEL)
     assert failed["state"] == "failed" and "budget" in failed["error"].lower(), failed
     assert not image_api.requests
-    assert [r["status"] for r in await Records(workspace).jobs()] == ["failed"]
+    assert [r["status"] for r in await settled(workspace)] == ["failed"]
 
 
 async def test_a_channel_imagebot_may_not_post_in_fails_the_step(
@@ -171,5 +177,5 @@ async def test_a_channel_without_the_bot_fails_the_step_with_how_to_fix_it(
     _, failed = await run(slack, prompt="a lighthouse", channel="C0QUIET")
     assert failed["state"] == "failed" and "not_in_channel" in failed["error"] and "/invite" in failed["error"]
     assert not image_api.requests
-    [job] = await Records(workspace).jobs()
+    [job] = await settled(workspace)
     assert (job["status"], job["error_code"]) == ("failed", "not_announced")
