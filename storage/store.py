@@ -109,13 +109,13 @@ class Store:
 
     def thread_facts(self, key: ThreadKey, image_ids: list[str], base_image_id: str | None) -> ThreadFacts:
         """What the footnote of a delivered call reads from the thread (records.ThreadFacts), in one read."""
-        def label(image_id: str | None) -> str | None:
-            row = threads.version_of(self.db, key, image_id) if image_id else None
-            return row["label"] if row else None
+        return ThreadFacts(spend=ledger.thread_spend(self.db, key),
+                           labels=tuple(threads.label_of(self.db, key, i) for i in image_ids),
+                           base_label=threads.label_of(self.db, key, base_image_id),
+                           next_edit=threads.next_edit_label(self.db, key))
 
-        thread = threads.get_thread(self.db, key)
-        return ThreadFacts(spend=ledger.thread_spend(self.db, key), labels=tuple(label(i) for i in image_ids),
-                         base_label=label(base_image_id), next_edit=label(thread.last_image_id if thread else None))
+    def next_edit_label(self, key: ThreadKey) -> str | None:
+        return threads.next_edit_label(self.db, key)
 
     def versions(self, key: ThreadKey) -> list[dict[str, Any]]:
         return threads.versions(self.db, key)

@@ -137,6 +137,18 @@ def version_of(db: Database, key: ThreadKey, image_id: str) -> dict[str, Any] | 
     return rows[0] if rows else None
 
 
+def label_of(db: Database, key: ThreadKey, image_id: str | None) -> str | None:
+    """The version label that shows `image_id` in the thread (None for no image, or one it never labelled)."""
+    row = version_of(db, key, image_id) if image_id else None
+    return str(row["label"]) if row else None
+
+
+def next_edit_label(db: Database, key: ThreadKey) -> str | None:
+    """The label of the image the thread's next edit starts from (None before it has one)."""
+    thread = get_thread(db, key)
+    return label_of(db, key, thread.last_image_id) if thread else None
+
+
 def version(db: Database, key: ThreadKey, label: str) -> dict[str, Any] | None:
     rows = list(db.query(
         "SELECT * FROM versions WHERE team_id = ? AND channel_id = ? AND thread_ts = ? AND label = ?",

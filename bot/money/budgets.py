@@ -197,11 +197,7 @@ class Budgets:
 
     async def spent(self, team_id: str, budget: Budget, now: datetime) -> int:
         """The budget's spend this period (possibly billed calls at estimate)."""
-        return (await self.spent_with_estimates(team_id, budget, now))[0]
-
-    async def spent_with_estimates(self, team_id: str, budget: Budget, now: datetime) -> tuple[int, Estimated]:
-        """`spent`, and the part of it counted at estimate."""
-        return (await self._spends(team_id, [budget], now))[0]
+        return (await self._spends(team_id, [budget], now))[0][0]
 
     async def _spends(self, team_id: str, budgets: list[Budget], now: datetime) -> list[tuple[int, Estimated]]:
         """Each budget's spend this period and the part of it at estimate, in one database trip."""

@@ -97,11 +97,8 @@ class ThreadImages:
 
     # versions: moving the context needs no API call ---------------------------------------------------
     async def current_version(self, key: ThreadKey) -> str | None:
-        thread = await self.get_thread(key)
-        if thread is None or thread.last_image_id is None:
-            return None
-        row = await self.io(self.store.version_of, key, thread.last_image_id)
-        return row["label"] if row else None
+        """The label of the image the next edit starts from (None before the thread has one)."""
+        return await self.io(self.store.next_edit_label, key)
 
     async def use_version(self, key: ThreadKey, label: str) -> str:
         row = await self.io(self.store.version, key, label)

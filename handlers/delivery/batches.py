@@ -105,8 +105,7 @@ class BatchDelivery:
         batch = await self.batches.get(batch_id)
         if batch is None or batch.key is None:
             return
-        if user_id != batch.user_id:
-            await self._tell(batch, user_id, ONLY_ASKER)
+        if not await self._the_asker(batch, user_id):
             return
         try:
             sent = await self.batches.submit(batch)
@@ -126,16 +125,14 @@ class BatchDelivery:
         batch = await self.batches.get(batch_id)
         if batch is None:
             return
-        if user_id != batch.user_id:
-            await self._tell(batch, user_id, ONLY_ASKER)
+        if not await self._the_asker(batch, user_id):
             return
         if await self.batches.decline(batch_id):
             await self._update(batch, ui.STATES["declined"])
 
     async def cancel(self, batch: BatchRecord, user_id: str) -> None:
         """`cancel` in the batch's thread."""
-        if user_id != batch.user_id:
-            await self._tell(batch, user_id, ONLY_ASKER)
+        if not await self._the_asker(batch, user_id):
             return
         try:
             remote = await self.batches.cancel(batch)
@@ -211,6 +208,13 @@ class BatchDelivery:
             await (await self.slack(team_id)).chat_postMessage(channel=channel_id, thread_ts=thread_ts, text=text)
         except SlackApiError as error:
             log.warning("could not post about a batch in %s: %s", channel_id, error.response.get("error"))
+
+    async def _the_asker(self, batch: BatchRecord, user_id: str) -> bool:
+        """Whether `user_id` asked for the batch; anyone else is told, privately, that only they can act on it."""
+        if user_id == batch.user_id:
+            return True
+        await self._tell(batch, user_id, ONLY_ASKER)
+        return False
 
     async def _tell(self, batch: BatchRecord, user_id: str, text: str) -> None:
         try:

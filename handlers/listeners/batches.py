@@ -4,21 +4,20 @@ once), a DM or mention saying `batch` with a TXT or CSV attached, the card's Sub
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.errors import UserInputError
 from bot.rules.batch_lines import lines_of_text, names_model
-from bot.runtime.jobs import Admission
 from bot.runtime.services import Services
 from bot.usecases.batches import BatchRefused
 from handlers.delivery.batches import batch_payload
 from handlers.delivery.jobs import Delivery
 from handlers.listeners.actions.presses import in_message, press_of
+from handlers.listeners.submissions import submit_command
 from handlers.ui import batches as ui
-from handlers.ui.errors import explain, refusal
+from handlers.ui.errors import explain
 from storage.records import BatchRecord, ThreadKey
 
 NO_BATCHES = ("Batches go through OpenAI's Batch API, which imagebot is not set up to use here. Use `/image` "
@@ -44,16 +43,7 @@ async def command(services: Services, ack: AsyncAck, command: dict[str, Any]) ->
     except UserInputError as error:
         await ack(text=f"{explain(error)}\nSee `/image help` for the options; a batch has one prompt a line.")
         return
-    trigger = command.get("trigger_id") or uuid.uuid4().hex
-    admission = await services.jobs.submit(
-        dedupe_key=f"command:{command['team_id']}:{trigger}", kind="batch", team_id=command["team_id"],
-        channel_id=command["channel_id"], user_id=command["user_id"], payload=batch_payload(text),
-        response_url=command.get("response_url"))
-    await ack(text=_refused(services, admission) or "")
-
-
-def _refused(services: Services, admission: Admission) -> str | None:
-    return refusal(admission.status, retry_in=admission.retry_in, limit=services.settings.user_requests_per_minute)
+    await ack(text=await submit_command(services, command, kind="batch", payload=batch_payload(text)))
 
 
 async def reply(services: Services, delivery: Delivery, batch: BatchRecord, event: dict[str, Any]) -> None:

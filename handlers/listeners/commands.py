@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -16,8 +15,9 @@ from bot.rules.options import is_help, parse_command
 from bot.runtime.services import Services
 from handlers.delivery.jobs import Delivery, generate_payload
 from handlers.listeners import batches
+from handlers.listeners.submissions import submit_command
 from handlers.listeners.views import open_image_form
-from handlers.ui.errors import explain, refusal
+from handlers.ui.errors import explain
 from handlers.ui.help import build_help
 
 IMAGE_COMMAND = "/image"
@@ -49,14 +49,8 @@ def register(app: AsyncApp, services: Services, delivery: Delivery) -> None:
         except UserInputError as error:
             await ack(text=f"{explain(error)}\nSee `{IMAGE_COMMAND} help` for the options.")
             return
-        # A command redelivered (Socket Mode resends unacked envelopes) carries the same trigger_id.
-        trigger = command.get("trigger_id") or uuid.uuid4().hex
-        admission = await services.jobs.submit(
-            dedupe_key=f"command:{command['team_id']}:{trigger}", kind="generate", team_id=command["team_id"],
-            channel_id=command["channel_id"], user_id=command["user_id"],
-            payload=generate_payload(parsed.prompt, parsed.options), response_url=command.get("response_url"))
-        await ack(text=refusal(admission.status, retry_in=admission.retry_in,
-                               limit=services.settings.user_requests_per_minute) or "")
+        await ack(text=await submit_command(services, command, kind="generate",
+                                            payload=generate_payload(parsed.prompt, parsed.options)))
 
     async def usage(command: dict[str, Any], respond: AsyncRespond) -> None:
         """A user's own spend today and this month, and what is left of their budgets (privately)."""
