@@ -144,7 +144,7 @@ async def serve(settings: Settings, *, http: bool, host: str, port: int, ops: tu
 
 
 async def _serve(settings: Settings, *, http: bool, main: tuple[str, int], ops: tuple[str, int]) -> int:
-    from imagebot.compose import Imagebot, freeze_heap
+    from imagebot.compose import Imagebot, freeze_heap, short_gil_turns
 
     bot = Imagebot.build(settings, socket_mode=not http)
     stop = asyncio.Event()
@@ -157,6 +157,7 @@ async def _serve(settings: Settings, *, http: bool, main: tuple[str, int], ops: 
     try:
         await bot.start(host=main[0], port=main[1], ops=ops)
         freeze_heap()
+        short_gil_turns()
         await bot.wait(stop)
     finally:
         log.info("stopping: no new requests; running jobs get up to %.0fs", settings.shutdown_grace_seconds)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -113,6 +114,20 @@ def freeze_heap() -> None:
     `imagebot serve` (and the bench, which measures it) call it, not every app a test starts."""
     gc.collect()
     gc.freeze()
+
+
+GIL_TURN = 0.001  # seconds; CPython's own default is 0.005
+
+
+def short_gil_turns(turn: float = GIL_TURN) -> None:
+    """Once imagebot has started: a thread holding the GIL gives it up after `turn` seconds when another wants it
+    (https://docs.python.org/3/library/sys.html#sys.setswitchinterval). Beside the event loop run the database
+    thread and the workers hashing, writing and reading images; the loop, back from each socket call, waits for
+    the GIL behind whichever of them holds it, up to a turn each. With CPython's 5 ms, 200 commands at once
+    stalled the loop 45-79 ms (bench/suite.py's 200-burst, limits lifted); with 1 ms, 21-40 ms, at no CPU cost
+    the CPU scenario could tell from its noise (issue 16). Process-wide, so only `imagebot serve` and the bench
+    call it, as with freeze_heap."""
+    sys.setswitchinterval(turn)
 
 
 def make_model_watch(services: Services, notify: Notify) -> ModelWatch:

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import gc
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 
 from bot.settings import Settings
 from handlers.manifest import EVENTS_PATH
-from imagebot.compose import Imagebot, freeze_heap
+from imagebot.compose import GIL_TURN, Imagebot, freeze_heap, short_gil_turns
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import settings_for
@@ -189,3 +190,13 @@ def test_freezing_the_heap_puts_what_start_up_made_out_of_the_collectors_way() -
         assert gc.get_freeze_count() > 0 and gc.get_count()[2] == 0
     finally:
         gc.unfreeze()
+
+
+def test_short_gil_turns_make_a_thread_give_the_gil_up_sooner() -> None:
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)
+        short_gil_turns()
+        assert sys.getswitchinterval() == pytest.approx(GIL_TURN) and GIL_TURN < 0.005
+    finally:
+        sys.setswitchinterval(before)
