@@ -46,13 +46,14 @@ class Config:
     inserts: int
     cpu_commands: int = 100
     cpu_rounds: int = 3  # alternating floor / app rounds (bench/suite_cpu.py)
+    burst_rounds: int = 3  # the same for each burst (bench/suite_scenarios.py)
 
 
 CONFIGS = {
     "full": Config("full", 50, 100, 10, True, (50, 200, 500), (50, 200, 500), 10_000, cpu_rounds=5),
     "quick": Config("quick", 50, 20, 5, False, (50, 200), (50, 200), 2_000),
     # The smallest configuration, for the smoke test: every scenario, tiny counts.
-    "smoke": Config("smoke", 5, 3, 1, False, (5,), (5,), 200, 5, 1),
+    "smoke": Config("smoke", 5, 3, 1, False, (5,), (5,), 200, 5, 1, 2),
 }
 SCENARIOS = ("cpu", "memory", "overhead", "sustained", "burst", "storage")
 
@@ -80,9 +81,9 @@ async def run(config: Config, only: tuple[str, ...] = SCENARIOS) -> Table:
                                 f"sustained 10/s x {seconds:g} s, 20 users, limits lifted")
         if "burst" in only:
             for n in config.bursts_lifted:
-                await burst(table, monitor, standins, n, True, upload_s)
+                await burst(table, monitor, standins, n, True, upload_s, config.burst_rounds)
             for n in config.bursts_default:
-                await burst(table, monitor, standins, n, False, upload_s)
+                await burst(table, monitor, standins, n, False, upload_s, config.burst_rounds)
         if "storage" in only:
             storage(table, config.inserts)
     finally:

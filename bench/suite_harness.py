@@ -22,7 +22,7 @@ from aiohttp import web
 from bot.providers.image_api import ImageAPI, http_client
 from bot.providers.targets import OpenAITarget
 from bot.settings import Settings
-from imagebot.compose import freeze_heap
+from imagebot.compose import freeze_heap, short_gil_turns
 from standins.workspace import LocalWorkspace, settings_for
 
 HERE = Path(__file__).resolve().parent
@@ -115,6 +115,7 @@ class App:
         self.workspace = LocalWorkspace(settings, slack, provider=self.provider)  # type: ignore[arg-type]
         await self.workspace.start()
         freeze_heap()  # as `imagebot serve` does once started
+        short_gil_turns()
         self.url = slack.app_request_url
         return self
 
