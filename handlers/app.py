@@ -35,6 +35,19 @@ from storage.installations import SQLiteInstallationStore, SQLiteOAuthStateStore
 log = logging.getLogger(__name__)
 
 
+# Connections to one Slack host (slack.com for the Web API, files.slack.com for uploads) open at once. aiohttp's
+# default is its pool's limit, 100: a burst of 200 jobs then opened ~100 to post their cards, each a connect (and,
+# against Slack, a TLS handshake) on the event loop, 0.4 ms each on loopback, 38 of them in one turn of the loop
+# (issue 16's profile: stalls of 41-60 ms in a 200-burst, 27-39 ms with 32). Slack's own rate limits (chat.postMessage
+# about one a second a channel, https://api.slack.com/apis/rate-limits) leave nothing to gain from more.
+SLACK_CONNECTIONS = 32
+
+
+def slack_session() -> aiohttp.ClientSession:
+    """The aiohttp session the Web API clients share: at most SLACK_CONNECTIONS to a host at once."""
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit_per_host=SLACK_CONNECTIONS))
+
+
 def make_client(settings: Settings, *, token: str | None = None,
                 session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
     """The Web API client every listener gets a copy of (Bolt copies base_url and retry handlers)."""
@@ -64,8 +77,8 @@ def make_workspaces(settings: Settings, services: Services) -> Workspaces:
     stored in the database."""
     # One aiohttp session for every Slack call made outside a request (jobs, token refreshes): without it
     # slack_sdk opens a new session (and TCP connection) per call, which the burst profile showed as 12 % of
-    # the event loop's time.
-    session = aiohttp.ClientSession()
+    # the event loop's time. At most SLACK_CONNECTIONS to a host at once: the rest wait for one to be free.
+    session = slack_session()
     services.closers.append(session.close)
     store = SQLiteInstallationStore(services.db.store.db, services.db) if settings.oauth_enabled else None
     return Workspaces(settings, make_client, session, store)
