@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.errors import StorageUnavailable
-from bot.runtime.db_thread import DbThread, Ticket, in_time
+from bot.runtime.db_thread import SETTLE_AT_ONCE, DbThread, Ticket, in_time
 from storage.store import Store
 
 
@@ -149,3 +149,29 @@ async def test_a_closed_db_thread_takes_no_more_work(tmp_path: Path) -> None:
     assert db._thread is not None and not db._thread.is_alive()
     with pytest.raises(RuntimeError, match="closed"):
         await db(lambda: 2)
+
+
+@pytest.mark.anyio
+async def test_many_results_ready_at_once_are_settled_a_few_a_turn(tmp_path: Path) -> None:
+    """So that the tasks they wake do not all run in the same turn of the event loop."""
+    db = DbThread(Store.open(tmp_path))
+    try:
+        loop = asyncio.get_running_loop()
+        busy, release, hold = blocked(db)
+        holding = asyncio.ensure_future(db(hold))
+        await asyncio.to_thread(busy.wait, 30)
+        count = 3 * SETTLE_AT_ONCE + 5
+        queued = [asyncio.ensure_future(db(lambda i=i: i)) for i in range(count)]
+        await asyncio.sleep(0)
+        release.set()
+        hold_the_loop_until_handed_back(db, loop, count + 1)
+        done_by_turn = []
+        while not all(future.done() for future in queued) and len(done_by_turn) < 100:
+            await asyncio.sleep(0)  # one turn of the loop
+            done_by_turn.append(sum(future.done() for future in [holding, *queued]))
+        steps = [after - before for before, after in zip([0, *done_by_turn], done_by_turn, strict=False)]
+        assert max(steps) == SETTLE_AT_ONCE and sum(steps) == count + 1  # every one settled, a few a turn
+        assert await asyncio.gather(*queued) == list(range(count))
+        assert await db(lambda: "after") == "after"  # the thread wakes the loop again once the list is empty
+    finally:
+        await db.close()
