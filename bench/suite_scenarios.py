@@ -81,7 +81,7 @@ async def sustained(table: Table, monitor: Monitor, standins: StandIns, seconds:
     floor = await floor_acks(standins, n, rate)
     load = await load_round(monitor, standins, n, rate, limits)
     _load_notes(table, label, load)
-    table.acks(label, load.result["elapsed_ms"], floor, "< 50 ms")
+    table.acks(label, [load.result["elapsed_ms"]], [floor], "< 50 ms")
     table.add(label, "images delivered / jobs accepted / commands", f"{len(load.times)} / {load.jobs} / {n}")
     tail = (max(load.times) - load.result["last_sent"]) if load.times else float("nan")
     table.add(label, "last command -> last image (s)", f"{tail:.2f}", "",
@@ -103,29 +103,22 @@ async def burst(table: Table, monitor: Monitor, standins: StandIns, n: int, lift
         floors.append(await floor_acks(standins, n, 0))
         loads.append(await load_round(monitor, standins, n, 0, LIFTED if lifted else {}))
         _load_notes(table, label, loads[-1])
-    acks = [load.result["elapsed_ms"] for load in loads]
     floor_p99 = statistics.median(pct(f, 0.99) for f in floors)
-    for name, q in (("p50", 0.5), ("p99", 0.99), ("max", 1.0)):
-        app_q, floor_q = statistics.median(pct(a, q) for a in acks), statistics.median(pct(f, q) for f in floors)
-        table.add(label, f"ack {name} (ms)" + (f", median of {rounds} rounds" if rounds > 1 else ""),
-                  f"{app_q:.1f}", f"{floor_q:.1f}", f"<= 3 x floor p99 = {3 * floor_p99:.1f}" if name == "p99" else "")
-    if rounds > 1:
-        table.add(label, "  each round: ack p99 (floor p99), ratio", " / ".join(
-            f"{pct(a, 0.99):.1f} ({pct(f, 0.99):.1f}), {pct(a, 0.99) / pct(f, 0.99):.2f}"
-            for a, f in zip(acks, floors, strict=True)))
+    table.acks(label, [load.result["elapsed_ms"] for load in loads], floors, f"<= 3 x floor p99 = {3 * floor_p99:.1f}")
+    many = rounds > 1
     table.add(label, "images delivered / jobs accepted / commands", ", ".join(
         f"{len(load.times)} / {load.jobs} / {n}" for load in loads))
     spans = [(max(load.times) - load.result["first_sent"]) if load.times else float("nan") for load in loads]
     target = (f"<= {1.05 * LATENCY + upload_s:.2f} (1.05 x latency + one upload {upload_s:.2f} s)"
               if lifted and n == 50 else "")
-    table.add(label, "first command -> last image (s)" + (", median" if rounds > 1 else ""),
+    table.add(label, "first command -> last image (s)" + (", median" if many else ""),
               f"{statistics.median(spans):.2f}", "", target)
-    table.add(label, "images/s" + (", median" if rounds > 1 else ""),
+    table.add(label, "images/s" + (", median" if many else ""),
               f"{statistics.median(len(load.times) / span for load, span in zip(loads, spans, strict=True)):.1f}")
     stalls = [load.stall * 1000 for load in loads]
-    table.add(label, "largest event-loop stall (ms)" + (", of any round" if rounds > 1 else ""), f"{max(stalls):.1f}",
-              "", "< 50")
-    if rounds > 1:
+    table.add(label, "largest event-loop stall (ms)" + (", of any round" if many else ""), f"{max(stalls):.1f}", "",
+              "< 50")
+    if many:
         table.add(label, "  each round: largest stall (ms)", " / ".join(f"{stall:.1f}" for stall in stalls))
     table.add(label, "peak RSS (MB)", f"{max(load.peak for load in loads):.0f}")
 
