@@ -30,6 +30,7 @@ from bot.rules.policy import Policy, apply_policy
 from bot.runtime.db_thread import DbThread
 from bot.runtime.model_watch import NOTICES
 from bot.settings import Settings
+from bot.usecases.of_today import OfToday, of_today
 from bot.usecases.thread_images import NoImageYet, ThreadImages
 from storage.records import ImageRecord, LedgerEntry, Spend, ThreadKey
 from storage.spend import Estimated
@@ -91,6 +92,7 @@ class ImageService(ThreadImages):
         # would otherwise each hold megabytes of decoded image while waiting for the disk (issue 16: 25 of them,
         # 57 MB, at the peak of a 50-burst). Created lazily, in the running loop.
         self._answers: asyncio.Semaphore | None = None
+        self._of_today_cache: OfToday | None = None
 
     def today(self) -> date:
         return self._today()
@@ -105,18 +107,20 @@ class ImageService(ThreadImages):
 
     def choices(self) -> Choices:
         """What requests may ask for today: the live models (an Azure deployment serves exactly its own)."""
-        only = (self.settings.model or self.catalogue.default_model,) if self.settings.provider == "azure" else None
-        return Choices(self.catalogue, self.provider.provider, self._today(), only=only)
+        return self._of_today().choices
 
     @property
     def default_options(self) -> ImageOptions:
-        model = self.configured_model.used
-        caps = self.catalogue.capabilities(model, self.provider.provider)
-        options = ImageOptions(model=model, size=self.settings.size, quality=self.settings.quality,
-                               partial_images=self.settings.partial_images,
-                               moderation=self.settings.moderation if caps is None or caps.moderation else None,
-                               svg_model=self.settings.svg_model)
-        return fit_options(options, caps)[0] if caps is not None else options
+        """The options a request starts from: the settings' own, fitted to what today's model can do."""
+        return self._of_today().defaults
+
+    def _of_today(self) -> OfToday:
+        """Worked out again only when the day, the settings, the catalogue or the provider is another: a command's
+        ack asks for both choices and defaults (a twentieth of its CPU in a 200-burst, issue 16)."""
+        today, cached, provider = self._today(), self._of_today_cache, self.provider.provider
+        if cached is None or not cached.holds(today, self.settings, self.catalogue, provider):
+            cached = self._of_today_cache = of_today(today, self.settings, self.catalogue, provider)
+        return cached
 
     # attachments ------------------------------------------------------------------------------------
     async def prepare_attachment(self, data: bytes, name: str) -> tuple[InputImage, str | None]:
