@@ -88,6 +88,11 @@ async def read_body(request: web.BaseRequest, limit: int = MAX_BODY_BYTES,
     it is read, else when the read passes the limit."""
     if request.content_length is not None and request.content_length > limit:
         raise Refused(413, "body over the size limit")
+    if request.content.is_eof():  # all of it came with the headers (Slack's few KB do): no timer, no read loop
+        raw = request.content.read_nowait()
+        if len(raw) > limit:
+            raise Refused(413, "body over the size limit")
+        return raw
     chunks, size = [], 0
     try:
         async with asyncio.timeout(timeout):

@@ -140,6 +140,9 @@ async def test_read_body_stops_at_the_limit_and_at_the_deadline() -> None:
         return make_mocked_request("POST", "/slack/events", headers=headers, payload=stream)
 
     assert await read_body(request(body_stream([b"a" * 6, b"b" * 4])), limit=10) == b"a" * 6 + b"b" * 4
+    with pytest.raises(Refused) as refused:  # all of it here already, no Content-Length: refused all the same
+        await read_body(request(body_stream([b"a" * 6, b"b" * 5])), limit=10)
+    assert refused.value.status == 413
     with pytest.raises(Refused) as refused:  # no Content-Length: refused as the read passes the limit
         await read_body(request(body_stream([b"a" * 6, b"b" * 6], finished=False)), limit=10)
     assert refused.value.status == 413
