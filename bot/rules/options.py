@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from bot.errors import InvalidOption, PromptTooLong
@@ -54,6 +54,8 @@ class Choices:
     provider: str
     today: date
     only: tuple[str, ...] | None = None
+    # Capabilities by model (asked three times a command); a Choices lives a day (bot/usecases/of_today.py).
+    _caps: dict[str, Capabilities | None] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -62,7 +64,9 @@ class Choices:
         return self.catalogue.live(self.provider, self.today)
 
     def caps(self, model: str) -> Capabilities | None:
-        return self.catalogue.capabilities(model, self.provider)
+        if model not in self._caps:
+            self._caps[model] = self.catalogue.capabilities(model, self.provider)
+        return self._caps[model]
 
     def refuse_model(self, model: str) -> InvalidOption:
         """Why `model` cannot be asked for, with the models that can."""
@@ -109,7 +113,10 @@ def _parsed(prompt: str, values: dict[str, str], flags: set[str], defaults: Imag
             problems: list[InvalidOption]) -> ParsedCommand:
     options = defaults
     if "model" in values:
-        options = _read(options, values["model"], lambda o, v: replace(o, model=_model(v, choices)), problems)
+        try:
+            options = replace(options, model=_model(values["model"], choices))
+        except InvalidOption as problem:  # the options stay as they were
+            problems.append(problem)
     if not any(problem.option == "model" for problem in problems):
         options = _apply(options, values, flags, choices.caps(options.model), choices, problems)
         # `--format bmp --frames 4` is one mistake, not also "frames are for gif" about the format kept instead.
@@ -195,7 +202,7 @@ def _apply(options: ImageOptions, values: dict[str, str], flags: set[str], caps:
     gif = caps.gif if caps else None
     low, high = (gif.min_frames, gif.max_frames) if gif else (2, 16)
     longest = gif.max_frame_ms if gif else 655_350
-    # (option, the field it sets, how its value is read): the model's own values, its own limits.
+    # (option, the attribute it sets, how its value is read): the model's own values, its own limits.
     readers: tuple[tuple[str, str, Callable[[str], object]], ...] = (
         ("size", "size", lambda v: _size(v, choices, options.model)),
         ("quality", "quality", lambda v: word("quality", v, qualities)),
@@ -208,24 +215,14 @@ def _apply(options: ImageOptions, values: dict[str, str], flags: set[str], caps:
         ("frame-ms", "frame_ms", lambda v: _whole(v, "frame-ms", 10, longest)),
     )
     changes: dict[str, object] = {"transparent": True} if "transparent" in flags else {}
-    for name, field, reader in readers:
+    for name, attribute, reader in readers:
         if name in values:
             try:
-                changes[field] = reader(values[name])
+                changes[attribute] = reader(values[name])
             except InvalidOption as problem:  # the option stays as it was; the reading goes on
                 problems.append(problem)
     # One new ImageOptions for all the changes: one for each was a tenth of reading a command (issue 16).
     return replace(options, **changes) if changes else options  # type: ignore[arg-type]
-
-
-def _read(options: ImageOptions, value: str, reader: Callable[[ImageOptions, str], ImageOptions],
-          problems: list[InvalidOption]) -> ImageOptions:
-    """What `reader` makes of `options` and `value`; if it refuses, `options` as they were and the problem noted."""
-    try:
-        return reader(options, value)
-    except InvalidOption as problem:
-        problems.append(problem)
-        return options
 
 
 def check_options(options: ImageOptions, choices: Choices) -> None:

@@ -92,3 +92,36 @@ async def test_admissions_that_arrive_while_the_db_thread_is_busy_go_on_one_trip
     assert [status for status, _, _ in decisions] == ["accepted"] * 9
     assert admissions.trips == 2  # the first alone, the eight that came meanwhile together
     assert keys(db.store) == [f"k{i}" for i in range(9)]
+
+
+@pytest.mark.anyio
+async def test_a_deadline_that_passes_while_the_job_is_being_committed_waits_for_its_answer(db: DbThread) -> None:
+    """Once the db thread has begun to commit, the listener's deadline does not turn the job away: it is being
+    written, so the ack must say it was taken. The insert is held (a trigger calling a function that waits) until
+    the deadline is past; then it goes on."""
+    inserting, release = threading.Event(), threading.Event()
+
+    def held() -> int:
+        inserting.set()
+        release.wait(30)
+        return 0
+
+    def hold_inserts() -> None:
+        db.store.db.conn.create_function("held", 0, held)
+        db.store.db.conn.execute("CREATE TEMP TRIGGER hold AFTER INSERT ON jobs BEGIN SELECT held(); END")
+
+    await db(hold_inserts)
+    ticket = Ticket(time.monotonic() + 0.2)
+    decision = asyncio.ensure_future(Admissions(db).decide(ticket, new_job("k0"), queue_full=False, per_minute=100))
+    try:
+        await asyncio.to_thread(inserting.wait, 30)  # committing: Ticket.commit said yes before the insert
+        async with asyncio.timeout(30):
+            while ticket.remaining() > 0:  # noqa: ASYNC110 - the deadline passes, whatever the machine's speed
+                await asyncio.sleep(0.05)
+        for _ in range(20):  # the deadline's timer has had its turns
+            await asyncio.sleep(0)
+        assert not decision.done()
+    finally:
+        release.set()
+    status, job, _ = await asyncio.wait_for(decision, 30)
+    assert status == "accepted" and job is not None and keys(db.store) == ["k0"]
