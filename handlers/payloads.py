@@ -190,10 +190,10 @@ def _team_known(body: dict[str, Any]) -> None:
 
 def _command(body: dict[str, Any]) -> None:
     _str(body, "command", "", COMMAND, required=True)
-    _str(body, "text", "", TEXT, required=True)  # "" when the user typed nothing
-    for key in ("user_id", "channel_id", "team_id"):
-        _str(body, key, "", ID, required=True)
-    _str(body, "trigger_id", "", TRIGGER, required=True)
+    # Checked by _context when present, as the same kinds (text, the ids, trigger_id): here only that they are.
+    for key in ("text", "user_id", "channel_id", "team_id", "trigger_id"):  # text is "" when the user typed nothing
+        if body.get(key) is None:
+            raise Malformed(f"{key} is missing")
     for key in ("user_name", "channel_name", "team_domain", "enterprise_name"):
         _str(body, key, "", NAME)
 
