@@ -6,8 +6,8 @@ button press, across restarts). Each job then lives in one asyncio task:
     announce (card or reaction, at once) → wait for a slot → run (image API, upload) → done | failed
 
 Slots: at most `max_concurrent` jobs run at once and at most `max_concurrent_per_user` per user; waiting jobs
-start in arrival order, skipping only those whose user is at their own limit. At most `max_queue` jobs wait;
-a user may start `user_requests_per_minute` jobs a minute.
+start in arrival order, skipping only those whose user is at their own limit (bot/runtime/line.py). At most
+`max_queue` jobs wait; a user may start `user_requests_per_minute` jobs a minute.
 
 After a crash, jobs still `queued` run on start-up; jobs that were `running` are marked `interrupted` and
 their users are told (the first attempt may already have been billed, so nothing is re-run on its own).
@@ -24,15 +24,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.errors import StorageUnavailable
 from bot.metrics import Metrics
 from bot.runtime import admission
 from bot.runtime.db_thread import DbThread, Ticket, ack_deadline
+from bot.runtime.line import Line
 from storage.faults import unavailable
 from storage.records import JobRecord
 
@@ -83,13 +83,6 @@ class Admission:
     retry_in: int | None = None  # rate_limited: seconds until the user may ask again
 
 
-@dataclass
-class _Slots:
-    running: int = 0
-    by_user: Counter[str] = field(default_factory=Counter)
-    waiting: list[JobRecord] = field(default_factory=list)
-
-
 class JobQueue:
     def __init__(self, db: DbThread, limits: Limits, *, metrics: Metrics | None = None) -> None:
         self._db = db
@@ -98,8 +91,7 @@ class JobQueue:
         self._store = db.store
         self.limits = limits
         self._handler: JobHandler | None = None
-        self._slots = _Slots()
-        self._cond = asyncio.Condition()
+        self._line = Line(limits.max_concurrent, limits.max_concurrent_per_user)
         self._tasks: set[asyncio.Task[Any]] = set()  # every task: jobs and background work
         self._job_tasks: dict[int, asyncio.Task[Any]] = {}  # each job's lifecycle
         self._running_tasks: dict[int, asyncio.Task[Any]] = {}  # the jobs past their slot
@@ -129,7 +121,7 @@ class JobQueue:
                                          channel_id=channel_id, user_id=user_id, payload=payload)
             return Admission("shutting_down")
         # Count admissions still on their way to the db thread, or a burst would all see the same free room.
-        queue_full = len(self._slots.waiting) + self._admitting >= self.limits.max_queue
+        queue_full = len(self._line.waiting) + self._admitting >= self.limits.max_queue
         new_job = dict(dedupe_key=dedupe_key, kind=kind, team_id=team_id, channel_id=channel_id, user_id=user_id,
                        payload=payload, thread_ts=thread_ts, message_ts=message_ts, response_url=response_url,
                        retry_of=retry_of)
@@ -151,17 +143,9 @@ class JobQueue:
         return Admission("accepted", job=job, ahead=ahead)
 
     def _start(self, job: JobRecord) -> int | None:
-        ahead = self._enqueue(job)
+        ahead = self._line.join(job)
         self._job_tasks[job.id] = self._spawn(self._lifecycle(job, ahead), name=f"job-{job.id}")
         return ahead
-
-    def _enqueue(self, job: JobRecord) -> int | None:
-        """Put the job in line; return how many wait before it, or None if it can start at once."""
-        slots = self._slots
-        slots.waiting.append(job)
-        if self._is_next(job):
-            return None
-        return sum(1 for waiting in slots.waiting if waiting.id < job.id)
 
     # the life of a job -------------------------------------------------------------------------------
     async def _lifecycle(self, job: JobRecord, ahead: int | None) -> None:
@@ -179,16 +163,16 @@ class JobQueue:
             finally:
                 self._announcing.discard(job.id)
             if announced is not None and not self.accepting:
-                self._leave_line(job)  # shutting down: announced, still queued, it runs on the next start
+                self._line.leave(job)  # shutting down: announced, still queued, it runs on the next start
                 return
             if announced is None:
-                await self._leave(job)
+                self._line.leave(job)
                 ended = ("failed", "not_announced")
                 await self._settle(job, "failed", error_code="not_announced",
                                    error_message="could not show the request in Slack")
                 return
             job = announced
-            await self._acquire(job)
+            await self._line.take(job)
             acquired = True
             self._running_tasks[job.id] = asyncio.current_task()  # type: ignore[assignment]
             if not await self._mark_running(job, handler):
@@ -205,7 +189,7 @@ class JobQueue:
                 # silently; tell the user, who may run it again. Tracked, so shutdown waits for it.
                 self.background(self._interrupt(job), name=f"interrupted-{job.id}")
             else:
-                self._leave_line(job)  # still queued in the database: it runs on the next start
+                self._line.leave(job)  # still queued in the database: it runs on the next start
             raise
         except Exception as exc:
             ended = ("failed", await self._failed(job, exc, handler, ran=acquired))
@@ -215,7 +199,7 @@ class JobQueue:
             self._running_tasks.pop(job.id, None)
             self._job_tasks.pop(job.id, None)
             if acquired:
-                await self._release(job)
+                self._line.give_back(job)
 
     async def _mark_running(self, job: JobRecord, handler: JobHandler) -> bool:
         """Record that the job runs, before anything it does can be billed. If the database cannot take that now
@@ -236,7 +220,7 @@ class JobQueue:
         cannot take writes is told to the user (nothing else would tell them why); anything else is a bug,
         logged with its traceback."""
         if not ran:
-            await self._leave(job)  # it will never run: the jobs behind it must not wait for it
+            self._line.leave(job)  # it will never run: the jobs behind it must not wait for it
         code = "internal_error"
         if isinstance(exc, StorageUnavailable) or unavailable(exc):
             code = StorageUnavailable.code
@@ -273,48 +257,13 @@ class JobQueue:
         except Exception:
             log.exception("could not tell the user about interrupted job %s", job.id)
 
-    def _first_startable(self) -> JobRecord | None:
-        slots = self._slots
-        if slots.running >= self.limits.max_concurrent:
-            return None
-        for waiting in slots.waiting:
-            if slots.by_user[waiting.user_id] < self.limits.max_concurrent_per_user:
-                return waiting
-        return None
-
-    def _is_next(self, job: JobRecord) -> bool:
-        first = self._first_startable()
-        return first is not None and first.id == job.id  # by id: announce may return an updated record
-
-    async def _acquire(self, job: JobRecord) -> None:
-        async with self._cond:
-            await self._cond.wait_for(lambda: self._is_next(job))
-            self._leave_line(job)
-            self._slots.running += 1
-            self._slots.by_user[job.user_id] += 1
-            self._cond.notify_all()  # the next in line may fit too
-
-    async def _release(self, job: JobRecord) -> None:
-        async with self._cond:
-            self._slots.running -= 1
-            self._slots.by_user[job.user_id] -= 1
-            self._cond.notify_all()
-
-    async def _leave(self, job: JobRecord) -> None:
-        async with self._cond:
-            self._leave_line(job)
-            self._cond.notify_all()  # the next in line may start now
-
-    def _leave_line(self, job: JobRecord) -> None:
-        self._slots.waiting[:] = [waiting for waiting in self._slots.waiting if waiting.id != job.id]
-
     @property
     def waiting(self) -> int:
-        return len(self._slots.waiting)
+        return len(self._line.waiting)
 
     @property
     def running(self) -> int:
-        return self._slots.running
+        return self._line.running
 
     # tasks -------------------------------------------------------------------------------------------
     def background(self, work: Coroutine[Any, Any, None], *, name: str) -> None:
