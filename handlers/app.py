@@ -1,7 +1,7 @@
 """The app factory and the two ways of serving it (HTTP on /slack/events, or Socket Mode).
 
-Nothing here runs at import. `build_app` makes no network call: the token is checked with auth.test
-lazily, once, on the first request.
+Nothing here runs at import. `build_app` makes no network call: the token is checked with auth.test once,
+when imagebot starts serving (Workspaces.warm), or by the first request if that check could not be made.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from bot.settings import Settings
 from storage.installations import SQLiteInstallationStore
 
 log = logging.getLogger(__name__)
+WARM_SECONDS = 15.0  # the longest the token check at start may take (Workspaces.warm); requests never wait for it
 ROTATE_MINUTES_BEFORE_EXPIRY = 120  # Bolt's default: refresh a rotating token when it has two hours left
 
 
@@ -117,6 +118,19 @@ class Workspaces:
                                                token=token, bot_id=auth.get("bot_id"),
                                                bot_user_id=auth.get("user_id"))
         return self._single
+
+    async def warm(self, timeout: float = WARM_SECONDS) -> None:
+        """Check SLACK_BOT_TOKEN with auth.test now (imagebot serve calls this once serving), so the first requests
+        after a start share this call instead of each burst's first request making it while the rest wait behind
+        it. Bounded; a failure is only logged (the first request tries again, and says why it cannot go on)."""
+        if self.store is not None:
+            return  # multi-workspace: each request's install is read from the store, nothing to warm
+        try:
+            async with asyncio.timeout(timeout):
+                await self._single_identity()
+        except (SlackApiError, aiohttp.ClientError, OSError, TimeoutError) as error:
+            log.warning("could not check the bot token at start (%s); the first request will try again",
+                        type(error).__name__ if not isinstance(error, SlackApiError) else error.response.get("error"))
 
     # -- clients --------------------------------------------------------------------------------------------------
     async def client(self, team_id: str | None) -> AsyncWebClient:

@@ -18,6 +18,7 @@ last, so that /readyz says "shutting down" meanwhile.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import sys
 from collections.abc import Awaitable, Callable
@@ -161,8 +162,8 @@ class Imagebot:
     @classmethod
     def build(cls, settings: Settings, *, provider: ImageProvider | None = None, socket_mode: bool = False,
               progress_interval: float = 20.0, batch_client: BatchAPI | None = None) -> Imagebot:
-        """Everything built and wired, nothing started: no request served, no job run, no network call (Bolt
-        checks the token on the first request). `provider`: instead of the one the settings name;
+        """Everything built and wired, nothing started: no request served, no job run, no network call (start
+        checks the token). `provider`: instead of the one the settings name;
         `progress_interval`: seconds between a running job's progress updates."""
         services = build_services(settings, provider=provider, batch_client=batch_client)
         workspaces = make_workspaces(settings, services)
@@ -198,6 +199,9 @@ class Imagebot:
             socket_check = socket_check or self.socket.check
         # What Slack reaches (/slack/events over HTTP; multi-workspace, the install pages) and /healthz for load
         # balancers; /readyz and /metrics apart, on loopback unless told: they ask for no credentials.
+        # The token checked now, not by the first request (a burst just after a restart waited for it).
+        warm = asyncio.get_running_loop().create_task(self.workspaces.warm(), name="slack-token-check")
+        self._transports.append(lambda: _cancelled(warm))
         ingress = Ingress.of(self.app)
         self.services.jobs.acks_first = ingress.quiet  # a burst's acks before its jobs' first steps
         runner, self.port = await start_http(self.app, host=host, port=port, routes=health_routes(),
@@ -233,3 +237,9 @@ class Imagebot:
         for stop_ops in last:
             await stop_ops()
         return cut
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

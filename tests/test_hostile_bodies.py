@@ -44,6 +44,7 @@ from imagebot.compose import Imagebot
 from standins.images_api import ImageAPIStandIn
 from standins.slack import SlackStandIn
 from standins.workspace import LocalWorkspace, settings_for
+from tests.conftest import token_checked
 from tests.signing import NOW, freeze_clock, post, signature, signed_headers
 
 pytestmark = pytest.mark.anyio
@@ -374,7 +375,8 @@ async def assert_nothing_done(workspace: LocalWorkspace, slack: SlackStandIn, im
                               before: dict[str, int]) -> None:
     await workspace.settle()
     assert row_counts(workspace.settings.data_dir) == before
-    assert image_api.requests == [] and slack.calls == []  # not even auth.test: Bolt never saw them
+    # The one Web API call is imagebot's own token check at start (each test waits for it before sending).
+    assert image_api.requests == [] and [call.method for call in slack.calls] == ["auth.test"]  # Bolt never saw them
     assert slack.messages(CHANNEL) == [] and slack.ephemerals() == [] and slack.views == []
 
 
@@ -402,6 +404,7 @@ async def test_bad_signatures_get_401_without_being_parsed_or_logged_whole(
         slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace, frozen_clock: int,
         log_text: io.StringIO) -> None:
     assert slack.signing_secret == SECRET
+    await token_checked(slack)
     before = row_counts(workspace.settings.data_dir)
     assert slack.app_request_url
     forged = [(name, body, "application/json", {"X-Slack-Request-Timestamp": str(NOW),
@@ -420,6 +423,7 @@ async def test_malformed_signed_bodies_get_400_and_nothing_is_done(
         slack: SlackStandIn, image_api: ImageAPIStandIn, workspace: LocalWorkspace, frozen_clock: int,
         log_text: io.StringIO) -> None:
     assert slack.app_request_url
+    await token_checked(slack)
     before = row_counts(workspace.settings.data_dir)
     statuses = await send_signed(slack.app_request_url, MALFORMED_CASES)
     assert {name: status for name, status in statuses.items() if status not in (400, 200)} == {}
