@@ -131,6 +131,8 @@ class Workspaces:
         except (SlackApiError, aiohttp.ClientError, OSError, TimeoutError) as error:
             log.warning("could not check the bot token at start (%s); the first request will try again",
                         type(error).__name__ if not isinstance(error, SlackApiError) else error.response.get("error"))
+        except Exception:  # a bug (an answer not shaped like auth.test's): told in full, never fatal to start or stop
+            log.exception("the bot token check at start failed unexpectedly; the first request will try again")
 
     # -- clients --------------------------------------------------------------------------------------------------
     async def client(self, team_id: str | None) -> AsyncWebClient:
