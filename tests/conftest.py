@@ -6,7 +6,6 @@ The far side of every wire is a stand-in on loopback: `slack` (standins/slack/) 
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -116,6 +115,4 @@ async def workspace(workspace_factory: WorkspaceFactory) -> LocalWorkspace:
 async def token_checked(slack: SlackStandIn, times: int = 1) -> None:
     """Until the stand-in has seen `times` auth.test calls: imagebot checks its token when it starts
     (Workspaces.warm), in the background. Bounded; never a timing a test depends on."""
-    async with asyncio.timeout(30):
-        while len(slack.calls_to("auth.test")) < times:  # noqa: ASYNC110 - polls the stand-in's record
-            await asyncio.sleep(0.01)
+    await slack.wait_for(lambda: len(slack.calls_to("auth.test")) >= times, 30)

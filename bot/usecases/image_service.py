@@ -102,8 +102,7 @@ class ImageService(ThreadImages):
     def configured_model(self) -> Resolved:
         """IMAGEBOT_MODEL (or the catalogue's default), and what requests use today: its replacement once the
         catalogue says it is shut down on this provider."""
-        model = self.settings.model or self.catalogue.default_model
-        return self.catalogue.resolve(model, self.provider.provider, self._today())
+        return self._of_today().configured
 
     def choices(self) -> Choices:
         """What requests may ask for today: the live models (an Azure deployment serves exactly its own)."""

@@ -8,6 +8,7 @@ from datetime import date
 
 from bot.models import ImageOptions
 from bot.money.catalogue import Catalogue
+from bot.money.retirement import Resolved
 from bot.rules.options import Choices, fit_options
 from bot.settings import Settings
 
@@ -20,6 +21,7 @@ class OfToday:
     settings: Settings
     catalogue: Catalogue
     provider: str
+    configured: Resolved  # IMAGEBOT_MODEL (or the catalogue's default), and what requests use today
     choices: Choices
     defaults: ImageOptions
 
@@ -32,13 +34,14 @@ class OfToday:
 def of_today(today: date, settings: Settings, catalogue: Catalogue, provider: str) -> OfToday:
     """The live models (an Azure deployment serves exactly its own), and the settings' options fitted to what
     today's model can do (IMAGEBOT_MODEL or the catalogue's default, or its replacement once it is shut down)."""
-    configured = settings.model or catalogue.default_model
-    only = (configured,) if settings.provider == "azure" else None
-    model = catalogue.resolve(configured, provider, today).used
+    configured = catalogue.resolve(settings.model or catalogue.default_model, provider, today)
+    only = (configured.requested,) if settings.provider == "azure" else None
+    model = configured.used
     caps = catalogue.capabilities(model, provider)
     options = ImageOptions(model=model, size=settings.size, quality=settings.quality,
                            partial_images=settings.partial_images,
                            moderation=settings.moderation if caps is None or caps.moderation else None,
                            svg_model=settings.svg_model)
     defaults = fit_options(options, caps)[0] if caps is not None else options
-    return OfToday(today, settings, catalogue, provider, Choices(catalogue, provider, today, only=only), defaults)
+    return OfToday(today, settings, catalogue, provider, configured, Choices(catalogue, provider, today, only=only),
+                   defaults)
